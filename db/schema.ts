@@ -1,0 +1,124 @@
+/**
+ * The SQLite schema (drizzle). The SCIM store is the source of truth (design.md, decision 1):
+ * each resource keeps its client-written attributes as JSON plus indexed key columns for the
+ * attributes clients filter on, so lists are answered in SQL (decision 5). Group membership has
+ * its own table so one member is one row (decision 4). `changes` is the outbox: every write
+ * commits its change row in the same transaction (decision 2).
+ */
+import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
+
+export const users = sqliteTable(
+  "users",
+  {
+    /** Stable insertion order: the default sort, so paging is deterministic (Okta requires it). */
+    seq: integer("seq").primaryKey(),
+    id: text("id").notNull(),
+    userName: text("user_name").notNull(),
+    /** userName folded for caseExact=false comparison and uniqueness (RFC 7643 §4.1.1). */
+    userNameKey: text("user_name_key").notNull(),
+    externalId: text("external_id"),
+    displayNameKey: text("display_name_key"),
+    active: integer("active", { mode: "boolean" }),
+    /** Client-written attributes in wire shape, without id/meta/groups/password. */
+    data: text("data").notNull(),
+    created: text("created").notNull(),
+    lastModified: text("last_modified").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    uniqueIndex("users_id").on(t.id),
+    uniqueIndex("users_user_name_key").on(t.userNameKey),
+    index("users_external_id").on(t.externalId),
+    index("users_active").on(t.active),
+    index("users_last_modified").on(t.lastModified),
+  ],
+);
+
+/** One row per email value, so `emails.value eq x` and `emails eq x` are index lookups. */
+export const userEmails = sqliteTable(
+  "user_emails",
+  {
+    userId: text("user_id")
+      .notNull()
+      .references(() => users.id, { onDelete: "cascade" }),
+    position: integer("position").notNull(),
+    value: text("value"),
+    valueKey: text("value_key"),
+    type: text("type"),
+    primary: integer("primary", { mode: "boolean" }),
+  },
+  (t) => [primaryKey({ columns: [t.userId, t.position] }), index("user_emails_value_key").on(t.valueKey)],
+);
+
+export const groups = sqliteTable(
+  "groups",
+  {
+    seq: integer("seq").primaryKey(),
+    id: text("id").notNull(),
+    displayName: text("display_name").notNull(),
+    /** displayName folded: unique case-insensitively (Entra requires unique displayName). */
+    displayNameKey: text("display_name_key").notNull(),
+    externalId: text("external_id"),
+    data: text("data").notNull(),
+    created: text("created").notNull(),
+    lastModified: text("last_modified").notNull(),
+    version: integer("version").notNull(),
+  },
+  (t) => [
+    uniqueIndex("groups_id").on(t.id),
+    uniqueIndex("groups_display_name_key").on(t.displayNameKey),
+    index("groups_external_id").on(t.externalId),
+    index("groups_last_modified").on(t.lastModified),
+  ],
+);
+
+export const groupMembers = sqliteTable(
+  "group_members",
+  {
+    groupId: text("group_id")
+      .notNull()
+      .references(() => groups.id, { onDelete: "cascade" }),
+    memberId: text("member_id").notNull(),
+    /** "User" or "Group" (RFC 7643 §4.2 members.type). */
+    memberType: text("member_type").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.groupId, t.memberId] }), index("group_members_member").on(t.memberId)],
+);
+
+/** Bearer tokens for SCIM clients: only a SHA-256 of the secret is kept. */
+export const tokens = sqliteTable(
+  "tokens",
+  {
+    name: text("name").primaryKey(),
+    hash: text("hash").notNull(),
+    /** First characters of the token, shown in `token list` so an operator can tell tokens apart. */
+    hint: text("hint").notNull(),
+    created: text("created").notNull(),
+    lastUsed: text("last_used"),
+  },
+);
+
+/**
+ * The outbox: one row per committed SCIM change, written in the same transaction as the change.
+ * `before`/`after` are the resource's stored attributes (JSON) around the change; member deltas
+ * travel as lists of ids, never as the whole membership.
+ */
+export const changes = sqliteTable(
+  "changes",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    /** create | update | delete */
+    op: text("op").notNull(),
+    version: integer("version").notNull(),
+    at: text("at").notNull(),
+    client: text("client"),
+    before: text("before"),
+    after: text("after"),
+    membersAdded: text("members_added"),
+    membersRemoved: text("members_removed"),
+  },
+  (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq)],
+);
+

@@ -1,0 +1,36 @@
+/**
+ * SCIM errors (RFC 7644 §3.12). Domain code throws ScimError for every known failure; the one
+ * error boundary (server/http/error-boundary.ts) renders it. Anything else becomes a logged 500.
+ */
+
+/** scimType values from RFC 7644 §3.12 Table 9 (plus none). */
+export type ScimType =
+  | "invalidFilter"
+  | "tooMany"
+  | "uniqueness"
+  | "mutability"
+  | "invalidSyntax"
+  | "invalidPath"
+  | "noTarget"
+  | "invalidValue"
+  | "invalidVers"
+  | "sensitive";
+
+export class ScimError extends Error {
+  constructor(
+    readonly status: number,
+    readonly scimType: ScimType | undefined,
+    detail: string,
+  ) {
+    super(detail);
+    this.name = "ScimError";
+  }
+
+  get detail(): string {
+    return this.message;
+  }
+}
+
+export const badRequest = (scimType: ScimType, detail: string) => new ScimError(400, scimType, detail);
+export const notFound = (detail: string) => new ScimError(404, undefined, detail);
+export const conflict = (detail: string) => new ScimError(409, "uniqueness", detail);
