@@ -1,0 +1,267 @@
+/**
+ * Queries for Users and Groups. Every write runs inside a caller's synchronous transaction
+ * (better-sqlite3: never await inside one, scimmy-pitfalls.md) together with its outbox row.
+ */
+import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import type { ResourceKind } from "../schemas/registry.js";
+import { fold } from "./fold.js";
+import type { Db } from "./open.js";
+import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
+
+export interface StoredResource {
+  id: string;
+  /** Client-written attributes in wire shape (no id/meta/groups/members/password). */
+  attributes: Record<string, unknown>;
+  created: string;
+  lastModified: string;
+  version: number;
+}
+
+export interface ListQuery {
+  where?: SQL | undefined;
+  orderBy?: SQL | undefined;
+  descending?: boolean;
+  offset: number;
+  limit: number;
+}
+
+type Row = { id: string; data: string; created: string; lastModified: string; version: number };
+
+const toStored = (r: Row): StoredResource => ({
+  id: r.id,
+  attributes: JSON.parse(r.data) as Record<string, unknown>,
+  created: r.created,
+  lastModified: r.lastModified,
+  version: r.version,
+});
+
+const tableOf = (kind: ResourceKind) => (kind === "User" ? users : groups);
+
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** Key columns derived from the attributes; the JSON stays the truth for everything else. */
+function userColumns(a: Record<string, unknown>) {
+  const userName = String(a.userName);
+  const displayName = str(a.displayName);
+  return {
+    userName,
+    userNameKey: fold(userName),
+    externalId: str(a.externalId),
+    displayNameKey: displayName === null ? null : fold(displayName),
+    active: typeof a.active === "boolean" ? a.active : null,
+  };
+}
+
+function groupColumns(a: Record<string, unknown>) {
+  const displayName = String(a.displayName);
+  return { displayName, displayNameKey: fold(displayName), externalId: str(a.externalId) };
+}
+
+function emailRows(id: string, a: Record<string, unknown>) {
+  const emails = Array.isArray(a.emails) ? (a.emails as Record<string, unknown>[]) : [];
+  return emails.map((e, position) => {
+    const value = str(e.value);
+    return {
+      userId: id,
+      position,
+      value,
+      valueKey: value === null ? null : fold(value),
+      type: str(e.type),
+      primary: e.primary === true,
+    };
+  });
+}
+
+export class ResourceQueries {
+  constructor(private readonly db: Db) {}
+
+  get(kind: ResourceKind, id: string): StoredResource | undefined {
+    const t = tableOf(kind);
+    const row = this.db
+      .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version })
+      .from(t)
+      .where(eq(t.id, id))
+      .get();
+    return row ? toStored(row) : undefined;
+  }
+
+  exists(kind: ResourceKind, id: string): boolean {
+    const t = tableOf(kind);
+    return this.db.select({ one: sql`1` }).from(t).where(eq(t.id, id)).get() !== undefined;
+  }
+
+  /** totalResults from COUNT(*), then only the page is loaded (design.md decision 5). */
+  count(kind: ResourceKind, where?: SQL): number {
+    const t = tableOf(kind);
+    return this.db.select({ n: count() }).from(t).where(where).get()?.n ?? 0;
+  }
+
+  page(kind: ResourceKind, q: ListQuery): StoredResource[] {
+    if (q.limit <= 0) return [];
+    const t = tableOf(kind);
+    const dir = q.descending ? desc : asc;
+    // seq breaks ties so the order is stable across pages (Okta's import pages by startIndex).
+    const order = q.orderBy ? [dir(q.orderBy), dir(t.seq)] : [dir(t.seq)];
+    return this.db
+      .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version })
+      .from(t)
+      .where(q.where)
+      .orderBy(...order)
+      .limit(q.limit)
+      .offset(q.offset)
+      .all()
+      .map(toStored);
+  }
+
+  insert(kind: ResourceKind, r: StoredResource): void {
+    const data = JSON.stringify(r.attributes);
+    const meta = { id: r.id, data, created: r.created, lastModified: r.lastModified, version: r.version };
+    if (kind === "User") {
+      this.db.insert(users).values({ ...meta, ...userColumns(r.attributes) }).run();
+      this.writeEmails(r);
+    } else {
+      this.db.insert(groups).values({ ...meta, ...groupColumns(r.attributes) }).run();
+    }
+  }
+
+  update(kind: ResourceKind, r: StoredResource): void {
+    const data = JSON.stringify(r.attributes);
+    const set = { data, lastModified: r.lastModified, version: r.version };
+    if (kind === "User") {
+      this.db.update(users).set({ ...set, ...userColumns(r.attributes) }).where(eq(users.id, r.id)).run();
+      this.db.delete(userEmails).where(eq(userEmails.userId, r.id)).run();
+      this.writeEmails(r);
+    } else {
+      this.db.update(groups).set({ ...set, ...groupColumns(r.attributes) }).where(eq(groups.id, r.id)).run();
+    }
+  }
+
+  /** Bumps version and lastModified only (a membership change alters the group, RFC 7643 §3.1). */
+  touch(kind: ResourceKind, id: string, lastModified: string): number {
+    const t = tableOf(kind);
+    const row = this.db
+      .update(t)
+      .set({ lastModified, version: sql`${t.version} + 1` })
+      .where(eq(t.id, id))
+      .returning({ version: t.version })
+      .get();
+    return row?.version ?? 0;
+  }
+
+  delete(kind: ResourceKind, id: string): void {
+    const t = tableOf(kind);
+    // A deleted resource leaves every group it was in (RFC 7644 §3.6: it is no longer a member).
+    this.db.delete(groupMembers).where(eq(groupMembers.memberId, id)).run();
+    this.db.delete(t).where(eq(t.id, id)).run();
+  }
+
+  private writeEmails(r: StoredResource): void {
+    const rows = emailRows(r.id, r.attributes);
+    if (rows.length) this.db.insert(userEmails).values(rows).run();
+  }
+
+  // ---- membership (its own table, design.md decision 4) ----
+
+  /** Member ids of a group in insertion order, with their type. */
+  memberIds(groupId: string): { id: string; type: string }[] {
+    return this.db
+      .select({ id: groupMembers.memberId, type: groupMembers.memberType })
+      .from(groupMembers)
+      .where(eq(groupMembers.groupId, groupId))
+      .orderBy(sql`rowid`)
+      .all();
+  }
+
+  /** Members with their display value: a user's displayName (else userName), a group's displayName. */
+  members(groupId: string): { value: string; type: string; display: string | null }[] {
+    return this.db.all<{ value: string; type: string; display: string | null }>(sql`
+      SELECT m.member_id AS value, m.member_type AS type,
+             COALESCE(json_extract(u.data, '$.displayName'), u.user_name, g.display_name) AS display
+      FROM group_members m
+      LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id
+      LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id
+      WHERE m.group_id = ${groupId}
+      ORDER BY m.rowid`);
+  }
+
+  /** Groups that directly contain `memberId` (the User's readOnly `groups`, RFC 7643 §4.1.2). */
+  groupsOf(memberId: string): { value: string; display: string }[] {
+    return this.db
+      .select({ value: groups.id, display: groups.displayName })
+      .from(groupMembers)
+      .innerJoin(groups, eq(groups.id, groupMembers.groupId))
+      .where(eq(groupMembers.memberId, memberId))
+      .orderBy(asc(groups.seq))
+      .all();
+  }
+
+  /** Which of `ids` exist, and as what (a member must be an existing User or Group). */
+  resolveMemberTypes(ids: string[]): Map<string, "User" | "Group"> {
+    const found = new Map<string, "User" | "Group">();
+    for (let i = 0; i < ids.length; i += 500) {
+      const chunk = ids.slice(i, i + 500);
+      for (const r of this.db.select({ id: users.id }).from(users).where(inArray(users.id, chunk)).all()) found.set(r.id, "User");
+      for (const r of this.db.select({ id: groups.id }).from(groups).where(inArray(groups.id, chunk)).all()) found.set(r.id, "Group");
+    }
+    return found;
+  }
+
+  /** Inserts members that are not there yet; returns the ids actually added (idempotent add). */
+  addMembers(groupId: string, members: { id: string; type: "User" | "Group" }[]): string[] {
+    const added: string[] = [];
+    for (const m of members) {
+      const r = this.db
+        .insert(groupMembers)
+        .values({ groupId, memberId: m.id, memberType: m.type })
+        .onConflictDoNothing()
+        .run();
+      if (r.changes > 0) added.push(m.id);
+    }
+    return added;
+  }
+
+  /** Deletes the given members; returns the ids actually removed (removing an absent one is a no-op). */
+  removeMembers(groupId: string, ids: string[]): string[] {
+    const removed: string[] = [];
+    for (const id of ids) {
+      const r = this.db
+        .delete(groupMembers)
+        .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.memberId, id)))
+        .run();
+      if (r.changes > 0) removed.push(id);
+    }
+    return removed;
+  }
+
+  // ---- outbox ----
+
+  recordChange(c: {
+    kind: ResourceKind;
+    id: string;
+    op: "create" | "update" | "delete";
+    version: number;
+    at: string;
+    client?: string | undefined;
+    before?: Record<string, unknown> | undefined;
+    after?: Record<string, unknown> | undefined;
+    membersAdded?: string[] | undefined;
+    membersRemoved?: string[] | undefined;
+  }): void {
+    const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
+    this.db
+      .insert(changes)
+      .values({
+        resourceType: c.kind,
+        resourceId: c.id,
+        op: c.op,
+        version: c.version,
+        at: c.at,
+        client: c.client ?? null,
+        before: json(c.before),
+        after: json(c.after),
+        membersAdded: c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null,
+        membersRemoved: c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null,
+      })
+      .run();
+  }
+}

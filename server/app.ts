@@ -1,0 +1,101 @@
+/**
+ * createApp: the HTTP application, with every dependency passed in (style.md). Order matters:
+ * request id and log → path normalisation → body parsing → authentication → SCIM routes →
+ * 404 → the one error boundary.
+ */
+import type { IncomingMessage } from "node:http";
+import express, { type Express, type Request } from "express";
+import type { Store } from "../db/open.js";
+import { ScimError } from "../schemas/errors.js";
+import { SchemaRegistry } from "../schemas/registry.js";
+import { authenticate } from "./auth/middleware.js";
+import { TokenService } from "./auth/tokens.js";
+import type { Config } from "./config/schema.js";
+import { errorBoundary } from "./http/error-boundary.js";
+import { normalizePathMiddleware } from "./http/normalize-path.js";
+import { requestLog } from "./http/request-log.js";
+import { errorBody, sendScim } from "./http/scim-response.js";
+import type { Logger } from "./logger.js";
+import { DISCOVERY_PATH, discoveryHandler, type Capabilities } from "./scim/discovery.js";
+import { rootSearch } from "./scim/root-search.js";
+import { contextOf, listResponse, resourceRouter, searchParams } from "./scim/routes.js";
+import { ResourceService, type ServiceDeps } from "./scim/service.js";
+
+export interface AppDeps {
+  config: Config;
+  store: Store;
+  logger: Logger;
+  /** Optional hooks into the write path (the provisioning outbox wakes the worker through these). */
+  onPassword?: ServiceDeps["onPassword"];
+  onCommit?: ServiceDeps["onCommit"];
+  now?: () => Date;
+}
+
+export interface App {
+  app: Express;
+  service: ResourceService;
+  tokens: TokenService;
+  registry: SchemaRegistry;
+}
+
+/** Body types parsed as JSON: RFC 7644's application/scim+json and plain application/json. */
+function isJsonBody(req: IncomingMessage): boolean {
+  const ct = req.headers["content-type"];
+  // Some clients send no Content-Type on a JSON body; parse it rather than reject it.
+  if (ct === undefined) return Number(req.headers["content-length"] ?? 0) > 0 || req.headers["transfer-encoding"] !== undefined;
+  const type = ct.split(";")[0]!.trim().toLowerCase();
+  return type === "application/json" || type === "application/scim+json" || type.endsWith("+json");
+}
+
+export function createApp(deps: AppDeps): App {
+  const { config, store, logger } = deps;
+  const registry = new SchemaRegistry(config.scim.extensions);
+  const tokens = new TokenService(store.db);
+  const service = new ResourceService({
+    store,
+    registry,
+    paging: config.scim,
+    onPassword: deps.onPassword,
+    onCommit: deps.onCommit,
+    now: deps.now,
+  });
+  const caps: Capabilities = { changePassword: deps.onPassword !== undefined };
+  const basePath = config.server.basePath.replace(/\/+$/, "");
+  const baseUrlOf = (req: Request) =>
+    config.server.publicUrl?.replace(/\/+$/, "") ?? `${req.protocol}://${req.get("host") ?? "localhost"}${basePath}`;
+
+  const app = express();
+  app.disable("x-powered-by");
+  app.set("etag", false); // ETags are resource versions (RFC 7644 §3.14), not body hashes.
+  app.set("trust proxy", config.server.trustProxy);
+  app.use(requestLog(logger));
+  app.use(normalizePathMiddleware);
+  app.use(express.json({ type: isJsonBody, limit: config.server.maxBodyBytes, strict: false }));
+
+  const scim = express.Router();
+  scim.use(
+    authenticate({
+      config: config.auth,
+      tokens,
+      isOpen: (path) => config.auth.openDiscovery && DISCOVERY_PATH.test(path),
+    }),
+  );
+  scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
+  scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf));
+  scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf));
+  scim.post("/.search", (req, res) => {
+    sendScim(req, res, 200, listResponse(rootSearch(service, searchParams(req.body, config.scim), contextOf(req, baseUrlOf))));
+  });
+  // RFC 7644 §3.11: /Me is optional; we have no user behind a client credential.
+  scim.all(/^\/Me(\/.*)?$/, () => {
+    throw new ScimError(501, undefined, "/Me is not supported: clients authenticate as services, not as users");
+  });
+  scim.all(/^\/Bulk$/, () => {
+    throw new ScimError(501, undefined, "/Bulk is not supported (see /ServiceProviderConfig)");
+  });
+  app.use(basePath, scim);
+
+  app.use((req, res) => sendScim(req, res, 404, errorBody(404, `no endpoint at ${req.method} ${req.path}`)));
+  app.use(errorBoundary(logger));
+  return { app, service, tokens, registry };
+}

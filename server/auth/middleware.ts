@@ -1,0 +1,68 @@
+/**
+ * Authentication for the SCIM edge: Bearer tokens (scheme word case-insensitive, RFC 7235 §2.1;
+ * plus configured alternates such as PingFederate's "Authorization Header Type" `oauth2`) and
+ * HTTP Basic credentials from config (RFC 7617). Failure: 401 with a SCIM Error body and
+ * WWW-Authenticate (RFC 7644 §2).
+ */
+import { createHash, timingSafeEqual } from "node:crypto";
+import type { RequestHandler } from "express";
+import type { Config } from "../config/schema.js";
+import { errorBody, sendScim } from "../http/scim-response.js";
+import type { TokenService } from "./tokens.js";
+
+const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+/** Constant-time equality of two strings of any length (compares fixed-size digests). */
+export function safeEqual(a: string, b: string): boolean {
+  return timingSafeEqual(digest(a), digest(b));
+}
+
+export interface AuthOptions {
+  config: Config["auth"];
+  tokens: TokenService;
+  /** Paths (relative to the SCIM base) that pass without credentials. */
+  isOpen?: (path: string) => boolean;
+}
+
+export function parseAuthorization(header: string | undefined): { scheme: string; credentials: string } | undefined {
+  if (!header) return undefined;
+  const m = /^\s*([^\s]+)\s+(.+?)\s*$/.exec(header);
+  return m ? { scheme: m[1]!.toLowerCase(), credentials: m[2]! } : undefined;
+}
+
+export function authenticate(opts: AuthOptions): RequestHandler {
+  const bearerSchemes = new Set(["bearer", ...opts.config.bearerSchemes.map((s) => s.toLowerCase())]);
+  const challenges = ['Bearer realm="scimbridge"'];
+  if (opts.config.basic.length) challenges.push('Basic realm="scimbridge", charset="UTF-8"');
+
+  const checkBasic = (credentials: string): string | undefined => {
+    const decoded = Buffer.from(credentials, "base64").toString("utf8");
+    const colon = decoded.indexOf(":");
+    if (colon < 0) return undefined;
+    const user = decoded.slice(0, colon);
+    const pass = decoded.slice(colon + 1);
+    let match: string | undefined;
+    // Check every credential so the time taken does not tell which usernames exist.
+    for (const c of opts.config.basic) {
+      const ok = safeEqual(c.username, user) && safeEqual(c.password, pass);
+      if (ok && match === undefined) match = c.name ?? c.username;
+    }
+    return match;
+  };
+
+  return (req, res, next) => {
+    if (opts.isOpen?.(req.path)) return next();
+    const auth = parseAuthorization(req.headers.authorization);
+    let client: string | undefined;
+    if (auth && bearerSchemes.has(auth.scheme)) client = opts.tokens.verify(auth.credentials);
+    else if (auth?.scheme === "basic" && opts.config.basic.length) client = checkBasic(auth.credentials);
+    if (client === undefined) {
+      res.setHeader("WWW-Authenticate", challenges.join(", "));
+      const detail = auth ? "invalid credentials" : "authentication required: send Authorization: Bearer <token>";
+      sendScim(req, res, 401, errorBody(401, detail));
+      return;
+    }
+    req.client = client;
+    next();
+  };
+}

@@ -1,0 +1,89 @@
+/**
+ * Bearer tokens for SCIM clients. A token is 256 random bits; only its SHA-256 is stored (a fast
+ * hash is right for high-entropy secrets: nothing to brute-force). Verification hashes the
+ * presented token and compares it with every stored hash in constant time, without early exit.
+ */
+import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { asc, eq } from "drizzle-orm";
+import type { Db } from "../../db/open.js";
+import { tokens } from "../../db/schema.js";
+
+export const TOKEN_PREFIX = "scb_";
+
+const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+export interface TokenInfo {
+  name: string;
+  hint: string;
+  created: string;
+  lastUsed: string | null;
+}
+
+export class TokenError extends Error {}
+
+export class TokenService {
+  /** Last-used times are written at most once a minute per token, not on every request. */
+  private readonly touched = new Map<string, number>();
+
+  constructor(private readonly db: Db) {}
+
+  /** Creates a token and returns it: the only time the secret is ever seen. */
+  create(name: string): string {
+    if (!/^[\w.@-]{1,64}$/.test(name)) throw new TokenError(`token name must be 1-64 of [A-Za-z0-9_.@-], got ${JSON.stringify(name)}`);
+    if (this.db.select().from(tokens).where(eq(tokens.name, name)).get()) {
+      throw new TokenError(`a token named ${name} already exists (revoke it first)`);
+    }
+    const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
+    this.store(name, token);
+    return token;
+  }
+
+  /** Stores a token chosen elsewhere (SCIM_TOKEN), replacing any token of that name. */
+  put(name: string, token: string): void {
+    if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
+    this.db.delete(tokens).where(eq(tokens.name, name)).run();
+    this.store(name, token);
+  }
+
+  private store(name: string, token: string): void {
+    this.db
+      .insert(tokens)
+      .values({ name, hash: sha256(token).toString("hex"), hint: token.slice(0, TOKEN_PREFIX.length + 4), created: new Date().toISOString() })
+      .run();
+  }
+
+  list(): TokenInfo[] {
+    return this.db
+      .select({ name: tokens.name, hint: tokens.hint, created: tokens.created, lastUsed: tokens.lastUsed })
+      .from(tokens)
+      .orderBy(asc(tokens.created))
+      .all();
+  }
+
+  count(): number {
+    return this.list().length;
+  }
+
+  revoke(name: string): boolean {
+    return this.db.delete(tokens).where(eq(tokens.name, name)).run().changes > 0;
+  }
+
+  /** The name of the client holding `token`, or undefined. */
+  verify(token: string): string | undefined {
+    const presented = sha256(token);
+    let match: string | undefined;
+    for (const row of this.db.select({ name: tokens.name, hash: tokens.hash }).from(tokens).all()) {
+      const stored = Buffer.from(row.hash, "hex");
+      if (stored.length === presented.length && timingSafeEqual(stored, presented) && match === undefined) match = row.name;
+    }
+    if (match !== undefined) this.markUsed(match);
+    return match;
+  }
+
+  private markUsed(name: string): void {
+    const now = Date.now();
+    if (now - (this.touched.get(name) ?? 0) < 60_000) return;
+    this.touched.set(name, now);
+    this.db.update(tokens).set({ lastUsed: new Date(now).toISOString() }).where(eq(tokens.name, name)).run();
+  }
+}

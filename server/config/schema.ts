@@ -1,0 +1,126 @@
+/**
+ * The one config schema. Every key has a default that makes the embedded default work with no
+ * file at all; a bad file fails at start-up with the key path and what was expected (style.md).
+ */
+import { z } from "zod";
+
+const attributeType = z.enum(["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex", "binary"]);
+
+const extensionAttribute: z.ZodType<ExtensionAttributeConfig> = z.lazy(() =>
+  z
+    .object({
+      name: z.string().regex(/^[A-Za-z][\w$-]*$/, "an attribute name (RFC 7643 §2.1 ATTRNAME)"),
+      type: attributeType,
+      multiValued: z.boolean().default(false),
+      required: z.boolean().default(false),
+      caseExact: z.boolean().default(false),
+      description: z.string().optional(),
+      mutability: z.enum(["readOnly", "readWrite", "immutable", "writeOnly"]).default("readWrite"),
+      returned: z.enum(["always", "never", "default", "request"]).default("default"),
+      uniqueness: z.enum(["none", "server", "global"]).default("none"),
+      canonicalValues: z.array(z.string()).optional(),
+      subAttributes: z.array(extensionAttribute).optional(),
+    })
+    .strict(),
+);
+
+export interface ExtensionAttributeConfig {
+  name: string;
+  type: z.infer<typeof attributeType>;
+  multiValued: boolean;
+  required: boolean;
+  caseExact: boolean;
+  description?: string | undefined;
+  mutability: "readOnly" | "readWrite" | "immutable" | "writeOnly";
+  returned: "always" | "never" | "default" | "request";
+  uniqueness: "none" | "server" | "global";
+  canonicalValues?: string[] | undefined;
+  subAttributes?: ExtensionAttributeConfig[] | undefined;
+}
+
+const extension = z
+  .object({
+    // scimmy (which serves /Schemas) only accepts URNs in this namespace.
+    schema: z
+      .string()
+      .regex(/^urn:ietf:params:scim:schemas:[\w.:-]+$/, "a schema URN starting urn:ietf:params:scim:schemas:"),
+    name: z.string().min(1),
+    description: z.string().optional(),
+    resource: z.enum(["User", "Group"]).default("User"),
+    required: z.boolean().default(false),
+    attributes: z.array(extensionAttribute).min(1),
+  })
+  .strict();
+
+const basicCredential = z
+  .object({
+    username: z.string().min(1),
+    /** Usually `${ENV_VAR}`; compared in constant time, never logged. */
+    password: z.string().min(8, "at least 8 characters"),
+    name: z.string().optional(),
+  })
+  .strict();
+
+export const configSchema = z
+  .object({
+    server: z
+      .object({
+        host: z.string().default("127.0.0.1"),
+        port: z.number().int().min(0).max(65535).default(8080),
+        basePath: z
+          .string()
+          .regex(/^\/[\w/.-]*$/, "a path starting with /")
+          .default("/scim/v2"),
+        /** Base URL clients use (for meta.location) when behind a proxy; else derived from the request. */
+        publicUrl: z.url().optional(),
+        /** Largest request body accepted; larger ones get 413. */
+        maxBodyBytes: z.number().int().positive().default(1_048_576),
+        trustProxy: z.boolean().default(false),
+      })
+      .strict()
+      .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", maxBodyBytes: 1_048_576, trustProxy: false }),
+    storage: z
+      .object({ file: z.string().min(1).default("./data/scimbridge.db") })
+      .strict()
+      .default({ file: "./data/scimbridge.db" }),
+    auth: z
+      .object({
+        /**
+         * Extra Authorization scheme words accepted besides "Bearer" (PingFederate's "Authorization
+         * Header Type", PingOne's "Auth Type Header: Custom"), e.g. ["oauth2"].
+         */
+        bearerSchemes: z.array(z.string().regex(/^[!#$%&'*+.^_`|~\w-]+$/, "an HTTP auth-scheme token")).default([]),
+        basic: z.array(basicCredential).default([]),
+        /** Let unauthenticated clients read /ServiceProviderConfig, /ResourceTypes and /Schemas. */
+        openDiscovery: z.boolean().default(false),
+      })
+      .strict()
+      .default({ bearerSchemes: [], basic: [], openDiscovery: false }),
+    scim: z
+      .object({
+        /** Largest page served; `count` above it (PingFederate asks 1000 or -1) is clamped to it. */
+        maxPageSize: z.number().int().min(1).max(10_000).default(1000),
+        /** Page size when a client sends no `count` (RFC 7644 §3.4.2.4 leaves it to the server). */
+        defaultPageSize: z.number().int().min(1).default(100),
+        extensions: z.array(extension).default([]),
+      })
+      .strict()
+      .default({ maxPageSize: 1000, defaultPageSize: 100, extensions: [] }),
+    logging: z
+      .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
+      .strict()
+      .default({ level: "info" }),
+  })
+  .strict()
+  .superRefine((c, ctx) => {
+    if (c.scim.defaultPageSize > c.scim.maxPageSize) {
+      ctx.addIssue({
+        code: "custom",
+        path: ["scim", "defaultPageSize"],
+        message: `must not exceed scim.maxPageSize (${c.scim.maxPageSize})`,
+      });
+    }
+  });
+
+export type Config = z.infer<typeof configSchema>;
+export type ExtensionConfigInput = z.infer<typeof extension>;

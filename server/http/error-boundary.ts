@@ -1,0 +1,51 @@
+/**
+ * The one error boundary for the SCIM edge. Known conditions arrive as ScimError (or as the body
+ * parser's and filter parser's typed errors) and keep their status and scimType; anything else is
+ * a 500 with a generic detail and the cause in the log — never a 404 (an IdP told "not found"
+ * may create a duplicate, scimmy-pitfalls.md) and never a stack trace on the wire.
+ */
+import type { ErrorRequestHandler } from "express";
+import type { Logger } from "pino";
+import { ScimError } from "../../schemas/errors.js";
+import { FilterError } from "../../schemas/filter/ast.js";
+import { errorBody, sendScim } from "./scim-response.js";
+
+interface BodyParserError {
+  type?: string;
+  status?: number;
+  limit?: number;
+}
+
+export function errorBoundary(logger: Logger): ErrorRequestHandler {
+  return (err: unknown, req, res, _next) => {
+    if (res.headersSent) {
+      logger.error({ err, reqId: req.id }, "error after response started");
+      res.end();
+      return;
+    }
+    if (err instanceof ScimError) {
+      if (err.status >= 500) logger.error({ err, reqId: req.id }, "request failed");
+      sendScim(req, res, err.status, errorBody(err.status, err.detail, err.scimType));
+      return;
+    }
+    if (err instanceof FilterError) {
+      sendScim(req, res, 400, errorBody(400, err.message, "invalidFilter"));
+      return;
+    }
+    const bp = err as BodyParserError;
+    if (bp?.type === "entity.parse.failed") {
+      sendScim(req, res, 400, errorBody(400, "request body is not valid JSON", "invalidSyntax"));
+      return;
+    }
+    if (bp?.type === "entity.too.large") {
+      sendScim(req, res, 413, errorBody(413, `request body exceeds the limit of ${bp.limit} bytes`));
+      return;
+    }
+    if (bp?.type === "encoding.unsupported" || bp?.type === "charset.unsupported") {
+      sendScim(req, res, 415, errorBody(415, "unsupported request body encoding"));
+      return;
+    }
+    logger.error({ err, reqId: req.id }, "internal error");
+    sendScim(req, res, 500, errorBody(500, `internal server error (request id ${req.id ?? "unknown"})`));
+  };
+}

@@ -1,0 +1,73 @@
+/**
+ * Discovery endpoints (RFC 7644 §4): /ServiceProviderConfig, /ResourceTypes, /Schemas and
+ * /Schemas/{id}, served by scimmy-routers from scimmy's definitions. The router is confined to
+ * these paths; it forces patch/filter/sort/bulk "supported" when constructed, so the
+ * ServiceProviderConfig is set afterwards to what this server really does (no false claims).
+ */
+import type { Request, RequestHandler } from "express";
+import SCIMMYRouters from "scimmy-routers";
+import { declareScimmyResources, SCIMMY } from "../../schemas/scimmy-declarations.js";
+import type { SchemaRegistry } from "../../schemas/registry.js";
+import type { Config } from "../config/schema.js";
+
+export const DISCOVERY_PATH = /^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/[^/]+)?$/i;
+
+export interface Capabilities {
+  bulk?: { maxOperations: number; maxPayloadSize: number } | undefined;
+  changePassword: boolean;
+}
+
+export function serviceProviderConfig(config: Config, caps: Capabilities) {
+  const schemes = [
+    {
+      type: "oauthbearertoken",
+      name: "OAuth Bearer Token",
+      description: "Authorization: Bearer <token>; tokens are issued with `scimbridge token create NAME`",
+      specUri: "https://datatracker.ietf.org/doc/html/rfc6750",
+      primary: true,
+    },
+  ];
+  if (config.auth.basic.length) {
+    schemes.push({
+      type: "httpbasic",
+      name: "HTTP Basic",
+      description: "HTTP Basic with credentials from the configuration",
+      specUri: "https://datatracker.ietf.org/doc/html/rfc7617",
+      primary: false,
+    });
+  }
+  return {
+    documentationUri: "https://datatracker.ietf.org/doc/html/rfc7644",
+    patch: { supported: true },
+    bulk: caps.bulk ? { supported: true, ...caps.bulk } : { supported: false, maxOperations: 0, maxPayloadSize: 0 },
+    filter: { supported: true, maxResults: config.scim.maxPageSize },
+    changePassword: { supported: caps.changePassword },
+    sort: { supported: true },
+    etag: { supported: true },
+    authenticationSchemes: schemes,
+  };
+}
+
+/** A handler for the discovery paths; other paths fall through with next(). */
+export function discoveryHandler(registry: SchemaRegistry, config: Config, caps: Capabilities, baseUrlOf: (req: Request) => string): RequestHandler {
+  declareScimmyResources(registry);
+  const router = new SCIMMYRouters({
+    type: "bearer",
+    docUri: "https://datatracker.ietf.org/doc/html/rfc6750",
+    // Authentication already ran in our own middleware before this router is reached.
+    handler: () => "",
+    // scimmy-routers appends req.baseUrl (the SCIM base path) to what this returns.
+    baseUri: (req) => {
+      const base = baseUrlOf(req);
+      return base.endsWith(req.baseUrl) ? base.slice(0, base.length - req.baseUrl.length) : base;
+    },
+  });
+  SCIMMY.Config.set(serviceProviderConfig(config, caps) as never);
+  const handle = router as unknown as RequestHandler;
+  return (req, res, next) => {
+    if (!DISCOVERY_PATH.test(req.path)) return next();
+    // scimmy keeps one global config; re-assert ours in case another app in this process changed it.
+    SCIMMY.Config.set(serviceProviderConfig(config, caps) as never);
+    return handle(req, res, next);
+  };
+}

@@ -1,0 +1,74 @@
+/**
+ * List and search parameters (RFC 7644 §3.4.2), from a query string or a SearchRequest body,
+ * normalised into one shape. Pure.
+ */
+import { badRequest } from "../../schemas/errors.js";
+
+export interface ListParams {
+  filter?: string | undefined;
+  sortBy?: string | undefined;
+  descending: boolean;
+  /** 1-based (RFC 7644 §3.4.2.4). */
+  startIndex: number;
+  count: number;
+  attributes?: string[] | undefined;
+  excludedAttributes?: string[] | undefined;
+}
+
+export interface PagingLimits {
+  maxPageSize: number;
+  defaultPageSize: number;
+}
+
+/** Comma-separated attribute list (RFC 7644 §3.9), from a query string or a JSON array. */
+export function attributeList(v: unknown): string[] | undefined {
+  const parts = (Array.isArray(v) ? v : [v])
+    .filter((x): x is string => typeof x === "string")
+    .flatMap((s) => s.split(","))
+    .map((s) => s.trim())
+    .filter(Boolean);
+  return parts.length ? parts : undefined;
+}
+
+function integer(name: string, v: unknown): number | undefined {
+  if (v === undefined || v === null || v === "") return undefined;
+  const n = typeof v === "number" ? v : Number(String(v).trim());
+  if (!Number.isFinite(n) || !Number.isInteger(n)) {
+    throw badRequest("invalidValue", `${name} must be an integer, got ${JSON.stringify(v)}`);
+  }
+  return n;
+}
+
+/** Case-insensitive lookup of a parameter (RFC 7643 §2.1 names are case-insensitive). */
+function pick(source: Record<string, unknown>, name: string): unknown {
+  const key = Object.keys(source).find((k) => k.toLowerCase() === name.toLowerCase());
+  const v = key === undefined ? undefined : source[key];
+  // Express gives an array when a parameter repeats; the first one wins.
+  return Array.isArray(v) && name !== "attributes" && name !== "excludedAttributes" ? v[0] : v;
+}
+
+export function parseListParams(source: Record<string, unknown>, limits: PagingLimits): ListParams {
+  const filter = pick(source, "filter");
+  if (filter !== undefined && typeof filter !== "string") throw badRequest("invalidFilter", "filter must be a string");
+  const sortBy = pick(source, "sortBy");
+  const sortOrder = pick(source, "sortOrder");
+  const startIndex = integer("startIndex", pick(source, "startIndex"));
+  const requested = integer("count", pick(source, "count"));
+  let count: number;
+  if (requested === undefined) count = limits.defaultPageSize;
+  // RFC 7644 §3.4.2.4 reads a negative count as 0, but PingFederate's "Results Per Page" of -1
+  // means "the largest page size allowed by the target" (pf_scim_connector settings reference);
+  // answering 0 would make it miss every group, so a negative count asks for the maximum.
+  else if (requested < 0) count = limits.maxPageSize;
+  else count = Math.min(requested, limits.maxPageSize);
+  return {
+    filter: typeof filter === "string" && filter.trim() !== "" ? filter : undefined,
+    sortBy: typeof sortBy === "string" && sortBy.trim() !== "" ? sortBy.trim() : undefined,
+    descending: typeof sortOrder === "string" && sortOrder.trim().toLowerCase() === "descending",
+    // "A value less than 1 SHALL be interpreted as 1" (RFC 7644 §3.4.2.4).
+    startIndex: Math.max(1, startIndex ?? 1),
+    count,
+    attributes: attributeList(pick(source, "attributes")),
+    excludedAttributes: attributeList(pick(source, "excludedAttributes")),
+  };
+}

@@ -1,0 +1,113 @@
+/**
+ * SCIM resource endpoints (RFC 7644 §3.2–3.6). Thin: parse the request, call the service, shape
+ * the response. Every error goes to the one boundary through next().
+ */
+import { Router, type Request, type Response } from "express";
+import { badRequest } from "../../schemas/errors.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import { sendScim } from "../http/scim-response.js";
+import { attributeList, parseListParams, type ListParams, type PagingLimits } from "./list-params.js";
+import { locationOf, type RenderContext } from "./render.js";
+import type { RequestContext, ResourceService, WriteResult } from "./service.js";
+
+export const LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
+export const SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
+
+export type BaseUrlOf = (req: Request) => string;
+
+export function contextOf(req: Request, baseUrlOf: BaseUrlOf): RequestContext {
+  return { baseUrl: baseUrlOf(req), client: req.client };
+}
+
+const readOptions = (req: Request) => ({
+  attributes: attributeList(req.query.attributes),
+  excludedAttributes: attributeList(req.query.excludedAttributes),
+});
+
+const header = (req: Request, name: string) => {
+  const v = req.headers[name];
+  return typeof v === "string" ? v : undefined;
+};
+
+export function listResponse(r: { totalResults: number; startIndex: number; itemsPerPage: number; resources: unknown[] }) {
+  return {
+    schemas: [LIST_RESPONSE],
+    totalResults: r.totalResults,
+    startIndex: r.startIndex,
+    itemsPerPage: r.itemsPerPage,
+    Resources: r.resources,
+  };
+}
+
+/** The body of POST /.search (RFC 7644 §3.4.3) as list parameters. */
+export function searchParams(body: unknown, limits: PagingLimits): ListParams {
+  if (body === null || typeof body !== "object" || Array.isArray(body)) {
+    throw badRequest("invalidSyntax", "a SearchRequest must be a JSON object");
+  }
+  return parseListParams(body as Record<string, unknown>, limits);
+}
+
+function sendWrite(req: Request, res: Response, status: number, r: WriteResult): void {
+  res.setHeader("ETag", r.etag);
+  sendScim(req, res, status, r.resource);
+}
+
+/** `Prefer: return=minimal` (RFC 7240) asks for no body; PATCH then answers 204. */
+const wantsMinimal = (req: Request) => /(^|[,;\s])return=minimal\b/i.test(header(req, "prefer") ?? "");
+
+export function resourceRouter(service: ResourceService, kind: ResourceKind, limits: PagingLimits, baseUrlOf: BaseUrlOf): Router {
+  const router = Router();
+  const ctx = (req: Request) => contextOf(req, baseUrlOf);
+
+  router.get("/", (req, res) => {
+    const params = parseListParams(req.query as Record<string, unknown>, limits);
+    sendScim(req, res, 200, listResponse(service.list(kind, params, ctx(req))));
+  });
+
+  router.post("/.search", (req, res) => {
+    sendScim(req, res, 200, listResponse(service.list(kind, searchParams(req.body, limits), ctx(req))));
+  });
+
+  router.get("/:id", (req, res) => {
+    const id = req.params.id!;
+    // RFC 7644 §3.14 / RFC 7232 §3.2: a matching If-None-Match answers 304 without a body.
+    const inm = header(req, "if-none-match");
+    if (inm !== undefined) {
+      const etag = service.etag(kind, id);
+      if (etag !== undefined && inm.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*")) {
+        res.setHeader("ETag", etag);
+        res.status(304).end();
+        return;
+      }
+    }
+    sendWrite(req, res, 200, service.get(kind, id, ctx(req), readOptions(req)));
+  });
+
+  router.post("/", (req, res) => {
+    const r = service.create(kind, req.body, ctx(req));
+    // RFC 7644 §3.3: the Location header carries the resource URI, equal to meta.location.
+    res.setHeader("Location", locationOf(ctx(req) as RenderContext, kind, String(r.resource.id)));
+    sendWrite(req, res, 201, r);
+  });
+
+  router.put("/:id", (req, res) => {
+    sendWrite(req, res, 200, service.replace(kind, req.params.id!, req.body, ctx(req), header(req, "if-match")));
+  });
+
+  router.patch("/:id", (req, res) => {
+    const r = service.patch(kind, req.params.id!, req.body, ctx(req), header(req, "if-match"));
+    if (wantsMinimal(req)) {
+      res.setHeader("ETag", r.etag);
+      res.status(204).end();
+      return;
+    }
+    sendWrite(req, res, 200, r);
+  });
+
+  router.delete("/:id", (req, res) => {
+    service.remove(kind, req.params.id!, ctx(req), header(req, "if-match"));
+    res.status(204).end();
+  });
+
+  return router;
+}

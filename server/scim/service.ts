@@ -1,0 +1,274 @@
+/**
+ * The SCIM resource service: what a route asks for, with no request or response in sight.
+ * Each write is one synchronous SQLite transaction holding the resource, its membership rows and
+ * its outbox row, so concurrent writes to one resource serialize and nothing is half-written.
+ */
+import { randomUUID } from "node:crypto";
+import { isDeepStrictEqual } from "node:util";
+import type { SQL } from "drizzle-orm";
+import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
+import type { Store } from "../../db/open.js";
+import { ResourceQueries, type StoredResource } from "../../db/resources.js";
+import { coerceInput } from "../../schemas/coerce.js";
+import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
+import { FilterError } from "../../schemas/filter/ast.js";
+import { matchElement } from "../../schemas/filter/match.js";
+import { parseFilter } from "../../schemas/filter/parse.js";
+import { applyPatch, type MemberOp, type MemberRef } from "../../schemas/patch.js";
+import { normaliseMultiValuedForOutput, projectResource } from "../../schemas/project.js";
+import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
+import type { ListParams, PagingLimits } from "./list-params.js";
+import { etagOf, renderResource, type RenderContext } from "./render.js";
+
+export interface RequestContext extends RenderContext {
+  /** Authenticated client name (audit and outbox). */
+  client?: string | undefined;
+}
+
+export interface ReadOptions {
+  attributes?: string[] | undefined;
+  excludedAttributes?: string[] | undefined;
+}
+
+export interface WriteResult {
+  resource: Record<string, unknown>;
+  etag: string;
+  /** False when the write asserted what was already stored: no new version, no outbox row. */
+  changed: boolean;
+}
+
+export interface ListResult {
+  totalResults: number;
+  startIndex: number;
+  itemsPerPage: number;
+  resources: Record<string, unknown>[];
+}
+
+export interface ServiceDeps {
+  store: Store;
+  registry: SchemaRegistry;
+  paging: PagingLimits;
+  /** Receives a SCIM password (write-only) for a user, inside the write's transaction. */
+  onPassword?: ((userId: string, password: string) => void) | undefined;
+  /** Called after a write commits (the delivery worker wakes up). */
+  onCommit?: (() => void) | undefined;
+  now?: () => Date;
+}
+
+const memberAttr = (kind: ResourceKind) => (kind === "User" ? "groups" : "members");
+
+/** Whether a read needs a derived attribute (`groups`/`members`), so it is never loaded for nothing. */
+function wants(name: string, read: ReadOptions): boolean {
+  const top = (p: string) => p.split(":").pop()!.split(".")[0]!.toLowerCase();
+  if (read.attributes) return read.attributes.some((a) => top(a) === name.toLowerCase());
+  return !(read.excludedAttributes ?? []).some((a) => top(a) === name.toLowerCase());
+}
+
+function isUniqueViolation(e: unknown): boolean {
+  return (e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
+}
+
+export class ResourceService {
+  private readonly q: ResourceQueries;
+  private readonly now: () => Date;
+
+  constructor(private readonly deps: ServiceDeps) {
+    this.q = new ResourceQueries(deps.store.db);
+    this.now = deps.now ?? (() => new Date());
+  }
+
+  get registry(): SchemaRegistry {
+    return this.deps.registry;
+  }
+
+  // ---- reads ----
+
+  list(kind: ResourceKind, p: ListParams, ctx: RequestContext): ListResult {
+    let where: SQL | undefined;
+    let orderBy: SQL | undefined;
+    try {
+      if (p.filter !== undefined) where = compileFilter(this.registry, kind, parseFilter(p.filter));
+      if (p.sortBy !== undefined) orderBy = compileSortKey(this.registry, kind, p.sortBy);
+    } catch (e) {
+      if (e instanceof FilterError) throw badRequest("invalidFilter", e.message);
+      throw e;
+    }
+    const totalResults = this.q.count(kind, where);
+    const rows = this.q.page(kind, { where, orderBy, descending: p.descending, offset: p.startIndex - 1, limit: p.count });
+    const read = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
+    return {
+      totalResults,
+      startIndex: p.startIndex,
+      itemsPerPage: rows.length,
+      resources: rows.map((r) => this.present(kind, r, ctx, read)),
+    };
+  }
+
+  get(kind: ResourceKind, id: string, ctx: RequestContext, read: ReadOptions = {}): WriteResult {
+    const r = this.q.get(kind, id);
+    if (!r) throw notFound(`${kind} ${id} not found`);
+    return { resource: this.present(kind, r, ctx, read), etag: etagOf(r.version), changed: false };
+  }
+
+  /** Current ETag, for If-None-Match and If-Match checks without rendering. */
+  etag(kind: ResourceKind, id: string): string | undefined {
+    const r = this.q.get(kind, id);
+    return r ? etagOf(r.version) : undefined;
+  }
+
+  private present(kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions) {
+    const derived =
+      kind === "User"
+        ? { groups: wants("groups", read) ? this.q.groupsOf(r.id) : undefined }
+        : { members: wants("members", read) ? this.q.members(r.id) : undefined };
+    const full = normaliseMultiValuedForOutput(this.registry, kind, renderResource(this.registry, kind, r, ctx, derived));
+    return projectResource(this.registry, kind, full, read);
+  }
+
+  // ---- writes ----
+
+  create(kind: ResourceKind, body: unknown, ctx: RequestContext): WriteResult {
+    const input = coerceInput(this.registry, kind, body, "create");
+    const at = this.now().toISOString();
+    const r: StoredResource = { id: randomUUID(), attributes: input.attributes, created: at, lastModified: at, version: 1 };
+    this.transaction(() => {
+      this.insertUnique(kind, r);
+      const added = kind === "Group" ? this.applyMemberOps(r.id, [{ op: "add", members: input.members ?? [] }]) : undefined;
+      if (input.password !== undefined) this.deps.onPassword?.(r.id, input.password);
+      this.q.recordChange({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
+    });
+    return { resource: this.present(kind, r, ctx, {}), etag: etagOf(r.version), changed: true };
+  }
+
+  replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
+    const input = coerceInput(this.registry, kind, body, "replace");
+    // RFC 7644 §3.5.1 lets a server keep omitted attributes; a PUT without `members` does not
+    // assert membership, so it keeps the members (PingFederate always sends the full list).
+    const memberOps: MemberOp[] = input.members === undefined ? [] : [{ op: "removeAll" }, { op: "add", members: input.members }];
+    return this.write(kind, id, ctx, ifMatch, () => ({ attributes: input.attributes, password: input.password, memberOps }));
+  }
+
+  patch(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
+    return this.write(kind, id, ctx, ifMatch, (current) => {
+      const result = applyPatch(this.registry, kind, current.attributes, body);
+      // The patched resource must still be a valid resource: same checks as a PUT.
+      const input = coerceInput(this.registry, kind, { ...result.attributes, schemas: undefined }, "replace");
+      return { attributes: input.attributes, password: result.password, memberOps: result.memberOps };
+    });
+  }
+
+  remove(kind: ResourceKind, id: string, ctx: RequestContext, ifMatch?: string): void {
+    this.transaction(() => {
+      const current = this.q.get(kind, id);
+      if (!current) throw notFound(`${kind} ${id} not found`);
+      this.checkIfMatch(current, ifMatch);
+      this.q.delete(kind, id);
+      this.q.recordChange({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes });
+    });
+  }
+
+  /** Read, compute, write and record in one transaction: a concurrent write cannot interleave. */
+  private write(
+    kind: ResourceKind,
+    id: string,
+    ctx: RequestContext,
+    ifMatch: string | undefined,
+    compute: (current: StoredResource) => { attributes: Record<string, unknown>; password?: string | undefined; memberOps: MemberOp[] },
+  ): WriteResult {
+    const outcome = this.transaction(() => {
+      const current = this.q.get(kind, id);
+      if (!current) throw notFound(`${kind} ${id} not found`);
+      this.checkIfMatch(current, ifMatch);
+      const next = compute(current);
+      const delta = kind === "Group" ? this.applyMemberOps(id, next.memberOps) : { added: [], removed: [] };
+      const attrsChanged = !isDeepStrictEqual(current.attributes, next.attributes);
+      const changed = attrsChanged || delta.added.length > 0 || delta.removed.length > 0 || next.password !== undefined;
+      if (!changed) return { r: current, changed };
+      const at = this.now().toISOString();
+      const r: StoredResource = { ...current, attributes: next.attributes, lastModified: at, version: current.version + 1 };
+      this.updateUnique(kind, r);
+      if (next.password !== undefined) this.deps.onPassword?.(id, next.password);
+      this.q.recordChange({
+        kind, id, op: "update", version: r.version, at, client: ctx.client,
+        before: current.attributes, after: r.attributes, membersAdded: delta.added, membersRemoved: delta.removed,
+      });
+      return { r, changed };
+    });
+    return { resource: this.present(kind, outcome.r, ctx, {}), etag: etagOf(outcome.r.version), changed: outcome.changed };
+  }
+
+  private checkIfMatch(current: StoredResource, ifMatch: string | undefined): void {
+    if (ifMatch === undefined) return;
+    // RFC 7232 §3.1: `*` matches any current representation; otherwise a list of entity tags.
+    const tags = ifMatch.split(",").map((t) => t.trim().replace(/^W\//, ""));
+    if (tags.includes("*") || tags.includes(etagOf(current.version))) return;
+    throw new ScimError(412, undefined, `version mismatch: current is ${etagOf(current.version)}`);
+  }
+
+  private transaction<T>(fn: () => T): T {
+    const result = this.deps.store.sqlite.transaction(fn)();
+    this.deps.onCommit?.();
+    return result;
+  }
+
+  private insertUnique(kind: ResourceKind, r: StoredResource): void {
+    try {
+      this.q.insert(kind, r);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw this.uniquenessError(kind, r);
+      throw e;
+    }
+  }
+
+  private updateUnique(kind: ResourceKind, r: StoredResource): void {
+    try {
+      this.q.update(kind, r);
+    } catch (e) {
+      if (isUniqueViolation(e)) throw this.uniquenessError(kind, r);
+      throw e;
+    }
+  }
+
+  private uniquenessError(kind: ResourceKind, r: StoredResource): ScimError {
+    return kind === "User"
+      ? conflict(`userName ${JSON.stringify(r.attributes.userName)} is already taken (compared case-insensitively)`)
+      : conflict(`displayName ${JSON.stringify(r.attributes.displayName)} is already taken (compared case-insensitively)`);
+  }
+
+  /** Membership operations as deltas on the membership table (design.md decision 4). */
+  private applyMemberOps(groupId: string, ops: MemberOp[]): { added: string[]; removed: string[] } {
+    const added = new Set<string>();
+    const removed = new Set<string>();
+    const note = (a: string[], r: string[]) => {
+      for (const id of a) (removed.has(id) ? removed.delete(id) : added.add(id));
+      for (const id of r) (added.has(id) ? added.delete(id) : removed.add(id));
+    };
+    for (const op of ops) {
+      if (op.op === "add") {
+        note(this.q.addMembers(groupId, this.validateMembers(groupId, op.members)), []);
+      } else if (op.op === "remove") {
+        note([], this.q.removeMembers(groupId, op.ids));
+      } else if (op.op === "removeAll") {
+        note([], this.q.removeMembers(groupId, this.q.memberIds(groupId).map((m) => m.id)));
+      } else {
+        const attr = this.registry.resolve("Group", memberAttr("Group"))!.attr;
+        const hit = this.q.members(groupId).filter((m) => matchElement(m, op.filter, attr)).map((m) => m.value);
+        note([], this.q.removeMembers(groupId, hit));
+      }
+    }
+    return { added: [...added], removed: [...removed] };
+  }
+
+  /** Members must be existing Users or Groups (RFC 7643 §4.2); a group cannot contain itself. */
+  private validateMembers(groupId: string, refs: MemberRef[]): { id: string; type: "User" | "Group" }[] {
+    const ids = [...new Set(refs.map((m) => m.value))];
+    const types = this.q.resolveMemberTypes(ids);
+    const missing = ids.filter((id) => !types.has(id));
+    if (missing.length) {
+      const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, and ${missing.length - 5} more` : "");
+      throw badRequest("invalidValue", `members must be existing Users or Groups; not found: ${shown}`);
+    }
+    if (ids.includes(groupId)) throw badRequest("invalidValue", "a group cannot be a member of itself");
+    return ids.map((id) => ({ id, type: types.get(id)! }));
+  }
+}

@@ -1,0 +1,84 @@
+/**
+ * `scimbridge serve`: open the store, make sure a client can authenticate, listen, and shut down
+ * cleanly on SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
+ */
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { openStore, type Store } from "../db/open.js";
+import { createApp, type App } from "./app.js";
+import type { TokenService } from "./auth/tokens.js";
+import type { Config } from "./config/schema.js";
+import { createLogger, type Logger } from "./logger.js";
+
+export interface Running {
+  url: string;
+  server: Server;
+  app: App;
+  store: Store;
+  logger: Logger;
+  stop(): Promise<void>;
+}
+
+/**
+ * SCIM_TOKEN, when set, is stored (hashed) as the token named "env". Otherwise, with no token at
+ * all, a first one is generated and printed once, so the embedded default needs no set-up step.
+ */
+export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { name: string; token?: string } | undefined {
+  if (env.SCIM_TOKEN) {
+    tokens.put("env", env.SCIM_TOKEN);
+    return { name: "env" };
+  }
+  if (tokens.count() > 0) return undefined;
+  return { name: "default", token: tokens.create("default") };
+}
+
+export async function startServer(config: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
+  const logger = createLogger(config.logging.level);
+  const store = openStore(config.storage.file);
+  const app = createApp({ config, store, logger });
+  const first = ensureToken(app.tokens, opts.env);
+
+  const server = await new Promise<Server>((resolve, reject) => {
+    const s = app.app.listen(config.server.port, config.server.host, () => resolve(s));
+    s.once("error", reject);
+  });
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+  const url = `http://${host}:${port}${config.server.basePath}`;
+
+  const banner = [`scimbridge listening on ${url}`];
+  if (first?.token) {
+    banner.push(
+      `First bearer token (client "default"); it is shown only now, store it securely:`,
+      `  ${first.token}`,
+      `Try: curl -H "Authorization: Bearer ${first.token}" ${url}/Users`,
+    );
+  } else if (first) {
+    banner.push(`Bearer token from SCIM_TOKEN accepted as client "env"`);
+  }
+  process.stdout.write(banner.join("\n") + "\n");
+  logger.info({ url, database: config.storage.file }, "started");
+
+  let stopping: Promise<void> | undefined;
+  const stop = () =>
+    (stopping ??= new Promise<void>((resolve) => {
+      logger.info("shutting down");
+      server.close(() => {
+        store.close();
+        resolve();
+      });
+      server.closeIdleConnections();
+    }));
+
+  if (opts.handleSignals !== false) {
+    const onSignal = (signal: NodeJS.Signals) => {
+      void stop().then(() => {
+        logger.info({ signal }, "stopped");
+        process.exit(0);
+      });
+    };
+    process.once("SIGTERM", onSignal);
+    process.once("SIGINT", onSignal);
+  }
+  return { url, server, app, store, logger, stop };
+}
