@@ -1,0 +1,72 @@
+/** Small helpers for the benchmark: timing, medians, a keep-alive HTTP client, printing. */
+import { Agent, request } from "node:http";
+
+export function median(xs: number[]): number {
+  const s = [...xs].sort((a, b) => a - b);
+  const m = s.length >> 1;
+  return s.length % 2 ? s[m]! : (s[m - 1]! + s[m]!) / 2;
+}
+
+export function percentile(xs: number[], p: number): number {
+  const s = [...xs].sort((a, b) => a - b);
+  return s[Math.min(s.length - 1, Math.floor((p / 100) * s.length))]!;
+}
+
+export const ms = (ns: bigint) => Number(ns) / 1e6;
+
+export interface HttpClient {
+  get(path: string): Promise<{ status: number; body: string }>;
+  send(method: string, path: string, body?: unknown): Promise<{ status: number; body: string }>;
+  close(): void;
+}
+
+/** One keep-alive connection pool to a base URL, with a bearer token. */
+export function httpClient(base: string, token: string, maxSockets = 16): HttpClient {
+  const url = new URL(base);
+  const agent = new Agent({ keepAlive: true, maxSockets });
+  const send = (method: string, path: string, body?: unknown) =>
+    new Promise<{ status: number; body: string }>((resolve, reject) => {
+      const data = body === undefined ? undefined : Buffer.from(JSON.stringify(body));
+      const req = request(
+        {
+          agent,
+          host: url.hostname,
+          port: url.port,
+          method,
+          path: url.pathname.replace(/\/$/, "") + path,
+          headers: {
+            Authorization: `Bearer ${token}`,
+            Accept: "application/scim+json",
+            ...(data ? { "Content-Type": "application/scim+json", "Content-Length": data.length } : {}),
+          },
+        },
+        (res) => {
+          const chunks: Buffer[] = [];
+          res.on("data", (c: Buffer) => chunks.push(c));
+          res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(chunks).toString() }));
+        },
+      );
+      req.on("error", reject);
+      if (data) req.write(data);
+      req.end();
+    });
+  return { get: (p) => send("GET", p), send, close: () => agent.destroy() };
+}
+
+/** Times `fn` `n` times sequentially after `warm` warm-up calls; returns per-call milliseconds. */
+export async function timeEach(n: number, warm: number, fn: (i: number) => Promise<void>): Promise<number[]> {
+  for (let i = 0; i < warm; i++) await fn(i);
+  const out: number[] = [];
+  for (let i = 0; i < n; i++) {
+    const t0 = process.hrtime.bigint();
+    await fn(i);
+    out.push(ms(process.hrtime.bigint() - t0));
+  }
+  return out;
+}
+
+export function row(label: string, value: string): void {
+  console.log(`  ${label.padEnd(58)} ${value}`);
+}
+
+export const fmt = (x: number, digits = 2) => x.toFixed(digits);

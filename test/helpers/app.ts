@@ -1,0 +1,67 @@
+/**
+ * A real app on a real SQLite file in a temp dir, with one bearer token. Tests call close().
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import supertest from "supertest";
+import { openStore } from "../../db/open.js";
+import { createApp, type AppDeps } from "../../server/app.js";
+import { parseConfig } from "../../server/config/load.js";
+import type { Config } from "../../server/config/schema.js";
+import { createLogger } from "../../server/logger.js";
+
+export interface TestApp extends ReturnType<typeof createApp> {
+  config: Config;
+  dir: string;
+  dbFile: string;
+  token: string;
+  auth: { Authorization: string };
+  http: ReturnType<typeof supertest>;
+  store: ReturnType<typeof openStore>;
+  close(): void;
+}
+
+export function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<AppDeps> = {}): TestApp {
+  const dir = mkdtempSync(join(tmpdir(), "scimbridge-test-"));
+  const dbFile = join(dir, "scim.db");
+  const config = parseConfig({ ...configDoc, storage: { file: dbFile }, logging: { level: "silent" } }, {});
+  const store = openStore(dbFile);
+  const app = createApp({ config, store, logger: createLogger("silent"), ...extra });
+  const token = app.tokens.create("test-client");
+  return {
+    ...app,
+    config,
+    dir,
+    dbFile,
+    token,
+    store,
+    auth: { Authorization: `Bearer ${token}` },
+    http: supertest(app.app),
+    close() {
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
+
+export const USER_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:User";
+export const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
+export const ENTERPRISE = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
+export const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+
+export const user = (userName: string, extra: Record<string, unknown> = {}) => ({
+  schemas: [USER_SCHEMA],
+  userName,
+  name: { givenName: "Given", familyName: "Family" },
+  emails: [{ value: `${userName}@example.com`, type: "work", primary: true }],
+  active: true,
+  ...extra,
+});
+
+export const group = (displayName: string, members: string[] = [], extra: Record<string, unknown> = {}) => ({
+  schemas: [GROUP_SCHEMA],
+  displayName,
+  members: members.map((value) => ({ value })),
+  ...extra,
+});

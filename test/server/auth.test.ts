@@ -1,0 +1,67 @@
+import { afterEach, describe, expect, it } from "vitest";
+import { testApp, type TestApp } from "../helpers/app.js";
+
+let t: TestApp;
+afterEach(() => t?.close());
+
+describe("authentication", () => {
+  it.each([
+    ["no credentials", {}],
+    ["a wrong token", { Authorization: "Bearer nope-nope-nope-nope" }],
+    ["an unknown scheme", { Authorization: "Token abc" }],
+  ])("%s: 401 with a SCIM error and WWW-Authenticate", async (_n, headers) => {
+    t = testApp();
+    const res = await t.http.get("/scim/v2/Users").set(headers as Record<string, string>);
+    expect(res.status).toBe(401);
+    expect(res.headers["www-authenticate"]).toMatch(/^Bearer realm="scimbridge"/);
+    expect(res.body).toMatchObject({ schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"], status: "401" });
+  });
+
+  it("accepts the Bearer scheme word in any case", async () => {
+    t = testApp();
+    for (const scheme of ["Bearer", "bearer", "BEARER"]) {
+      expect((await t.http.get("/scim/v2/Users").set("Authorization", `${scheme} ${t.token}`)).status).toBe(200);
+    }
+  });
+
+  it("accepts a configured alternate scheme word (PingFederate Authorization Header Type)", async () => {
+    t = testApp({ auth: { bearerSchemes: ["oauth2"] } });
+    expect((await t.http.get("/scim/v2/Users").set("Authorization", `OAuth2 ${t.token}`)).status).toBe(200);
+  });
+
+  it("several named clients; a revoked token stops working", async () => {
+    t = testApp();
+    const other = t.tokens.create("okta");
+    expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${other}`)).status).toBe(200);
+    expect(t.tokens.list().map((x) => x.name).sort()).toEqual(["okta", "test-client"]);
+    t.tokens.revoke("okta");
+    expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${other}`)).status).toBe(401);
+    expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200);
+  });
+
+  it("stores tokens hashed, never in clear", async () => {
+    t = testApp();
+    const rows = t.store.sqlite.prepare("select * from tokens").all();
+    expect(JSON.stringify(rows)).not.toContain(t.token);
+  });
+
+  it("HTTP Basic credentials from config", async () => {
+    t = testApp({ auth: { basic: [{ username: "pingfed", password: "correct horse battery" }] } });
+    const good = Buffer.from("pingfed:correct horse battery").toString("base64");
+    const bad = Buffer.from("pingfed:wrong password").toString("base64");
+    expect((await t.http.get("/scim/v2/Users").set("Authorization", `Basic ${good}`)).status).toBe(200);
+    const res = await t.http.get("/scim/v2/Users").set("Authorization", `Basic ${bad}`);
+    expect(res.status).toBe(401);
+    expect(res.headers["www-authenticate"]).toContain("Basic");
+  });
+
+  it("discovery endpoints need credentials unless config opens them", async () => {
+    t = testApp();
+    expect((await t.http.get("/scim/v2/ServiceProviderConfig")).status).toBe(401);
+    t.close();
+    t = testApp({ auth: { openDiscovery: true } });
+    expect((await t.http.get("/scim/v2/ServiceProviderConfig")).status).toBe(200);
+    expect((await t.http.get("/scim/v2/Schemas")).status).toBe(200);
+    expect((await t.http.get("/scim/v2/Users")).status).toBe(401);
+  });
+});
