@@ -122,3 +122,63 @@ export const changes = sqliteTable(
   (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq)],
 );
 
+
+/**
+ * Delivery state per (resource, rule): where the resource stands in that rule's directory, what was
+ * last written there (the planner diffs against it), and the correlation (DN and the directory's
+ * own id, design.md decision 7). Level-triggered: a change marks the row pending up to `wantedSeq`;
+ * delivery converges the entry to the resource's current state, so pending changes coalesce.
+ */
+export const syncState = sqliteTable(
+  "sync_state",
+  {
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    rule: text("rule").notNull(),
+    target: text("target").notNull(),
+    /** pending | retrying | in_sync | failed | out_of_scope */
+    state: text("state").notNull(),
+    wantedSeq: integer("wanted_seq").notNull(),
+    deliveredSeq: integer("delivered_seq").notNull().default(0),
+    dn: text("dn"),
+    directoryId: text("directory_id"),
+    /** JSON: the attributes last written, and the entry's active state. */
+    written: text("written"),
+    attempts: integer("attempts").notNull().default(0),
+    lastAttempt: text("last_attempt"),
+    nextAttempt: text("next_attempt"),
+    lastCode: integer("last_code"),
+    lastError: text("last_error"),
+    /** A SCIM password sealed with AES-256-GCM until this rule has delivered it, then erased. */
+    secret: text("secret"),
+    updated: text("updated").notNull(),
+  },
+  (t) => [
+    primaryKey({ columns: [t.resourceType, t.resourceId, t.rule] }),
+    index("sync_state_due").on(t.state, t.nextAttempt),
+    index("sync_state_rule").on(t.rule),
+  ],
+);
+
+/** A SCIM password between its write and the fan-out to rules: sealed, never in clear. */
+export const pendingSecrets = sqliteTable("pending_secrets", {
+  userId: text("user_id").primaryKey(),
+  sealed: text("sealed").notNull(),
+  at: text("at").notNull(),
+});
+
+/** How far the delivery worker has fanned the outbox out into sync_state. */
+export const workerCursor = sqliteTable("worker_cursor", {
+  name: text("name").primaryKey(),
+  seq: integer("seq").notNull(),
+});
+
+/** The rules as last configured, so a rule removed from the config can still be deprovisioned. */
+export const knownRules = sqliteTable("known_rules", {
+  name: text("name").primaryKey(),
+  kind: text("kind").notNull(),
+  target: text("target").notNull(),
+  /** JSON of the rule's config when last seen (no secrets: rules hold none). */
+  config: text("config").notNull(),
+  lastSeen: text("last_seen").notNull(),
+});

@@ -74,7 +74,7 @@ export function checkDnTemplate(template: string): string | undefined {
   try {
     rdns = parseDn(probe);
   } catch (e) {
-    return e instanceof DnError ? `not a DN once placeholders are filled in (${e.message.replace(/^invalid DN "[^"]*": /, "")})` : String(e);
+    return e instanceof DnError ? `not a DN once placeholders are filled in (${e.reason})` : String(e);
   }
   if (rdns.length < 2) return "needs an RDN with a placeholder followed by the base DN (e.g. uid={userName},ou=people,dc=example,dc=com)";
   if (!rdns[0]?.some((a) => a.value.includes("\u0001"))) return "the first RDN must contain a {placeholder}, or every user would get the same DN";
@@ -218,7 +218,8 @@ export const userRuleSchema = z
     dn: z.string().min(1).describe("DN template, e.g. uid={userName},ou=people,dc=example,dc=com; placeholders are SCIM paths, values RFC 4514-escaped"),
     objectClasses: z.array(z.string().regex(/^[A-Za-z][A-Za-z0-9-]*$/, "an object class name")).min(1).optional().describe("object classes for new entries; defaults to the preset's"),
     attributes: z
-      .record(z.string().regex(LDAP_ATTR, "an LDAP attribute name"), attributeMappingSchema)
+      // Keys are checked in superRefine: zod's own record-key issue says only "Invalid key in record".
+      .record(z.string(), attributeMappingSchema)
       .default({})
       .describe("LDAP attribute -> source, merged over the preset's defaults"),
     actions: actionsSchema,
@@ -235,6 +236,9 @@ export const userRuleSchema = z
     const seen = new Map<string, string>();
     for (const [attr, mapping] of Object.entries(rule.attributes)) {
       const lower = attr.toLowerCase();
+      if (!LDAP_ATTR.test(attr)) {
+        ctx.addIssue({ code: "custom", path: ["attributes", attr], message: `${JSON.stringify(attr)} is not an LDAP attribute name (RFC 4512 §2.5: letters, digits, '-', options after ';')` });
+      }
       if (RESERVED_ATTRIBUTES.some((r) => r.toLowerCase() === lower)) {
         ctx.addIssue({ code: "custom", path: ["attributes", attr], message: `${attr} is managed by the preset (objectClasses, actions, passwords); it cannot be mapped` });
       }
@@ -295,8 +299,9 @@ export function refineHooks(
   });
 }
 
+/** targets + userRules with the cross-checks, for callers that validate them on their own. */
 export const hooksConfigSchema = z
-  .object({ targets: targetsSchema, userRules: userRulesSchema })
+  .strictObject({ targets: targetsSchema, userRules: userRulesSchema })
   .superRefine((v, ctx) => refineHooks(v, ctx));
 
 export type HooksConfig = z.infer<typeof hooksConfigSchema>;

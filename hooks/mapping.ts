@@ -80,21 +80,24 @@ function getCI(obj: unknown, key: string): unknown {
   return k === undefined ? undefined : obj[k];
 }
 
-/** Index of the `]` closing the `[` at `open`, skipping quoted strings (values may hold `]`). */
+/** Index of the `]` closing the `[` at `open`, skipping quoted strings (values may hold `]`) and nested pairs. */
 function closingBracket(text: string, open: number): number {
   let quoted = false;
+  let depth = 0;
   for (let i = open + 1; i < text.length; i++) {
     if (text[i] === "\\" && quoted) i++;
     else if (text[i] === '"') quoted = !quoted;
-    else if (text[i] === "]" && !quoted) return i;
+    else if (quoted) continue;
+    else if (text[i] === "[") depth++;
+    else if (text[i] === "]" && depth-- === 0) return i;
   }
   return -1;
 }
 
 /**
  * Compiles a SCIM path: `attr`, `attr.sub`, URN-qualified extension paths, and value paths
- * `attr[filter].sub` (RFC 7644 §3.10). A multi-valued complex attribute without a sub-attribute
- * means its `value` (as in RFC 7644 §3.4.2.2 filters). Throws Error with the reason.
+ * `attr[filter].sub` (RFC 7644 §3.10). A complex attribute without a sub-attribute means its
+ * `value` (RFC 7643 §2.4), when it has one. Throws Error with the reason.
  */
 export function compilePath(registry: SchemaRegistry, text: string): CompiledPath {
   const open = text.indexOf("[");
@@ -108,6 +111,8 @@ export function compilePath(registry: SchemaRegistry, text: string): CompiledPat
     sub = text.slice(close + 1);
     if (sub !== "" && !/^\.[A-Za-z][\w$-]*$/.test(sub)) throw new Error(`unexpected ${JSON.stringify(sub)} after ']' in ${JSON.stringify(text)}`);
     filter = parseFilter(text.slice(open + 1, close));
+    // RFC 7644 §3.4.2.2 forbids a value filter inside another; refuse now rather than on the first user.
+    if (JSON.stringify(filter).includes('"kind":"valuePath"')) throw new Error(`nested [filter] in ${JSON.stringify(text)}`);
   }
   const top = registry.resolve("User", base);
   if (!top || (open >= 0 && top.sub)) throw new Error(`unknown SCIM attribute ${JSON.stringify(base)}`);
@@ -115,8 +120,9 @@ export function compilePath(registry: SchemaRegistry, text: string): CompiledPat
   if (!resolved) throw new Error(`unknown sub-attribute ${JSON.stringify(sub.slice(1))} of ${top.canonical}`);
   if (filter && resolved.attr.type !== "complex") throw new Error(`a [filter] needs a complex attribute; ${top.canonical} is ${top.attr.type}`);
   if (resolved.attr.type === "complex" && !resolved.sub) {
+    // Multi-valued ones (emails) and references like the enterprise manager both carry `value`.
     const value = resolved.attr.subAttributes?.find((s) => s.name === "value");
-    if (!resolved.attr.multiValued || !value) throw new Error(`${resolved.canonical} is complex: name a sub-attribute (e.g. ${resolved.canonical}.${resolved.attr.subAttributes?.[0]?.name ?? "value"})`);
+    if (!value) throw new Error(`${resolved.canonical} is complex: name a sub-attribute (e.g. ${resolved.canonical}.${resolved.attr.subAttributes?.[0]?.name ?? "value"})`);
     resolved = { ...resolved, sub: value };
   }
   const { attr, sub: subDef, extension, schema } = resolved;
@@ -149,6 +155,15 @@ function toLdapString(v: unknown, origin: string): string {
   throw new MappingError(`${origin} produced ${Array.isArray(v) ? "an array" : "an object"}; map a sub-attribute or return text`);
 }
 
+/** Runs a path read, turning a filter evaluation failure into a MappingError that says where. */
+function guarded(origin: string, read: () => unknown[]): unknown[] {
+  try {
+    return read();
+  } catch (e) {
+    throw e instanceof MappingError ? e : new MappingError(`${origin}: ${(e as Error).message}`);
+  }
+}
+
 /** JSONata results may be nested sequences; flatten to a plain list. */
 function flattenResult(v: unknown): unknown[] {
   if (v === undefined || v === null) return [];
@@ -159,7 +174,7 @@ function flattenResult(v: unknown): unknown[] {
 function compileMapping(registry: SchemaRegistry, attribute: string, mapping: Exclude<AttributeMapping, null>, origin: string): CompiledMapping {
   if (typeof mapping === "string" || "path" in mapping) {
     const path = compilePath(registry, typeof mapping === "string" ? mapping : mapping.path);
-    return { attribute, origin, read: path.read };
+    return { attribute, origin, read: (resource) => guarded(origin, () => path.read(resource)) };
   }
   if ("expr" in mapping) {
     const expr = jsonata(mapping.expr);
@@ -298,7 +313,8 @@ export async function mapUser(rule: CompiledRule, resource: Resource): Promise<M
       dn += part;
       continue;
     }
-    const [first] = clean(part.read(resource), `DN placeholder {${part.text}}`, true);
+    const where = `DN placeholder {${part.text}}`;
+    const [first] = clean(guarded(where, () => part.read(resource)), where, true);
     if (first === undefined) throw new MappingError(`DN placeholder {${part.text}} has no value for this user`);
     dn += escapeDnValue(first);
   }

@@ -123,7 +123,9 @@ function fromDescribed(a: Record<string, unknown>): AttributeDef {
 }
 
 function describe(definition: { describe(): Record<string, unknown> }): SchemaDef {
-  const d = definition.describe();
+  // describe() holds scimmy Attribute instances whose flags live under `.config`; their toJSON()
+  // gives the flat RFC 7643 §7 shape we read.
+  const d = JSON.parse(JSON.stringify(definition.describe())) as Record<string, unknown>;
   return {
     id: String(d.id),
     name: String(d.name),

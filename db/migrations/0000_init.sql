@@ -38,6 +38,43 @@ CREATE UNIQUE INDEX `groups_id` ON `groups` (`id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `groups_display_name_key` ON `groups` (`display_name_key`);--> statement-breakpoint
 CREATE INDEX `groups_external_id` ON `groups` (`external_id`);--> statement-breakpoint
 CREATE INDEX `groups_last_modified` ON `groups` (`last_modified`);--> statement-breakpoint
+CREATE TABLE `known_rules` (
+	`name` text PRIMARY KEY NOT NULL,
+	`kind` text NOT NULL,
+	`target` text NOT NULL,
+	`config` text NOT NULL,
+	`last_seen` text NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `pending_secrets` (
+	`user_id` text PRIMARY KEY NOT NULL,
+	`sealed` text NOT NULL,
+	`at` text NOT NULL
+);
+--> statement-breakpoint
+CREATE TABLE `sync_state` (
+	`resource_type` text NOT NULL,
+	`resource_id` text NOT NULL,
+	`rule` text NOT NULL,
+	`target` text NOT NULL,
+	`state` text NOT NULL,
+	`wanted_seq` integer NOT NULL,
+	`delivered_seq` integer DEFAULT 0 NOT NULL,
+	`dn` text,
+	`directory_id` text,
+	`written` text,
+	`attempts` integer DEFAULT 0 NOT NULL,
+	`last_attempt` text,
+	`next_attempt` text,
+	`last_code` integer,
+	`last_error` text,
+	`secret` text,
+	`updated` text NOT NULL,
+	PRIMARY KEY(`resource_type`, `resource_id`, `rule`)
+);
+--> statement-breakpoint
+CREATE INDEX `sync_state_due` ON `sync_state` (`state`,`next_attempt`);--> statement-breakpoint
+CREATE INDEX `sync_state_rule` ON `sync_state` (`rule`);--> statement-breakpoint
 CREATE TABLE `tokens` (
 	`name` text PRIMARY KEY NOT NULL,
 	`hash` text NOT NULL,
@@ -76,4 +113,8 @@ CREATE UNIQUE INDEX `users_id` ON `users` (`id`);--> statement-breakpoint
 CREATE UNIQUE INDEX `users_user_name_key` ON `users` (`user_name_key`);--> statement-breakpoint
 CREATE INDEX `users_external_id` ON `users` (`external_id`);--> statement-breakpoint
 CREATE INDEX `users_active` ON `users` (`active`);--> statement-breakpoint
-CREATE INDEX `users_last_modified` ON `users` (`last_modified`);
+CREATE INDEX `users_last_modified` ON `users` (`last_modified`);--> statement-breakpoint
+CREATE TABLE `worker_cursor` (
+	`name` text PRIMARY KEY NOT NULL,
+	`seq` integer NOT NULL
+);

@@ -25,9 +25,12 @@ export interface DnAttribute {
 export type ParsedDn = DnAttribute[][];
 
 export class DnError extends Error {
-  constructor(message: string) {
+  /** What is wrong, without the DN itself (for messages that quote the DN their own way). */
+  readonly reason: string;
+  constructor(message: string, reason = message) {
     super(message);
     this.name = "DnError";
+    this.reason = reason;
   }
 }
 
@@ -86,7 +89,7 @@ function scan(dn: string): ScannedRdn[] {
   let rdnStart = 0;
   let attrs: DnAttribute[] = [];
   const fail = (why: string): never => {
-    throw new DnError(`invalid DN ${JSON.stringify(dn)}: ${why} at offset ${i}`);
+    throw new DnError(`invalid DN ${JSON.stringify(dn)}: ${why} at offset ${i}`, why);
   };
   const skipSpaces = () => {
     while (dn[i] === " ") i++;
@@ -206,7 +209,10 @@ export function normalizeDn(dn: string): string {
     .map((rdn) =>
       rdn
         .map((a) => ({ ...a, type: a.type.toLowerCase().replace(/^oid\./, ""), value: a.hexString ? a.value : foldValue(a.value) }))
-        .sort((x, y) => (x.type + "=" + x.value < y.type + "=" + y.value ? -1 : 1)),
+        .sort((x, y) => {
+          const [a, b] = [`${x.type}=${x.value}`, `${y.type}=${y.value}`];
+          return a < b ? -1 : a > b ? 1 : 0;
+        }),
     )
     .map(formatRdn)
     .join(",");
