@@ -16,7 +16,7 @@ export default tseslint.config(
     },
   },
   {
-    files: ["server/cli*.ts", "server/cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts"],
+    files: ["server/cli*.ts", "server/cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts", "db/check-migrations.ts"],
     rules: { "no-console": "off" },
   },
 );

@@ -181,9 +181,9 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
     const frame = sql`${userEmails} AS "ue" WHERE "ue"."user_id" = ${users.id}`;
     const elem = (name: string) => sql`${'$."emails"['} || "ue"."position" || ${`]${q(name)}`}`;
     return {
-      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND ${cond})`,
+      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND (${cond}))`,
       first: (value) =>
-        sql`(SELECT ${value} FROM ${frame} ORDER BY (json_extract(${data}, ${elem("primary")}) IS 1) DESC, "ue"."position" LIMIT 1)`,
+        sql`(SELECT ${value} FROM ${frame} ORDER BY "ue"."primary" DESC, "ue"."position" LIMIT 1)`,
       reader: (sub) =>
         sub.name === "value" && !sub.caseExact
           ? { kind: "column", expr: sql`"ue"."value_key"`, nullable: true, folded: true }
@@ -196,7 +196,7 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
     // A User's groups are derived from group_members (RFC 7643 §4.1.2); only direct memberships exist.
     const frame = sql`${groupMembers} AS "gm" JOIN ${groups} AS "g" ON "g"."id" = "gm"."group_id" WHERE "gm"."member_id" = ${users.id} AND "gm"."member_type" = 'User'`;
     return {
-      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND ${cond})`,
+      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND (${cond}))`,
       first: (value) => sql`(SELECT ${value} FROM ${frame} ORDER BY "g"."seq" LIMIT 1)`,
       reader: (sub): Reader => {
         if (sub.name === "value") return { kind: "column", expr: sql`"gm"."group_id"`, nullable: false, folded: false };
@@ -215,7 +215,7 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
     // userName; a group's displayName.
     const display = sql`CASE "gm"."member_type" WHEN 'User' THEN (SELECT coalesce(json_extract("mu"."data", '$.displayName'), "mu"."user_name") FROM ${users} AS "mu" WHERE "mu"."id" = "gm"."member_id") ELSE (SELECT "mg"."display_name" FROM ${groups} AS "mg" WHERE "mg"."id" = "gm"."member_id") END`;
     return {
-      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND ${cond})`,
+      exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND (${cond}))`,
       first: (value) => sql`(SELECT ${value} FROM ${frame} ORDER BY "gm"."rowid" LIMIT 1)`,
       reader: (sub): Reader => {
         if (sub.name === "value") return { kind: "column", expr: sql`"gm"."member_id"`, nullable: false, folded: false };
@@ -228,18 +228,19 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
   if (!attr.multiValued) {
     // A single complex attribute in a valuePath (`name[givenName eq "x"]`): one element, if an object.
     return {
-      exists: (cond) => sql`(json_type(${data}, ${path}) IS 'object' AND ${cond})`,
+      exists: (cond) => sql`(json_type(${data}, ${path}) IS 'object' AND (${cond}))`,
       first: (value) => value,
       reader: (sub) => ({ kind: "json", doc: data, path: sql`${path + q(sub.name)}` }),
     };
   }
   const frame = sql`json_each(${data}, ${path}) AS "je" WHERE json_type(${data}, ${path}) IS 'array'`;
   const hasPrimary = attr.subAttributes?.some((s) => s.name === "primary") ?? false;
+  // SQLite cannot see outer columns in a subquery's ORDER BY, so read `primary` from the element itself.
   const order = hasPrimary
-    ? sql`(json_extract(${data}, "je"."fullkey" || ${q("primary")}) IS 1) DESC, "je"."key"`
+    ? sql`(CASE WHEN "je"."type" = 'object' THEN json_extract("je"."value", '$.primary') END IS 1) DESC, "je"."key"`
     : sql`"je"."key"`;
   return {
-    exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND ${cond})`,
+    exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND (${cond}))`,
     first: (value) => sql`(SELECT ${value} FROM ${frame} ORDER BY ${order} LIMIT 1)`,
     // A simple multi-valued attribute's `value` is the element itself (match.ts subAttribute).
     reader: (sub) => ({
@@ -250,7 +251,7 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
   };
 }
 
-const negated = (negate: boolean, cond: SQL): SQL => (negate ? sql`(NOT ${cond})` : cond);
+const negated = (negate: boolean, cond: SQL): SQL => (negate ? sql`(NOT (${cond}))` : cond);
 
 function checkSub(sub: AttributeDef, where: string): AttributeDef {
   if (sub.multiValued) throw new FilterError(`Multi-valued sub-attribute '${where}' is not supported in filters`);
@@ -291,7 +292,7 @@ function compileElement(attr: AttributeDef, src: Source, node: FilterNode): SQL 
     case "or":
       return sql`(${compileElement(attr, src, node.left)} OR ${compileElement(attr, src, node.right)})`;
     case "not":
-      return sql`(NOT ${compileElement(attr, src, node.expr)})`;
+      return sql`(NOT (${compileElement(attr, src, node.expr)}))`;
     case "valuePath":
       throw new FilterError(`Nested value filter '${node.path}[...]' is not allowed (RFC 7644 §3.4.2.2)`);
     default: {
@@ -311,12 +312,14 @@ function compileNode(ctx: Ctx, node: FilterNode): SQL {
     case "or":
       return sql`(${compileNode(ctx, node.left)} OR ${compileNode(ctx, node.right)})`;
     case "not":
-      return sql`(NOT ${compileNode(ctx, node.expr)})`;
+      return sql`(NOT (${compileNode(ctx, node.expr)}))`;
     case "valuePath": {
       const r = resolve(ctx, node.path);
       if (r.sub || (r.attr.type !== "complex" && !r.attr.multiValued)) {
         throw new FilterError(`A value filter needs a complex or multi-valued attribute, not '${node.path}'`);
       }
+      // meta is not in `data` (it is columns), so `meta[...]` has no element to test; use meta.created etc.
+      if (!r.extension && r.attr.name === "meta") throw new FilterError("Use meta.<sub-attribute> rather than meta[...]");
       const src = sourceOf(ctx, r);
       return src.exists(compileElement(r.attr, src, node.filter));
     }

@@ -163,10 +163,10 @@ function bucket(registry: SchemaRegistry, kind: ResourceKind, body: Json) {
       schemasSent = readSchemas(v);
       continue;
     }
-    // RFC 7643 §2.5: null is "unassigned", the same as leaving the attribute out.
-    if (v === null || v === undefined) continue;
     const urn = registry.extensionUrn(kind, key);
     if (urn !== undefined) {
+      // RFC 7643 §2.5: null is "unassigned", the same as leaving the attribute out.
+      if (v === null || v === undefined) continue;
       if (!isObject(v)) throw wrongType(urn, EXPECTED.complex, v);
       const b = extBucket(urn);
       for (const [k, sv] of Object.entries(v)) {

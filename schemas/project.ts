@@ -181,7 +181,7 @@ export function projectResource(
 
 function projectExtension(registry: SchemaRegistry, urn: string, value: unknown, inc: Selection, exc: Selection, including: boolean): unknown {
   const excExt = exc.ext.get(urn);
-  if (excExt?.whole || !isObject(value)) return excExt?.whole ? undefined : value;
+  if (!isObject(value)) return including || excExt?.whole ? undefined : value;
   const incExt = inc.ext.get(urn);
   const attrs = registry.schema(urn)?.attributes;
   const out: Json = {};
@@ -189,7 +189,9 @@ function projectExtension(registry: SchemaRegistry, urn: string, value: unknown,
     const def = findAttr(attrs, k);
     const name = lower(def?.name ?? k);
     const incPick = incExt?.attrs.get(name) ?? (incExt?.whole ? SCHEMA_WHOLE : undefined);
-    const projected = def ? projectAttr(def, v, incPick, excExt?.attrs.get(name), including) : including ? undefined : v;
+    // Excluding the URN excludes each attribute, so returned=always ones still survive (RFC 7644 §3.9).
+    const excPick = excExt?.whole ? SCHEMA_WHOLE : excExt?.attrs.get(name);
+    const projected = def ? projectAttr(def, v, incPick, excPick, including) : including || excExt?.whole ? undefined : v;
     if (projected !== undefined) out[k] = projected;
   }
   return out;

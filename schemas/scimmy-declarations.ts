@@ -14,9 +14,10 @@ function toScimmyAttribute(a: AttributeDef): ScimmyAttribute {
     description: a.description ?? "",
     required: a.required,
     caseExact: a.caseExact,
-    mutability: a.mutability,
+    // scimmy names these `mutable` and `returned` and reads their RFC 7643 §7 strings.
+    mutable: a.mutability,
     returned: a.returned,
-    uniqueness: a.uniqueness === "none" ? false : a.uniqueness,
+    uniqueness: a.uniqueness,
     ...(a.canonicalValues ? { canonicalValues: a.canonicalValues } : {}),
     ...(a.referenceTypes ? { referenceTypes: a.referenceTypes } : {}),
   };

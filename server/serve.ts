@@ -9,12 +9,18 @@ import { createApp, type App } from "./app.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
+import { ScimError } from "../schemas/errors.js";
+import type { ResourceKind } from "../schemas/registry.js";
+import type { SlapdHandle } from "../hooks/ldap/slapd.js";
+import { createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
 
 export interface Running {
   url: string;
   server: Server;
   app: App;
   store: Store;
+  provisioning: Provisioning;
+  embedded?: SlapdHandle | undefined;
   logger: Logger;
   stop(): Promise<void>;
 }
@@ -32,10 +38,35 @@ export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { nam
   return { name: "default", token: tokens.create("default") };
 }
 
-export async function startServer(config: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
-  const logger = createLogger(config.logging.level);
+export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
+  const logger = createLogger(given.logging.level);
+  let config = given;
+  let embedded: SlapdHandle | undefined;
+  if (config.embeddedDirectory.enabled) {
+    ({ slapd: embedded, config } = await startEmbeddedDirectory(config));
+    logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
+  }
   const store = openStore(config.storage.file);
-  const app = createApp({ config, store, logger });
+  // The worker needs the service to read resources, and the service needs the worker's hooks.
+  const late: { provisioning?: Provisioning } = {};
+  const app = createApp({
+    config,
+    store,
+    logger,
+    onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
+    onCommit: () => late.provisioning?.worker.wake(),
+  });
+  const readResource = (kind: ResourceKind, id: string) => {
+    try {
+      return app.service.get(kind, id, { baseUrl: "" }).resource;
+    } catch (e) {
+      if (e instanceof ScimError && e.status === 404) return undefined;
+      throw e;
+    }
+  };
+  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource });
+  late.provisioning = provisioning;
+  provisioning.worker.start();
   const first = ensureToken(app.tokens, opts.env);
 
   const server = await new Promise<Server>((resolve, reject) => {
@@ -47,6 +78,12 @@ export async function startServer(config: Config, opts: { env: NodeJS.ProcessEnv
   const url = `http://${host}:${port}${config.server.basePath}`;
 
   const banner = [`scimbridge listening on ${url}`];
+  if (embedded) {
+    banner.push(
+      `Embedded OpenLDAP on ${embedded.url} (${config.embeddedDirectory.suffix}); users land in ou=people:`,
+      `  ldapsearch -x -H ${embedded.url} -b ou=people,${config.embeddedDirectory.suffix}`,
+    );
+  }
   if (first?.token) {
     banner.push(
       `First bearer token (client "default"); it is shown only now, store it securely:`,
@@ -63,9 +100,13 @@ export async function startServer(config: Config, opts: { env: NodeJS.ProcessEnv
   const stop = () =>
     (stopping ??= new Promise<void>((resolve) => {
       logger.info("shutting down");
+      // Stop taking requests, let in-flight ones and LDAP deliveries finish, then close.
       server.close(() => {
-        store.close();
-        resolve();
+        void provisioning
+          .close()
+          .then(() => store.close())
+          .then(() => embedded?.stop())
+          .then(() => resolve());
       });
       server.closeIdleConnections();
     }));
@@ -80,5 +121,5 @@ export async function startServer(config: Config, opts: { env: NodeJS.ProcessEnv
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);
   }
-  return { url, server, app, store, logger, stop };
+  return { url, server, app, store, logger, provisioning, embedded, stop };
 }

@@ -48,10 +48,11 @@ export interface LdapTargetHealth {
   nextAttemptAt?: string;
 }
 
-/** A Client and the URL it is bound to. */
+/** A Client, the URL it is bound to, and whether we saw its socket close (StartTLS only). */
 interface Bound {
   client: Client;
   url: string;
+  lost: { value: boolean };
 }
 
 export class LdapTarget {
@@ -126,7 +127,7 @@ export class LdapTarget {
     const cur = this.current;
     // isBound turns false when ldapts saw the socket close (server restart, idle cut-off): make a
     // fresh connection through the failover list instead of letting ldapts reconnect to the same URL.
-    if (cur && cur.client.isBound) return cur;
+    if (cur && cur.client.isBound && !cur.lost.value) return cur;
     if (cur) this.drop(cur);
     if (this.connecting) return this.connecting;
     const wait = this.retryAt - Date.now();
@@ -151,13 +152,14 @@ export class LdapTarget {
     for (const url of this.opts.urls) {
       let client: Client | undefined;
       try {
-        client = await this.newClient(url);
+        const lost = { value: false };
+        client = await this.newClient(url, lost);
         await client.bind(this.opts.bindDn, this.opts.bindPassword);
         if (this.closed) {
           await client.unbind().catch(() => undefined);
           throw new LdapConnectionError(`LDAP target ${this.name} is closed`, { transient: false });
         }
-        const b = { client, url };
+        const b = { client, url, lost };
         this.current = b;
         this.failures = 0;
         this.retryAt = 0;
@@ -183,12 +185,21 @@ export class LdapTarget {
     throw new LdapConnectionError(message, { transient: cls.transient, code: cls.code, cause: last });
   }
 
-  private async newClient(url: string): Promise<Client> {
+  private async newClient(url: string, lost: { value: boolean }): Promise<Client> {
     const secureUrl = /^ldaps:/i.test(url);
     const startTls = Boolean(this.opts.tls?.startTls) && !secureUrl;
     const tlsOptions = secureUrl || startTls ? await this.tlsOptions() : undefined;
     const host = new URL(url).hostname.replace(/^\[|\]$/g, "");
-    const client = new Client({
+    // ldapts 8.2 keeps its close listeners on the plain socket after startTLS() and only acts when
+    // that socket is still `this.socket` (now the TLS one): it never notices the server going away,
+    // and later operations just time out. We own the plain socket, so we watch it: mark the client
+    // lost and make ldapts drop the TLS socket (its unbind() destroys it), so further operations
+    // on this Client hit oneShotConnect's refusal at once.
+    const onPlainClose = (): void => {
+      lost.value = true;
+      void client.unbind().catch(() => undefined);
+    };
+    const client: Client = new Client({
       url,
       timeout: this.timeoutMs,
       connectTimeout: this.connectTimeoutMs,
@@ -196,7 +207,7 @@ export class LdapTarget {
       // constructor for ldaps:// only and to startTLS() otherwise.
       tlsOptions: secureUrl ? tlsOptions : undefined,
       autoRebind: !startTls,
-      createConnection: startTls ? oneShotConnect() : undefined,
+      createConnection: startTls ? oneShotConnect(onPlainClose) : undefined,
     });
     if (startTls) {
       // servername drives SNI and the certificate name check; SNI must not be an IP (RFC 6066 §3),
@@ -223,7 +234,7 @@ export class LdapTarget {
 
   /** After `fn` failed: if the socket is gone or unauthenticated, forget this client. */
   private afterFailure(b: Bound, e: unknown): void {
-    if (!b.client.isConnected || isConnectionLost(e)) {
+    if (!b.client.isConnected || b.lost.value || isConnectionLost(e)) {
       this.drop(b);
       this.setState(false, b.url, classifyLdapError(e).message);
     }
@@ -251,12 +262,12 @@ export class LdapTarget {
  * lost socket in plaintext and unauthenticated (autoRebind is not applied to startTLS sessions), so
  * later attempts fail instead, and LdapTarget makes a new Client that runs StartTLS and binds again.
  */
-function oneShotConnect(): typeof netConnect {
+function oneShotConnect(onClose: () => void): typeof netConnect {
   let used = false;
   return ((port: number, host: string) => {
     if (!used) {
       used = true;
-      return netConnect(port, host);
+      return netConnect(port, host).once("close", onClose);
     }
     const s = new Socket();
     process.nextTick(() =>

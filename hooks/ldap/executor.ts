@@ -94,6 +94,7 @@ export async function readEntry(target: LdapTarget, dn: string, attributes: stri
 }
 
 interface Outcome {
+  /** An add created the entry or merged into it: read its directory id afterwards. */
   added?: boolean;
   newDn?: string;
 }
@@ -158,7 +159,8 @@ async function addOrMerge(c: Client, op: Extract<LdapOp, { kind: "add" }>, opts:
     .filter(([type, values]) => values.length > 0 && type.toLowerCase() !== "objectclass" && !rdnTypes.has(type.toLowerCase()))
     .map(([type, values]) => new Change({ operation: "replace", modification: attribute(type, values) }));
   if (changes.length) await c.modify(op.dn, changes);
-  return {};
+  // A retry after an unseen success lands here: the caller still needs the id it never got.
+  return { added: true };
 }
 
 async function modify(c: Client, dn: string, changes: LdapModification[], opts: ExecOptions): Promise<Outcome> {

@@ -228,16 +228,12 @@ async function launch(a: LaunchArgs): Promise<SlapdHandle> {
   });
   let exitedFlag = false;
   const exited = new Promise<void>((resolve) => {
-    child.once("exit", () => {
+    const done = (): void => {
       exitedFlag = true;
       live.delete(child);
       resolve();
-    });
-    child.once("error", () => {
-      exitedFlag = true;
-      live.delete(child);
-      resolve();
-    });
+    };
+    child.once("exit", done).once("error", done); // "error": the binary could not be spawned
   });
   if (child.pid === undefined) {
     await exited;

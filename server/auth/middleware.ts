@@ -62,7 +62,7 @@ export function authenticate(opts: AuthOptions): RequestHandler {
       sendScim(req, res, 401, errorBody(401, detail));
       return;
     }
-    req.client = client;
+    req.scimClient = client;
     next();
   };
 }

@@ -61,7 +61,8 @@ export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = pr
 }
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {
-  if (!file) return parseConfig({}, env, "default config");
+  // No file: the embedded default, a local slapd with one rule (README "Set-up").
+  if (!file) return parseConfig({ embeddedDirectory: { enabled: true } }, env, "default config");
   let text: string;
   try {
     text = readFileSync(file, "utf8");

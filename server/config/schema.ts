@@ -3,6 +3,7 @@
  * file at all; a bad file fails at start-up with the key path and what was expected (style.md).
  */
 import { z } from "zod";
+import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/config.js";
 
 const attributeType = z.enum(["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex", "binary"]);
 
@@ -110,9 +111,40 @@ export const configSchema = z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()
       .default({ level: "info" }),
+    targets: targetsSchema,
+    userRules: userRulesSchema,
+    provisioning: z
+      .object({
+        /**
+         * 32-byte AES-256-GCM key (base64 or hex) sealing SCIM passwords until delivered; usually
+         * ${SCIMBRIDGE_SECRET_KEY}. Without it a key file is generated next to the database.
+         */
+        secretKey: z.string().optional(),
+        /** Attempts before a permanent failure is parked as failed (transient ones retry forever). */
+        maxAttempts: z.number().int().min(1).max(100).default(5),
+        retryInitialMs: z.number().int().min(10).default(500),
+        retryMaxMs: z.number().int().min(100).default(60_000),
+        pollMs: z.number().int().min(10).default(1000),
+      })
+      .strict()
+      .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000 }),
+    /**
+     * A local OpenLDAP (Debian's slapd as a child process, data under ./data/slapd) with the
+     * openldap preset and one rule: the embedded default when no config file is given.
+     */
+    embeddedDirectory: z
+      .object({
+        enabled: z.boolean().default(false),
+        port: z.number().int().min(0).max(65535).default(1389),
+        dir: z.string().default("./data/slapd"),
+        suffix: z.string().regex(/^dc=[^,]+(,dc=[^,]+)*$/i, "a suffix of dc= RDNs").default("dc=example,dc=com"),
+      })
+      .strict()
+      .default({ enabled: false, port: 1389, dir: "./data/slapd", suffix: "dc=example,dc=com" }),
   })
   .strict()
   .superRefine((c, ctx) => {
+    refineHooks(c, ctx);
     if (c.scim.defaultPageSize > c.scim.maxPageSize) {
       ctx.addIssue({
         code: "custom",

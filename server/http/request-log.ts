@@ -10,7 +10,7 @@ declare module "express-serve-static-core" {
   interface Request {
     id?: string;
     /** Name of the authenticated client (token name, Basic user or OAuth client). */
-    client?: string;
+    scimClient?: string;
   }
 }
 
@@ -25,7 +25,7 @@ export function requestLog(logger: Logger): RequestHandler {
     res.on("finish", () => {
       const ms = Number(process.hrtime.bigint() - started) / 1e6;
       logger.info(
-        { reqId: req.id, method: req.method, path: req.originalUrl.split("?")[0], status: res.statusCode, ms: Math.round(ms * 10) / 10, client: req.client },
+        { reqId: req.id, method: req.method, path: req.originalUrl.split("?")[0], status: res.statusCode, ms: Math.round(ms * 10) / 10, client: req.scimClient },
         "request",
       );
     });

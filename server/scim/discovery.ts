@@ -62,12 +62,17 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
       return base.endsWith(req.baseUrl) ? base.slice(0, base.length - req.baseUrl.length) : base;
     },
   });
-  SCIMMY.Config.set(serviceProviderConfig(config, caps) as never);
+  const assert = () => {
+    // authenticationSchemes are cumulative in scimmy; an empty array resets them first.
+    SCIMMY.Config.set("authenticationSchemes" as never, [] as never);
+    SCIMMY.Config.set(serviceProviderConfig(config, caps) as never);
+  };
+  assert();
   const handle = router as unknown as RequestHandler;
   return (req, res, next) => {
     if (!DISCOVERY_PATH.test(req.path)) return next();
     // scimmy keeps one global config; re-assert ours in case another app in this process changed it.
-    SCIMMY.Config.set(serviceProviderConfig(config, caps) as never);
+    assert();
     return handle(req, res, next);
   };
 }

@@ -16,7 +16,7 @@ export const SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchReque
 export type BaseUrlOf = (req: Request) => string;
 
 export function contextOf(req: Request, baseUrlOf: BaseUrlOf): RequestContext {
-  return { baseUrl: baseUrlOf(req), client: req.client };
+  return { baseUrl: baseUrlOf(req), client: req.scimClient };
 }
 
 const readOptions = (req: Request) => ({

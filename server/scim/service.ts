@@ -240,8 +240,9 @@ export class ResourceService {
     const added = new Set<string>();
     const removed = new Set<string>();
     const note = (a: string[], r: string[]) => {
-      for (const id of a) (removed.has(id) ? removed.delete(id) : added.add(id));
-      for (const id of r) (added.has(id) ? added.delete(id) : removed.add(id));
+      // An id added then removed within one request nets to nothing, and vice versa.
+      for (const id of a) if (!removed.delete(id)) added.add(id);
+      for (const id of r) if (!added.delete(id)) removed.add(id);
     };
     for (const op of ops) {
       if (op.op === "add") {

@@ -88,6 +88,16 @@ export async function eventually(cond: () => boolean | Promise<boolean>, ms = 50
   return cond();
 }
 
+/** The one-letter state from /proc/<pid>/stat (R, S, T stopped, Z zombie), if readable. */
+export function processState(pid: number): string | undefined {
+  try {
+    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
+    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3);
+  } catch {
+    return undefined;
+  }
+}
+
 /** Whether a process with this PID is running. A zombie (exited, not yet reaped by a parent that
  *  is not us, e.g. an orphan under a container's PID 1) counts as gone. */
 export function processAlive(pid: number): boolean {
@@ -96,10 +106,5 @@ export function processAlive(pid: number): boolean {
   } catch {
     return false;
   }
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, "utf8");
-    return stat.slice(stat.lastIndexOf(")") + 2, stat.lastIndexOf(")") + 3) !== "Z";
-  } catch {
-    return true; // no procfs: trust kill(0)
-  }
+  return processState(pid) !== "Z"; // undefined (no procfs): trust kill(0)
 }

@@ -25,7 +25,9 @@ export interface TestApp extends ReturnType<typeof createApp> {
 export function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<AppDeps> = {}): TestApp {
   const dir = mkdtempSync(join(tmpdir(), "scimbridge-test-"));
   const dbFile = join(dir, "scim.db");
-  const config = parseConfig({ ...configDoc, storage: { file: dbFile }, logging: { level: "silent" } }, {});
+  // A fixed public URL: supertest listens on a new port per request, so host-derived URLs differ.
+  const server = { publicUrl: "https://scim.example.test/scim/v2", ...(configDoc.server as object | undefined) };
+  const config = parseConfig({ ...configDoc, server, storage: { file: dbFile }, logging: { level: "silent" } }, {});
   const store = openStore(dbFile);
   const app = createApp({ config, store, logger: createLogger("silent"), ...extra });
   const token = app.tokens.create("test-client");

@@ -2,7 +2,6 @@
  * In-memory filter evaluation over sample resources in wire shape. The same semantics are checked
  * against SQL in test/db/filter-sql.test.ts.
  */
-import SCIMMY from "scimmy";
 import { describe, expect, it } from "vitest";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { matchElement, matchesFilter, normalizeDateTime } from "../../schemas/filter/match.js";
@@ -11,31 +10,7 @@ import { SchemaRegistry, type AttributeDef } from "../../schemas/registry.js";
 
 const ENT = "urn:ietf:params:scim:schemas:extension:enterprise:2.0:User";
 
-/**
- * registry.ts reads scimmy's describe() output, whose attributes are scimmy Attribute instances (their
- * flags sit under `config` and only appear through toJSON), so every built-in attribute comes out
- * single-valued. Until that is fixed there, copy the flags from the JSON form. No-op once fixed.
- */
-function registry(): SchemaRegistry {
-  const reg = new SchemaRegistry();
-  const repair = (defs: AttributeDef[], described: Record<string, unknown>[]) => {
-    for (const def of defs) {
-      const d = described.find((x) => x.name === def.name);
-      if (!d) continue;
-      def.multiValued = Boolean(d.multiValued);
-      def.caseExact = Boolean(d.caseExact);
-      if (def.subAttributes) repair(def.subAttributes, (d.subAttributes as Record<string, unknown>[]) ?? []);
-    }
-  };
-  const json = (s: { definition: { describe(): unknown } }) =>
-    (JSON.parse(JSON.stringify(s.definition.describe())) as { attributes: Record<string, unknown>[] }).attributes;
-  repair(reg.user.core.attributes, json(SCIMMY.Schemas.User));
-  repair(reg.group.core.attributes, json(SCIMMY.Schemas.Group));
-  repair(reg.user.extensions[0]!.schema.attributes, json(SCIMMY.Schemas.EnterpriseUser));
-  return reg;
-}
-
-const reg = registry();
+const reg = new SchemaRegistry();
 
 const meta = (created: string) => ({ resourceType: "User", created, lastModified: created, location: "x", version: '"1"' });
 

@@ -59,7 +59,7 @@ describe("scimbridge CLI", () => {
     const url = /listening on (\S+)/.exec(out)![1]!;
     const res = await fetch(`${url}/Users`, { headers: { Authorization: `Bearer ${token}` } });
     expect(res.status).toBe(200);
-    expect((await res.json()).schemas).toEqual(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]);
+    expect(((await res.json()) as { schemas: string[] }).schemas).toEqual(["urn:ietf:params:scim:api:messages:2.0:ListResponse"]);
     const exited = new Promise<number | null>((r) => child.once("exit", (code) => r(code)));
     child.kill("SIGTERM");
     expect(await exited).toBe(0);

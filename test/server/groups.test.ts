@@ -11,7 +11,7 @@ beforeEach(async () => {
 });
 afterEach(() => t.close());
 
-const createGroup = (body: unknown) => t.http.post("/scim/v2/Groups").set(t.auth).send(body);
+const createGroup = (body: object) => t.http.post("/scim/v2/Groups").set(t.auth).send(body);
 
 describe("Groups", () => {
   it("creates a group with members, derives display and $ref, and lists the user's groups", async () => {

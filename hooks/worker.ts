@@ -1,0 +1,260 @@
+/**
+ * The delivery worker (design.md decisions 2 and 3). It fans committed outbox rows out into
+ * per-(resource, rule) sync state, then converges each due entry to the resource's current state:
+ * map → plan (pure) → execute (idempotent). One delivery per (resource, rule) at a time keeps
+ * order per resource; many resources run in parallel up to each target's concurrency. Transient
+ * failures retry with exponential backoff and jitter, forever; permanent ones are recorded with
+ * the LDAP result code and, after `maxAttempts`, parked as failed until the next change.
+ */
+import type { Logger } from "pino";
+import type { Store } from "../db/open.js";
+import { SyncQueries, type SyncStateRow } from "../db/sync.js";
+import type { ResourceKind } from "../schemas/registry.js";
+import { isTargetSecure, type TargetConfig } from "./config.js";
+import type { LdapTarget } from "./ldap/connection.js";
+import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
+import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
+import { openSecret, sealSecret } from "./secrets.js";
+
+export interface WorkerOptions {
+  store: Store;
+  logger: Logger;
+  rules: CompiledRule[];
+  targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
+  /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
+  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  /** AES-256-GCM key that seals SCIM passwords until delivered. */
+  secretKey: Buffer;
+  maxAttempts?: number;
+  retry?: { initialMs?: number; maxMs?: number };
+  /** Safety net for retries and missed wake-ups. */
+  pollMs?: number;
+  now?: () => Date;
+}
+
+const FAN_OUT_BATCH = 5000;
+
+export class DeliveryWorker {
+  private readonly sync: SyncQueries;
+  private readonly rulesByName: Map<string, CompiledRule>;
+  private readonly inFlight = new Map<string, Promise<void>>();
+  private readonly perTarget = new Map<string, number>();
+  private timer: NodeJS.Timeout | undefined;
+  private running = false;
+  private pumping = false;
+  private again = false;
+  private readonly now: () => Date;
+
+  constructor(private readonly o: WorkerOptions) {
+    this.sync = new SyncQueries(o.store.db);
+    this.rulesByName = new Map(o.rules.map((r) => [r.name, r]));
+    this.now = o.now ?? (() => new Date());
+  }
+
+  /** Called inside the SCIM write's transaction: the password is sealed before it touches disk. */
+  acceptPassword(userId: string, password: string): void {
+    this.sync.putPendingSecret(userId, sealSecret(this.o.secretKey, password, userId), this.now().toISOString());
+  }
+
+  start(): void {
+    if (this.running) return;
+    this.running = true;
+    this.timer = setInterval(() => this.wake(), this.o.pollMs ?? 1000);
+    this.timer.unref();
+    this.wake();
+  }
+
+  /** Stops taking work and waits for the deliveries in flight (graceful shutdown). */
+  async stop(): Promise<void> {
+    this.running = false;
+    if (this.timer) clearInterval(this.timer);
+    await Promise.allSettled([...this.inFlight.values()]);
+  }
+
+  /** Asks for a pump soon (after a commit, a completed delivery, or the poll timer). */
+  wake(): void {
+    if (!this.running) return;
+    if (this.pumping) {
+      this.again = true;
+      return;
+    }
+    this.pumping = true;
+    setImmediate(() => {
+      try {
+        this.pump();
+      } catch (e) {
+        this.o.logger.error({ err: e }, "delivery worker pump failed");
+      } finally {
+        this.pumping = false;
+        if (this.again) {
+          this.again = false;
+          this.wake();
+        }
+      }
+    });
+  }
+
+  /** Fans out new outbox rows, then starts due deliveries within each target's concurrency. */
+  pump(): void {
+    while (this.fanOut() > 0);
+    const nowIso = this.now().toISOString();
+    const slots = [...this.o.targets.values()].reduce((n, t) => n + (t.config.concurrency ?? 8), 0);
+    for (const row of this.sync.due(nowIso, [...this.rulesByName.keys()], slots * 4 + this.inFlight.size)) {
+      const key = `${row.resourceType}:${row.resourceId}:${row.rule}`;
+      if (this.inFlight.has(key)) continue;
+      const target = this.o.targets.get(row.target);
+      if (!target) continue;
+      const busy = this.perTarget.get(row.target) ?? 0;
+      if (busy >= target.config.concurrency) continue;
+      this.perTarget.set(row.target, busy + 1);
+      const task = this.deliver(row)
+        .catch((e: unknown) => this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery crashed"))
+        .finally(() => {
+          this.inFlight.delete(key);
+          this.perTarget.set(row.target, (this.perTarget.get(row.target) ?? 1) - 1);
+          this.wake();
+        });
+      this.inFlight.set(key, task);
+    }
+  }
+
+  /** One transaction: outbox rows after the cursor become pending sync state for every rule. */
+  fanOut(): number {
+    return this.o.store.sqlite.transaction(() => {
+      const cursor = this.sync.cursor();
+      const changed = this.sync.changedSince(cursor, FAN_OUT_BATCH);
+      if (!changed.length) return 0;
+      const at = this.now().toISOString();
+      for (const c of changed) {
+        const secret = c.kind === "User" ? this.sync.takePendingSecret(c.id) : undefined;
+        // User rules only so far; group rules join here with their own kind.
+        for (const rule of c.kind === "User" ? this.o.rules : []) {
+          this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+          if (secret !== undefined && rule.actions.password) this.sync.setSecret(c.kind, c.id, rule.name, secret);
+        }
+      }
+      this.sync.setCursor(Math.max(...changed.map((c) => c.seq)));
+      return changed.length;
+    })();
+  }
+
+  /** Pending, retrying or unfinished deliveries (for tests and shutdown). */
+  idle(): boolean {
+    return this.inFlight.size === 0 && this.sync.due("9999", [...this.rulesByName.keys()], 1).length === 0 && this.sync.cursor() >= this.maxChangeSeq();
+  }
+
+  private maxChangeSeq(): number {
+    return (this.o.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM changes").get() as { s: number }).s;
+  }
+
+  private async deliver(row: SyncStateRow): Promise<void> {
+    const rule = this.rulesByName.get(row.rule)!;
+    const target = this.o.targets.get(row.target)!;
+    const kind = row.resourceType as ResourceKind;
+    const resource = this.o.readResource(kind, row.resourceId);
+    const written = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
+    const started = this.now().toISOString();
+    let event: PlanEvent = "upsert";
+    if (!resource) event = "delete";
+    else if (!matchesRule(rule, resource)) event = "leftFilter";
+
+    if (event !== "upsert" && !written) {
+      // Never written by this rule: nothing to deprovision.
+      this.finish(row, { state: event === "delete" ? "remove" : "out_of_scope" });
+      return;
+    }
+    let password: string | undefined;
+    try {
+      password = row.secret && event === "upsert" ? openSecret(this.o.secretKey, row.secret, row.resourceId) : undefined;
+      const input: PlanInput = {
+        rule,
+        event,
+        lastWritten: written,
+        password,
+        targetSecure: isTargetSecure(target.config),
+        after: event === "upsert" ? await mapUser(rule, resource!) : undefined,
+      };
+      const plan = planUser(input);
+      if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
+      const recreatePlan = written && input.after && rule.actions.create ? planUser({ ...input, lastWritten: undefined }) : undefined;
+      const recreate = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops.find((op) => op.kind === "add") : undefined;
+      let dn = plan.dn ?? written?.dn;
+      let directoryId = row.directoryId ?? undefined;
+      if (plan.ops.length) {
+        const result = await executeOps(target.connection, plan.ops, {
+          createIfMissing: rule.actions.create,
+          recreate: recreate?.kind === "add" ? recreate : undefined,
+          correlation: rule.correlationAttribute ? { attribute: rule.correlationAttribute } : undefined,
+          readDirectoryId: !directoryId && plan.written !== null,
+        });
+        dn = plan.written === null ? undefined : result.dn;
+        directoryId = result.directoryId ?? directoryId;
+      }
+      if (plan.written === null) this.finish(row, { state: "remove" });
+      else this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started });
+      this.o.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "delivered");
+    } catch (e) {
+      this.fail(row, e, started);
+    }
+  }
+
+  /** Records success; if another change arrived meanwhile the row stays pending for another round. */
+  private finish(
+    row: SyncStateRow,
+    r: { state: "in_sync" | "out_of_scope" | "remove"; written?: WrittenEntry | undefined; dn?: string | undefined; directoryId?: string | undefined; deliveredSecret?: boolean; at?: string },
+  ): void {
+    this.o.store.sqlite.transaction(() => {
+      const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
+      if (!current) return;
+      const newer = current.wantedSeq !== row.wantedSeq;
+      if (r.state === "remove" && !newer) {
+        this.sync.remove(row.resourceType, row.resourceId, row.rule);
+        return;
+      }
+      this.sync.update(row.resourceType, row.resourceId, row.rule, {
+        state: newer ? "pending" : r.state === "remove" ? "out_of_scope" : r.state,
+        deliveredSeq: row.wantedSeq,
+        dn: r.state === "remove" ? null : (r.dn ?? current.dn),
+        directoryId: r.state === "remove" ? null : (r.directoryId ?? current.directoryId),
+        written: r.state === "remove" ? null : r.written ? JSON.stringify(r.written) : current.written,
+        attempts: 0,
+        lastAttempt: r.at ?? this.now().toISOString(),
+        nextAttempt: null,
+        lastCode: null,
+        lastError: null,
+        // Erase the password once delivered, unless a newer one replaced it meanwhile.
+        secret: r.deliveredSecret && current.secret === row.secret ? null : current.secret,
+        updated: this.now().toISOString(),
+      });
+    })();
+  }
+
+  private fail(row: SyncStateRow, e: unknown, at: string): void {
+    const err = e instanceof LdapDeliveryError ? e : undefined;
+    const transient = err?.transient ?? false;
+    const message = e instanceof Error ? e.message : String(e);
+    const attempts = row.attempts + 1;
+    const max = this.o.maxAttempts ?? 5;
+    const giveUp = !transient && attempts >= max;
+    const { initialMs = 500, maxMs = 60_000 } = this.o.retry ?? {};
+    // Exponential backoff with full jitter: spreads retries of many entries after an outage.
+    const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempts - 1, 20));
+    const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
+    this.o.store.sqlite.transaction(() => {
+      const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
+      if (!current) return;
+      const newer = current.wantedSeq !== row.wantedSeq;
+      this.sync.update(row.resourceType, row.resourceId, row.rule, {
+        state: newer ? "pending" : giveUp ? "failed" : "retrying",
+        attempts: newer ? 0 : attempts,
+        lastAttempt: at,
+        nextAttempt: giveUp || newer ? null : new Date(this.now().getTime() + delay).toISOString(),
+        lastCode: err?.code ?? null,
+        lastError: message.slice(0, 2000),
+        updated: this.now().toISOString(),
+      });
+    })();
+    this.o.logger.warn({ rule: row.rule, id: row.resourceId, code: err?.code, transient, attempts, giveUp, error: message }, "delivery failed");
+  }
+}

@@ -1,0 +1,141 @@
+/**
+ * Builds the provisioning side from config: LDAP target connections, compiled rules, the secret
+ * key and the delivery worker; and, for the embedded default, a local slapd with one rule.
+ */
+import { randomBytes } from "node:crypto";
+import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
+import { dirname, join, resolve } from "node:path";
+import type { Logger } from "pino";
+import type { Store } from "../db/open.js";
+import { LdapTarget } from "../hooks/ldap/connection.js";
+import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
+import { compileRule, RuleError, type CompiledRule } from "../hooks/mapping.js";
+import { parseKey } from "../hooks/secrets.js";
+import { DeliveryWorker } from "../hooks/worker.js";
+import type { TargetConfig } from "../hooks/config.js";
+import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
+import { ConfigError, parseConfig } from "./config/load.js";
+import type { Config } from "./config/schema.js";
+
+/** Reads or creates a file holding a secret, readable by this user only. */
+function secretFile(path: string, make: () => string): string {
+  if (existsSync(path)) return readFileSync(path, "utf8").trim();
+  mkdirSync(dirname(path), { recursive: true });
+  const value = make();
+  writeFileSync(path, value, { mode: 0o600 });
+  chmodSync(path, 0o600);
+  return value;
+}
+
+export function secretKeyOf(config: Config): Buffer {
+  if (config.provisioning.secretKey) {
+    try {
+      return parseKey(config.provisioning.secretKey);
+    } catch (e) {
+      throw new ConfigError("config is invalid", [`provisioning.secretKey: ${(e as Error).message}`]);
+    }
+  }
+  // No key configured: one generated beside the database. Set provisioning.secretKey from the
+  // environment in production so the key never sits next to the data it protects.
+  const file = join(dirname(resolve(config.storage.file)), "secret.key");
+  return parseKey(secretFile(file, () => randomBytes(32).toString("base64")));
+}
+
+export interface EmbeddedDirectory {
+  slapd: SlapdHandle;
+  /** The config with the embedded target and rule added. */
+  config: Config;
+}
+
+/**
+ * Starts the embedded slapd (data kept under embeddedDirectory.dir across restarts) and adds a
+ * target and one `openldap` rule for it: users land at uid=<userName>,ou=people,<suffix>.
+ */
+export async function startEmbeddedDirectory(config: Config): Promise<EmbeddedDirectory> {
+  const e = config.embeddedDirectory;
+  const dir = resolve(e.dir);
+  // The root password is needed in clear to bind; it stays in a 0600 file beside slapd's data.
+  const rootPassword = secretFile(join(dir, "..", "slapd.rootpw"), () => randomBytes(24).toString("base64url"));
+  const slapd = await startSlapd({ dir, port: e.port, suffix: e.suffix, rootPassword });
+  const target = {
+    name: "embedded",
+    directory: "openldap",
+    urls: [slapd.url],
+    bindDn: slapd.rootDn,
+    bindPassword: rootPassword,
+  };
+  const rule = { name: "embedded-users", target: "embedded", dn: `uid={userName},ou=people,${e.suffix}` };
+  const doc = JSON.parse(JSON.stringify({ ...config, targets: [...config.targets, target], userRules: [...config.userRules, rule] })) as Record<string, unknown>;
+  return { slapd, config: parseConfig(doc, {}, "embedded default") };
+}
+
+/** Compiles every rule against the schema registry; an error names the rule's key path. */
+export function compileRules(config: Config, registry: SchemaRegistry): CompiledRule[] {
+  return config.userRules.map((rule, i) => {
+    const target = config.targets.find((t) => t.name === rule.target)!;
+    try {
+      return compileRule(registry, rule, target);
+    } catch (e) {
+      if (e instanceof RuleError) throw new ConfigError("config is invalid", [`userRules.${i}.${e.key}: ${e.message}`]);
+      throw e;
+    }
+  });
+}
+
+export function connectTargets(targets: TargetConfig[]): Map<string, { config: TargetConfig; connection: LdapTarget }> {
+  return new Map(
+    targets.map((t) => [
+      t.name,
+      {
+        config: t,
+        connection: new LdapTarget({
+          name: t.name,
+          urls: t.urls,
+          bindDn: t.bindDn,
+          bindPassword: t.bindPassword,
+          tls: { caFile: t.tls?.caFile, rejectUnauthorized: t.tls?.rejectUnauthorized ?? true, startTls: t.startTls },
+          timeoutMs: t.timeoutMs,
+          connectTimeoutMs: t.connectTimeoutMs,
+          concurrency: t.concurrency,
+        }),
+      },
+    ]),
+  );
+}
+
+export interface Provisioning {
+  worker: DeliveryWorker;
+  targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
+  close(): Promise<void>;
+}
+
+export function createProvisioning(o: {
+  config: Config;
+  store: Store;
+  registry: SchemaRegistry;
+  logger: Logger;
+  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+}): Provisioning {
+  const rules = compileRules(o.config, o.registry);
+  const targets = connectTargets(o.config.targets);
+  const p = o.config.provisioning;
+  const worker = new DeliveryWorker({
+    store: o.store,
+    logger: o.logger,
+    rules,
+    targets,
+    readResource: o.readResource,
+    secretKey: secretKeyOf(o.config),
+    maxAttempts: p.maxAttempts,
+    retry: { initialMs: p.retryInitialMs, maxMs: p.retryMaxMs },
+    pollMs: p.pollMs,
+  });
+  return {
+    worker,
+    targets,
+    async close() {
+      await worker.stop();
+      await Promise.allSettled([...targets.values()].map((t) => t.connection.close()));
+    },
+  };
+}
