@@ -223,8 +223,9 @@ export class DeliveryWorker {
         nextAttempt: null,
         lastCode: null,
         lastError: null,
-        // Erase the password once delivered, unless a newer one replaced it meanwhile.
-        secret: r.deliveredSecret && current.secret === row.secret ? null : current.secret,
+        // Erase the password once delivered (or when this rule has no entry to deliver it to),
+        // unless a newer one replaced it meanwhile.
+        secret: (r.deliveredSecret || r.state !== "in_sync") && current.secret === row.secret ? null : current.secret,
         updated: this.now().toISOString(),
       });
     })();

@@ -110,10 +110,12 @@ export function coerceInput(registry: SchemaRegistry, kind: ResourceKind, body: 
       continue;
     }
     // A User's groups are derived from group membership (RFC 7643 §4.1.2: readOnly). Okta PUTs
-    // the whole object it read, groups included (Okta SCIM 2.0 reference, "Update a specific User").
+    // the whole object it read, groups included (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/).
     if (kind === "User" && def.name === "groups") continue;
-    // RFC 7644 §3.5.1: readOnly values sent by a client SHALL be ignored (Okta sends id/meta,
-    // Entra sends meta:{resourceType}). immutable attributes pass; the route compares them.
+    // RFC 7644 §3.5.1: readOnly values sent by a client SHALL be ignored. Okta sends id/meta (same
+    // guide); Entra sends meta:{resourceType}
+    // (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
+    // immutable attributes pass; the route compares them with the stored value.
     if (def.mutability === "readOnly") continue;
     const v = coerceAttr(def, raw, def.name, ctx);
     if (v !== undefined) out.attributes[def.name] = v;
@@ -347,7 +349,8 @@ function coercePassword(v: unknown): string | undefined {
 /**
  * A Group's `members` (RFC 7643 §4.2): each needs a `value` (a resource id); `type` is "User" or
  * "Group" in any case. `display` and `$ref` are ignored: the server derives both. Okta adds
- * `display`, Entra adds `"$ref": null` (see their SCIM docs); neither matters here.
+ * `display` (https://developer.okta.com/docs/api/openapi/okta-scim/guides/scim-20/), Entra adds
+ * `"$ref": null` (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
  * `members: null` means "no members" (RFC 7643 §2.5 unassigned), like `[]`.
  */
 function coerceMembers(raw: unknown, mode: CoerceMode): MemberInput[] {

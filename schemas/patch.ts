@@ -112,13 +112,7 @@ function resolveTarget(s: State, text: string): { target: Target } | { urn: stri
   if (!r) return undefined;
   if (filterText === undefined) return { target: { text, r, sub: r.sub } };
   if (r.sub || !r.attr.multiValued) throw invalidPath(text, "a value filter applies only to a multi-valued attribute");
-  let filter: FilterNode;
-  try {
-    filter = parseFilter(filterText);
-  } catch (e) {
-    if (e instanceof FilterError) throw badRequest("invalidFilter", `Invalid filter in PATCH path '${text}': ${e.message}`);
-    throw e;
-  }
+  const filter = asInvalidFilter(text, () => parseFilter(filterText));
   if (subName === undefined) return { target: { text, r, filter } };
   const sub = r.attr.subAttributes?.find((x) => lower(x.name) === lower(subName));
   return sub ? { target: { text, r, filter, sub } } : undefined;
@@ -157,10 +151,20 @@ function container(s: State, r: ResolvedPath, create: boolean): Obj | undefined 
   return fresh;
 }
 
-/** Removes a key; an extension object left empty goes too (RFC 7643 §2.5: empty means unassigned). */
-function unset(s: State, r: ResolvedPath, obj: Obj, key: string): void {
-  delete obj[key];
-  if (r.extension && obj === s.attrs[r.schema] && Object.keys(obj).length === 0) delete s.attrs[r.schema];
+/** Stores a list, or unassigns the attribute when it is empty (RFC 7643 §2.5: [] means unassigned). */
+function putList(obj: Obj, key: string, list: unknown[]): void {
+  if (list.length > 0) obj[key] = list;
+  else delete obj[key];
+}
+
+/** A FilterError while parsing or applying a path filter is 400 invalidFilter (RFC 7644 §3.12 Table 9). */
+function asInvalidFilter<T>(text: string, fn: () => T): T {
+  try {
+    return fn();
+  } catch (e) {
+    if (e instanceof FilterError) throw badRequest("invalidFilter", `Invalid filter in PATCH path '${text}': ${e.message}`);
+    throw e;
+  }
 }
 
 /** Merges sub-attributes into a complex value; a null sub-attribute value unassigns it (RFC 7643 §2.5). */
@@ -170,23 +174,11 @@ function merge(base: unknown, patch: Obj): Obj {
   return out;
 }
 
-/**
- * RFC 7644 §3.5.2: setting one value's "primary" to true SHALL set it to false on the others.
- */
+/** RFC 7644 §3.5.2: setting one value's "primary" to true SHALL set it to false on the others. */
 function demoteOtherPrimaries(attr: AttributeDef, list: unknown[], written: unknown[]): void {
   if (!attr.subAttributes?.some((d) => d.name === "primary")) return;
   if (!written.some((w) => isObject(w) && isTrue(w.primary))) return;
   for (const el of list) if (isObject(el) && !written.includes(el) && isTrue(el.primary)) el.primary = false;
-}
-
-function matches(t: Target, filter: FilterNode, el: unknown): boolean {
-  try {
-    // matchElement also handles a simple multi-valued attribute, whose `value` is the element itself.
-    return matchElement(el as Obj, filter, t.r.attr);
-  } catch (e) {
-    if (e instanceof FilterError) throw badRequest("invalidFilter", `Invalid filter in PATCH path '${t.text}': ${e.message}`);
-    throw e;
-  }
 }
 
 /** `type eq "work"`: the one filter from which an add can build the missing element. */
@@ -201,14 +193,14 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
   const obj = container(s, r, op !== "remove");
   if (!obj) return; // remove from an extension that is not there: nothing to do
 
-  if (t.filter) return applyFiltered(s, op, t, t.filter, obj, value);
+  if (t.filter) return applyFiltered(op, t, t.filter, obj, value);
 
   if (t.sub) {
     const subKey = t.sub.name;
     const elements = r.attr.multiValued ? asArray(obj[key]).filter(isObject) : isObject(obj[key]) ? [obj[key] as Obj] : [];
     if (op === "remove") {
       for (const el of elements) delete el[subKey];
-      if (!r.attr.multiValued && elements[0] && Object.keys(elements[0]).length === 0) unset(s, r, obj, key);
+      if (!r.attr.multiValued && elements[0] && Object.keys(elements[0]).length === 0) delete obj[key];
       return;
     }
     // `name.givenName`, or `emails.type` without a filter: every element (none yet: create one).
@@ -229,18 +221,14 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
     // attribute removes only the values given, rather than the whole attribute.
     if (r.attr.multiValued && hasValue && value !== null && obj[key] !== undefined) {
       const doomed = (Array.isArray(value) ? value : [value]).map((v) => canonicalJson(shape(r, v)));
-      const kept = asArray(obj[key]).filter((el) => !doomed.includes(canonicalJson(el)));
-      if (kept.length > 0) obj[key] = kept;
-      else unset(s, r, obj, key);
-      return;
-    }
-    unset(s, r, obj, key);
+      putList(obj, key, asArray(obj[key]).filter((el) => !doomed.includes(canonicalJson(el))));
+    } else delete obj[key];
     return;
   }
 
   // RFC 7643 §2.5: null (or [] for a multi-valued attribute) is the same as unassigned.
   if (value === null || (r.attr.multiValued && Array.isArray(value) && value.length === 0)) {
-    if (op === "replace" || value === null) unset(s, r, obj, key);
+    if (op === "replace" || value === null) delete obj[key];
     return;
   }
   if (r.attr.multiValued) {
@@ -267,18 +255,17 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
 }
 
 /** `emails[type eq "work"]` and `emails[type eq "work"].value`. */
-function applyFiltered(s: State, op: Op, t: Target, filter: FilterNode, obj: Obj, value: unknown): void {
+function applyFiltered(op: Op, t: Target, filter: FilterNode, obj: Obj, value: unknown): void {
   const { r, sub } = t;
   const key = r.attr.name;
   const list = [...asArray(obj[key])];
-  const hit = list.filter((el) => matches(t, filter, el));
+  // matchElement also takes a simple multi-valued attribute's element, which `value` names itself.
+  const hit = asInvalidFilter(t.text, () => list.filter((el) => matchElement(el as Obj, filter, r.attr)));
 
   if (op === "remove") {
     // §3.5.2.2: matched values (or their sub-attribute) are removed; no match is a no-op.
     if (sub) for (const el of hit) if (isObject(el)) delete el[sub.name];
-    const kept = sub ? list : list.filter((el) => !hit.includes(el));
-    if (kept.length > 0) obj[key] = kept;
-    else unset(s, r, obj, key);
+    putList(obj, key, sub ? list : list.filter((el) => !hit.includes(el)));
     return;
   }
 
@@ -286,7 +273,8 @@ function applyFiltered(s: State, op: Op, t: Target, filter: FilterNode, obj: Obj
     // Entra sends `Add emails[type eq "work"].value` for a user that has no work email yet and
     // expects it created (https://learn.microsoft.com/en-us/entra/identity/app-provisioning/use-scim-to-provision-users-and-groups).
     const type = simpleTypeEq(filter);
-    if (op === "add" && type !== undefined && value !== null) {
+    if (value === null) return; // nothing to unassign
+    if (op === "add" && type !== undefined) {
       const body = sub ? { [sub.name]: value } : shape(r, value);
       if (!isObject(body)) throw badRequest("invalidValue", `'${t.text}' needs an object value`);
       const created = { type, ...body };
@@ -317,8 +305,7 @@ function applyFiltered(s: State, op: Op, t: Target, filter: FilterNode, obj: Obj
   }
   const cleaned = list.filter((el) => el !== null);
   demoteOtherPrimaries(r.attr, cleaned, written);
-  if (cleaned.length > 0) obj[key] = cleaned;
-  else unset(s, r, obj, key);
+  putList(obj, key, cleaned);
 }
 
 /** Member value entries: a string `value` (RFC 7643 §4.2); `display` and `$ref` are dropped. */

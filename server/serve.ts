@@ -38,15 +38,8 @@ export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { nam
   return { name: "default", token: tokens.create("default") };
 }
 
-export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
-  const logger = createLogger(given.logging.level);
-  let config = given;
-  let embedded: SlapdHandle | undefined;
-  if (config.embeddedDirectory.enabled) {
-    ({ slapd: embedded, config } = await startEmbeddedDirectory(config));
-    logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
-  }
-  const store = openStore(config.storage.file);
+/** The app and its provisioning side, wired together (used by serve and by tests). */
+export function assemble(config: Config, store: Store, logger: Logger): { app: App; provisioning: Provisioning } {
   // The worker needs the service to read resources, and the service needs the worker's hooks.
   const late: { provisioning?: Provisioning } = {};
   const app = createApp({
@@ -66,6 +59,19 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   };
   const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource });
   late.provisioning = provisioning;
+  return { app, provisioning };
+}
+
+export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
+  const logger = createLogger(given.logging.level);
+  let config = given;
+  let embedded: SlapdHandle | undefined;
+  if (config.embeddedDirectory.enabled) {
+    ({ slapd: embedded, config } = await startEmbeddedDirectory(config));
+    logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
+  }
+  const store = openStore(config.storage.file);
+  const { app, provisioning } = assemble(config, store, logger);
   provisioning.worker.start();
   const first = ensureToken(app.tokens, opts.env);
 

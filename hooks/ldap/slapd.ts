@@ -3,7 +3,7 @@
  * embedded default's directory (kept under ./data/slapd across restarts).
  *
  * The recipe follows slapd-config(5): cn=config and the base tree are loaded offline with
- * slapadd, then `slapd -d 0` runs in the foreground as our child, so its PID is ours to stop and
+ * slapadd, then `slapd -d none` runs in the foreground as our child, so its PID is ours to stop and
  * it dies with us. https://www.openldap.org/software/man.cgi?query=slapd-config&sektion=5&manpath=OpenLDAP+2.5-Release
  */
 import { spawn, execFile, type ChildProcess } from "node:child_process";
@@ -93,7 +93,11 @@ export async function startSlapd(opts: SlapdOptions = {}): Promise<SlapdHandle> 
     const configured = existsSync(join(dir, "slapd.d", "cn=config.ldif"));
     const tls = opts.ldapsPort !== undefined;
     if (!configured) {
-      await createInstance({ dir, slapadd, suffix, dc, rootDn, rootPassword, tls, opts });
+      await createInstance({ dir, slapadd, suffix, dc, rootDn, rootPassword, tls, opts }).catch(async (e: unknown) => {
+        // half-loaded would pass for "configured" next time: undo in a caller's dir too
+        for (const sub of ["slapd.d", "data"]) await rm(join(dir, sub), { recursive: true, force: true });
+        throw e;
+      });
     } else if (tls) {
       await reuseTls(dir);
     }
@@ -218,8 +222,10 @@ async function launch(a: LaunchArgs): Promise<SlapdHandle> {
   const url = `ldap://127.0.0.1:${a.port}`;
   const ldapsUrl = a.ldapsPort ? `ldaps://127.0.0.1:${a.ldapsPort}` : undefined;
   const urls = [url, ldapsUrl].filter(Boolean).map((u) => `${u}/`).join(" ");
-  // -d 0: stay in the foreground (no fork, no pid-file handoff) and log nothing but fatal errors.
-  const child = spawn(a.slapd, ["-d", "0", "-F", join(a.dir, "slapd.d"), "-h", urls], {
+  // -d keeps slapd in the foreground (no fork, so the PID is our child's). Level "none" logs only
+  // the messages slapd prints whatever the level (e.g. "bind(6) failed ... Address already in use"),
+  // never per-operation lines (slapd.conf(5), loglevel).
+  const child = spawn(a.slapd, ["-d", "none", "-F", join(a.dir, "slapd.d"), "-h", urls], {
     stdio: ["ignore", "ignore", "pipe"],
   });
   let stderr = "";
@@ -242,25 +248,24 @@ async function launch(a: LaunchArgs): Promise<SlapdHandle> {
   live.set(child, a.ownsDir ? a.dir : undefined);
   installExitHandlers();
 
-  const stopped = { done: false };
-  const stop = async (): Promise<void> => {
-    if (!stopped.done) {
-      stopped.done = true;
-      if (!exitedFlag) {
-        child.kill("SIGTERM");
-        if (!(await within(exited, 5000))) {
-          child.kill("SIGKILL");
-          await within(exited, 2000);
-        }
-      }
+  const terminate = async (): Promise<void> => {
+    if (exitedFlag) return;
+    child.kill("SIGTERM");
+    if (!(await within(exited, 5000))) {
+      child.kill("SIGKILL");
+      await within(exited, 2000);
     }
+  };
+  const stop = async (): Promise<void> => {
+    await terminate();
     if (a.ownsDir) await rm(a.dir, { recursive: true, force: true });
   };
 
   try {
     await waitReady(url, a.rootDn, a.rootPassword, a.readyMs, () => exitedFlag);
   } catch (e) {
-    await stop().catch(() => undefined);
+    // the dir stays: startSlapd may retry on other ports, and removes an owned dir if it gives up
+    await terminate();
     if (/Address already in use|bind\(.*\) failed/i.test(stderr)) throw new PortInUse(`slapd: port in use (${urls})`);
     const detail = stderr.trim() ? `\nslapd stderr:\n${stderr.trim()}` : "";
     throw new Error(`slapd did not become ready on ${url}: ${(e as Error).message}${detail}`);

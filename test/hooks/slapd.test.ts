@@ -4,6 +4,7 @@
  */
 import { spawn } from "node:child_process";
 import { existsSync, mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
+import { createServer, type AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
@@ -84,6 +85,23 @@ describe("startSlapd", () => {
     await second.stop();
 
     await expect(startSlapd({ dir, rootPassword: "wrong" })).rejects.toThrow(/did not become ready|Invalid credentials|0x31/i);
+  });
+
+  it("fails clearly when a requested port is taken, and leaves nothing behind", async () => {
+    const blocker = createServer();
+    await new Promise<void>((r) => blocker.listen(0, "127.0.0.1", () => r()));
+    const port = (blocker.address() as AddressInfo).port;
+    try {
+      await expect(startSlapd({ port })).rejects.toThrow(/port in use/);
+    } finally {
+      blocker.close();
+    }
+  });
+
+  it("rejects bad seed LDIF and leaves a caller-given dir unconfigured", async () => {
+    const dir = tempDir();
+    await expect(startSlapd({ dir, rootPassword: "pw", extraLdif: "dn: uid=x,ou=nowhere,dc=other\nuid: x\n" })).rejects.toThrow(/slapadd/);
+    expect(existsSync(join(dir, "slapd.d"))).toBe(false);
   });
 
   it("seeds extra LDIF offline", async () => {

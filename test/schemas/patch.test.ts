@@ -17,16 +17,15 @@ function deepFreeze<T>(v: T): T {
   return v;
 }
 
+const work = { value: "alice@work.example", type: "work", primary: true };
+const home = { value: "alice@home.example", type: "home" };
 // Frozen: applyPatch must never mutate `current` (a write would throw in strict mode).
 const alice = deepFreeze({
   userName: "alice",
   active: true,
   displayName: "Alice",
   name: { givenName: "Alice", familyName: "Smith" },
-  emails: [
-    { value: "alice@work.example", type: "work", primary: true },
-    { value: "alice@home.example", type: "home" },
-  ],
+  emails: [work, home],
   [ENT]: { employeeNumber: "701984", manager: { value: "boss-id", displayName: "Boss" } },
 });
 const eng = deepFreeze({ displayName: "Engineering" });
@@ -43,9 +42,6 @@ function scimError(fn: () => unknown): { status: number; scimType: string | unde
   }
   throw new Error("expected a ScimError");
 }
-
-const work = alice.emails[0];
-const home = alice.emails[1];
 
 it("prerequisite: the registry reports emails as multi-valued", () => {
   // Every multi-valued case below depends on this (RFC 7643 §4.1.2).

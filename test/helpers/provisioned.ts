@@ -1,0 +1,65 @@
+/**
+ * The whole chain for integration tests: the SCIM app and its delivery worker (wired exactly as
+ * `serve` wires them) on a temp SQLite file, delivering to a real slapd.
+ */
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import supertest from "supertest";
+import { openStore, type Store } from "../../db/open.js";
+import { parseConfig } from "../../server/config/load.js";
+import { createLogger } from "../../server/logger.js";
+import { assemble } from "../../server/serve.js";
+import type { TestSlapd } from "../harness/slapd.js";
+
+export interface Provisioned {
+  http: ReturnType<typeof supertest>;
+  auth: { Authorization: string };
+  store: Store;
+  assembled: ReturnType<typeof assemble>;
+  /** Waits (bounded) until every committed change has been delivered or has failed. */
+  settle(timeoutMs?: number): Promise<void>;
+  close(): Promise<void>;
+}
+
+export function provisioned(ldap: TestSlapd, doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown> }): Provisioned {
+  const dir = mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
+  const config = parseConfig(
+    {
+      server: { publicUrl: "https://scim.example.test/scim/v2" },
+      storage: { file: join(dir, "scim.db") },
+      logging: { level: "silent" },
+      targets: [
+        { name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
+      ],
+      userRules: doc.userRules,
+      provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64"), ...doc.provisioning },
+    },
+    {},
+  );
+  const store = openStore(config.storage.file);
+  const assembled = assemble(config, store, createLogger("silent"));
+  assembled.provisioning.worker.start();
+  const token = assembled.app.tokens.create("test");
+  return {
+    http: supertest(assembled.app.app),
+    auth: { Authorization: `Bearer ${token}` },
+    store,
+    assembled,
+    async settle(timeoutMs = 10_000) {
+      const until = Date.now() + timeoutMs;
+      while (Date.now() < until) {
+        const open = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE state IN ('pending','retrying')").get() as { n: number };
+        if (assembled.provisioning.worker.idle() && open.n === 0) return;
+        await new Promise((r) => setTimeout(r, 25));
+      }
+      const rows = store.sqlite.prepare("SELECT resource_id, rule, state, last_error FROM sync_state WHERE state != 'in_sync'").all();
+      throw new Error(`deliveries did not settle in ${timeoutMs} ms: ${JSON.stringify(rows)}`);
+    },
+    async close() {
+      await assembled.provisioning.close();
+      store.close();
+      rmSync(dir, { recursive: true, force: true });
+    },
+  };
+}
