@@ -54,6 +54,9 @@ describe("PatchOp body (RFC 7644 §3.5.2)", () => {
     ["lower-case `operations` key (RFC 7643 §2.1)", { schemas: [PATCH_OP_URN], operations: [{ op: "add", path: "nickName", value: "B" }] }],
     ["upper-case SCHEMAS key and URN", { SCHEMAS: [PATCH_OP_URN.toUpperCase()], Operations: [{ op: "add", path: "nickName", value: "B" }] }],
     ["capitalised op/path/value keys", body({ OP: "add", Path: "nickName", VALUE: "B" })],
+    ["schemas as a bare string", { schemas: PATCH_OP_URN, Operations: [{ op: "add", path: "nickName", value: "B" }] }],
+    ["null path means no path", body({ op: "add", path: null, value: { nickName: "B" } })],
+    ["blank path means no path", body({ op: "add", path: " ", value: { nickName: "B" } })],
   ])("%s", (_name, b) => {
     expect(applyPatch(registry, "User", alice, b).attributes).toEqual({ ...alice, nickName: "B" });
   });
@@ -101,6 +104,8 @@ describe("add (RFC 7644 §3.5.2.1)", () => {
     ["readOnly sub-attribute inside a value is dropped", [{ op: "add", path: `${ENT}:manager`, value: { value: "m2", displayName: "X" } }], { [ENT]: { ...alice[ENT], manager: { value: "m2", displayName: "Boss" } } }],
     ["bare extension URN path with an object value", [{ op: "add", path: ENT, value: { costCenter: "4130" } }], { [ENT]: { ...alice[ENT], costCenter: "4130" } }],
     ["null unassigns (RFC 7643 §2.5)", [{ op: "add", path: "displayName", value: null }], { displayName: undefined }],
+    ["null on a value path with no match is a no-op", [{ op: "add", path: 'emails[type eq "other"].value', value: null }], {}],
+    ["[] on a multi-valued attribute adds nothing", [{ op: "add", path: "emails", value: [] }], {}],
     ["values kept in client dialect", [{ op: "add", path: "active", value: "False" }], { active: "False" }],
     [
       "without path: keys merge with add semantics",
@@ -321,5 +326,26 @@ describe("client traffic", () => {
 
   it("Entra: empty Operations", () => {
     expect(applyPatch(registry, "Group", eng, { schemas: [PATCH_OP_URN], Operations: [] })).toEqual({ attributes: eng, memberOps: [] });
+  });
+});
+
+describe("simple multi-valued attribute of a custom extension", () => {
+  const EXT = "urn:example:params:scim:schemas:extension:acme:1.0:User";
+  const custom = new SchemaRegistry([
+    { schema: EXT, name: "Acme", resource: "User", required: false, attributes: [{ name: "tags", type: "string", multiValued: true }] },
+  ]);
+  const bob = deepFreeze({ userName: "bob", [EXT]: { tags: ["a", "b"] } });
+  it.each<[string, Op[], unknown]>([
+    ["add appends, de-duplicated", [{ op: "add", path: `${EXT}:tags`, value: ["b", "c"] }], ["a", "b", "c"]],
+    ["remove by value filter (value names the element)", [{ op: "remove", path: `${EXT}:tags[value eq "a"]` }], ["b"]],
+    ["replace whole list", [{ op: "replace", path: `${EXT}:tags`, value: ["z"] }], ["z"]],
+    ["path-less extension object", [{ op: "add", value: { [EXT]: { tags: "c" } } }], ["a", "b", "c"]],
+  ])("%s", (_name, ops, tags) => {
+    expect(applyPatch(custom, "User", bob, body(...ops)).attributes).toEqual({ userName: "bob", [EXT]: { tags } });
+  });
+
+  it("removing the last value unassigns the extension", () => {
+    const r = applyPatch(custom, "User", bob, body({ op: "remove", path: `${EXT}:tags[value eq "a" or value eq "b"]` }));
+    expect(r.attributes).toEqual({ userName: "bob" });
   });
 });
