@@ -1,27 +1,36 @@
 #!/usr/bin/env bash
-# Runs `npm start` on a scratch copy of the embedded default (data in a temp dir, a free port),
-# reads the first bearer token it prints, and checks GET /Users answers a ListResponse.
+# README command 1, exactly: `npm start` with no configuration (the embedded default: SQLite under
+# ./data, 127.0.0.1:8080, a local slapd on 127.0.0.1:1389). Reads the first bearer token it prints,
+# checks GET /Users answers a ListResponse, creates a user and finds it in the embedded directory.
 set -euo pipefail
-work=$(mktemp -d)
-log="$work/start.log"
-port=$(node -e 'const s=require("net").createServer().listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')
-cat > "$work/config.yaml" <<YAML
-server: { port: $port }
-storage: { file: $work/data/scimbridge.db }
-YAML
+cd "$(dirname "$0")/.."
+log=$(mktemp)
+rm -rf data   # a fresh clone has none; start from nothing like a new user
 # Its own process group, so npm, the shell it spawns and node all stop together.
-SCIMBRIDGE_CONFIG="$work/config.yaml" setsid npm start >"$log" 2>&1 &
+setsid npm start >"$log" 2>&1 &
 pid=$!
-cleanup() { kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -rf "$work"; }
+cleanup() { kill -TERM -- "-$pid" 2>/dev/null || true; wait "$pid" 2>/dev/null || true; rm -f "$log"; rm -rf data; }
 trap cleanup EXIT
 token=""
-for _ in $(seq 1 300); do
+for _ in $(seq 1 600); do
   token=$(grep -oE 'scb_[A-Za-z0-9_-]{20,}' "$log" | head -1 || true)
   [[ -n "$token" ]] && break
   kill -0 "$pid" 2>/dev/null || { cat "$log"; echo "npm start exited early" >&2; exit 1; }
   sleep 0.1
 done
 [[ -n "$token" ]] || { cat "$log"; echo "no token printed" >&2; exit 1; }
-body=$(curl -fsS -H "Authorization: Bearer $token" "http://127.0.0.1:$port/scim/v2/Users")
+base=http://127.0.0.1:8080/scim/v2
+body=$(curl -fsS -H "Authorization: Bearer $token" "$base/Users")
 echo "$body" | grep -q 'urn:ietf:params:scim:api:messages:2.0:ListResponse' || { echo "unexpected: $body" >&2; exit 1; }
-echo "npm start ok: GET /Users answered a ListResponse"
+curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
+  -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"smoke.user","name":{"givenName":"Smoke","familyName":"User"}}' \
+  "$base/Users" >/dev/null
+start=$(date +%s%N)
+for _ in $(seq 1 50); do
+  if ldapsearch -x -LLL -H ldap://127.0.0.1:1389 -b ou=people,dc=example,dc=com uid=smoke.user dn 2>/dev/null | grep -q '^dn: uid=smoke.user'; then
+    echo "npm start ok: ListResponse, and a SCIM user in the embedded directory after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+    exit 0
+  fi
+  sleep 0.1
+done
+cat "$log"; echo "user not found in the embedded directory within 5 s" >&2; exit 1
