@@ -21,6 +21,11 @@ export interface WorkerOptions {
   store: Store;
   logger: Logger;
   rules: CompiledRule[];
+  /**
+   * Rules that were configured before and are not any more (from known_rules), compiled from
+   * their last-seen config: their entries are deprovisioned per their `onRuleRemoved` action.
+   */
+  removedRules?: CompiledRule[];
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
   /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
   readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
@@ -35,9 +40,17 @@ export interface WorkerOptions {
 
 const FAN_OUT_BATCH = 5000;
 
+/** What a delivery does for (rule, resource): the same decision the preview shows. */
+export function deliveryEvent(rule: CompiledRule, resource: Record<string, unknown> | undefined, ruleRemoved = false): PlanEvent {
+  if (ruleRemoved) return "ruleRemoved";
+  if (!resource) return "delete";
+  return matchesRule(rule, resource) ? "upsert" : "leftFilter";
+}
+
 export class DeliveryWorker {
   private readonly sync: SyncQueries;
   private readonly rulesByName: Map<string, CompiledRule>;
+  private readonly removedByName: Map<string, CompiledRule>;
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly perTarget = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -49,6 +62,7 @@ export class DeliveryWorker {
   constructor(private readonly o: WorkerOptions) {
     this.sync = new SyncQueries(o.store.db);
     this.rulesByName = new Map(o.rules.map((r) => [r.name, r]));
+    this.removedByName = new Map((o.removedRules ?? []).map((r) => [r.name, r]));
     this.now = o.now ?? (() => new Date());
   }
 
@@ -60,6 +74,7 @@ export class DeliveryWorker {
   start(): void {
     if (this.running) return;
     this.running = true;
+    this.noteRules();
     this.timer = setInterval(() => this.wake(), this.o.pollMs ?? 1000);
     this.timer.unref();
     this.wake();
@@ -95,12 +110,32 @@ export class DeliveryWorker {
     });
   }
 
+  /**
+   * Remembers the configured rules (so a later removal can still be deprovisioned) and queues the
+   * entries of removed rules; a removed rule is forgotten once it has no entries left.
+   */
+  private noteRules(): void {
+    const at = this.now().toISOString();
+    this.o.store.sqlite.transaction(() => {
+      for (const r of this.o.rules) this.sync.rememberRule(r.name, "User", r.target, r.config, at);
+      for (const r of this.removedByName.values()) {
+        const rows = this.sync.rowsOfRule(r.name);
+        if (!rows.length) this.sync.forgetRule(r.name);
+        for (const row of rows) this.sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
+      }
+    })();
+  }
+
+  private allRuleNames(): string[] {
+    return [...this.rulesByName.keys(), ...this.removedByName.keys()];
+  }
+
   /** Fans out new outbox rows, then starts due deliveries within each target's concurrency. */
   pump(): void {
     while (this.fanOut() > 0);
     const nowIso = this.now().toISOString();
     const slots = [...this.o.targets.values()].reduce((n, t) => n + (t.config.concurrency ?? 8), 0);
-    for (const row of this.sync.due(nowIso, [...this.rulesByName.keys()], slots * 4 + this.inFlight.size)) {
+    for (const row of this.sync.due(nowIso, this.allRuleNames(), slots * 4 + this.inFlight.size)) {
       const key = `${row.resourceType}:${row.resourceId}:${row.rule}`;
       if (this.inFlight.has(key)) continue;
       const target = this.o.targets.get(row.target);
@@ -141,7 +176,7 @@ export class DeliveryWorker {
 
   /** Pending, retrying or unfinished deliveries (for tests and shutdown). */
   idle(): boolean {
-    return this.inFlight.size === 0 && this.sync.due("9999", [...this.rulesByName.keys()], 1).length === 0 && this.sync.cursor() >= this.maxChangeSeq();
+    return this.inFlight.size === 0 && this.sync.due("9999", this.allRuleNames(), 1).length === 0 && this.sync.cursor() >= this.maxChangeSeq();
   }
 
   private maxChangeSeq(): number {
@@ -149,19 +184,18 @@ export class DeliveryWorker {
   }
 
   private async deliver(row: SyncStateRow): Promise<void> {
-    const rule = this.rulesByName.get(row.rule)!;
+    const removed = this.removedByName.get(row.rule);
+    const rule = this.rulesByName.get(row.rule) ?? removed!;
     const target = this.o.targets.get(row.target)!;
     const kind = row.resourceType as ResourceKind;
-    const resource = this.o.readResource(kind, row.resourceId);
+    const resource = removed ? undefined : this.o.readResource(kind, row.resourceId);
     const written = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
     const started = this.now().toISOString();
-    let event: PlanEvent = "upsert";
-    if (!resource) event = "delete";
-    else if (!matchesRule(rule, resource)) event = "leftFilter";
+    const event = deliveryEvent(rule, resource, removed !== undefined);
 
     if (event !== "upsert" && !written) {
       // Never written by this rule: nothing to deprovision.
-      this.finish(row, { state: event === "delete" ? "remove" : "out_of_scope" });
+      this.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" });
       return;
     }
     let password: string | undefined;
@@ -210,6 +244,7 @@ export class DeliveryWorker {
       const newer = current.wantedSeq !== row.wantedSeq;
       if (r.state === "remove" && !newer) {
         this.sync.remove(row.resourceType, row.resourceId, row.rule);
+        if (this.removedByName.has(row.rule) && !this.sync.rowsOfRule(row.rule).length) this.sync.forgetRule(row.rule);
         return;
       }
       this.sync.update(row.resourceType, row.resourceId, row.rule, {

@@ -12,7 +12,8 @@ import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, RuleError, type CompiledRule } from "../hooks/mapping.js";
 import { parseKey } from "../hooks/secrets.js";
 import { DeliveryWorker } from "../hooks/worker.js";
-import type { TargetConfig } from "../hooks/config.js";
+import type { TargetConfig, UserRuleConfig } from "../hooks/config.js";
+import { SyncQueries } from "../db/sync.js";
 import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
 import { ConfigError, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
@@ -54,19 +55,30 @@ export interface EmbeddedDirectory {
 export async function startEmbeddedDirectory(config: Config): Promise<EmbeddedDirectory> {
   const e = config.embeddedDirectory;
   const dir = resolve(e.dir);
+  await stopOrphanSlapd(dir);
   // The root password is needed in clear to bind; it stays in a 0600 file beside slapd's data.
   const rootPassword = secretFile(join(dir, "..", "slapd.rootpw"), () => randomBytes(24).toString("base64url"));
   const slapd = await startSlapd({ dir, port: e.port, suffix: e.suffix, rootPassword });
+  return { slapd, config: embeddedRuleConfig(config, slapd.url, { dn: slapd.rootDn, password: rootPassword }) };
+}
+
+/**
+ * The config with the embedded directory's target and its one `openldap` rule added (pure: starts
+ * nothing). `preview` uses it without a running slapd; the bind defaults to the root DN slapd is
+ * started with and a placeholder password (nothing is contacted then).
+ */
+export function embeddedRuleConfig(config: Config, url: string, bind?: { dn: string; password: string }): Config {
+  const e = config.embeddedDirectory;
   const target = {
     name: "embedded",
     directory: "openldap",
-    urls: [slapd.url],
-    bindDn: slapd.rootDn,
-    bindPassword: rootPassword,
+    urls: [url],
+    bindDn: bind?.dn ?? `cn=admin,${e.suffix}`,
+    bindPassword: bind?.password ?? "unused",
   };
   const rule = { name: "embedded-users", target: "embedded", dn: `uid={userName},ou=people,${e.suffix}` };
   const doc = JSON.parse(JSON.stringify({ ...config, targets: [...config.targets, target], userRules: [...config.userRules, rule] })) as Record<string, unknown>;
-  return { slapd, config: parseConfig(doc, {}, "embedded default") };
+  return parseConfig(doc, {}, "embedded default");
 }
 
 /** Compiles every rule against the schema registry; an error names the rule's key path. */
@@ -103,6 +115,30 @@ export function connectTargets(targets: TargetConfig[]): Map<string, { config: T
   );
 }
 
+/**
+ * Rules seen before but absent from this config. Each is compiled from its last-seen config so
+ * its entries can be deprovisioned per its onRuleRemoved action; one whose target is gone too
+ * cannot be reached and is only reported.
+ */
+function removedRulesOf(config: Config, store: Store, registry: SchemaRegistry, logger: Logger): CompiledRule[] {
+  const configured = new Set(config.userRules.map((r) => r.name));
+  const out: CompiledRule[] = [];
+  for (const known of new SyncQueries(store.db).knownRules()) {
+    if (configured.has(known.name)) continue;
+    const target = config.targets.find((t) => t.name === known.target);
+    if (!target) {
+      logger.warn({ rule: known.name, target: known.target }, "removed rule's target is gone too; its entries are left as they are");
+      continue;
+    }
+    try {
+      out.push(compileRule(registry, JSON.parse(known.config) as UserRuleConfig, target));
+    } catch (e) {
+      logger.warn({ rule: known.name, err: e }, "removed rule no longer compiles; its entries are left as they are");
+    }
+  }
+  return out;
+}
+
 export interface Provisioning {
   worker: DeliveryWorker;
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
@@ -118,11 +154,13 @@ export function createProvisioning(o: {
 }): Provisioning {
   const rules = compileRules(o.config, o.registry);
   const targets = connectTargets(o.config.targets);
+  const removedRules = removedRulesOf(o.config, o.store, o.registry, o.logger);
   const p = o.config.provisioning;
   const worker = new DeliveryWorker({
     store: o.store,
     logger: o.logger,
     rules,
+    removedRules,
     targets,
     readResource: o.readResource,
     secretKey: secretKeyOf(o.config),

@@ -94,9 +94,63 @@ export const configSchema = z
         basic: z.array(basicCredential).default([]),
         /** Let unauthenticated clients read /ServiceProviderConfig, /ResourceTypes and /Schemas. */
         openDiscovery: z.boolean().default(false),
+        /** OAuth 2 client credentials (RFC 6749 §4.4): POST /oauth/token issues HS256 JWTs. */
+        oauth: z
+          .object({
+            clients: z
+              .array(
+                z
+                  .object({
+                    clientId: z.string().regex(/^[\x20-\x7e]{1,128}$/, "1-128 printable ASCII characters (RFC 6749 Appendix A.1)"),
+                    /** Usually `${ENV_VAR}`; compared in constant time, never logged. */
+                    clientSecret: z.string().min(16, "at least 16 characters"),
+                    /** Scopes this client may request (RFC 6749 §3.3); all are granted when it asks for none. */
+                    scopes: z
+                      .array(z.string().regex(/^[\x21\x23-\x2b\x2d-\x5b\x5d-\x7e]+$/, "a scope-token (RFC 6749 §3.3) without commas"))
+                      .min(1)
+                      .default(["scim"]),
+                  })
+                  .strict(),
+              )
+              .default([]),
+            /** HMAC key for issued tokens, ≥32 bytes (RFC 7518 §3.2); usually ${SCIMBRIDGE_OAUTH_KEY}. */
+            signingKey: z
+              .string()
+              .refine((k) => Buffer.byteLength(k, "utf8") >= 32, "at least 32 bytes (RFC 7518 §3.2 for HS256)")
+              .optional(),
+            /** `expires_in` of issued tokens (Entra's gallery expects 60 min to 6 h). */
+            tokenLifetimeSeconds: z.number().int().min(1).max(86_400).default(3600),
+            /** `iss` of issued tokens; default "scimbridge". */
+            issuer: z.string().min(1).optional(),
+          })
+          .strict()
+          .default({ clients: [], tokenLifetimeSeconds: 3600 }),
+        /** Access tokens (JWTs) from an external authorization server, checked against its JWKS. */
+        jwt: z
+          .object({
+            issuer: z.string().min(1),
+            audience: z.string().min(1),
+            // Keys fetched over plain HTTP could be swapped in transit; allow it only on loopback.
+            jwksUrl: z.url().refine((u) => {
+              const url = new URL(u);
+              return url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname));
+            }, "an https URL (plain http only for localhost, 127.0.0.1 or [::1])"),
+          })
+          .strict()
+          .optional(),
       })
       .strict()
-      .default({ bearerSchemes: [], basic: [], openDiscovery: false }),
+      .superRefine((a, ctx) => {
+        if (a.oauth.clients.length && a.oauth.signingKey === undefined) {
+          ctx.addIssue({ code: "custom", path: ["oauth", "signingKey"], message: "required when auth.oauth.clients are configured" });
+        }
+        const seen = new Set<string>();
+        a.oauth.clients.forEach((c, i) => {
+          if (seen.has(c.clientId)) ctx.addIssue({ code: "custom", path: ["oauth", "clients", i, "clientId"], message: `duplicate clientId ${c.clientId}` });
+          seen.add(c.clientId);
+        });
+      })
+      .default({ bearerSchemes: [], basic: [], openDiscovery: false, oauth: { clients: [], tokenLifetimeSeconds: 3600 } }),
     scim: z
       .object({
         /** Largest page served; `count` above it (PingFederate asks 1000 or -1) is clamped to it. */
@@ -104,9 +158,26 @@ export const configSchema = z
         /** Page size when a client sends no `count` (RFC 7644 §3.4.2.4 leaves it to the server). */
         defaultPageSize: z.number().int().min(1).default(100),
         extensions: z.array(extension).default([]),
+        /**
+         * POST /Bulk (RFC 7644 §3.7). §3.7.4 requires both limits and a 413 when either is exceeded;
+         * the payload limit in force is the smaller of maxPayloadSize and server.maxBodyBytes.
+         */
+        bulk: z
+          .object({
+            enabled: z.boolean().default(true),
+            maxOperations: z.number().int().min(1).default(1000),
+            maxPayloadSize: z.number().int().positive().default(1_048_576),
+          })
+          .strict()
+          .default({ enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 }),
       })
       .strict()
-      .default({ maxPageSize: 1000, defaultPageSize: 100, extensions: [] }),
+      .default({
+        maxPageSize: 1000,
+        defaultPageSize: 100,
+        extensions: [],
+        bulk: { enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 },
+      }),
     logging: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
       .strict()

@@ -22,12 +22,16 @@ export interface Provisioned {
   close(): Promise<void>;
 }
 
-export function provisioned(ldap: TestSlapd, doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown> }): Provisioned {
-  const dir = mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
+export function provisioned(
+  ldap: Pick<TestSlapd, "slapd">,
+  doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown>; dbFile?: string },
+): Provisioned {
+  // With dbFile the caller owns the database (to restart on it); otherwise a temp dir is used.
+  const dir = doc.dbFile ? undefined : mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
   const config = parseConfig(
     {
       server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { file: join(dir, "scim.db") },
+      storage: { file: doc.dbFile ?? join(dir!, "scim.db") },
       logging: { level: "silent" },
       targets: [
         { name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
@@ -40,6 +44,7 @@ export function provisioned(ldap: TestSlapd, doc: { userRules: Record<string, un
   const store = openStore(config.storage.file);
   const assembled = assemble(config, store, createLogger("silent"));
   assembled.provisioning.worker.start();
+  assembled.app.tokens.revoke("test"); // a restart on the same database keeps the old one
   const token = assembled.app.tokens.create("test");
   return {
     http: supertest(assembled.app.app),
@@ -59,7 +64,7 @@ export function provisioned(ldap: TestSlapd, doc: { userRules: Record<string, un
     async close() {
       await assembled.provisioning.close();
       store.close();
-      rmSync(dir, { recursive: true, force: true });
+      if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
 }
