@@ -16,6 +16,7 @@ import { normalizePathMiddleware } from "./http/normalize-path.js";
 import { requestLog } from "./http/request-log.js";
 import { errorBody, sendScim } from "./http/scim-response.js";
 import type { Logger } from "./logger.js";
+import { bulkHandler } from "./scim/bulk-route.js";
 import { DISCOVERY_PATH, discoveryHandler, type Capabilities } from "./scim/discovery.js";
 import { rootSearch } from "./scim/root-search.js";
 import { contextOf, listResponse, resourceRouter, searchParams } from "./scim/routes.js";
@@ -59,7 +60,12 @@ export function createApp(deps: AppDeps): App {
     onCommit: deps.onCommit,
     now: deps.now,
   });
-  const caps: Capabilities = { changePassword: deps.onPassword !== undefined };
+  // RFC 7644 §3.7.4: the payload limit in force on /Bulk is the smaller of scim.bulk.maxPayloadSize
+  // and server.maxBodyBytes (the JSON parser refuses anything larger first), so that is advertised.
+  const bulkLimits = config.scim.bulk.enabled
+    ? { maxOperations: config.scim.bulk.maxOperations, maxPayloadSize: Math.min(config.scim.bulk.maxPayloadSize, config.server.maxBodyBytes) }
+    : undefined;
+  const caps: Capabilities = { changePassword: deps.onPassword !== undefined, bulk: bulkLimits };
   const basePath = config.server.basePath.replace(/\/+$/, "");
   const baseUrlOf = (req: Request) =>
     config.server.publicUrl?.replace(/\/+$/, "") ?? `${req.protocol}://${req.get("host") ?? "localhost"}${basePath}`;
@@ -90,7 +96,10 @@ export function createApp(deps: AppDeps): App {
   scim.all(/^\/Me(\/.*)?$/, () => {
     throw new ScimError(501, undefined, "/Me is not supported: clients authenticate as services, not as users");
   });
-  scim.all(/^\/Bulk$/, () => {
+  // RFC 7644 §3.7: POST /Bulk when enabled; otherwise 501, as /ServiceProviderConfig says.
+  if (bulkLimits) scim.post("/Bulk", bulkHandler(service, bulkLimits, baseUrlOf, logger));
+  scim.all(/^\/Bulk$/, (req) => {
+    if (bulkLimits) throw new ScimError(405, undefined, `${req.method} /Bulk is not allowed; use POST (RFC 7644 §3.7)`);
     throw new ScimError(501, undefined, "/Bulk is not supported (see /ServiceProviderConfig)");
   });
   app.use(basePath, scim);

@@ -9,6 +9,8 @@ import { ConfigError, configPath, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { TokenError, TokenService } from "./auth/tokens.js";
 import { startServer } from "./serve.js";
+import { compileRules } from "./provisioning.js";
+import { SchemaRegistry } from "../schemas/registry.js";
 
 const USAGE = `usage: scimbridge <command> [--config FILE]
 
@@ -92,6 +94,8 @@ async function main(argv: string[]): Promise<number> {
     case "config": {
       if (sub !== "check") throw new UsageError(`unknown config command ${sub ?? "(none)"}`);
       const config = load(values.config);
+      // Rules are compiled against the schema registry too (filter paths, mappings, DN templates).
+      compileRules(config, new SchemaRegistry(config.scim.extensions));
       out(values.json ? JSON.stringify(redacted(config)) : `config ok\n${JSON.stringify(redacted(config), null, 2)}`);
       return 0;
     }

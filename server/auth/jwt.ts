@@ -94,7 +94,6 @@ export class AccessTokens {
           requiredClaims: ["sub", "exp"],
           currentDate,
         }));
-      }
         // RFC 9068 §2.2 names the client in `client_id`; Entra uses `azp` (v2) or `appid` (v1).
         const name = payload.client_id ?? payload.azp ?? payload.appid;
         if (typeof name === "string" && name) return name;

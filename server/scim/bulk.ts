@@ -179,11 +179,10 @@ export function runBulk(service: ResourceService, body: unknown, ctx: RequestCon
     if (Number(r.status) >= 400) errors++;
   };
   const fail = (op: ParsedOp, e: ScimError, location?: string) => {
-    const r: BulkOperationResponse = { method: op.method };
+    const r: BulkOperationResponse = { method: op.method, status: String(e.status) };
     if (op.bulkId !== undefined) r.bulkId = op.bulkId;
     // §3.7: location is "REQUIRED in a response, except in the event of a POST failure".
     if (location !== undefined) r.location = location;
-    r.status = String(e.status);
     r.response = errorBody(e.status, e.detail, e.scimType);
     record(op, r);
   };
