@@ -8,7 +8,9 @@ import express, { type Express, type Request } from "express";
 import type { Store } from "../db/open.js";
 import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
+import { AccessTokens } from "./auth/jwt.js";
 import { authenticate } from "./auth/middleware.js";
+import { tokenEndpoint, tokenEndpointErrors } from "./auth/oauth.js";
 import { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { errorBoundary } from "./http/error-boundary.js";
@@ -78,11 +80,18 @@ export function createApp(deps: AppDeps): App {
   app.use(normalizePathMiddleware);
   app.use(express.json({ type: isJsonBody, limit: config.server.maxBodyBytes, strict: false }));
 
+  // OAuth 2 client credentials (RFC 6749 §4.4), outside the SCIM base path; form bodies only here.
+  const accessTokens = new AccessTokens(config.auth, deps.now, logger);
+  if (config.auth.oauth.clients.length) {
+    app.post("/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), tokenEndpoint(config.auth, accessTokens), tokenEndpointErrors);
+  }
+
   const scim = express.Router();
   scim.use(
     authenticate({
       config: config.auth,
       tokens,
+      jwt: accessTokens,
       isOpen: (path) => config.auth.openDiscovery && DISCOVERY_PATH.test(path),
     }),
   );

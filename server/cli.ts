@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `scimbridge` command: serve, token create|list|revoke, config check.
+ * The `scimbridge` command: serve, token create|list|revoke, config check, preview.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs } from "node:util";
@@ -9,6 +9,14 @@ import { ConfigError, configPath, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { TokenError, TokenService } from "./auth/tokens.js";
 import { startServer } from "./serve.js";
+import { existsSync } from "node:fs";
+import { SyncQueries } from "../db/sync.js";
+import { formatPreview, previewUser, printablePreview } from "../hooks/preview.js";
+import type { WrittenEntry } from "../hooks/planner.js";
+import { ScimError } from "../schemas/errors.js";
+import { createApp, type App } from "./app.js";
+import { createLogger } from "./logger.js";
+import { compileRules, embeddedRuleConfig } from "./provisioning.js";
 import { compileRules } from "./provisioning.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 
@@ -20,10 +28,12 @@ commands:
   token list            list token names (never the tokens)
   token revoke NAME     revoke a token
   config check          validate the configuration and print the effective values
+  preview --user ID     dry run: for each rule, the DN and LDAP operations a user's delivery
+                        would send now (id or userName), without contacting any directory
 
 options:
   --config FILE         YAML configuration (or SCIMBRIDGE_CONFIG); without one, defaults apply
-  --json                machine-readable output (token list, config check)
+  --json                machine-readable output (token list, config check, preview)
   -h, --help            this text`;
 
 class UsageError extends Error {}
@@ -38,7 +48,59 @@ function load(flag: string | undefined): Config {
 
 /** Redacts secrets from the effective config before printing it. */
 function redacted(config: Config): unknown {
-  return JSON.parse(JSON.stringify(config), (k, v: unknown) => (/password|secret|token/i.test(k) && typeof v === "string" ? "[redacted]" : v));
+  return JSON.parse(JSON.stringify(config), (k, v: unknown) => (/password|secret|token|signingKey/i.test(k) && typeof v === "string" ? "[redacted]" : v));
+}
+
+/** `preview`: the worker's decision for one user per rule, computed from the store, nothing sent. */
+async function preview(given: Config, who: string, json: boolean): Promise<number> {
+  if (!existsSync(given.storage.file)) {
+    process.stderr.write(`no database at ${given.storage.file}; nothing to preview\n`);
+    return 1;
+  }
+  // The embedded directory's rule is previewed too, without starting its slapd.
+  const e = given.embeddedDirectory;
+  const config = e.enabled ? embeddedRuleConfig(given, `ldap://127.0.0.1:${e.port}`) : given;
+  const store = openStore(config.storage.file);
+  try {
+    const app = createApp({ config, store, logger: createLogger("silent") });
+    const user = findUser(app, who);
+    if (!user) {
+      process.stderr.write(`no user with id or userName ${JSON.stringify(who)}\n`);
+      return 1;
+    }
+    const sync = new SyncQueries(store.db);
+    const id = String(user.id);
+    const previews = await previewUser({
+      rules: compileRules(config, app.registry),
+      targets: config.targets,
+      user,
+      stateOf: (rule) => {
+        const row = sync.get("User", id, rule);
+        if (!row) return undefined;
+        return { state: row.state, written: row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined, passwordPending: row.secret !== null };
+      },
+    });
+    if (json) out(JSON.stringify({ user: { id, userName: user.userName }, rules: previews.map(printablePreview) }));
+    else {
+      out(`user ${String(user.userName)} (${id})`);
+      if (!previews.length) out("no rules configured");
+      for (const line of formatPreview(previews)) out(line);
+    }
+    return 0;
+  } finally {
+    store.close();
+  }
+}
+
+/** By id, else by userName (case-insensitive, as SCIM compares it). */
+function findUser(app: App, who: string): Record<string, unknown> | undefined {
+  try {
+    return app.service.get("User", who, { baseUrl: "" }).resource;
+  } catch (e) {
+    if (!(e instanceof ScimError && e.status === 404)) throw e;
+  }
+  const found = app.service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, startIndex: 1, count: 1 }, { baseUrl: "" });
+  return found.resources[0];
 }
 
 async function main(argv: string[]): Promise<number> {
@@ -48,6 +110,7 @@ async function main(argv: string[]): Promise<number> {
     options: {
       config: { type: "string" },
       json: { type: "boolean", default: false },
+      user: { type: "string" },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -98,6 +161,10 @@ async function main(argv: string[]): Promise<number> {
       compileRules(config, new SchemaRegistry(config.scim.extensions));
       out(values.json ? JSON.stringify(redacted(config)) : `config ok\n${JSON.stringify(redacted(config), null, 2)}`);
       return 0;
+    }
+    case "preview": {
+      if (!values.user) throw new UsageError("preview needs --user <id|userName>");
+      return preview(load(values.config), values.user, values.json);
     }
     default:
       throw new UsageError(`unknown command ${command}`);

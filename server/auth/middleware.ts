@@ -8,6 +8,7 @@ import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
 import type { Config } from "../config/schema.js";
 import { errorBody, sendScim } from "../http/scim-response.js";
+import type { AccessTokens } from "./jwt.js";
 import type { TokenService } from "./tokens.js";
 
 const digest = (s: string) => createHash("sha256").update(s, "utf8").digest();
@@ -20,6 +21,8 @@ export function safeEqual(a: string, b: string): boolean {
 export interface AuthOptions {
   config: Config["auth"];
   tokens: TokenService;
+  /** JWT access tokens (OAuth client credentials or an external issuer); tried when a Bearer credential is not a stored token. */
+  jwt?: Pick<AccessTokens, "verifyAccessToken" | "enabled"> | undefined;
   /** Paths (relative to the SCIM base) that pass without credentials. */
   isOpen?: (path: string) => boolean;
 }
@@ -50,12 +53,16 @@ export function authenticate(opts: AuthOptions): RequestHandler {
     return match;
   };
 
-  return (req, res, next) => {
+  // Express 5 forwards a rejected promise to the error boundary; verifyAccessToken never rejects.
+  return async (req, res, next) => {
     if (opts.isOpen?.(req.path)) return next();
     const auth = parseAuthorization(req.headers.authorization);
     let client: string | undefined;
-    if (auth && bearerSchemes.has(auth.scheme)) client = opts.tokens.verify(auth.credentials);
-    else if (auth?.scheme === "basic" && opts.config.basic.length) client = checkBasic(auth.credentials);
+    if (auth && bearerSchemes.has(auth.scheme)) {
+      client = opts.tokens.verify(auth.credentials);
+      // RFC 6750 §2.1: the same Bearer header carries a JWT from /oauth/token or an external issuer.
+      if (client === undefined && opts.jwt?.enabled) client = await opts.jwt.verifyAccessToken(auth.credentials);
+    } else if (auth?.scheme === "basic" && opts.config.basic.length) client = checkBasic(auth.credentials);
     if (client === undefined) {
       res.setHeader("WWW-Authenticate", challenges.join(", "));
       const detail = auth ? "invalid credentials" : "authentication required: send Authorization: Bearer <token>";

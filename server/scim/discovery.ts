@@ -27,6 +27,16 @@ export function serviceProviderConfig(config: Config, caps: Capabilities) {
       primary: true,
     },
   ];
+  if (config.auth.oauth.clients.length) {
+    // RFC 7643 §5: "oauth2" names the scheme; the token endpoint is outside the SCIM base path.
+    schemes.push({
+      type: "oauth2",
+      name: "OAuth 2 client credentials",
+      description: "POST /oauth/token with grant_type=client_credentials (client_secret_basic or client_secret_post), then Authorization: Bearer <access_token>",
+      specUri: "https://datatracker.ietf.org/doc/html/rfc6749#section-4.4",
+      primary: false,
+    });
+  }
   if (config.auth.basic.length) {
     schemes.push({
       type: "httpbasic",

@@ -22,7 +22,7 @@ describe("discovery", () => {
     expect(res.status).toBe(200);
     expect(res.body).toMatchObject({
       patch: { supported: true },
-      bulk: { supported: false },
+      bulk: { supported: true, maxOperations: 1000, maxPayloadSize: 1_048_576 },
       filter: { supported: true, maxResults: 1000 },
       sort: { supported: true },
       etag: { supported: true },
