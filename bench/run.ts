@@ -1,11 +1,16 @@
 /**
  * `npm run bench [-- suite ...]`: prints figures and ratios against the targets in the issues.
- * Suites: scim (store and lists). Without arguments, all suites run.
+ * Suites: scim (store and lists), groups (large-group PATCH, concurrent clients), provisioning (SCIM to slapd end to end). Without arguments, all
+ * suites run.
  */
+import { benchProvisioning } from "./provisioning.js";
+import { benchScimGroups } from "./scim-groups.js";
 import { benchScimStore } from "./scim-store.js";
 
 const suites: Record<string, () => Promise<void>> = {
   scim: () => benchScimStore(Number(process.env.BENCH_USERS ?? 100_000)),
+  groups: () => benchScimGroups(Number(process.env.BENCH_GROUP_MEMBERS ?? 100_000)),
+  provisioning: () => benchProvisioning(Number(process.env.BENCH_PROV_USERS ?? 10_000), Number(process.env.BENCH_PROV_CONCURRENCY ?? 8)),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -1,6 +1,6 @@
 #!/usr/bin/env node
 /**
- * The `scimbridge` command: serve, token create|list|revoke, config check, preview.
+ * The `scimbridge` command: serve, token create|list|revoke, config check, preview, conformance.
  * Exit codes: 0 ok, 1 runtime failure, 2 usage or configuration error.
  */
 import { parseArgs } from "node:util";
@@ -16,9 +16,10 @@ import type { WrittenEntry } from "../hooks/planner.js";
 import { ScimError } from "../schemas/errors.js";
 import { createApp, type App } from "./app.js";
 import { createLogger } from "./logger.js";
-import { compileRules, embeddedRuleConfig } from "./provisioning.js";
+import { embeddedRuleConfig } from "./provisioning.js";
 import { compileRules } from "./provisioning.js";
 import { SchemaRegistry } from "../schemas/registry.js";
+import { conformance, conformanceUsageError } from "./conformance/command.js";
 
 const USAGE = `usage: scimbridge <command> [--config FILE]
 
@@ -30,6 +31,10 @@ commands:
   config check          validate the configuration and print the effective values
   preview --user ID     dry run: for each rule, the DN and LDAP operations a user's delivery
                         would send now (id or userName), without contacting any directory
+  conformance --base URL (--token T | --basic user:pass) [--client NAME]
+                        replay what PingFederate, PingOne, Entra ID and Okta send (and the RFC
+                        cases) against any SCIM server; NAME: pingfederate, pingone, entra, okta,
+                        rfc (repeatable; default all). Exit 1 when a step fails
 
 options:
   --config FILE         YAML configuration (or SCIMBRIDGE_CONFIG); without one, defaults apply
@@ -99,7 +104,7 @@ function findUser(app: App, who: string): Record<string, unknown> | undefined {
   } catch (e) {
     if (!(e instanceof ScimError && e.status === 404)) throw e;
   }
-  const found = app.service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, startIndex: 1, count: 1 }, { baseUrl: "" });
+  const found = app.service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, descending: false, startIndex: 1, count: 1 }, { baseUrl: "" });
   return found.resources[0];
 }
 
@@ -111,6 +116,10 @@ async function main(argv: string[]): Promise<number> {
       config: { type: "string" },
       json: { type: "boolean", default: false },
       user: { type: "string" },
+      base: { type: "string" },
+      token: { type: "string" },
+      basic: { type: "string" },
+      client: { type: "string", multiple: true },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -165,6 +174,11 @@ async function main(argv: string[]): Promise<number> {
     case "preview": {
       if (!values.user) throw new UsageError("preview needs --user <id|userName>");
       return preview(load(values.config), values.user, values.json);
+    }
+    case "conformance": {
+      const problem = conformanceUsageError(values);
+      if (problem) throw new UsageError(problem);
+      return conformance(values, out);
     }
     default:
       throw new UsageError(`unknown command ${command}`);

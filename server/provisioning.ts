@@ -81,6 +81,27 @@ export function embeddedRuleConfig(config: Config, url: string, bind?: { dn: str
   return parseConfig(doc, {}, "embedded default");
 }
 
+/**
+ * A service killed with SIGKILL cannot take its slapd child with it (the kernel does not tell the
+ * child); the orphan still holds the port and the data. Stop it, if it is ours, before starting.
+ */
+async function stopOrphanSlapd(dir: string): Promise<void> {
+  const pidFile = join(dir, "slapd.pid");
+  if (!existsSync(pidFile)) return;
+  const pid = Number(readFileSync(pidFile, "utf8").trim());
+  if (!Number.isInteger(pid) || pid <= 1) return;
+  let cmdline = "";
+  try {
+    cmdline = readFileSync(`/proc/${pid}/cmdline`, "utf8");
+  } catch {
+    return; // not running
+  }
+  if (!cmdline.includes("slapd") || !cmdline.includes(dir)) return;
+  process.kill(pid, "SIGTERM");
+  for (let i = 0; i < 100 && existsSync(`/proc/${pid}`); i++) await new Promise((r) => setTimeout(r, 50));
+  if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
+}
+
 /** Compiles every rule against the schema registry; an error names the rule's key path. */
 export function compileRules(config: Config, registry: SchemaRegistry): CompiledRule[] {
   return config.userRules.map((rule, i) => {

@@ -57,7 +57,7 @@ const wantsMinimal = (req: Request) => /(^|[,;\s])return=minimal\b/i.test(header
 
 export function resourceRouter(service: ResourceService, kind: ResourceKind, limits: PagingLimits, baseUrlOf: BaseUrlOf): Router {
   const router = Router();
-  const ctx = (req: Request) => contextOf(req, baseUrlOf);
+  const ctx = (req: Request) => ({ ...contextOf(req, baseUrlOf), read: readOptions(req) });
 
   router.get("/", (req, res) => {
     const params = parseListParams(req.query as Record<string, unknown>, limits);
@@ -95,7 +95,9 @@ export function resourceRouter(service: ResourceService, kind: ResourceKind, lim
   });
 
   router.patch("/:id", (req, res) => {
-    const r = service.patch(kind, req.params.id!, req.body, ctx(req), header(req, "if-match"));
+    // With return=minimal nothing is rendered: no reason to load a large group's members.
+    const context = wantsMinimal(req) ? { ...ctx(req), read: "none" as const } : ctx(req);
+    const r = service.patch(kind, req.params.id!, req.body, context, header(req, "if-match"));
     if (wantsMinimal(req)) {
       res.setHeader("ETag", r.etag);
       res.status(204).end();

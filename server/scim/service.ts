@@ -23,6 +23,11 @@ import { etagOf, renderResource, type RenderContext } from "./render.js";
 export interface RequestContext extends RenderContext {
   /** Authenticated client name (audit and outbox). */
   client?: string | undefined;
+  /**
+   * attributes/excludedAttributes for the resource a write returns (RFC 7644 §3.9); "none" when
+   * the client asked for no body (a large group's members are then never loaded).
+   */
+  read?: ReadOptions | "none" | undefined;
 }
 
 export interface ReadOptions {
@@ -116,6 +121,10 @@ export class ResourceService {
     return r ? etagOf(r.version) : undefined;
   }
 
+  private respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext): Record<string, unknown> {
+    return ctx.read === "none" ? { id: r.id } : this.present(kind, r, ctx, ctx.read ?? {});
+  }
+
   private present(kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions) {
     const derived =
       kind === "User"
@@ -137,7 +146,7 @@ export class ResourceService {
       if (input.password !== undefined) this.deps.onPassword?.(r.id, input.password);
       this.q.recordChange({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
     });
-    return { resource: this.present(kind, r, ctx, {}), etag: etagOf(r.version), changed: true };
+    return { resource: this.respond(kind, r, ctx), etag: etagOf(r.version), changed: true };
   }
 
   replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
@@ -194,7 +203,7 @@ export class ResourceService {
       });
       return { r, changed };
     });
-    return { resource: this.present(kind, outcome.r, ctx, {}), etag: etagOf(outcome.r.version), changed: outcome.changed };
+    return { resource: this.respond(kind, outcome.r, ctx), etag: etagOf(outcome.r.version), changed: outcome.changed };
   }
 
   private checkIfMatch(current: StoredResource, ifMatch: string | undefined): void {
