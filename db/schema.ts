@@ -155,6 +155,8 @@ export const syncState = sqliteTable(
   },
   (t) => [
     primaryKey({ columns: [t.resourceType, t.resourceId, t.rule] }),
+    // Pending rows are taken oldest change first; retrying rows when their time has come.
+    index("sync_state_pending").on(t.state, t.wantedSeq),
     index("sync_state_due").on(t.state, t.nextAttempt),
     index("sync_state_rule").on(t.rule),
   ],

@@ -75,21 +75,29 @@ export class SyncQueries {
       .run();
   }
 
-  /** Rows due for delivery (pending, or retrying whose time has come), oldest change first. */
+  /**
+   * Rows due for delivery: pending ones oldest change first, then retrying ones whose time has
+   * come. Two index range scans (state, wanted_seq) and (state, next_attempt), never a sort of the
+   * whole backlog: this runs on every pump.
+   */
   due(now: string, rules: string[], limit: number): SyncStateRow[] {
     if (!rules.length) return [];
-    return this.db
+    const pending = this.db
       .select()
       .from(syncState)
-      .where(
-        and(
-          inArray(syncState.rule, rules),
-          or(eq(syncState.state, "pending"), and(eq(syncState.state, "retrying"), or(isNull(syncState.nextAttempt), lte(syncState.nextAttempt, now)))),
-        ),
-      )
+      .where(and(eq(syncState.state, "pending"), inArray(syncState.rule, rules)))
       .orderBy(asc(syncState.wantedSeq))
       .limit(limit)
       .all();
+    if (pending.length >= limit) return pending;
+    const retrying = this.db
+      .select()
+      .from(syncState)
+      .where(and(eq(syncState.state, "retrying"), inArray(syncState.rule, rules), or(isNull(syncState.nextAttempt), lte(syncState.nextAttempt, now))))
+      .orderBy(asc(syncState.nextAttempt))
+      .limit(limit - pending.length)
+      .all();
+    return [...pending, ...retrying];
   }
 
   /** Earliest retry time among retrying rows, to sleep until then. */

@@ -73,6 +73,7 @@ CREATE TABLE `sync_state` (
 	PRIMARY KEY(`resource_type`, `resource_id`, `rule`)
 );
 --> statement-breakpoint
+CREATE INDEX `sync_state_pending` ON `sync_state` (`state`,`wanted_seq`);--> statement-breakpoint
 CREATE INDEX `sync_state_due` ON `sync_state` (`state`,`next_attempt`);--> statement-breakpoint
 CREATE INDEX `sync_state_rule` ON `sync_state` (`rule`);--> statement-breakpoint
 CREATE TABLE `tokens` (
