@@ -107,6 +107,34 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
     await running.stop();
     running = undefined;
 
+    // --- delivery only: the same users queued with the worker stopped, then delivered ----------
+    // Separates the LDAP path (outbox → map → plan → ldapts) from SCIM intake (HTTP + commit).
+    await admin.add(`ou=queued,${suffix}`, { objectClass: ["organizationalUnit"], ou: ["queued"] });
+    const queuedConfig = parseConfig(
+      { ...JSON.parse(JSON.stringify(config)), storage: { file: join(dir, "queued.db") }, userRules: [{ ...ruleDoc, name: "queued", dn: `uid={userName},ou=queued,${suffix}` }] },
+      {},
+    );
+    running = await startServer(queuedConfig, { env: { SCIM_TOKEN: TOKEN }, handleSignals: false });
+    await running.provisioning.worker.stop();
+    const queueHttp = httpClient(running.url, TOKEN, CLIENTS);
+    await pool(users, CLIENTS, async (i) => {
+      const r = await queueHttp.send("POST", "/Users", userDoc(i));
+      if (r.status !== 201) throw new Error(`POST /Users (queued): ${r.status}`);
+    });
+    queueHttp.close();
+    const queuedInSync = running.store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE state = 'in_sync'");
+    const d0 = process.hrtime.bigint();
+    running.provisioning.worker.start();
+    while ((queuedInSync.get() as { n: number }).n < users) {
+      if (Date.now() > deadline) throw new Error("queued deliveries did not finish in time");
+      await new Promise((r) => setTimeout(r, 5));
+    }
+    const deliverySeconds = Number(process.hrtime.bigint() - d0) / 1e9;
+    await running.stop();
+    running = undefined;
+    const queuedCount = await countEntries(admin, `ou=queued,${suffix}`);
+    if (queuedCount !== users) throw new Error(`slapd holds ${queuedCount} entries under ou=queued, expected ${users}`);
+
     // --- plain ldapts: the same entries under a fresh ou, same concurrency ---------------------
     const plainOu = `ou=plain,${suffix}`;
     await admin.add(plainOu, { objectClass: ["organizationalUnit"], ou: ["plain"] });
@@ -136,6 +164,8 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
     row("  SCIM side (all POSTs answered)", `${fmt(scimSeconds)} s = ${fmt(users / scimSeconds, 0)} requests/s`);
     row(`plain ldapts add, concurrency ${concurrency}`, `${fmt(plainSeconds)} s = ${fmt(plainRate, 0)} entries/s`);
     row("ratio scimbridge / plain (target >= 0.8)", fmt(bridgeRate / plainRate));
+    row(`delivery only (${users} queued changes to slapd)`, `${fmt(deliverySeconds)} s = ${fmt(users / deliverySeconds, 0)} entries/s`);
+    row("ratio delivery only / plain", fmt(users / deliverySeconds / plainRate));
   } finally {
     await running?.stop().catch(() => undefined);
     await admin?.unbind().catch(() => undefined);
