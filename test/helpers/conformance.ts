@@ -1,4 +1,5 @@
 /** A real scimbridge (startServer) on a temp SQLite file, and a conformance suite run against it. */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
@@ -45,4 +46,24 @@ export async function runClient(url: string, client: ClientName): Promise<{ pass
   const lines: string[] = [];
   const result = await runSuites(url, { token: TOKEN }, [client], (line) => lines.push(line));
   return { ...result, output: lines.join("\n") };
+}
+
+/**
+ * Registers one client's conformance suite against a real scimbridge started for the file; the
+ * runner's output (each failing request and response) is the assertion message.
+ */
+export function conformanceSuite(client: ClientName, title: string): void {
+  let server: Started;
+  beforeAll(async () => {
+    server = await startScimbridge();
+  });
+  afterAll(() => server.stop());
+
+  describe(`${title} conformance`, () => {
+    it("passes every step", async () => {
+      const r = await runClient(server.url, client);
+      expect(r.failed, r.output).toBe(0);
+      expect(r.passed).toBeGreaterThan(5);
+    });
+  });
 }
