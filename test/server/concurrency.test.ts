@@ -45,3 +45,21 @@ describe("concurrency", () => {
     expect((a.status === 412 ? a : b).body).toMatchObject({ status: "412" });
   });
 });
+
+describe("no-op writes change nothing downstream", () => {
+  it("a PATCH that asserts what is stored: same version, no outbox row; an empty Operations array is a no-op success", async () => {
+    const created = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("noop", { title: "Same" }))).body;
+    const outbox = () => (t.store.sqlite.prepare("SELECT count(*) AS n FROM changes WHERE resource_id = ?").get(created.id) as { n: number }).n;
+    expect(outbox()).toBe(1);
+    const same = await t.http
+      .patch(`/scim/v2/Users/${created.id}`)
+      .set(t.auth)
+      .send({ schemas: [PATCH_OP], Operations: [{ op: "Replace", path: "title", value: "Same" }, { op: "replace", value: { active: "True" } }] });
+    expect(same.status).toBe(200);
+    expect(same.body.meta.version).toBe('"1"');
+    const empty = await t.http.patch(`/scim/v2/Users/${created.id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [] });
+    expect(empty.status).toBe(200);
+    expect(empty.body.meta).toEqual(created.meta);
+    expect(outbox()).toBe(1);
+  });
+});
