@@ -1,8 +1,9 @@
 /**
- * Presets: per directory product, the default object classes, attribute mappings (the seed's
- * PingOne gateway tables, ../shared seed 003, "Active Directory attributes" and "PingDirectory
- * attributes") and how account state and passwords are written. A rule overrides any mapping or
- * removes it with `null`; account state and passwords are owned here (ldap-targets.md §0).
+ * Presets: per directory product, the default object classes, attribute mappings (PingOne's LDAP
+ * gateway tables "Active Directory attributes" and "PingDirectory attributes",
+ * https://docs.pingidentity.com/pingone/integrations/p1_create_provisioning_connection_gateway.html)
+ * and how account state and passwords are written. A rule overrides any mapping or removes it with
+ * `null`; account state and passwords are owned here.
  */
 import type { AttributeMapping, PresetName } from "./config.js";
 import type { LdapOp, LdapValue } from "./ops.js";
