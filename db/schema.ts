@@ -109,7 +109,7 @@ export const changes = sqliteTable(
     seq: integer("seq").primaryKey({ autoIncrement: true }),
     resourceType: text("resource_type").notNull(),
     resourceId: text("resource_id").notNull(),
-    /** create | update | delete */
+    /** create | update | delete, or resync (an operator asked to deliver the resource again) */
     op: text("op").notNull(),
     version: integer("version").notNull(),
     at: text("at").notNull(),

@@ -36,6 +36,8 @@ export interface WorkerOptions {
   /** Safety net for retries and missed wake-ups. */
   pollMs?: number;
   now?: () => Date;
+  /** Told of every delivery that reached planning, when it succeeds or fails (metrics). Must not throw. */
+  onDelivery?: (e: { target: string; outcome: "success" | "transient_failure" | "permanent_failure"; seconds: number }) => void;
 }
 
 const FAN_OUT_BATCH = 5000;
@@ -191,6 +193,7 @@ export class DeliveryWorker {
     const resource = removed ? undefined : this.o.readResource(kind, row.resourceId);
     const written = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
     const started = this.now().toISOString();
+    const t0 = performance.now(); // monotonic, unlike the injectable clock above
     const event = deliveryEvent(rule, resource, removed !== undefined);
 
     if (event !== "upsert" && !written) {
@@ -228,8 +231,20 @@ export class DeliveryWorker {
       if (plan.written === null) this.finish(row, { state: "remove" });
       else this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started });
       this.o.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "delivered");
+      this.reportDelivery(row.target, "success", t0);
     } catch (e) {
       this.fail(row, e, started);
+      // Same classification as fail(): only an LdapDeliveryError marked transient is retried as such.
+      this.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
+    }
+  }
+
+  /** Never throws: it runs inside the delivery's try, where a throwing observer would turn a success into a failure. */
+  private reportDelivery(target: string, outcome: "success" | "transient_failure" | "permanent_failure", t0: number): void {
+    try {
+      this.o.onDelivery?.({ target, outcome, seconds: (performance.now() - t0) / 1000 });
+    } catch (e) {
+      this.o.logger.warn({ err: e }, "onDelivery observer failed");
     }
   }
 

@@ -8,6 +8,7 @@ import express, { type Express, type Request } from "express";
 import type { Store } from "../db/open.js";
 import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
+import { adminRouter, type AdminDeps } from "./admin/routes.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { authenticate } from "./auth/middleware.js";
 import { tokenEndpoint, tokenEndpointErrors } from "./auth/oauth.js";
@@ -15,6 +16,8 @@ import { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { errorBoundary } from "./http/error-boundary.js";
 import { normalizePathMiddleware } from "./http/normalize-path.js";
+import { observabilityRouter, type TargetsHealth } from "./observability/health.js";
+import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { requestLog } from "./http/request-log.js";
 import { errorBody, sendScim } from "./http/scim-response.js";
 import type { Logger } from "./logger.js";
@@ -31,6 +34,13 @@ export interface AppDeps {
   /** Optional hooks into the write path (the provisioning outbox wakes the worker through these). */
   onPassword?: ServiceDeps["onPassword"];
   onCommit?: ServiceDeps["onCommit"];
+  /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
+  admin?: AdminDeps;
+  /**
+   * Per-target reachability for /readyz (assemble() probes the provisioning connections); passed
+   * in so that the app does not depend on the worker. Without it /readyz reports no targets.
+   */
+  targetHealth?: () => Promise<TargetsHealth>;
   now?: () => Date;
 }
 
@@ -39,6 +49,8 @@ export interface App {
   service: ResourceService;
   tokens: TokenService;
   registry: SchemaRegistry;
+  /** This app's Prometheus registry and recorders (the worker reports deliveries to it). */
+  metrics: Metrics;
 }
 
 /** Body types parsed as JSON: RFC 7644's application/scim+json and plain application/json. */
@@ -72,12 +84,19 @@ export function createApp(deps: AppDeps): App {
   const baseUrlOf = (req: Request) =>
     config.server.publicUrl?.replace(/\/+$/, "") ?? `${req.protocol}://${req.get("host") ?? "localhost"}${basePath}`;
 
+  const metrics = createMetrics({ store, basePath, targets: config.targets.map((t) => t.name) });
+
   const app = express();
   app.disable("x-powered-by");
   app.set("etag", false); // ETags are resource versions (RFC 7644 §3.14), not body hashes.
   app.set("trust proxy", config.server.trustProxy);
+  // Probes and scrapes first: outside the SCIM base and its auth, and kept out of the request log
+  // (a kubelet or Prometheus every few seconds would drown the lines that matter).
+  app.use(observabilityRouter({ store, metrics, config: config.observability, targetHealth: deps.targetHealth }));
   app.use(requestLog(logger));
   app.use(normalizePathMiddleware);
+  // Before body parsing, so a request refused by the JSON parser is counted (and timed) too.
+  if (config.observability.metrics) app.use(basePath, metrics.scimRequests);
   app.use(express.json({ type: isJsonBody, limit: config.server.maxBodyBytes, strict: false }));
 
   // OAuth 2 client credentials (RFC 6749 §4.4), outside the SCIM base path; form bodies only here.
@@ -113,7 +132,16 @@ export function createApp(deps: AppDeps): App {
   });
   app.use(basePath, scim);
 
+  // Admin API, outside the SCIM base. With no admin token configured it is not mounted at all and
+  // answers 404 like any unknown path: an unconfigured API must be neither open nor advertised
+  // (a 401 would tell a scanner there is something to guess a credential for).
+  if (config.admin.tokens.length) {
+    // Without provisioning wired in (createApp alone), counts and failures still come from the
+    // store; only planned operations need the rules, and a poll-driven worker needs no wake-up.
+    const admin = deps.admin ?? { rules: () => [], targets: config.targets };
+    app.use("/admin/api", adminRouter({ config, store, service, deps: admin, now: deps.now }));
+  }
   app.use((req, res) => sendScim(req, res, 404, errorBody(404, `no endpoint at ${req.method} ${req.path}`)));
   app.use(errorBoundary(logger));
-  return { app, service, tokens, registry };
+  return { app, service, tokens, registry, metrics };
 }

@@ -20,6 +20,7 @@ import { embeddedRuleConfig } from "./provisioning.js";
 import { compileRules } from "./provisioning.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { conformance, conformanceUsageError } from "./conformance/command.js";
+import { AdminUsageError, adminCommand, type AdminCommand } from "./admin/commands.js";
 
 const USAGE = `usage: scimbridge <command> [--config FILE]
 
@@ -35,10 +36,21 @@ commands:
                         replay what PingFederate, PingOne, Entra ID and Okta send (and the RFC
                         cases) against any SCIM server; NAME: pingfederate, pingone, entra, okta,
                         rfc (repeatable; default all). Exit 1 when a step fails
+  status                deliveries per target and rule, counted by state
+  failures [--target T] [--rule R]
+                        failed and retrying deliveries with the LDAP result code and message
+  retry (--all | TYPE/ID)
+                        set failed and retrying deliveries (all, or of one resource such as
+                        User/<id>) back to pending with a fresh attempt budget
+  resync TYPE/ID        queue a full redelivery of one resource to every rule (via the outbox)
+                        status, failures, retry and resync work on the database file directly,
+                        with or without a running server; a running server's worker picks
+                        changed rows up on its next poll (provisioning.pollMs)
 
 options:
   --config FILE         YAML configuration (or SCIMBRIDGE_CONFIG); without one, defaults apply
-  --json                machine-readable output (token list, config check, preview)
+  --json                machine-readable output (token list, config check, preview, status,
+                        failures, retry, resync)
   -h, --help            this text`;
 
 class UsageError extends Error {}
@@ -120,6 +132,9 @@ async function main(argv: string[]): Promise<number> {
       token: { type: "string" },
       basic: { type: "string" },
       client: { type: "string", multiple: true },
+      target: { type: "string" },
+      rule: { type: "string" },
+      all: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -179,6 +194,18 @@ async function main(argv: string[]): Promise<number> {
       const problem = conformanceUsageError(values);
       if (problem) throw new UsageError(problem);
       return conformance(values, out);
+    }
+    case "status":
+    case "failures":
+    case "retry":
+    case "resync": {
+      const config = load(values.config);
+      try {
+        return adminCommand(command satisfies AdminCommand, config, { json: values.json, target: values.target, rule: values.rule, all: values.all, resource: sub }, out);
+      } catch (e) {
+        if (e instanceof AdminUsageError) throw new UsageError(e.message);
+        throw e;
+      }
     }
     default:
       throw new UsageError(`unknown command ${command}`);

@@ -11,7 +11,7 @@ import { LdapTarget } from "../hooks/ldap/connection.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, RuleError, type CompiledRule } from "../hooks/mapping.js";
 import { parseKey } from "../hooks/secrets.js";
-import { DeliveryWorker } from "../hooks/worker.js";
+import { DeliveryWorker, type WorkerOptions } from "../hooks/worker.js";
 import type { TargetConfig, UserRuleConfig } from "../hooks/config.js";
 import { SyncQueries } from "../db/sync.js";
 import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
@@ -172,6 +172,8 @@ export function createProvisioning(o: {
   registry: SchemaRegistry;
   logger: Logger;
   readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  /** Delivery outcomes and timings (the app's metrics). */
+  onDelivery?: WorkerOptions["onDelivery"];
 }): Provisioning {
   const rules = compileRules(o.config, o.registry);
   const targets = connectTargets(o.config.targets);
@@ -188,6 +190,7 @@ export function createProvisioning(o: {
     maxAttempts: p.maxAttempts,
     retry: { initialMs: p.retryInitialMs, maxMs: p.retryMaxMs },
     pollMs: p.pollMs,
+    onDelivery: o.onDelivery,
   });
   return {
     worker,

@@ -12,7 +12,9 @@ import { createLogger, type Logger } from "./logger.js";
 import { ScimError } from "../schemas/errors.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
-import { createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
+import type { CompiledRule } from "../hooks/mapping.js";
+import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
+import { probeTargets, type TargetsHealth } from "./observability/health.js";
 
 export interface Running {
   url: string;
@@ -41,13 +43,22 @@ export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { nam
 /** The app and its provisioning side, wired together (used by serve and by tests). */
 export function assemble(config: Config, store: Store, logger: Logger): { app: App; provisioning: Provisioning } {
   // The worker needs the service to read resources, and the service needs the worker's hooks.
-  const late: { provisioning?: Provisioning } = {};
+  const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
+  const probe: { targets?: () => Promise<TargetsHealth> } = {};
   const app = createApp({
     config,
     store,
     logger,
     onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
     onCommit: () => late.provisioning?.worker.wake(),
+    // The worker's own connections, so /readyz sees what deliveries see.
+    targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
+    admin: {
+      wake: () => late.provisioning?.worker.wake(),
+      // The same config the worker compiles its rules from; compiled once, on first use.
+      rules: () => (late.rules ??= compileRules(config, app.registry)),
+      targets: config.targets,
+    },
   });
   const readResource = (kind: ResourceKind, id: string) => {
     try {
@@ -57,8 +68,9 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
       throw e;
     }
   };
-  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource });
+  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource, onDelivery: (e) => app.metrics.recordDelivery(e) });
   late.provisioning = provisioning;
+  probe.targets = probeTargets(provisioning.targets);
   return { app, provisioning };
 }
 

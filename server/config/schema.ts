@@ -200,6 +200,29 @@ export const configSchema = z
       .strict()
       .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000 }),
     /**
+     * Credentials of the admin API (/admin/api: sync status, failures, retry, resync), separate
+     * from SCIM clients'. Tokens usually come from ${ENV_VAR}. None configured: no admin API.
+     */
+    admin: z
+      .object({
+        tokens: z
+          .array(z.object({ name: z.string().min(1), token: z.string().min(16, "at least 16 characters") }).strict())
+          .default([]),
+      })
+      .strict()
+      .default({ tokens: [] }),
+    /**
+     * /metrics (Prometheus text, no SCIM auth). With metricsToken set, scrapes must send
+     * `Authorization: Bearer <metricsToken>`; usually ${ENV_VAR}. /healthz and /readyz are always on.
+     */
+    observability: z
+      .object({
+        metrics: z.boolean().default(true),
+        metricsToken: z.string().min(16, "at least 16 characters").optional(),
+      })
+      .strict()
+      .default({ metrics: true }),
+    /**
      * A local OpenLDAP (Debian's slapd as a child process, data under ./data/slapd) with the
      * openldap preset and one rule: the embedded default when no config file is given.
      */

@@ -24,7 +24,7 @@ export interface Provisioned {
 
 export function provisioned(
   ldap: Pick<TestSlapd, "slapd">,
-  doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown>; dbFile?: string },
+  doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown>; dbFile?: string; admin?: Record<string, unknown> },
 ): Provisioned {
   // With dbFile the caller owns the database (to restart on it); otherwise a temp dir is used.
   const dir = doc.dbFile ? undefined : mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
@@ -37,6 +37,7 @@ export function provisioned(
         { name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
       ],
       userRules: doc.userRules,
+      ...(doc.admin ? { admin: doc.admin } : {}),
       provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64"), ...doc.provisioning },
     },
     {},

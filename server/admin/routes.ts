@@ -1,0 +1,143 @@
+/**
+ * The admin API (issue 6) under /admin/api, outside the SCIM base path: JSON over the queries in
+ * ./status.ts. Its own bearer tokens (config `admin.tokens`): a SCIM client's credential must not
+ * let it retry or resync deliveries, nor read other resources' LDAP errors.
+ */
+import express, { type Request, type RequestHandler, type Response, type Router } from "express";
+import type { Store } from "../../db/open.js";
+import type { TargetConfig } from "../../hooks/config.js";
+import type { CompiledRule } from "../../hooks/mapping.js";
+import { ScimError } from "../../schemas/errors.js";
+import { parseAuthorization, safeEqual } from "../auth/middleware.js";
+import type { Config } from "../config/schema.js";
+import type { ResourceService } from "../scim/service.js";
+import { kindOf, listFailures, requestResync, resourceStatus, retryFailed, syncSummary, type RetrySelection } from "./status.js";
+
+export interface AdminDeps {
+  /** Asks the delivery worker for a pump now; without it the worker's poll timer picks rows up. */
+  wake?: () => void;
+  /** The compiled rules the worker delivers with (lazy: the worker is built after the app). */
+  rules: () => CompiledRule[];
+  targets: TargetConfig[];
+}
+
+const MAX_PAGE = 1000;
+
+class AdminError extends Error {
+  constructor(
+    readonly status: number,
+    message: string,
+  ) {
+    super(message);
+  }
+}
+
+function fail(res: Response, status: number, detail: string): void {
+  res.status(status).json({ error: { status, detail } });
+}
+
+/** Bearer token against every configured admin token (all compared: timing tells nothing). */
+export function adminAuth(tokens: Config["admin"]["tokens"]): RequestHandler {
+  return (req, res, next) => {
+    const auth = parseAuthorization(req.headers.authorization);
+    let name: string | undefined;
+    if (auth?.scheme === "bearer") {
+      for (const t of tokens) if (safeEqual(t.token, auth.credentials) && name === undefined) name = t.name;
+    }
+    if (name === undefined) {
+      res.setHeader("WWW-Authenticate", 'Bearer realm="scimbridge-admin"');
+      fail(res, 401, auth ? "invalid admin credentials" : "authentication required: send Authorization: Bearer <admin token>");
+      return;
+    }
+    res.locals.admin = name;
+    next();
+  };
+}
+
+function intParam(req: Request, name: string, dflt: number, min: number, max = Number.MAX_SAFE_INTEGER): number {
+  const raw = req.query[name];
+  if (raw === undefined || raw === "") return dflt;
+  const n = typeof raw === "string" && /^-?\d+$/.test(raw) ? Number(raw) : NaN;
+  if (!Number.isSafeInteger(n) || n < min) throw new AdminError(400, `${name} must be an integer ≥ ${min}`);
+  return Math.min(n, max);
+}
+
+function strParam(req: Request, name: string): string | undefined {
+  const raw = req.query[name];
+  if (raw === undefined || raw === "") return undefined;
+  if (typeof raw !== "string") throw new AdminError(400, `${name} must be given once`);
+  return raw;
+}
+
+/** `{ type, id }` from a JSON body, the type as "User"/"Users"/"Group"/"Groups". */
+function resourceOf(body: unknown): { type: "User" | "Group"; id: string } {
+  const b = (body ?? {}) as Record<string, unknown>;
+  const type = typeof b.type === "string" ? kindOf(b.type) : undefined;
+  if (!type || typeof b.id !== "string" || !b.id) throw new AdminError(400, 'expected { "type": "User" | "Group", "id": "<id>" }');
+  return { type, id: b.id };
+}
+
+export function adminRouter(o: { config: Config; store: Store; service: ResourceService; deps: AdminDeps; now?: (() => Date) | undefined }): Router {
+  const { store } = o;
+  const now = () => (o.now?.() ?? new Date()).toISOString();
+  const r = express.Router();
+  r.use(adminAuth(o.config.admin.tokens));
+
+  r.get("/status", (_req, res) => {
+    const rules = o.deps.rules().map((x) => ({ name: x.name, target: x.target }));
+    res.json(syncSummary(store.db, { rules, targets: o.deps.targets.map((t) => t.name) }));
+  });
+
+  r.get("/resources/:type/:id", async (req, res) => {
+    const type = kindOf(String(req.params.type));
+    if (!type) throw new AdminError(404, `no resource type ${String(req.params.type)}`);
+    const id = String(req.params.id);
+    let resource: Record<string, unknown> | undefined;
+    try {
+      resource = o.service.get(type, id, { baseUrl: "" }).resource;
+    } catch (e) {
+      if (!(e instanceof ScimError && e.status === 404)) throw e;
+    }
+    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), targets: o.deps.targets, type, id, resource });
+    if (!status) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
+    res.json(status);
+  });
+
+  r.get("/failures", (req, res) => {
+    const code = strParam(req, "code");
+    if (code !== undefined && !/^\d+$/.test(code)) throw new AdminError(400, "code must be an LDAP result code (integer)");
+    res.json(
+      listFailures(store.db, {
+        target: strParam(req, "target"),
+        rule: strParam(req, "rule"),
+        code: code === undefined ? undefined : Number(code),
+        startIndex: intParam(req, "startIndex", 1, 1),
+        count: intParam(req, "count", 100, 0, MAX_PAGE),
+      }),
+    );
+  });
+
+  r.post("/retry", (req, res) => {
+    const body = (req.body ?? {}) as Record<string, unknown>;
+    const sel: RetrySelection = body.all === true ? { all: true } : resourceOf(body);
+    const retried = retryFailed(store.db, sel, now());
+    if (retried) o.deps.wake?.();
+    res.json({ retried });
+  });
+
+  r.post("/resync", (req, res) => {
+    const { type, id } = resourceOf(req.body);
+    const seq = requestResync(store.db, type, id, now(), `admin:${String(res.locals.admin)}`);
+    if (seq === undefined) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
+    o.deps.wake?.();
+    res.status(202).json({ type, id, change: seq });
+  });
+
+  r.use((req, res) => fail(res, 404, `no admin endpoint at ${req.method} ${req.path}`));
+  // Admin errors as JSON here; anything else goes on to the app's error boundary (logged, 500).
+  r.use(((err, _req, res, next) => {
+    if (err instanceof AdminError) fail(res, err.status, err.message);
+    else next(err);
+  }) as express.ErrorRequestHandler);
+  return r;
+}

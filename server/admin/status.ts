@@ -1,0 +1,243 @@
+/**
+ * Sync status queries (issue 6), shared by the admin API and the `status`, `failures`, `retry` and
+ * `resync` commands: both read and write the same SQLite file, so the CLI works whether or not the
+ * server runs (a running worker picks up rows set pending on its next poll). No HTTP here.
+ */
+import { and, asc, count, desc, eq, inArray, type SQL } from "drizzle-orm";
+import type { Db } from "../../db/open.js";
+import { changes, groups, syncState, users } from "../../db/schema.js";
+import { SyncQueries, type SyncStateRow, type SyncStatus } from "../../db/sync.js";
+import type { TargetConfig } from "../../hooks/config.js";
+import type { CompiledRule } from "../../hooks/mapping.js";
+import type { WrittenEntry } from "../../hooks/planner.js";
+import { previewUser, printableOp } from "../../hooks/preview.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+
+export const STATES: readonly SyncStatus[] = ["in_sync", "pending", "retrying", "failed", "out_of_scope"];
+/** States an operator has to act on (or wait for): the failure list and `retry` take these. */
+const FAILING: SyncStatus[] = ["failed", "retrying"];
+
+export type StateCounts = Record<SyncStatus, number>;
+
+export interface RuleRef {
+  name: string;
+  target: string;
+}
+
+export interface TargetStatus {
+  name: string;
+  counts: StateCounts;
+  rules: { name: string; configured: boolean; counts: StateCounts }[];
+}
+
+const zero = (): StateCounts => ({ in_sync: 0, pending: 0, retrying: 0, failed: 0, out_of_scope: 0 });
+
+/**
+ * Counts by state per target and per rule. Configured targets and rules are listed even with no
+ * rows (a new target shows zeros rather than vanishing); rows of rules no longer configured (being
+ * deprovisioned) are listed too, flagged `configured: false`.
+ */
+export function syncSummary(db: Db, o: { rules: RuleRef[]; targets: string[] }): { targets: TargetStatus[] } {
+  const byTarget = new Map<string, TargetStatus>();
+  const targetOf = (name: string) => {
+    let t = byTarget.get(name);
+    if (!t) byTarget.set(name, (t = { name, counts: zero(), rules: [] }));
+    return t;
+  };
+  const ruleOf = (target: string, rule: string, configured: boolean) => {
+    const t = targetOf(target);
+    let r = t.rules.find((x) => x.name === rule);
+    if (!r) t.rules.push((r = { name: rule, configured, counts: zero() }));
+    return r;
+  };
+  for (const t of o.targets) targetOf(t);
+  for (const r of o.rules) ruleOf(r.target, r.name, true);
+  const configured = new Set(o.rules.map((r) => r.name));
+  for (const c of new SyncQueries(db).counts()) {
+    const state = c.state as SyncStatus;
+    if (!STATES.includes(state)) continue;
+    const n = Number(c.n);
+    targetOf(c.target).counts[state] += n;
+    ruleOf(c.target, c.rule, configured.has(c.rule)).counts[state] += n;
+  }
+  return { targets: [...byTarget.values()] };
+}
+
+/** "User", "Users", "user", "Group"… → the resource kind; anything else undefined. */
+export function kindOf(s: string): ResourceKind | undefined {
+  const k = s.toLowerCase().replace(/s$/, "");
+  return k === "user" ? "User" : k === "group" ? "Group" : undefined;
+}
+
+/** `User/<id>` (or `Users/<id>`, `Group/<id>`) as the CLI takes it. */
+export function parseResourceRef(ref: string): { type: ResourceKind; id: string } | undefined {
+  const slash = ref.indexOf("/");
+  if (slash < 0) return undefined;
+  const type = kindOf(ref.slice(0, slash));
+  const id = ref.slice(slash + 1);
+  return type && id ? { type, id } : undefined;
+}
+
+export function syncRows(db: Db, type: string, id: string): SyncStateRow[] {
+  return db
+    .select()
+    .from(syncState)
+    .where(and(eq(syncState.resourceType, type), eq(syncState.resourceId, id)))
+    .orderBy(asc(syncState.rule))
+    .all();
+}
+
+export interface PublicRow {
+  type: string;
+  id: string;
+  rule: string;
+  target: string;
+  /** null: a configured rule this resource was never fanned out to. */
+  state: string | null;
+  dn: string | null;
+  directoryId: string | null;
+  attempts: number;
+  lastAttempt: string | null;
+  nextAttempt: string | null;
+  lastCode: number | null;
+  lastError: string | null;
+  passwordPending: boolean;
+}
+
+/** One row as the API and CLI show it: never the sealed secret nor the written JSON. */
+export function publicRow(r: SyncStateRow): PublicRow {
+  return {
+    type: r.resourceType,
+    id: r.resourceId,
+    rule: r.rule,
+    target: r.target,
+    state: r.state,
+    dn: r.dn,
+    directoryId: r.directoryId,
+    attempts: r.attempts,
+    lastAttempt: r.lastAttempt,
+    nextAttempt: r.nextAttempt,
+    lastCode: r.lastCode,
+    lastError: r.lastError,
+    passwordPending: r.secret !== null,
+  };
+}
+
+export interface ResourceRuleStatus extends PublicRow {
+  configured: boolean;
+  /**
+   * What the next delivery would send (previewUser: the worker's own decision, values redacted);
+   * null when nothing waits (in_sync, out_of_scope) or the kind has no rules to plan with.
+   */
+  planned: { event: string; dn?: string | undefined; ops: Record<string, unknown>[]; error?: string | undefined } | null;
+}
+
+/**
+ * Per rule (and so per target) the delivery state of one resource, plus the planned operations
+ * where a change is waiting. A configured rule the resource was never fanned out to appears with
+ * state null (its change is still in the outbox, or the resource predates the rule).
+ */
+export async function resourceStatus(o: {
+  db: Db;
+  rules: CompiledRule[];
+  targets: Pick<TargetConfig, "name" | "urls" | "startTls">[];
+  type: ResourceKind;
+  id: string;
+  /** The resource in wire shape, or undefined when it does not exist (any more). */
+  resource: Record<string, unknown> | undefined;
+}): Promise<{ type: ResourceKind; id: string; exists: boolean; rules: ResourceRuleStatus[] } | undefined> {
+  const rows = syncRows(o.db, o.type, o.id);
+  if (!o.resource && !rows.length) return undefined;
+  // Only user rules exist so far; a group's rows (none yet) would be listed without a plan.
+  const rules = o.type === "User" ? o.rules : [];
+  const previews = await previewUser({
+    rules,
+    targets: o.targets,
+    user: o.resource,
+    stateOf: (rule) => {
+      const row = rows.find((r) => r.rule === rule);
+      return row ? { state: row.state, written: row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined, passwordPending: row.secret !== null } : undefined;
+    },
+  });
+  const out: ResourceRuleStatus[] = [];
+  for (const rule of rules) {
+    const row = rows.find((r) => r.rule === rule.name);
+    const p = previews.find((x) => x.rule === rule.name)!;
+    const settled = row?.state === "in_sync" || row?.state === "out_of_scope";
+    const planned = settled ? null : { event: p.event, dn: p.dn, ops: p.ops.map(printableOp), error: p.error };
+    const base: PublicRow = row
+      ? publicRow(row)
+      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
+    out.push({ ...base, configured: true, planned });
+  }
+  for (const row of rows) {
+    if (!rules.some((r) => r.name === row.rule)) out.push({ ...publicRow(row), configured: false, planned: null });
+  }
+  return { type: o.type, id: o.id, exists: o.resource !== undefined, rules: out };
+}
+
+export interface FailureQuery {
+  target?: string | undefined;
+  rule?: string | undefined;
+  code?: number | undefined;
+  /** 1-based, as SCIM lists are. */
+  startIndex: number;
+  count: number;
+}
+
+/**
+ * Failed and retrying rows, newest attempt first; ties broken by resource id, type and rule so
+ * pages are stable (LIMIT/OFFSET over a total order). NULL last_attempt sorts last under DESC.
+ */
+export function listFailures(db: Db, q: FailureQuery) {
+  const conds: SQL[] = [inArray(syncState.state, FAILING)];
+  if (q.target !== undefined) conds.push(eq(syncState.target, q.target));
+  if (q.rule !== undefined) conds.push(eq(syncState.rule, q.rule));
+  if (q.code !== undefined) conds.push(eq(syncState.lastCode, q.code));
+  const where = and(...conds);
+  const total = db.select({ n: count() }).from(syncState).where(where).get()?.n ?? 0;
+  const rows = db
+    .select()
+    .from(syncState)
+    .where(where)
+    .orderBy(desc(syncState.lastAttempt), asc(syncState.resourceId), asc(syncState.resourceType), asc(syncState.rule))
+    .limit(q.count)
+    .offset(q.startIndex - 1)
+    .all();
+  return { totalResults: total, startIndex: q.startIndex, itemsPerPage: rows.length, failures: rows.map(publicRow) };
+}
+
+export type RetrySelection = { all: true } | { type: string; id: string };
+
+/**
+ * Failed and retrying rows back to pending with a fresh attempt budget; returns how many. The
+ * worker takes pending rows on its next pump (woken by the caller, else by its poll timer).
+ */
+export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
+  const conds: SQL[] = [inArray(syncState.state, FAILING)];
+  if (!("all" in sel)) conds.push(eq(syncState.resourceType, sel.type), eq(syncState.resourceId, sel.id));
+  return db
+    .update(syncState)
+    .set({ state: "pending", attempts: 0, nextAttempt: null, updated: at })
+    .where(and(...conds))
+    .run().changes;
+}
+
+/**
+ * Queues a full resync of one resource as a new outbox change (op "resync"): the worker fans it
+ * out to every rule as pending with a new wanted seq, exactly as after a SCIM write, so it also
+ * re-runs after a delivery already in flight and converges the entry to the resource's current
+ * state. Nothing is written to LDAP here. Returns the change's seq, or undefined when the
+ * resource neither exists nor has sync state (nothing to resync).
+ */
+export function requestResync(db: Db, type: ResourceKind, id: string, at: string, client: string): number | undefined {
+  const table = type === "User" ? users : groups;
+  const version = db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
+  // A deleted resource that still has entries is resynced too: its delivery deprovisions them.
+  if (version === undefined && !syncRows(db, type, id).length) return undefined;
+  return db
+    .insert(changes)
+    .values({ resourceType: type, resourceId: id, op: "resync", version: version ?? 0, at, client })
+    .returning({ seq: changes.seq })
+    .get().seq;
+}

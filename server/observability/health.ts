@@ -1,0 +1,110 @@
+/**
+ * /healthz, /readyz and /metrics, outside the SCIM base path and its authentication.
+ * Readiness is the database only: a down LDAP target makes the service `degraded`, still 200,
+ * because SCIM intake keeps working and the outbox delivers once the target is back.
+ */
+import { readFileSync } from "node:fs";
+import { join } from "node:path";
+import express, { type Router } from "express";
+import { migrationsFolder, type Store } from "../../db/open.js";
+import type { LdapTarget } from "../../hooks/ldap/connection.js";
+import { safeEqual } from "../auth/middleware.js";
+import type { Metrics } from "./metrics.js";
+
+export interface TargetHealth {
+  reachable: boolean;
+  url: string | null;
+  lastError: string | null;
+}
+export type TargetsHealth = Record<string, TargetHealth>;
+
+/**
+ * Per-target reachability for /readyz: the connection's own view (LdapTarget.health()) refreshed
+ * by a root DSE read (check()) that is bounded by `timeoutMs` and cached for `cacheMs`, so probes
+ * every few seconds from several replicas of a load balancer never queue behind one another or
+ * hammer the directory. A check still running when the bound expires answers with the last state.
+ */
+export function probeTargets(
+  targets: Map<string, { connection: Pick<LdapTarget, "health" | "check"> }>,
+  opts: { timeoutMs?: number; cacheMs?: number } = {},
+): () => Promise<TargetsHealth> {
+  const timeoutMs = opts.timeoutMs ?? 1500;
+  const cacheMs = opts.cacheMs ?? 3000;
+  const cache = new Map<string, { at: number; running?: Promise<unknown> }>();
+  const refresh = async (name: string, connection: Pick<LdapTarget, "health" | "check">): Promise<void> => {
+    const entry = cache.get(name);
+    if (entry && Date.now() - entry.at < cacheMs) return;
+    const running = entry?.running ?? connection.check().catch(() => undefined);
+    cache.set(name, { at: entry?.at ?? 0, running });
+    let timer: NodeJS.Timeout | undefined;
+    const bound = new Promise((resolve) => (timer = setTimeout(resolve, timeoutMs)));
+    await Promise.race([running.then(() => cache.set(name, { at: Date.now() })), bound]);
+    clearTimeout(timer);
+  };
+  return async () => {
+    await Promise.all([...targets].map(([name, t]) => refresh(name, t.connection)));
+    const out: TargetsHealth = {};
+    for (const [name, t] of targets) {
+      const h = t.connection.health();
+      out[name] = { reachable: h.reachable, url: h.url ?? null, lastError: h.reachable ? null : (h.lastError ?? null) };
+    }
+    return out;
+  };
+}
+
+/** Migrations committed with this build (drizzle-kit's journal), read once. */
+function committedMigrations(): number {
+  const journal = JSON.parse(readFileSync(join(migrationsFolder(), "meta", "_journal.json"), "utf8")) as { entries: unknown[] };
+  return journal.entries.length;
+}
+
+/** Throws unless the database answers and holds exactly the committed migrations. */
+function checkDatabase(store: Store, expected: number): void {
+  const applied = (store.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n;
+  if (applied !== expected) throw new Error(`database has ${applied} migrations applied, this build has ${expected}`);
+}
+
+export function observabilityRouter(o: {
+  store: Store;
+  metrics: Metrics;
+  config: { metrics: boolean; metricsToken?: string | undefined };
+  targetHealth?: (() => Promise<TargetsHealth>) | undefined;
+}): Router {
+  const r = express.Router();
+  const expected = committedMigrations();
+
+  r.get("/healthz", (_req, res) => {
+    res.json({ status: "ok" });
+  });
+
+  r.get("/readyz", async (_req, res) => {
+    res.setHeader("Cache-Control", "no-store");
+    try {
+      checkDatabase(o.store, expected);
+    } catch (e) {
+      res.status(503).json({ status: "not_ready", database: (e as Error).message });
+      return;
+    }
+    const targets = (await o.targetHealth?.()) ?? {};
+    const degraded = Object.values(targets).some((t) => !t.reachable);
+    res.json({ status: degraded ? "degraded" : "ready", database: "ok", targets });
+  });
+
+  if (o.config.metrics) {
+    const token = o.config.metricsToken;
+    r.get("/metrics", async (req, res) => {
+      if (token !== undefined) {
+        const m = /^Bearer\s+(\S+)\s*$/i.exec(req.headers.authorization ?? "");
+        if (!m || !safeEqual(m[1]!, token)) {
+          res.setHeader("WWW-Authenticate", 'Bearer realm="metrics"');
+          res.status(401).type("text/plain").send("metrics need Authorization: Bearer <observability.metricsToken>\n");
+          return;
+        }
+      }
+      const { contentType, body } = await o.metrics.scrape();
+      res.setHeader("Cache-Control", "no-store");
+      res.type(contentType).send(body);
+    });
+  }
+  return r;
+}

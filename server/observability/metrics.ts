@@ -1,0 +1,161 @@
+/**
+ * Prometheus metrics (prom-client) on a registry of the app's own: never the global default one,
+ * since one process holds many apps in tests (and a counter registered twice globally throws).
+ * SCIM traffic is counted by a middleware on the SCIM base path, deliveries through the worker's
+ * onDelivery hook, and the outbox gauges are read from SQLite when Prometheus scrapes.
+ */
+import type { Request, RequestHandler } from "express";
+import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
+import type { Store } from "../../db/open.js";
+
+export type DeliveryOutcome = "success" | "transient_failure" | "permanent_failure";
+export interface DeliveryEvent {
+  target: string;
+  outcome: DeliveryOutcome;
+  seconds: number;
+}
+
+const OUTCOMES: DeliveryOutcome[] = ["success", "transient_failure", "permanent_failure"];
+export const UNMATCHED_ROUTE = "unmatched";
+
+export interface Metrics {
+  registry: Registry;
+  /** Counts and times requests under the SCIM base path; mount it with `app.use(basePath, …)`. */
+  scimRequests: RequestHandler;
+  recordDelivery(e: DeliveryEvent): void;
+  /** The exposition text and its content type; registers the default process metrics on first use. */
+  scrape(): Promise<{ contentType: string; body: string }>;
+}
+
+/** A route's path as a label: RegExp routes (/Me, /Bulk) as their pattern without anchors. */
+function pathLabel(path: unknown): string {
+  if (path instanceof RegExp) return path.source.replace(/^\^/, "").replace(/\$$/, "").replace(/\\\//g, "/");
+  return typeof path === "string" ? path : String(path);
+}
+
+/**
+ * Remembers the route pattern that Express matches for this request. The router assigns
+ * `req.route` at the moment it dispatches a route, while `req.baseUrl` still holds the mount path
+ * of every enclosing router; by the time the response finishes (after a handler threw, say) the
+ * routers have restored baseUrl, so the pattern must be captured on assignment, not at the end.
+ */
+function captureRoute(req: Request, basePath: string): { route?: string } {
+  const seen: { route?: string } = {};
+  let current: unknown = req.route;
+  Object.defineProperty(req, "route", {
+    configurable: true,
+    enumerable: true,
+    get: () => current,
+    set(value: unknown) {
+      current = value;
+      const path = (value as { path?: unknown } | undefined)?.path;
+      if (path === undefined) return;
+      const full = `${req.baseUrl}${pathLabel(path)}`;
+      // Labels are relative to the SCIM base path (`/Users/:id`), whatever it is configured to.
+      const rel = full.startsWith(basePath) ? full.slice(basePath.length) : full;
+      seen.route = rel === "" ? "/" : rel.length > 1 ? rel.replace(/\/$/, "") : rel;
+    },
+  });
+  return seen;
+}
+
+export function createMetrics(o: { store: Store; basePath: string; targets: string[] }): Metrics {
+  const registry = new Registry();
+  const registers = [registry];
+
+  const requests = new Counter({
+    name: "scim_requests_total",
+    help: "SCIM requests by method, matched route pattern and response status",
+    labelNames: ["method", "route", "status"] as const,
+    registers,
+  });
+  const requestSeconds = new Histogram({
+    name: "scim_request_duration_seconds",
+    help: "SCIM request latency (until the response is written) by method and matched route pattern",
+    labelNames: ["method", "route"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
+    registers,
+  });
+  const deliveries = new Counter({
+    name: "deliveries_total",
+    help: "LDAP deliveries by target and outcome (transient failures are retried; permanent ones need a change or an operator)",
+    labelNames: ["target", "outcome"] as const,
+    registers,
+  });
+  const deliverySeconds = new Histogram({
+    name: "delivery_duration_seconds",
+    help: "Time of one delivery to an LDAP target: mapping, planning and the LDAP operations",
+    labelNames: ["target"] as const,
+    buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
+    registers,
+  });
+  // Zero series for every configured target, so a rate() or an alert on failures has a series to
+  // look at before the first failure happens.
+  for (const target of o.targets) {
+    for (const outcome of OUTCOMES) deliveries.inc({ target, outcome }, 0);
+  }
+
+  // Both gauges are read at scrape time, with index range scans: the changes primary key above
+  // the worker's cursor and sync_state's (state, wanted_seq) index. Only the backlog is visited.
+  const sqlite = () => o.store.sqlite;
+  const cursor = () =>
+    (sqlite().prepare("SELECT coalesce(max(seq), 0) AS s FROM worker_cursor WHERE name = 'outbox'").get() as { s: number }).s;
+  new Gauge({
+    name: "outbox_depth",
+    help: "Changes not yet fanned out to rules plus deliveries pending or retrying",
+    registers,
+    collect() {
+      const after = cursor();
+      const unfanned = (sqlite().prepare("SELECT count(*) AS n FROM changes WHERE seq > ?").get(after) as { n: number }).n;
+      const open = sqlite().prepare("SELECT count(*) AS n FROM sync_state WHERE state = ?");
+      const pending = (open.get("pending") as { n: number }).n;
+      const retrying = (open.get("retrying") as { n: number }).n;
+      this.set(unfanned + pending + retrying);
+    },
+  });
+  new Gauge({
+    name: "oldest_pending_change_age_seconds",
+    help: "Age of the oldest change not yet delivered (0 when none); coalesced changes count from their newest",
+    registers,
+    collect() {
+      const db = sqlite();
+      const firstUnfanned = (db.prepare("SELECT min(seq) AS s FROM changes WHERE seq > ?").get(cursor()) as { s: number | null }).s;
+      const minWanted = db.prepare("SELECT min(wanted_seq) AS s FROM sync_state WHERE state = ?");
+      // A pending row stands for its resource's newest change (wanted_seq): older ones coalesced
+      // into it, so this is a lower bound of the true age, never an overestimate.
+      const seqs = [firstUnfanned, (minWanted.get("pending") as { s: number | null }).s, (minWanted.get("retrying") as { s: number | null }).s];
+      const oldest = Math.min(...seqs.filter((s): s is number => s !== null));
+      const at = Number.isFinite(oldest) ? (db.prepare("SELECT at FROM changes WHERE seq = ?").get(oldest) as { at: string } | undefined)?.at : undefined;
+      this.set(at ? Math.max(0, (Date.now() - Date.parse(at)) / 1000) : 0);
+    },
+  });
+
+  let defaults = false;
+  return {
+    registry,
+    scimRequests(req, res, next) {
+      const started = process.hrtime.bigint();
+      const seen = captureRoute(req, o.basePath);
+      res.on("finish", () => {
+        const route = seen.route ?? UNMATCHED_ROUTE;
+        const seconds = Number(process.hrtime.bigint() - started) / 1e9;
+        requests.inc({ method: req.method, route, status: String(res.statusCode) });
+        requestSeconds.observe({ method: req.method, route }, seconds);
+      });
+      next();
+    },
+    recordDelivery(e) {
+      deliveries.inc({ target: e.target, outcome: e.outcome });
+      deliverySeconds.observe({ target: e.target }, e.seconds);
+    },
+    async scrape() {
+      // Registered on the first scrape, not at creation: they start an event-loop monitor and a
+      // GC observer that are never stopped, which apps that are never scraped (tests) need not pay.
+      if (!defaults) {
+        collectDefaultMetrics({ register: registry });
+        defaults = true;
+      }
+      return { contentType: registry.contentType, body: await registry.metrics() };
+    },
+  };
+}
