@@ -1,9 +1,10 @@
 /**
  * `npm run bench [-- suite ...]`: prints figures and ratios against the targets in the issues.
- * Suites: scim (store and lists), groups (large-group PATCH, concurrent clients), provisioning (SCIM to slapd end to end). Without arguments, all
+ * Suites: scim (store and lists), groups (large-group PATCH, concurrent clients), provisioning (SCIM to slapd end to end), reconcile (dry run at 100,000 users). Without arguments, all
  * suites run.
  */
 import { benchProvisioning } from "./provisioning.js";
+import { benchReconcile } from "./reconcile.js";
 import { benchScimGroups } from "./scim-groups.js";
 import { benchScimStore } from "./scim-store.js";
 
@@ -11,6 +12,7 @@ const suites: Record<string, () => Promise<void>> = {
   scim: () => benchScimStore(Number(process.env.BENCH_USERS ?? 100_000)),
   groups: () => benchScimGroups(Number(process.env.BENCH_GROUP_MEMBERS ?? 100_000)),
   provisioning: () => benchProvisioning(Number(process.env.BENCH_PROV_USERS ?? 10_000), Number(process.env.BENCH_PROV_CONCURRENCY ?? 8)),
+  reconcile: () => benchReconcile(Number(process.env.BENCH_RECONCILE_USERS ?? 100_000)),
 };
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));

@@ -184,3 +184,30 @@ export const knownRules = sqliteTable("known_rules", {
   config: text("config").notNull(),
   lastSeen: text("last_seen").notNull(),
 });
+
+/**
+ * The audit log (issue 6): every SCIM write (kind "scim": client, HTTP method, resource, status
+ * code) and every LDAP write (kind "ldap": target, DN, operation, "success" or "error" with the
+ * result code in detail). Pruned after `audit.retentionDays`; exported as JSON lines.
+ */
+export const auditLog = sqliteTable(
+  "audit_log",
+  {
+    seq: integer("seq").primaryKey({ autoIncrement: true }),
+    at: text("at").notNull(),
+    /** scim | ldap */
+    kind: text("kind").notNull(),
+    client: text("client"),
+    /** HTTP method (scim) or LDAP operation: add, modify, modifyDN, delete, setBits (ldap). */
+    operation: text("operation").notNull(),
+    resourceType: text("resource_type"),
+    resourceId: text("resource_id"),
+    target: text("target"),
+    dn: text("dn"),
+    /** HTTP status code (scim) or success | error (ldap). */
+    outcome: text("outcome").notNull(),
+    /** Request id and path (scim), or the LDAP result code and message of a failure (ldap). */
+    detail: text("detail"),
+  },
+  (t) => [index("audit_log_at").on(t.at), index("audit_log_kind_seq").on(t.kind, t.seq)],
+);

@@ -13,6 +13,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import { isTargetSecure, type TargetConfig } from "./config.js";
 import type { LdapTarget } from "./ldap/connection.js";
 import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import type { LdapOp } from "./ops.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
 import { openSecret, sealSecret } from "./secrets.js";
@@ -38,6 +39,24 @@ export interface WorkerOptions {
   now?: () => Date;
   /** Told of every delivery that reached planning, when it succeeds or fails (metrics). Must not throw. */
   onDelivery?: (e: { target: string; outcome: "success" | "transient_failure" | "permanent_failure"; seconds: number }) => void;
+  /**
+   * Told of every LDAP write (audit log): each op after executeOps succeeds; on a failure the ops
+   * before the failing one as successes, then the failing one with its result code. Attribute
+   * names only, never values. Must not throw (a throw is logged and ignored).
+   */
+  onLdapWrite?: (e: LdapWriteReport) => void;
+}
+
+export interface LdapWriteReport {
+  target: string;
+  rule: string;
+  resourceType: string;
+  resourceId: string;
+  operation: LdapOp["kind"];
+  dn: string;
+  outcome: "success" | "error";
+  code?: number | undefined;
+  detail?: string | undefined;
 }
 
 const FAN_OUT_BATCH = 5000;
@@ -224,7 +243,11 @@ export class DeliveryWorker {
           recreate: recreate?.kind === "add" ? recreate : undefined,
           correlation: rule.correlationAttribute ? { attribute: rule.correlationAttribute } : undefined,
           readDirectoryId: !directoryId && plan.written !== null,
+        }).catch((e: unknown) => {
+          this.reportLdapWrites(row, plan.ops, e);
+          throw e;
         });
+        this.reportLdapWrites(row, plan.ops);
         dn = plan.written === null ? undefined : result.dn;
         directoryId = result.directoryId ?? directoryId;
       }
@@ -245,6 +268,32 @@ export class DeliveryWorker {
       this.o.onDelivery?.({ target, outcome, seconds: (performance.now() - t0) / 1000 });
     } catch (e) {
       this.o.logger.warn({ err: e }, "onDelivery observer failed");
+    }
+  }
+
+  /** Audit: each op run (all, or those before the failing one and the failing one). Never throws. */
+  private reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void {
+    if (!this.o.onLdapWrite) return;
+    const failed = error === undefined ? -1 : error instanceof LdapDeliveryError ? error.opIndex : 0;
+    const upTo = failed === -1 ? ops.length : Math.min(failed + 1, ops.length);
+    for (let i = 0; i < upTo; i++) {
+      const op = ops[i]!;
+      const isFailure = i === failed;
+      try {
+        this.o.onLdapWrite({
+          target: row.target,
+          rule: row.rule,
+          resourceType: row.resourceType,
+          resourceId: row.resourceId,
+          operation: op.kind,
+          dn: op.dn,
+          outcome: isFailure ? "error" : "success",
+          code: isFailure && error instanceof LdapDeliveryError ? error.code : undefined,
+          detail: isFailure ? (error instanceof Error ? error.message : String(error)) : describeOp(op),
+        });
+      } catch (e) {
+        this.o.logger.warn({ err: e }, "onLdapWrite observer failed");
+      }
     }
   }
 
@@ -307,5 +356,21 @@ export class DeliveryWorker {
       });
     })();
     this.o.logger.warn({ rule: row.rule, id: row.resourceId, code: err?.code, transient, attempts, giveUp, error: message }, "delivery failed");
+  }
+}
+
+/** What an op wrote, without values (they may be passwords): attribute names, or the new RDN. */
+function describeOp(op: LdapOp): string | undefined {
+  switch (op.kind) {
+    case "add":
+      return `attributes: ${Object.keys(op.attributes).join(", ")}`;
+    case "modify":
+      return `changes: ${op.changes.map((c) => `${c.operation} ${c.attribute}`).join(", ")}`;
+    case "modifyDN":
+      return `newRdn: ${op.newRdn}${op.newSuperior ? `, newSuperior: ${op.newSuperior}` : ""}`;
+    case "setBits":
+      return `${op.attribute}: set ${op.set}, clear ${op.clear}`;
+    case "delete":
+      return undefined;
   }
 }

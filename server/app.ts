@@ -19,6 +19,9 @@ import { normalizePathMiddleware } from "./http/normalize-path.js";
 import { observabilityRouter, type TargetsHealth } from "./observability/health.js";
 import { createMetrics, type Metrics } from "./observability/metrics.js";
 import { requestLog } from "./http/request-log.js";
+import { AuditLog, auditScimWrites } from "./observability/audit.js";
+import { TrafficInspector } from "./observability/traffic.js";
+import { observeRouter } from "./admin/observe-routes.js";
 import { errorBody, sendScim } from "./http/scim-response.js";
 import type { Logger } from "./logger.js";
 import { bulkHandler } from "./scim/bulk-route.js";
@@ -51,6 +54,10 @@ export interface App {
   registry: SchemaRegistry;
   /** This app's Prometheus registry and recorders (the worker reports deliveries to it). */
   metrics: Metrics;
+  /** The traffic inspector's ring buffer; undefined when `inspector.enabled` is false. */
+  traffic?: TrafficInspector | undefined;
+  /** The audit log (SCIM writes recorded here; the worker reports LDAP writes to it). */
+  audit: AuditLog;
 }
 
 /** Body types parsed as JSON: RFC 7644's application/scim+json and plain application/json. */
@@ -95,6 +102,12 @@ export function createApp(deps: AppDeps): App {
   app.use(observabilityRouter({ store, metrics, config: config.observability, targetHealth: deps.targetHealth }));
   app.use(requestLog(logger));
   app.use(normalizePathMiddleware);
+  // Traffic inspector and audit of SCIM writes: SCIM base path only, after normalisation; they
+  // read the body and client when the response finishes. Not mounted at all when disabled.
+  const traffic = config.inspector.enabled ? new TrafficInspector(config.inspector.size) : undefined;
+  const audit = new AuditLog(store.db, deps.now);
+  if (traffic) app.use(basePath, traffic.middleware());
+  app.use(basePath, auditScimWrites(audit, logger));
   // Before body parsing, so a request refused by the JSON parser is counted (and timed) too.
   if (config.observability.metrics) app.use(basePath, metrics.scimRequests);
   app.use(express.json({ type: isJsonBody, limit: config.server.maxBodyBytes, strict: false }));
@@ -139,9 +152,10 @@ export function createApp(deps: AppDeps): App {
     // Without provisioning wired in (createApp alone), counts and failures still come from the
     // store; only planned operations need the rules, and a poll-driven worker needs no wake-up.
     const admin = deps.admin ?? { rules: () => [], targets: config.targets };
+    app.use("/admin/api", observeRouter({ config, traffic, audit }));
     app.use("/admin/api", adminRouter({ config, store, service, deps: admin, now: deps.now }));
   }
   app.use((req, res) => sendScim(req, res, 404, errorBody(404, `no endpoint at ${req.method} ${req.path}`)));
   app.use(errorBoundary(logger));
-  return { app, service, tokens, registry, metrics };
+  return { app, service, tokens, registry, metrics, traffic, audit };
 }

@@ -21,6 +21,8 @@ import { compileRules } from "./provisioning.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { conformance, conformanceUsageError } from "./conformance/command.js";
 import { AdminUsageError, adminCommand, type AdminCommand } from "./admin/commands.js";
+import { AuditLog } from "./observability/audit.js";
+import { reconcileCommand } from "./reconcile.js";
 
 const USAGE = `usage: scimbridge <command> [--config FILE]
 
@@ -43,14 +45,21 @@ commands:
                         set failed and retrying deliveries (all, or of one resource such as
                         User/<id>) back to pending with a fresh attempt budget
   resync TYPE/ID        queue a full redelivery of one resource to every rule (via the outbox)
+  reconcile [--target T] [--dry-run]
+                        compare each user rule's expected entries with the directory (paged
+                        search under the rule's base) and report missing, extra and differing
+                        entries; without --dry-run, queue their repair (delivered by a running
+                        server's worker, or the next serve)
                         status, failures, retry and resync work on the database file directly,
                         with or without a running server; a running server's worker picks
                         changed rows up on its next poll (provisioning.pollMs)
+  audit export [--since ISO] [--kind scim|ldap]
+                        print the audit log (SCIM and LDAP writes), oldest first, as JSON lines
 
 options:
   --config FILE         YAML configuration (or SCIMBRIDGE_CONFIG); without one, defaults apply
   --json                machine-readable output (token list, config check, preview, status,
-                        failures, retry, resync)
+                        failures, retry, resync, reconcile)
   -h, --help            this text`;
 
 class UsageError extends Error {}
@@ -135,6 +144,9 @@ async function main(argv: string[]): Promise<number> {
       target: { type: "string" },
       rule: { type: "string" },
       all: { type: "boolean", default: false },
+      since: { type: "string" },
+      kind: { type: "string" },
+      "dry-run": { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -206,6 +218,26 @@ async function main(argv: string[]): Promise<number> {
         if (e instanceof AdminUsageError) throw new UsageError(e.message);
         throw e;
       }
+    }
+    case "reconcile":
+      return reconcileCommand(load(values.config), { json: values.json, dryRun: values["dry-run"], target: values.target }, out);
+    case "audit": {
+      if (sub !== "export") throw new UsageError(`unknown audit command ${sub ?? "(none)"}`);
+      if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError("--since must be an ISO 8601 time");
+      if (values.kind !== undefined && values.kind !== "scim" && values.kind !== "ldap") throw new UsageError("--kind must be scim or ldap");
+      const config = load(values.config);
+      if (!existsSync(config.storage.file)) {
+        process.stderr.write(`no database at ${config.storage.file}; nothing to export\n`);
+        return 1;
+      }
+      const store = openStore(config.storage.file);
+      try {
+        const since = values.since === undefined ? undefined : new Date(values.since).toISOString();
+        for (const row of new AuditLog(store.db).export({ since, kind: values.kind })) out(JSON.stringify(row));
+      } finally {
+        store.close();
+      }
+      return 0;
     }
     default:
       throw new UsageError(`unknown command ${command}`);

@@ -174,6 +174,7 @@ export function createProvisioning(o: {
   readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
   /** Delivery outcomes and timings (the app's metrics). */
   onDelivery?: WorkerOptions["onDelivery"];
+  onLdapWrite?: WorkerOptions["onLdapWrite"];
 }): Provisioning {
   const rules = compileRules(o.config, o.registry);
   const targets = connectTargets(o.config.targets);
@@ -191,6 +192,7 @@ export function createProvisioning(o: {
     retry: { initialMs: p.retryInitialMs, maxMs: p.retryMaxMs },
     pollMs: p.pollMs,
     onDelivery: o.onDelivery,
+    onLdapWrite: o.onLdapWrite,
   });
   return {
     worker,

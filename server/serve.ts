@@ -14,6 +14,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
 import type { CompiledRule } from "../hooks/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
+import { startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";
 
 export interface Running {
@@ -68,7 +69,9 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
       throw e;
     }
   };
-  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource, onDelivery: (e) => app.metrics.recordDelivery(e) });
+  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource, onDelivery: (e) => app.metrics.recordDelivery(e),
+    onLdapWrite: (e) => app.audit.recordLdap(e),
+  });
   late.provisioning = provisioning;
   probe.targets = probeTargets(provisioning.targets);
   return { app, provisioning };
@@ -85,7 +88,23 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   const store = openStore(config.storage.file);
   const { app, provisioning } = assemble(config, store, logger);
   provisioning.worker.start();
+  const every = config.provisioning.reconcileEveryMinutes;
+  const stopReconcile = every
+    ? startPeriodicReconcile({ config, store, app, targets: provisioning.targets, logger, minutes: every, wake: () => provisioning.worker.wake() })
+    : undefined;
   const first = ensureToken(app.tokens, opts.env);
+  // Audit retention: prune at start-up and hourly (unref'd: it never keeps the process alive).
+  const prune = () => {
+    try {
+      const n = app.audit.prune(config.audit.retentionDays);
+      if (n) logger.info({ rows: n, retentionDays: config.audit.retentionDays }, "audit log pruned");
+    } catch (e) {
+      logger.error({ err: e }, "audit log prune failed");
+    }
+  };
+  prune();
+  const pruneTimer = setInterval(prune, 3_600_000);
+  pruneTimer.unref();
 
   const server = await new Promise<Server>((resolve, reject) => {
     const s = app.app.listen(config.server.port, config.server.host, () => resolve(s));
@@ -118,6 +137,8 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   const stop = () =>
     (stopping ??= new Promise<void>((resolve) => {
       logger.info("shutting down");
+      stopReconcile?.();
+      clearInterval(pruneTimer);
       // Stop taking requests, let in-flight ones and LDAP deliveries finish, then close.
       server.close(() => {
         void provisioning

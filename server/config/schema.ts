@@ -196,6 +196,8 @@ export const configSchema = z
         retryInitialMs: z.number().int().min(10).default(500),
         retryMaxMs: z.number().int().min(100).default(60_000),
         pollMs: z.number().int().min(10).default(1000),
+        /** Minutes between repairing reconciles run by `serve` (issue 6); absent: never. */
+        reconcileEveryMinutes: z.number().positive().optional(),
       })
       .strict()
       .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000 }),
@@ -222,6 +224,22 @@ export const configSchema = z
       })
       .strict()
       .default({ metrics: true }),
+    /**
+     * Traffic inspector: the last `size` SCIM requests and responses in memory (bodies capped at
+     * 64 KB, passwords and tokens redacted), read through GET /admin/api/traffic.
+     */
+    inspector: z
+      .object({
+        enabled: z.boolean().default(true),
+        size: z.number().int().min(1).max(10_000).default(200),
+      })
+      .strict()
+      .default({ enabled: true, size: 200 }),
+    /** Audit log of SCIM and LDAP writes in SQLite; rows older than retentionDays are pruned hourly. */
+    audit: z
+      .object({ retentionDays: z.number().int().min(1).max(3650).default(30) })
+      .strict()
+      .default({ retentionDays: 30 }),
     /**
      * A local OpenLDAP (Debian's slapd as a child process, data under ./data/slapd) with the
      * openldap preset and one rule: the embedded default when no config file is given.

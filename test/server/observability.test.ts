@@ -60,7 +60,7 @@ describe("health", () => {
     const a = app();
     a.store.sqlite.prepare("DELETE FROM __drizzle_migrations").run();
     const res = await a.http.get("/readyz").expect(503);
-    expect(res.body).toEqual({ status: "not_ready", database: expect.stringMatching(/0 migrations applied, this build has 1/) });
+    expect(res.body).toEqual({ status: "not_ready", database: expect.stringMatching(/0 migrations applied, this build has [1-9]\d*/) });
   });
 
   it("/readyz reports a reachable slapd target as ready", async () => {

@@ -1,0 +1,338 @@
+/**
+ * Reconciliation (issue 6): compares each user rule's expected entries with what its directory
+ * holds under the rule's base, reports drift (missing, extra, differing entries) and, unless it is
+ * a dry run, repairs it through the delivery path.
+ *
+ * Memory: LDAP paging order is the server's, so a sort-merge on DN is not possible. One side is
+ * indexed instead: a Map from the normalised expected DN to "<id>\n<digest of the expected mapped
+ * attributes>" (strings only, ~150 bytes an entry: ~15 MB at 100,000 users). The directory is
+ * then streamed with a paged search (500 entries a page) and each entry is checked against the
+ * map, and removed from it once seen; what is left at the end is missing. Only entries whose
+ * digest differs are mapped again to say which attributes differ. So: the map plus one page.
+ *
+ * Comparison: the rule's mapped attributes (preset + rule mappings, plus the RDN attribute) are
+ * compared as sets of values, exactly after trimming, except the naming (RDN) attributes, which
+ * compare case-insensitively as the planner does. objectClass, account state (disable/enable)
+ * and passwords are not compared.
+ *
+ * Repairs go through the outbox and the worker, never straight to LDAP:
+ * - missing: the sync_state row's `written` is cleared, so the next delivery plans an add;
+ * - differing: the differing attributes in `written` are replaced by the directory's values, so
+ *   the planner's diff sends a `replace` for exactly those;
+ * then a `resync` change is queued (as `scimbridge resync` does); the worker fans it out and
+ * delivers. Extra entries are deleted only when the rule's `deprovision.onLeaveFilter` is
+ * `delete`, and then only entries no sync_state row of the rule claims (entries we wrote for a
+ * user who left the rule are handled by deliveries, never here); otherwise they are reported.
+ */
+import { createHash } from "node:crypto";
+import type { Store } from "../db/open.js";
+import { eq } from "drizzle-orm";
+import { changes, users } from "../db/schema.js";
+import { SyncQueries } from "../db/sync.js";
+import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
+import type { TargetConfig } from "./config.js";
+import type { LdapTarget } from "./ldap/connection.js";
+import { normalizeDn, parseDn } from "./ldap/dn.js";
+import { executeOps, normalizeEntry } from "./ldap/executor.js";
+import { mapUser, matchesRule, type CompiledRule, type MappedEntry } from "./mapping.js";
+import type { WrittenEntry } from "./planner.js";
+
+export interface ReconcileOptions {
+  store: Store;
+  /** Kept for symmetry with the worker; rules are already compiled against it. */
+  registry?: SchemaRegistry;
+  rules: CompiledRule[];
+  targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
+  /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
+  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  dryRun: boolean;
+  onProgress?: (p: ReconcileProgress) => void;
+  /** Users read from SQLite per batch, and LDAP page size. Default 500. */
+  pageSize?: number;
+  now?: () => Date;
+}
+
+export interface ReconcileProgress {
+  rule: string;
+  phase: "expected" | "directory" | "repair";
+  done: number;
+  /** Known for the expected phase (users in the store). */
+  total?: number;
+}
+
+export interface AttributeDrift {
+  name: string;
+  expected: string[];
+  actual: string[];
+}
+
+export interface ReconcileReport {
+  rule: string;
+  target: string;
+  /** Where the directory was searched, and how (see ruleBase). */
+  base: string;
+  scope: "one" | "sub";
+  /** Users the rule maps (matching its filter and mappable). */
+  expected: number;
+  missing: { id: string; dn: string }[];
+  /** `resourceId`: a sync_state row of the rule claims the entry (e.g. a user who left the filter). */
+  extra: { dn: string; resourceId?: string; deleted?: boolean }[];
+  differing: { id: string; dn: string; attributes: AttributeDrift[] }[];
+  /** Users the rule matches but cannot map (a DN placeholder without value, a failing expression). */
+  unmappable: { id: string; error: string }[];
+  /** Directory entries examined. */
+  checked: number;
+  /** Users queued for redelivery plus extra entries deleted (0 in a dry run). */
+  repaired: number;
+  /** Set when the rule could not be reconciled at all (target unknown or unreachable). */
+  error?: string;
+}
+
+/**
+ * The search base and scope for a rule, from its DN template. Heuristic: the literal RDNs after the
+ * last placeholder form the base; when every placeholder is in the first RDN (the usual
+ * `uid={userName},ou=people,dc=…`) the entries are the base's direct children (scope one),
+ * otherwise (`uid={userName},ou={department},dc=…`) the whole subtree below the literal suffix.
+ */
+export function ruleBase(rule: CompiledRule): { base: string; scope: "one" | "sub" } {
+  let last = -1;
+  rule.dn.forEach((p, i) => {
+    if (typeof p !== "string") last = i;
+  });
+  const before = rule.dn.slice(0, Math.max(last, 0)).filter((p): p is string => typeof p === "string").join("");
+  const tail = rule.dn.slice(last + 1).filter((p): p is string => typeof p === "string").join("");
+  const comma = firstUnescapedComma(tail);
+  const base = comma < 0 ? "" : tail.slice(comma + 1).trim();
+  const placeholdersOnlyInFirstRdn = last < 0 || firstUnescapedComma(before) < 0;
+  return { base, scope: placeholdersOnlyInFirstRdn && last >= 0 ? "one" : "sub" };
+}
+
+function firstUnescapedComma(s: string): number {
+  for (let i = 0; i < s.length; i++) {
+    if (s[i] === "\\") i += 1;
+    else if (s[i] === ",") return i;
+  }
+  return -1;
+}
+
+/** The LDAP filter selecting the kind of entry the rule creates: all of its object classes. */
+function ruleFilter(rule: CompiledRule): string {
+  const classes = rule.objectClasses.filter((c) => c.toLowerCase() !== "top" && /^[A-Za-z][\w-]*$/.test(c));
+  if (!classes.length) return "(objectClass=*)";
+  return classes.length === 1 ? `(objectClass=${classes[0]})` : `(&${classes.map((c) => `(objectClass=${c})`).join("")})`;
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+interface Comparer {
+  /** Lower-cased attribute names compared, sorted. */
+  names: string[];
+  caseIgnore: Set<string>;
+}
+
+function comparerOf(rule: CompiledRule, first: MappedEntry): Comparer {
+  const rdn = (parseDn(first.dn)[0] ?? []).map((a) => lower(a.type));
+  const names = new Set([...rule.mappings.map((m) => lower(m.attribute)), ...Object.keys(first.attributes).map(lower), ...rdn]);
+  return { names: [...names].sort(), caseIgnore: new Set(rdn) };
+}
+
+function valuesOf(attrs: Record<string, string[]>, name: string): string[] {
+  const direct = attrs[name];
+  if (direct) return direct;
+  const key = Object.keys(attrs).find((k) => lower(k) === name);
+  return key === undefined ? [] : (attrs[key] ?? []);
+}
+
+function canonicalValues(values: string[], ignoreCase: boolean): string[] {
+  const out = new Set<string>();
+  for (const v of values) {
+    const t = v.trim();
+    if (t !== "") out.add(ignoreCase ? lower(t) : t);
+  }
+  return [...out].sort();
+}
+
+function digest(cmp: Comparer, attrs: Record<string, string[]>): string {
+  const parts = cmp.names.map((n) => `${n}=${canonicalValues(valuesOf(attrs, n), cmp.caseIgnore.has(n)).join("\u0001")}`);
+  return createHash("sha1").update(parts.join("\u0002")).digest("base64");
+}
+
+function attributeDrift(cmp: Comparer, expected: Record<string, string[]>, actual: Record<string, string[]>): AttributeDrift[] {
+  const out: AttributeDrift[] = [];
+  for (const n of cmp.names) {
+    const e = canonicalValues(valuesOf(expected, n), cmp.caseIgnore.has(n));
+    const a = canonicalValues(valuesOf(actual, n), cmp.caseIgnore.has(n));
+    if (e.length !== a.length || e.some((v, i) => v !== a[i])) {
+      const name = Object.keys(expected).find((k) => lower(k) === n) ?? n;
+      out.push({ name, expected: valuesOf(expected, n), actual: valuesOf(actual, n) });
+    }
+  }
+  return out;
+}
+
+function safeNormalize(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return dn;
+  }
+}
+
+/** Reconciles every user rule (one after the other) and returns one report per rule. */
+export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport[]> {
+  const reports: ReconcileReport[] = [];
+  for (const rule of o.rules) reports.push(await reconcileRule(o, rule));
+  return reports;
+}
+
+async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<ReconcileReport> {
+  const pageSize = o.pageSize ?? 500;
+  const { base, scope } = ruleBase(rule);
+  const report: ReconcileReport = { rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], differing: [], unmappable: [], checked: 0, repaired: 0 };
+  const target = o.targets.get(rule.target);
+  if (!target) return { ...report, error: `target ${rule.target} is not configured` };
+
+  // ---- expected side: users in seq order, 500 at a time; only DN → id + digest is kept ----
+  const expected = new Map<string, string>();
+  let cmp: Comparer | undefined;
+  const total = (o.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+  const page = o.store.sqlite.prepare("SELECT seq, id FROM users WHERE seq > ? ORDER BY seq LIMIT ?");
+  let cursor = 0;
+  let read = 0;
+  for (;;) {
+    const rows = page.all(cursor, pageSize) as { seq: number; id: string }[];
+    if (!rows.length) break;
+    cursor = rows[rows.length - 1]!.seq;
+    for (const { id } of rows) {
+      const resource = o.readResource("User", id);
+      if (!resource || !matchesRule(rule, resource)) continue;
+      try {
+        const mapped = await mapUser(rule, resource);
+        cmp ??= comparerOf(rule, mapped);
+        expected.set(safeNormalize(mapped.dn), `${id}\n${digest(cmp, mapped.attributes)}`);
+      } catch (e) {
+        report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+    read += rows.length;
+    o.onProgress?.({ rule: rule.name, phase: "expected", done: read, total });
+    // Let the server's requests and timers run between batches (mapping is CPU-bound).
+    await new Promise((r) => setImmediate(r));
+  }
+  report.expected = expected.size;
+
+  // ---- directory side: streamed page by page under the rule's base ----
+  const extras: string[] = [];
+  const attributes = [...new Set(["objectClass", ...(cmp?.names ?? rule.mappings.map((m) => m.attribute))])];
+  try {
+    await target.connection.run(async (c) => {
+      try {
+        for await (const result of c.searchPaginated(base, { scope, filter: ruleFilter(rule), attributes, paged: { pageSize } })) {
+          for (const entry of result.searchEntries) {
+            report.checked += 1;
+            const norm = safeNormalize(entry.dn);
+            const hit = expected.get(norm);
+            if (hit === undefined) {
+              extras.push(entry.dn);
+              continue;
+            }
+            expected.delete(norm);
+            const nl = hit.lastIndexOf("\n");
+            const [id, want] = [hit.slice(0, nl), hit.slice(nl + 1)];
+            const actual = normalizeEntry(entry);
+            if (!cmp || digest(cmp, actual) === want) continue;
+            // Mapped again only for the entries that differ, to say which attributes.
+            const resource = o.readResource("User", id);
+            if (!resource) continue; // deleted meanwhile: its delivery deprovisions it
+            const mapped = await mapUser(rule, resource).catch(() => undefined);
+            if (!mapped) continue;
+            const drift = attributeDrift(cmp, mapped.attributes, actual);
+            if (drift.length) report.differing.push({ id, dn: entry.dn, attributes: drift });
+          }
+          o.onProgress?.({ rule: rule.name, phase: "directory", done: report.checked });
+        }
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 32) throw e; // 32: the base does not exist yet: all missing
+      }
+    });
+  } catch (e) {
+    return { ...report, error: `directory search under ${base} failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+
+  // ---- what was never seen is missing; its DN is mapped again (only these) ----
+  for (const hit of expected.values()) {
+    const id = hit.slice(0, hit.lastIndexOf("\n"));
+    const resource = o.readResource("User", id);
+    const mapped = resource ? await mapUser(rule, resource).catch(() => undefined) : undefined;
+    if (mapped) report.missing.push({ id, dn: mapped.dn });
+  }
+  expected.clear();
+
+  // ---- extras: which are claimed by a sync_state row of this rule (we wrote them) ----
+  if (extras.length) {
+    const byNorm = new Map(extras.map((dn) => [safeNormalize(dn), dn] as const));
+    const claimed = new Map<string, string>();
+    const rows = o.store.sqlite.prepare("SELECT resource_id AS id, dn FROM sync_state WHERE rule = ? AND resource_type = 'User' AND dn IS NOT NULL");
+    for (const r of rows.iterate(rule.name) as IterableIterator<{ id: string; dn: string }>) {
+      const n = safeNormalize(r.dn);
+      if (byNorm.has(n)) claimed.set(n, r.id);
+    }
+    for (const [n, dn] of byNorm) {
+      const resourceId = claimed.get(n);
+      report.extra.push(resourceId === undefined ? { dn } : { dn, resourceId });
+    }
+  }
+
+  if (!o.dryRun) await repair(o, rule, target.connection, report);
+  return report;
+}
+
+async function repair(o: ReconcileOptions, rule: CompiledRule, connection: LdapTarget, report: ReconcileReport): Promise<void> {
+  const sync = new SyncQueries(o.store.db);
+  const at = (o.now ?? (() => new Date()))().toISOString();
+  const queue = (id: string, written: (current: WrittenEntry | undefined) => WrittenEntry | null) => {
+    const row = sync.get("User", id, rule.name);
+    if (row) {
+      const current = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
+      const next = written(current);
+      sync.update("User", id, rule.name, { written: next === null ? null : JSON.stringify(next), updated: at });
+    }
+    // A new outbox change: fanned out as pending with a new wanted seq, delivered by the worker.
+    // (the same row `scimbridge resync` queues, server/admin/status.ts requestResync).
+    const version = o.store.db.select({ v: users.version }).from(users).where(eq(users.id, id)).get()?.v;
+    if (version === undefined) return;
+    o.store.db.insert(changes).values({ resourceType: "User", resourceId: id, op: "resync", version, at, client: "reconcile" }).run();
+    report.repaired += 1;
+  };
+  o.store.sqlite.transaction(() => {
+    // Forgetting what was written makes the planner plan an add (the executor merges into an
+    // entry that exists after all).
+    for (const m of report.missing) queue(m.id, () => null);
+    for (const d of report.differing) {
+      queue(d.id, (current) => {
+        if (!current) return null;
+        const attrs = { ...current.attributes };
+        for (const a of d.attributes) {
+          const key = Object.keys(attrs).find((k) => lower(k) === lower(a.name)) ?? a.name;
+          attrs[key] = [...a.actual];
+        }
+        return { ...current, attributes: attrs };
+      });
+    }
+  })();
+  if (rule.actions.deprovision.onLeaveFilter !== "delete") return;
+  let done = 0;
+  for (const x of report.extra) {
+    if (x.resourceId !== undefined) continue; // ours: its deliveries decide
+    await executeOps(connection, [{ kind: "delete", dn: x.dn }], { createIfMissing: false });
+    x.deleted = true;
+    report.repaired += 1;
+    o.onProgress?.({ rule: rule.name, phase: "repair", done: ++done });
+  }
+}
+
+/** A one-line summary of a report, for the CLI and logs. */
+export function summarize(r: ReconcileReport): string {
+  if (r.error) return `rule ${r.rule} (target ${r.target}): ${r.error}`;
+  return `rule ${r.rule} (target ${r.target}, ${r.scope === "one" ? "children of" : "subtree"} ${r.base}): ${r.expected} expected, ${r.checked} in directory; ${r.missing.length} missing, ${r.extra.length} extra, ${r.differing.length} differing${r.unmappable.length ? `, ${r.unmappable.length} unmappable` : ""}${r.repaired ? `; ${r.repaired} repaired or queued` : ""}`;
+}

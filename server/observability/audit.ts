@@ -1,0 +1,145 @@
+/**
+ * Audit log (issue 6): every SCIM write (client, method, resource, status) and every LDAP write
+ * (target, DN, operation, outcome) in the audit_log table, pruned after `audit.retentionDays`, and
+ * exported as JSON lines (admin API and `scimbridge audit export`). Never holds attribute values:
+ * LDAP rows name the attributes written, not what was written (passwords go through here).
+ */
+import { and, asc, eq, gte, lt } from "drizzle-orm";
+import type { RequestHandler } from "express";
+import type { Db } from "../../db/open.js";
+import { auditLog } from "../../db/schema.js";
+import type { Logger } from "../logger.js";
+
+export type AuditKind = "scim" | "ldap";
+export type AuditRow = typeof auditLog.$inferSelect;
+
+/** What the delivery worker reports per LDAP operation it ran (or that failed). */
+export interface LdapWriteEvent {
+  target: string;
+  rule: string;
+  resourceType: string;
+  resourceId: string;
+  operation: string;
+  dn: string;
+  outcome: "success" | "error";
+  /** LDAP result code of a failure. */
+  code?: number | undefined;
+  /** Attribute names written, a rename's new RDN, or a failure's message. */
+  detail?: string | undefined;
+}
+
+const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
+const DAY_MS = 86_400_000;
+
+export class AuditLog {
+  constructor(
+    private readonly db: Db,
+    private readonly now: () => Date = () => new Date(),
+  ) {}
+
+  recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
+    this.db
+      .insert(auditLog)
+      .values({
+        at: this.now().toISOString(),
+        kind: "scim",
+        client: e.client ?? null,
+        operation: e.method,
+        resourceType: e.resourceType ?? null,
+        resourceId: e.resourceId ?? null,
+        outcome: String(e.status),
+        detail: e.detail ?? null,
+      })
+      .run();
+  }
+
+  recordLdap(e: LdapWriteEvent): void {
+    const detail = e.outcome === "error" ? [e.code === undefined ? undefined : `code ${e.code}`, e.detail].filter(Boolean).join(": ") : e.detail;
+    this.db
+      .insert(auditLog)
+      .values({
+        at: this.now().toISOString(),
+        kind: "ldap",
+        client: `rule:${e.rule}`,
+        operation: e.operation,
+        resourceType: e.resourceType,
+        resourceId: e.resourceId,
+        target: e.target,
+        dn: e.dn,
+        outcome: e.outcome,
+        detail: detail ? detail.slice(0, 2000) : null,
+      })
+      .run();
+  }
+
+  /** Deletes rows older than `retentionDays`; returns how many. */
+  prune(retentionDays: number): number {
+    const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
+    return this.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
+  }
+
+  /** Oldest first, from `since` (ISO time, inclusive), in pages by seq so a big export is streamed. */
+  *export(q: { since?: string | undefined; kind?: AuditKind | undefined; limit?: number | undefined } = {}): Generator<AuditRow> {
+    let after = 0;
+    let left = q.limit ?? Number.MAX_SAFE_INTEGER;
+    while (left > 0) {
+      const page = this.db
+        .select()
+        .from(auditLog)
+        .where(and(gte(auditLog.seq, after + 1), q.since ? gte(auditLog.at, q.since) : undefined, q.kind ? eq(auditLog.kind, q.kind) : undefined))
+        .orderBy(asc(auditLog.seq))
+        .limit(Math.min(left, 1000))
+        .all();
+      for (const row of page) yield row;
+      if (page.length < Math.min(left, 1000)) return;
+      left -= page.length;
+      after = page[page.length - 1]!.seq;
+    }
+  }
+}
+
+/** `/Users/<id>` → ["User", id]; `/Groups` → ["Group"]; `/Bulk` → ["Bulk"]. */
+function resourceOf(path: string): { type?: string; id?: string } {
+  const m = /^\/(Users|Groups|Bulk|Me)(?:\/([^/?]+))?/i.exec(path);
+  if (!m) return {};
+  const type = { users: "User", groups: "Group", bulk: "Bulk", me: "Me" }[m[1]!.toLowerCase()];
+  return { type, id: m[2] === undefined ? undefined : decodeURIComponent(m[2]) };
+}
+
+/**
+ * Records every SCIM write (POST/PUT/PATCH/DELETE other than searches) once its response is done,
+ * failed ones included with their status. Mounted on the SCIM base path.
+ */
+export function auditScimWrites(audit: AuditLog, logger: Logger): RequestHandler {
+  return (req, res, next) => {
+    if (!WRITE_METHODS.has(req.method) || /\/\.search$/i.test(req.path)) {
+      next();
+      return;
+    }
+    // Now: routers below rewrite req.url while they run.
+    const { type, id } = resourceOf(req.path);
+    let done = false;
+    const record = () => {
+      if (done) return;
+      done = true;
+      // A create names its new resource in Location (RFC 7644 §3.3).
+      const location = res.getHeader("location");
+      const created = req.method === "POST" && typeof location === "string" ? location.split("/").pop() : undefined;
+      try {
+        audit.recordScim({
+          client: req.scimClient,
+          method: req.method,
+          resourceType: type,
+          resourceId: id ?? (created ? decodeURIComponent(created) : undefined),
+          status: res.statusCode,
+          detail: [`request ${req.id ?? "-"}`, res.writableFinished ? undefined : "aborted"].filter(Boolean).join("; "),
+        });
+      } catch (e) {
+        logger.error({ err: e, reqId: req.id }, "audit log write failed");
+      }
+    };
+    res.once("finish", record);
+    res.once("close", record);
+    next();
+  };
+}

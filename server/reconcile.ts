@@ -1,0 +1,125 @@
+/**
+ * `scimbridge reconcile` and the periodic reconcile of `serve` (provisioning.reconcileEveryMinutes):
+ * wiring of hooks/reconcile.ts to the config, the store and the targets. Repairs are queued in
+ * the outbox; the worker of a running server (or of the next `serve`) delivers them.
+ */
+import { existsSync } from "node:fs";
+import { openStore, type Store } from "../db/open.js";
+import type { TargetConfig } from "../hooks/config.js";
+import type { LdapTarget } from "../hooks/ldap/connection.js";
+import { reconcile, summarize, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile.js";
+import { ScimError } from "../schemas/errors.js";
+import type { ResourceKind } from "../schemas/registry.js";
+import { createApp, type App } from "./app.js";
+import type { Config } from "./config/schema.js";
+import { createLogger, type Logger } from "./logger.js";
+import { compileRules, connectTargets, embeddedRuleConfig } from "./provisioning.js";
+
+type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
+
+/** Reads a resource in wire shape through the SCIM service (with `groups`), as the worker does. */
+export function resourceReader(app: Pick<App, "service">): (kind: ResourceKind, id: string) => Record<string, unknown> | undefined {
+  return (kind, id) => {
+    try {
+      return app.service.get(kind, id, { baseUrl: "" }).resource;
+    } catch (e) {
+      if (e instanceof ScimError && e.status === 404) return undefined;
+      throw e;
+    }
+  };
+}
+
+export async function reconcileWith(o: {
+  config: Config;
+  store: Store;
+  app: Pick<App, "service" | "registry">;
+  targets: Targets;
+  dryRun: boolean;
+  /** Only the rules of this target. */
+  target?: string | undefined;
+  onProgress?: (p: ReconcileProgress) => void;
+}): Promise<ReconcileReport[]> {
+  const rules = compileRules(o.config, o.app.registry).filter((r) => o.target === undefined || r.target === o.target);
+  return reconcile({ store: o.store, registry: o.app.registry, rules, targets: o.targets, readResource: resourceReader(o.app), dryRun: o.dryRun, onProgress: o.onProgress });
+}
+
+const DRIFT_LINES = 20;
+
+/** `scimbridge reconcile [--target T] [--dry-run] [--json]`. */
+export async function reconcileCommand(given: Config, a: { json: boolean; dryRun: boolean; target?: string | undefined }, out: (line: string) => void): Promise<number> {
+  if (!existsSync(given.storage.file)) {
+    process.stderr.write(`no database at ${given.storage.file}\n`);
+    return 1;
+  }
+  // The embedded directory's rule too; its slapd must be running (it is while `serve` runs).
+  const e = given.embeddedDirectory;
+  const config = e.enabled ? embeddedRuleConfig(given, `ldap://127.0.0.1:${e.port}`) : given;
+  if (a.target !== undefined && !config.targets.some((t) => t.name === a.target)) {
+    process.stderr.write(`no target named ${a.target}\n`);
+    return 2;
+  }
+  const store = openStore(config.storage.file);
+  const targets = connectTargets(config.targets.filter((t) => a.target === undefined || t.name === a.target));
+  const tty = process.stderr.isTTY;
+  try {
+    const app = createApp({ config, store, logger: createLogger("silent") });
+    const reports = await reconcileWith({
+      config,
+      store,
+      app,
+      targets,
+      dryRun: a.dryRun,
+      target: a.target,
+      onProgress: tty
+        ? (p) => process.stderr.write(`\r${p.rule}: ${p.phase} ${p.done.toLocaleString("en")}${p.total !== undefined ? ` / ${p.total.toLocaleString("en")}` : ""}\x1b[K`)
+        : undefined,
+    });
+    if (tty) process.stderr.write("\r\x1b[K");
+    if (a.json) out(JSON.stringify({ dryRun: a.dryRun, rules: reports }));
+    else {
+      if (!reports.length) out("no rules configured");
+      for (const r of reports) {
+        out(summarize(r));
+        const lines = [
+          ...r.missing.map((m) => `  missing   ${m.dn} (User/${m.id})`),
+          ...r.differing.map((d) => `  differing ${d.dn} (User/${d.id}): ${d.attributes.map((x) => `${x.name} ${JSON.stringify(x.actual)} → ${JSON.stringify(x.expected)}`).join(", ")}`),
+          ...r.extra.map((x) => `  extra     ${x.dn}${x.resourceId ? ` (written for User/${x.resourceId})` : ""}${x.deleted ? " (deleted)" : ""}`),
+          ...r.unmappable.map((u) => `  unmappable User/${u.id}: ${u.error}`),
+        ];
+        for (const l of lines.slice(0, DRIFT_LINES)) out(l);
+        if (lines.length > DRIFT_LINES) out(`  … ${lines.length - DRIFT_LINES} more (--json lists all)`);
+      }
+      const queued = reports.some((r) => r.missing.length + r.differing.length > 0);
+      if (a.dryRun) out("dry run: nothing changed");
+      else if (queued) out("repairs queued in the outbox; a running server's worker (or the next `scimbridge serve`) delivers them");
+    }
+    return 0;
+  } finally {
+    await Promise.allSettled([...targets.values()].map((t) => t.connection.close()));
+    store.close();
+  }
+}
+
+/**
+ * Runs a repairing reconcile every `minutes` on the server's own connections (unref'd timer; a run
+ * still going when the next is due is not overlapped, that tick is skipped). Returns a stop function.
+ */
+export function startPeriodicReconcile(o: { config: Config; store: Store; app: Pick<App, "service" | "registry">; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => void {
+  let running = false;
+  const tick = () => {
+    if (running) return;
+    running = true;
+    void reconcileWith({ config: o.config, store: o.store, app: o.app, targets: o.targets, dryRun: false })
+      .then((reports) => {
+        for (const r of reports) o.logger.info({ rule: r.rule, missing: r.missing.length, extra: r.extra.length, differing: r.differing.length, repaired: r.repaired, error: r.error }, summarize(r));
+        o.wake?.();
+      })
+      .catch((e: unknown) => o.logger.error({ err: e }, "periodic reconcile failed"))
+      .finally(() => {
+        running = false;
+      });
+  };
+  const timer = setInterval(tick, o.minutes * 60_000);
+  timer.unref();
+  return () => clearInterval(timer);
+}

@@ -1,0 +1,146 @@
+/**
+ * Reconciliation on a real slapd: users delivered by the real worker, drift caused directly in
+ * slapd with the admin client, then reconcile (dry run, then repairing) and the CLI as a process.
+ */
+import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Change, Attribute } from "ldapts";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { user } from "../helpers/app.js";
+import { runCli } from "../helpers/cli.js";
+import { provisioned, type Provisioned } from "../helpers/provisioned.js";
+import { useSlapd } from "../harness/slapd.js";
+import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile.js";
+import { compileRules } from "../../server/provisioning.js";
+import { parseConfig } from "../../server/config/load.js";
+import { resourceReader } from "../../server/reconcile.js";
+
+const ldap = useSlapd();
+const PEOPLE = "ou=people,dc=example,dc=com";
+const STAFF = "ou=staff,dc=example,dc=com";
+const RULES = [
+  { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
+  { name: "staff", target: "slapd", dn: `uid={userName},${STAFF}`, actions: { deprovision: { onLeaveFilter: "delete" } } },
+];
+const dir = mkdtempSync(join(tmpdir(), "scimbridge-reconcile-"));
+const dbFile = join(dir, "scim.db");
+let p: Provisioned;
+const ids: Record<string, string> = {};
+
+const stranger = (base: string) => ({
+  dn: `uid=stranger,${base}`,
+  attrs: { objectClass: ["inetOrgPerson"], uid: "stranger", cn: "Stranger", sn: "Danger" },
+});
+
+async function run(dryRun: boolean): Promise<ReconcileReport[]> {
+  const app = p.assembled.app;
+  const config = parseConfig({ storage: { file: dbFile }, targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: "cn=x", bindPassword: "x" }], userRules: RULES }, {});
+  return reconcile({ store: p.store, registry: app.registry, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(app), dryRun });
+}
+const byRule = (reports: ReconcileReport[], name: string) => reports.find((r) => r.rule === name)!;
+const changeCount = () => (p.store.sqlite.prepare("SELECT count(*) AS n FROM changes").get() as { n: number }).n;
+
+beforeAll(async () => {
+  await ldap.admin.add(STAFF, { objectClass: ["organizationalUnit"], ou: "staff" });
+  p = provisioned(ldap, { userRules: RULES, dbFile });
+  for (const name of ["alice", "bob", "carol"]) {
+    const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user(name, { title: "Author" }));
+    ids[name] = (res.body as { id: string }).id;
+  }
+  await p.settle();
+  // Drift, made behind scimbridge's back.
+  await ldap.admin.del(`uid=alice,${PEOPLE}`);
+  await ldap.admin.modify(`uid=bob,${PEOPLE}`, new Change({ operation: "replace", modification: new Attribute({ type: "title", values: ["Hacker"] }) }));
+  for (const base of [PEOPLE, STAFF]) await ldap.admin.add(stranger(base).dn, stranger(base).attrs);
+});
+afterAll(async () => {
+  await p?.close();
+  rmSync(dir, { recursive: true, force: true });
+});
+
+describe("reconcile", () => {
+  it("ruleBase: the template's literal parent; a subtree when placeholders go deeper", () => {
+    const app = p.assembled.app;
+    const config = parseConfig(
+      {
+        storage: { file: dbFile },
+        targets: [{ name: "slapd", directory: "openldap", urls: ["ldap://x"], bindDn: "cn=x", bindPassword: "x" }],
+        userRules: [
+          RULES[0],
+          { name: "deep", target: "slapd", dn: "uid={userName},ou={title},dc=example,dc=com" },
+        ],
+      },
+      {},
+    );
+    const [people, deep] = compileRules(config, app.registry);
+    expect(ruleBase(people!)).toEqual({ base: PEOPLE, scope: "one" });
+    expect(ruleBase(deep!)).toEqual({ base: "dc=example,dc=com", scope: "sub" });
+  });
+
+  it("dry run reports exactly the missing, differing and extra entries and changes nothing", async () => {
+    const before = changeCount();
+    const reports = await run(true);
+    const people = byRule(reports, "people");
+    expect(people).toMatchObject({ expected: 3, checked: 3, repaired: 0 });
+    expect(people.missing).toEqual([{ id: ids.alice, dn: `uid=alice,${PEOPLE}` }]);
+    expect(people.differing).toEqual([{ id: ids.bob, dn: `uid=bob,${PEOPLE}`, attributes: [{ name: "title", expected: ["Author"], actual: ["Hacker"] }] }]);
+    expect(people.extra).toEqual([{ dn: `uid=stranger,${PEOPLE}` }]);
+    const staff = byRule(reports, "staff");
+    expect(staff).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${STAFF}` }], checked: 4 });
+    expect(changeCount()).toBe(before);
+    expect(await ldap.search(`uid=alice,${PEOPLE}`)).toBeUndefined();
+    expect((await ldap.search(`uid=bob,${PEOPLE}`))?.title).toEqual(["Hacker"]);
+    expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeDefined();
+  });
+
+  it("a real run queues repairs the worker delivers; extras are deleted only under onLeaveFilter delete", async () => {
+    const reports = await run(false);
+    expect(byRule(reports, "people").repaired).toBe(2);
+    expect(byRule(reports, "staff")).toMatchObject({ repaired: 1, extra: [{ dn: `uid=stranger,${STAFF}`, deleted: true }] });
+    p.assembled.provisioning.worker.wake();
+    await p.settle();
+    expect(await ldap.search(`uid=alice,${PEOPLE}`)).toMatchObject({ uid: ["alice"], title: ["Author"], mail: ["alice@example.com"] });
+    expect((await ldap.search(`uid=bob,${PEOPLE}`))?.title).toEqual(["Author"]);
+    expect(await ldap.search(`uid=stranger,${PEOPLE}`)).toBeDefined(); // onLeaveFilter disable: reported only
+    expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeUndefined();
+
+    const again = await run(true);
+    expect(byRule(again, "people")).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${PEOPLE}` }] });
+    expect(byRule(again, "staff")).toMatchObject({ missing: [], differing: [], extra: [] });
+  });
+
+  it("scimbridge reconcile --dry-run --json as a process on a stopped app's database", async () => {
+    await p.close();
+    await ldap.admin.del(`uid=carol,${STAFF}`);
+    const s = ldap.slapd;
+    const configFile = join(dir, "c.yaml");
+    writeFileSync(
+      configFile,
+      [
+        `storage: { file: ${dbFile} }`,
+        "logging: { level: warn }",
+        "provisioning: { secretKey: " + Buffer.alloc(32, 7).toString("base64") + " }",
+        "targets:",
+        `  - { name: slapd, directory: openldap, urls: ['${s.url}'], bindDn: '${s.rootDn}', bindPassword: '${s.rootPassword}' }`,
+        "userRules:",
+        ...RULES.map((r) => `  - ${JSON.stringify(r)}`),
+        "",
+      ].join("\n"),
+    );
+    const r = runCli(["reconcile", "--dry-run", "--json", "--config", configFile]);
+    expect(r.stderr).toBe("");
+    expect(r.code).toBe(0);
+    const doc = JSON.parse(r.stdout) as { dryRun: boolean; rules: ReconcileReport[] };
+    expect(doc.dryRun).toBe(true);
+    expect(byRule(doc.rules, "staff").missing).toEqual([{ id: ids.carol, dn: `uid=carol,${STAFF}` }]);
+    expect(byRule(doc.rules, "people")).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${PEOPLE}` }] });
+
+    const plain = runCli(["reconcile", "--dry-run", "--target", "slapd", "--config", configFile]);
+    expect(plain.code).toBe(0);
+    expect(plain.stdout).toContain(`rule staff (target slapd, children of ${STAFF}): 3 expected, 2 in directory; 1 missing, 0 extra, 0 differing`);
+    expect(plain.stdout).toContain(`  missing   uid=carol,${STAFF} (User/${ids.carol})`);
+    expect(plain.stdout).toContain("dry run: nothing changed");
+    expect(runCli(["reconcile", "--target", "nope", "--config", configFile]).code).toBe(2);
+  });
+});
