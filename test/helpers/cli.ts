@@ -1,5 +1,6 @@
 /** Runs the CLI as a separate process (through tsx, so tests need no build). */
 import { spawn, spawnSync, type ChildProcess } from "node:child_process";
+import { writeFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 
 export const ROOT = resolve(import.meta.dirname, "..", "..");
@@ -34,4 +35,27 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 
       if (!pattern.test(seen)) reject(new Error(`process exited (${code}) before ${pattern}:\n${seen}`));
     });
   });
+}
+
+/**
+ * Writes a YAML config for CLI tests: the given SQLite file and one openldap target on a test
+ * slapd, with the given user rules (and any extra top-level lines).
+ */
+export function writeSlapdConfig(
+  file: string,
+  o: { dbFile: string; slapd: { url: string; rootDn: string; rootPassword: string }; rules: object[]; extra?: string[] },
+): void {
+  writeFileSync(
+    file,
+    [
+      `storage: { file: ${o.dbFile} }`,
+      "logging: { level: warn }",
+      ...(o.extra ?? []),
+      "targets:",
+      `  - { name: slapd, directory: openldap, urls: ['${o.slapd.url}'], bindDn: '${o.slapd.rootDn}', bindPassword: '${o.slapd.rootPassword}' }`,
+      "userRules:",
+      ...o.rules.map((r) => `  - ${JSON.stringify(r)}`),
+      "",
+    ].join("\n"),
+  );
 }

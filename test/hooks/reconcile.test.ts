@@ -2,13 +2,13 @@
  * Reconciliation on a real slapd: users delivered by the real worker, drift caused directly in
  * slapd with the admin client, then reconcile (dry run, then repairing) and the CLI as a process.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Change, Attribute } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { user } from "../helpers/app.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
 import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile.js";
@@ -115,19 +115,7 @@ describe("reconcile", () => {
     await ldap.admin.del(`uid=carol,${STAFF}`);
     const s = ldap.slapd;
     const configFile = join(dir, "c.yaml");
-    writeFileSync(
-      configFile,
-      [
-        `storage: { file: ${dbFile} }`,
-        "logging: { level: warn }",
-        "provisioning: { secretKey: " + Buffer.alloc(32, 7).toString("base64") + " }",
-        "targets:",
-        `  - { name: slapd, directory: openldap, urls: ['${s.url}'], bindDn: '${s.rootDn}', bindPassword: '${s.rootPassword}' }`,
-        "userRules:",
-        ...RULES.map((r) => `  - ${JSON.stringify(r)}`),
-        "",
-      ].join("\n"),
-    );
+    writeSlapdConfig(configFile, { dbFile, slapd: s, rules: RULES, extra: ["provisioning: { secretKey: " + Buffer.alloc(32, 7).toString("base64") + " }"] });
     const r = runCli(["reconcile", "--dry-run", "--json", "--config", configFile]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(0);

@@ -3,6 +3,7 @@
  * failure is slapd's own: uidNumber is not allowed by inetOrgPerson (65 objectClassViolation).
  */
 import supertest from "supertest";
+import type { PublicRow } from "../../server/admin/status.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { createApp } from "../../server/app.js";
@@ -19,21 +20,10 @@ const PEOPLE = "ou=people,dc=example,dc=com";
 let p: Provisioned;
 const ids = { alice: "", bob: "", carol: "" };
 
-interface Row {
-  type: string;
-  id: string;
-  rule: string;
-  target: string;
-  state: string | null;
-  dn: string | null;
-  directoryId: string | null;
-  attempts: number;
-  lastAttempt: string | null;
-  lastCode: number | null;
-  lastError: string | null;
-  passwordPending: boolean;
+/** What the API returns per rule: the shared public row plus the planned operations. */
+type Row = PublicRow & {
   planned: { event: string; dn?: string; ops: { kind: string; dn: string; attributes?: Record<string, string[]> }[] } | null;
-}
+};
 const row = (id: string, rule: string) =>
   p.store.sqlite.prepare("SELECT state, attempts, next_attempt, last_attempt, last_code, wanted_seq FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, rule) as
     | { state: string; attempts: number; next_attempt: string | null; last_attempt: string | null; last_code: number | null; wanted_seq: number }

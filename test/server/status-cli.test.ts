@@ -2,13 +2,13 @@
  * `scimbridge status | failures | retry | resync` as processes, on a database left by a stopped
  * server (the app, worker and a real slapd fill it first), then picked up by a restarted one.
  */
-import { mkdtempSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import Database from "better-sqlite3";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { user } from "../helpers/app.js";
-import { runCli } from "../helpers/cli.js";
+import { runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
 
@@ -46,18 +46,7 @@ beforeAll(async () => {
     await p.close();
   }
   const s = ldap.slapd;
-  writeFileSync(
-    configFile,
-    [
-      `storage: { file: ${dbFile} }`,
-      "logging: { level: warn }",
-      "targets:",
-      `  - { name: slapd, directory: openldap, urls: ['${s.url}'], bindDn: '${s.rootDn}', bindPassword: '${s.rootPassword}' }`,
-      "userRules:",
-      ...RULES.map((r) => `  - ${JSON.stringify(r)}`),
-      "",
-    ].join("\n"),
-  );
+  writeSlapdConfig(configFile, { dbFile, slapd: s, rules: RULES });
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
