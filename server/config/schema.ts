@@ -4,6 +4,7 @@
  */
 import { z } from "zod";
 import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/config.js";
+import { groupRulesSchema, refineGroupRules } from "../../hooks/group-config.js";
 
 const attributeType = z.enum(["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex", "binary"]);
 
@@ -184,6 +185,7 @@ export const configSchema = z
       .default({ level: "info" }),
     targets: targetsSchema,
     userRules: userRulesSchema,
+    groupRules: groupRulesSchema,
     provisioning: z
       .object({
         /**
@@ -257,6 +259,7 @@ export const configSchema = z
   .strict()
   .superRefine((c, ctx) => {
     refineHooks(c, ctx);
+    refineGroupRules(c, ctx);
     if (c.scim.defaultPageSize > c.scim.maxPageSize) {
       ctx.addIssue({
         code: "custom",

@@ -23,9 +23,18 @@ export interface Provisioned {
 }
 
 export function provisioned(
-  ldap: Pick<TestSlapd, "slapd">,
-  doc: { userRules: Record<string, unknown>[]; provisioning?: Record<string, unknown>; dbFile?: string; admin?: Record<string, unknown> },
+  ldap: Pick<TestSlapd, "slapd"> | undefined,
+  doc: {
+    userRules: Record<string, unknown>[];
+    groupRules?: Record<string, unknown>[];
+    /** Replaces the default single target named "slapd" (e.g. a Samba AD DC, or two directories). */
+    targets?: Record<string, unknown>[];
+    provisioning?: Record<string, unknown>;
+    dbFile?: string;
+    admin?: Record<string, unknown>;
+  },
 ): Provisioned {
+  if (!ldap && !doc.targets) throw new Error("provisioned(): pass a slapd or targets");
   // With dbFile the caller owns the database (to restart on it); otherwise a temp dir is used.
   const dir = doc.dbFile ? undefined : mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
   const config = parseConfig(
@@ -33,10 +42,11 @@ export function provisioned(
       server: { publicUrl: "https://scim.example.test/scim/v2" },
       storage: { file: doc.dbFile ?? join(dir!, "scim.db") },
       logging: { level: "silent" },
-      targets: [
-        { name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
+      targets: doc.targets ?? [
+        { name: "slapd", directory: "openldap", urls: [ldap!.slapd.url], bindDn: ldap!.slapd.rootDn, bindPassword: ldap!.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
       ],
       userRules: doc.userRules,
+      ...(doc.groupRules ? { groupRules: doc.groupRules } : {}),
       ...(doc.admin ? { admin: doc.admin } : {}),
       provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64"), ...doc.provisioning },
     },

@@ -27,7 +27,7 @@ function app(doc: Record<string, unknown> = {}): TestApp {
   cleanups.push(() => a.close());
   return a;
 }
-function prov(on: Pick<Parameters<typeof provisioned>[0], "slapd">): Provisioned {
+function prov(on: NonNullable<Parameters<typeof provisioned>[0]>): Provisioned {
   const p = provisioned(on, { userRules: [RULE] });
   cleanups.push(() => p.close());
   return p;
