@@ -162,6 +162,33 @@ export const syncState = sqliteTable(
   ],
 );
 
+/**
+ * Membership delivery per (group rule, group, member) (issue 5): which member DN that rule last
+ * wrote into the group's member attribute, and whether the pair needs another look. Level-
+ * triggered like sync_state: the truth is group_members; an outbox delta (or a member's DN
+ * changing) only marks the pair dirty, and the group's delivery converges it with one single-value
+ * modify. `dirty` is a generation counter, not a flag: a delivery clears only the generation it
+ * read, so a mark made while it ran is never lost. `evict` asks for the value to go even though
+ * the member is still in the SCIM group (its entry is about to be deleted from the directory).
+ */
+export const groupMemberSync = sqliteTable(
+  "group_member_sync",
+  {
+    rule: text("rule").notNull(),
+    groupId: text("group_id").notNull(),
+    memberId: text("member_id").notNull(),
+    /** Member DN as written to the group by this rule; null = not (yet) written. */
+    dn: text("dn"),
+    dirty: integer("dirty").notNull().default(0),
+    evict: integer("evict").notNull().default(0),
+  },
+  (t) => [
+    primaryKey({ columns: [t.rule, t.groupId, t.memberId] }),
+    index("group_member_sync_dirty").on(t.rule, t.groupId, t.dirty),
+    index("group_member_sync_member").on(t.memberId),
+  ],
+);
+
 /** A SCIM password between its write and the fan-out to rules: sealed, never in clear. */
 export const pendingSecrets = sqliteTable("pending_secrets", {
   userId: text("user_id").primaryKey(),

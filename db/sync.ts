@@ -7,6 +7,17 @@ import type { Db } from "./open.js";
 import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "./schema.js";
 
 export type SyncStateRow = typeof syncState.$inferSelect;
+
+export interface GroupChange {
+  seq: number;
+  id: string;
+  /** create | update | delete | resync | refresh */
+  op: string;
+  membersAdded: string | null;
+  membersRemoved: string | null;
+  displayBefore: string | null;
+  displayAfter: string | null;
+}
 export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope";
 
 const OUTBOX_CURSOR = "outbox";
@@ -26,19 +37,42 @@ export class SyncQueries {
       .run();
   }
 
-  /** Resources changed after `after`, with the newest change seq of each, for up to `limit` changes. */
-  changedSince(after: number, limit: number): { kind: string; id: string; seq: number }[] {
+  /**
+   * Resources changed after `after`, with the newest change seq of each, for up to `limit` changes;
+   * `upTo` is the last seq covered (the next cursor).
+   */
+  changedSince(after: number, limit: number): { upTo: number; rows: { kind: string; id: string; seq: number }[] } {
     const upTo = this.db.get<{ upTo: number | null }>(
       sql`SELECT max(seq) AS upTo FROM (SELECT seq FROM changes WHERE seq > ${after} ORDER BY seq LIMIT ${limit})`,
     ).upTo;
-    if (upTo === null || upTo === undefined) return [];
-    return this.db
+    if (upTo === null || upTo === undefined) return { upTo: after, rows: [] };
+    const rows = this.db
       .select({ kind: changes.resourceType, id: changes.resourceId, seq: max(changes.seq) })
       .from(changes)
       .where(and(gt(changes.seq, after), lte(changes.seq, upTo)))
       .groupBy(changes.resourceType, changes.resourceId)
       .all()
       .map((r) => ({ kind: r.kind, id: r.id, seq: r.seq ?? upTo }));
+    return { upTo, rows };
+  }
+
+  /**
+   * Group changes in (after, upTo] in order, with their member deltas (JSON id lists) and the
+   * displayName around the change: what membership delivery and group-based user rules need.
+   */
+  groupChanges(after: number, upTo: number): GroupChange[] {
+    return this.db.all<GroupChange>(sql`
+      SELECT seq, resource_id AS id, op, members_added AS membersAdded, members_removed AS membersRemoved,
+             json_extract(before, '$.displayName') AS displayBefore, json_extract(after, '$.displayName') AS displayAfter
+      FROM changes WHERE seq > ${after} AND seq <= ${upTo} AND resource_type = 'Group' ORDER BY seq`);
+  }
+
+  /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */
+  refreshGroup(groupId: string, memberIds: string[], at: string): void {
+    this.db
+      .insert(changes)
+      .values({ resourceType: "Group", resourceId: groupId, op: "refresh", version: 0, at, membersAdded: JSON.stringify(memberIds) })
+      .run();
   }
 
   /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. */
@@ -48,7 +82,9 @@ export class SyncQueries {
       .values({ resourceType: kind, resourceId: id, rule, target, state: "pending", wantedSeq: seq, updated: at })
       .onConflictDoUpdate({
         target: [syncState.resourceType, syncState.resourceId, syncState.rule],
-        set: { state: "pending", wantedSeq: seq, target, attempts: 0, nextAttempt: null, updated: at },
+        // max(): a batch may mark a row for an older change after a newer one (a member's change
+        // marking its groups); the wanted seq never goes back, so an in-flight delivery still sees it moved.
+        set: { state: "pending", wantedSeq: sql`max(${syncState.wantedSeq}, excluded.wanted_seq)`, target, attempts: 0, nextAttempt: null, updated: at },
       })
       .run();
   }

@@ -4,7 +4,7 @@
  * that holds them; mapping a user is then just reading paths and evaluating JSONata.
  */
 import jsonata from "jsonata";
-import type { AttributeDef, ResolvedPath, SchemaRegistry } from "../schemas/registry.js";
+import type { AttributeDef, ResolvedPath, ResourceKind, SchemaRegistry } from "../schemas/registry.js";
 import type { FilterNode } from "../schemas/filter/ast.js";
 import { parseFilter } from "../schemas/filter/parse.js";
 import { matchElement, matchesFilter } from "../schemas/filter/match.js";
@@ -41,12 +41,12 @@ export interface MappedEntry {
   active: boolean;
 }
 
-interface CompiledPath {
+export interface CompiledPath {
   text: string;
   read(resource: Resource): unknown[];
 }
 
-interface CompiledMapping {
+export interface CompiledMapping {
   attribute: string;
   /** Where the mapping came from, for error messages: `attributes.mail` or `preset openldap mail`. */
   origin: string;
@@ -99,7 +99,7 @@ function closingBracket(text: string, open: number): number {
  * `attr[filter].sub` (RFC 7644 §3.10). A complex attribute without a sub-attribute means its
  * `value` (RFC 7643 §2.4), when it has one. Throws Error with the reason.
  */
-export function compilePath(registry: SchemaRegistry, text: string): CompiledPath {
+export function compilePath(registry: SchemaRegistry, text: string, kind: ResourceKind = "User"): CompiledPath {
   const open = text.indexOf("[");
   let base = text;
   let sub = "";
@@ -114,9 +114,9 @@ export function compilePath(registry: SchemaRegistry, text: string): CompiledPat
     // RFC 7644 §3.4.2.2 forbids a value filter inside another; refuse now rather than on the first user.
     if (JSON.stringify(filter).includes('"kind":"valuePath"')) throw new Error(`nested [filter] in ${JSON.stringify(text)}`);
   }
-  const top = registry.resolve("User", base);
+  const top = registry.resolve(kind, base);
   if (!top || (open >= 0 && top.sub)) throw new Error(`unknown SCIM attribute ${JSON.stringify(base)}`);
-  let resolved: ResolvedPath | undefined = sub ? registry.resolve("User", base + sub) : top;
+  let resolved: ResolvedPath | undefined = sub ? registry.resolve(kind, base + sub) : top;
   if (!resolved) throw new Error(`unknown sub-attribute ${JSON.stringify(sub.slice(1))} of ${top.canonical}`);
   if (filter && resolved.attr.type !== "complex") throw new Error(`a [filter] needs a complex attribute; ${top.canonical} is ${top.attr.type}`);
   if (resolved.attr.type === "complex" && !resolved.sub) {
@@ -171,9 +171,15 @@ function flattenResult(v: unknown): unknown[] {
   return [v];
 }
 
-function compileMapping(registry: SchemaRegistry, attribute: string, mapping: Exclude<AttributeMapping, null>, origin: string): CompiledMapping {
+export function compileMapping(
+  registry: SchemaRegistry,
+  attribute: string,
+  mapping: Exclude<AttributeMapping, null>,
+  origin: string,
+  kind: ResourceKind = "User",
+): CompiledMapping {
   if (typeof mapping === "string" || "path" in mapping) {
-    const path = compilePath(registry, typeof mapping === "string" ? mapping : mapping.path);
+    const path = compilePath(registry, typeof mapping === "string" ? mapping : mapping.path, kind);
     return { attribute, origin, read: (resource) => guarded(origin, () => path.read(resource)) };
   }
   if ("expr" in mapping) {
@@ -303,6 +309,21 @@ function clean(values: unknown[], origin: string, single: boolean): string[] {
  * Throws MappingError.
  */
 export async function mapUser(rule: CompiledRule, resource: Resource): Promise<MappedEntry> {
+  const { dn, attributes } = await renderEntry(rule, resource, "user");
+  const active = getCI(resource, "active");
+  return { dn, attributes, active: !(active === false || (typeof active === "string" && lower(active) === "false")) };
+}
+
+/**
+ * Evaluates compiled mappings and a DN template against a resource (User or Group): values
+ * cleaned to LDAP strings, DN values escaped (RFC 4514), and the RDN's values written into their
+ * attributes. Throws MappingError naming the mapping or placeholder that failed.
+ */
+export async function renderEntry(
+  rule: { mappings: CompiledMapping[]; dn: (string | CompiledPath)[]; singleValued: Set<string> },
+  resource: Resource,
+  noun: string,
+): Promise<{ dn: string; attributes: Record<string, string[]> }> {
   const attributes: Record<string, string[]> = {};
   const results = await Promise.all(rule.mappings.map(async (m) => [m, await m.read(resource)] as const));
   for (const [m, values] of results) attributes[m.attribute] = clean(values, m.origin, rule.singleValued.has(lower(m.attribute)));
@@ -315,7 +336,7 @@ export async function mapUser(rule: CompiledRule, resource: Resource): Promise<M
     }
     const where = `DN placeholder {${part.text}}`;
     const [first] = clean(guarded(where, () => part.read(resource)), where, true);
-    if (first === undefined) throw new MappingError(`DN placeholder {${part.text}} has no value for this user`);
+    if (first === undefined) throw new MappingError(`DN placeholder {${part.text}} has no value for this ${noun}`);
     dn += escapeDnValue(first);
   }
 
@@ -324,7 +345,5 @@ export async function mapUser(rule: CompiledRule, resource: Resource): Promise<M
     const others = (attributes[key] ?? []).filter((v) => lower(v) !== lower(ava.value));
     attributes[key] = rule.singleValued.has(lower(key)) ? [ava.value] : [ava.value, ...others];
   }
-
-  const active = getCI(resource, "active");
-  return { dn, attributes, active: !(active === false || (typeof active === "string" && lower(active) === "false")) };
+  return { dn, attributes };
 }

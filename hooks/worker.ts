@@ -8,6 +8,7 @@
  */
 import type { Logger } from "pino";
 import type { Store } from "../db/open.js";
+import { MemberSyncQueries, type MemberSyncRow } from "../db/member-sync.js";
 import { SyncQueries, type SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import { isTargetSecure, type TargetConfig } from "./config.js";
@@ -17,6 +18,10 @@ import type { LdapOp } from "./ops.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
 import { openSecret, sealSecret } from "./secrets.js";
+import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
+import { planGroup, type GroupPlanEvent, type WrittenGroup } from "./group-planner.js";
+import { sameDn } from "./ldap/dn.js";
+import type { FilterNode } from "../schemas/filter/ast.js";
 
 export interface WorkerOptions {
   store: Store;
@@ -27,9 +32,17 @@ export interface WorkerOptions {
    * their last-seen config: their entries are deprovisioned per their `onRuleRemoved` action.
    */
   removedRules?: CompiledRule[];
+  /** Group rules (issue 5): groups and their memberships. */
+  groupRules?: DeliverableGroupRule[];
+  /** Group rules removed from config, compiled from their last-seen config (see removedRules). */
+  removedGroupRules?: DeliverableGroupRule[];
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
-  /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
-  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  /**
+   * Reads a resource in wire shape (a User with `groups`), or undefined when it no longer exists.
+   * `members: false` leaves a Group's members out (a 100,000-member group is never loaded for
+   * nothing: membership is delivered from deltas).
+   */
+  readResource: (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
   /** AES-256-GCM key that seals SCIM passwords until delivered. */
   secretKey: Buffer;
   maxAttempts?: number;
@@ -60,6 +73,36 @@ export interface LdapWriteReport {
 }
 
 const FAN_OUT_BATCH = 5000;
+/** Member pairs one delivery of an existing group converges (each is one single-value modify). */
+const MEMBER_BATCH = 5000;
+/** How soon a user whose entry is to be deleted looks again, while its groups drop it first. */
+const EVICTION_WAIT_MS = 100;
+/** Waits (doubling from EVICTION_WAIT_MS, capped at 25.6 s: about 5 minutes in all) before deleting anyway. */
+const EVICTION_MAX_WAITS = 20;
+
+/** Whether a user rule's filter reads `groups` (so membership changes move users in or out). */
+function filterReadsGroups(node: FilterNode | undefined): { any: boolean; display: boolean } {
+  if (!node) return { any: false, display: false };
+  switch (node.kind) {
+    case "and":
+    case "or": {
+      const [l, r] = [filterReadsGroups(node.left), filterReadsGroups(node.right)];
+      return { any: l.any || r.any, display: l.display || r.display };
+    }
+    case "not":
+      return filterReadsGroups(node.expr);
+    case "valuePath": {
+      const on = node.path.toLowerCase().split(":").pop() === "groups";
+      return { any: on, display: on && JSON.stringify(node.filter).toLowerCase().includes('"display"') };
+    }
+    default: {
+      const path = node.path.toLowerCase().split(":").pop()!;
+      return { any: path.split(".")[0] === "groups", display: path === "groups.display" };
+    }
+  }
+}
+
+const parseIds = (json: string | null): string[] => (json ? (JSON.parse(json) as string[]) : []);
 
 /** What a delivery does for (rule, resource): the same decision the preview shows. */
 export function deliveryEvent(rule: CompiledRule, resource: Record<string, unknown> | undefined, ruleRemoved = false): PlanEvent {
@@ -70,8 +113,16 @@ export function deliveryEvent(rule: CompiledRule, resource: Record<string, unkno
 
 export class DeliveryWorker {
   private readonly sync: SyncQueries;
+  private readonly members: MemberSyncQueries;
   private readonly rulesByName: Map<string, CompiledRule>;
   private readonly removedByName: Map<string, CompiledRule>;
+  private readonly groupRulesByName: Map<string, DeliverableGroupRule>;
+  private readonly removedGroupsByName: Map<string, DeliverableGroupRule>;
+  /** Per target: the user rules and group rules writing to it (where member DNs come from). */
+  private readonly userRulesOn = new Map<string, string[]>();
+  private readonly groupRulesOn = new Map<string, string[]>();
+  /** User rules selecting users by group membership, and whether they read groups.display. */
+  private readonly groupBasedRules: { rule: CompiledRule; display: boolean }[];
   private readonly inFlight = new Map<string, Promise<void>>();
   private readonly perTarget = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
@@ -82,8 +133,18 @@ export class DeliveryWorker {
 
   constructor(private readonly o: WorkerOptions) {
     this.sync = new SyncQueries(o.store.db);
+    this.members = new MemberSyncQueries(o.store.sqlite);
     this.rulesByName = new Map(o.rules.map((r) => [r.name, r]));
     this.removedByName = new Map((o.removedRules ?? []).map((r) => [r.name, r]));
+    this.groupRulesByName = new Map((o.groupRules ?? []).map((r) => [r.name, r]));
+    this.removedGroupsByName = new Map((o.removedGroupRules ?? []).map((r) => [r.name, r]));
+    const add = (m: Map<string, string[]>, target: string, rule: string) => m.set(target, [...(m.get(target) ?? []), rule]);
+    for (const r of [...o.rules, ...(o.removedRules ?? [])]) add(this.userRulesOn, r.target, r.name);
+    for (const r of [...(o.groupRules ?? []), ...(o.removedGroupRules ?? [])]) add(this.groupRulesOn, r.target, r.name);
+    this.groupBasedRules = o.rules.flatMap((rule) => {
+      const reads = filterReadsGroups(rule.filter);
+      return reads.any ? [{ rule, display: reads.display }] : [];
+    });
     this.now = o.now ?? (() => new Date());
   }
 
@@ -139,7 +200,8 @@ export class DeliveryWorker {
     const at = this.now().toISOString();
     this.o.store.sqlite.transaction(() => {
       for (const r of this.o.rules) this.sync.rememberRule(r.name, "User", r.target, r.config, at);
-      for (const r of this.removedByName.values()) {
+      for (const r of this.groupRulesByName.values()) this.sync.rememberRule(r.name, "Group", r.target, r.config, at);
+      for (const r of [...this.removedByName.values(), ...this.removedGroupsByName.values()]) {
         const rows = this.sync.rowsOfRule(r.name);
         if (!rows.length) this.sync.forgetRule(r.name);
         for (const row of rows) this.sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
@@ -148,7 +210,7 @@ export class DeliveryWorker {
   }
 
   private allRuleNames(): string[] {
-    return [...this.rulesByName.keys(), ...this.removedByName.keys()];
+    return [...this.rulesByName.keys(), ...this.removedByName.keys(), ...this.groupRulesByName.keys(), ...this.removedGroupsByName.keys()];
   }
 
   /** Fans out new outbox rows, then starts due deliveries within each target's concurrency. */
@@ -175,24 +237,69 @@ export class DeliveryWorker {
     }
   }
 
-  /** One transaction: outbox rows after the cursor become pending sync state for every rule. */
+  /**
+   * One transaction: outbox rows after the cursor become pending sync state for every rule; group
+   * member deltas mark (group rule, group, member) pairs dirty; membership changes move users in or
+   * out of group-based user rules.
+   */
   fanOut(): number {
     return this.o.store.sqlite.transaction(() => {
       const cursor = this.sync.cursor();
-      const changed = this.sync.changedSince(cursor, FAN_OUT_BATCH);
+      const { upTo, rows: changed } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.now().toISOString();
+      const groupRules = [...this.groupRulesByName.values()];
       for (const c of changed) {
-        const secret = c.kind === "User" ? this.sync.takePendingSecret(c.id) : undefined;
-        // User rules only so far; group rules join here with their own kind.
-        for (const rule of c.kind === "User" ? this.o.rules : []) {
-          this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
-          if (secret !== undefined && rule.actions.password) this.sync.setSecret(c.kind, c.id, rule.name, secret);
+        if (c.kind === "User") {
+          const secret = this.sync.takePendingSecret(c.id);
+          for (const rule of this.o.rules) {
+            this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+            if (secret !== undefined && rule.actions.password) this.sync.setSecret(c.kind, c.id, rule.name, secret);
+          }
+          // A user who left groups without a group change (a deleted user leaves them all, RFC
+          // 7644 §3.6): the groups whose entries hold its DN drop it.
+          this.markLeftMemberships(c.id, c.seq, at);
+        } else if (c.kind === "Group") {
+          for (const rule of groupRules) this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
         }
       }
-      this.sync.setCursor(Math.max(...changed.map((c) => c.seq)));
+      if (groupRules.length || this.groupBasedRules.length) this.fanOutMemberships(cursor, upTo, groupRules, at);
+      this.sync.setCursor(upTo);
       return changed.length;
     })();
+  }
+
+  private markLeftMemberships(memberId: string, seq: number, at: string): void {
+    if (!this.groupRulesByName.size) return;
+    for (const m of this.members.ofMember(memberId, [...this.groupRulesByName.keys()])) {
+      if (this.members.memberType(m.groupId, memberId) !== undefined) continue;
+      const rule = this.groupRulesByName.get(m.rule)!;
+      this.members.markDirty(m.rule, m.groupId, memberId);
+      this.sync.markPending("Group", m.groupId, m.rule, rule.target, seq, at);
+    }
+  }
+
+  private fanOutMemberships(cursor: number, upTo: number, groupRules: DeliverableGroupRule[], at: string): void {
+    // (The groups themselves were marked pending by fanOut: every Group change row, refreshes
+    // included, is in changedSince's batch.)
+    for (const g of this.sync.groupChanges(cursor, upTo)) {
+      const added = parseIds(g.membersAdded);
+      const removed = parseIds(g.membersRemoved);
+      for (const rule of groupRules) {
+        if (g.op === "resync") this.members.markAllDirty(rule.name, g.id);
+        for (const id of added) this.members.markDirty(rule.name, g.id, id);
+        for (const id of removed) this.members.markDirty(rule.name, g.id, id);
+      }
+      if (g.op === "refresh" || !this.groupBasedRules.length) continue;
+      // Users whose `groups` changed: joined or left, or the group's displayName changed under them.
+      const renamed = g.op === "update" && g.displayBefore !== g.displayAfter;
+      for (const { rule, display } of this.groupBasedRules) {
+        const ids = new Set([...added, ...removed, ...(renamed && display ? this.members.memberIds(g.id) : [])]);
+        for (const id of ids) {
+          if (this.members.isUser(id) || this.sync.get("User", id, rule.name)) this.sync.markPending("User", id, rule.name, rule.target, g.seq, at);
+        }
+      }
+    }
   }
 
   /** Pending, retrying or unfinished deliveries (for tests and shutdown). */
@@ -205,6 +312,7 @@ export class DeliveryWorker {
   }
 
   private async deliver(row: SyncStateRow): Promise<void> {
+    if (row.resourceType === "Group") return this.deliverGroup(row);
     const removed = this.removedByName.get(row.rule);
     const rule = this.rulesByName.get(row.rule) ?? removed!;
     const target = this.o.targets.get(row.target)!;
@@ -237,6 +345,7 @@ export class DeliveryWorker {
       const recreate = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops.find((op) => op.kind === "add") : undefined;
       let dn = plan.dn ?? written?.dn;
       let directoryId = row.directoryId ?? undefined;
+      if (plan.ops.some((op) => op.kind === "delete") && this.evictFromGroups(row, started)) return;
       if (plan.ops.length) {
         const result = await executeOps(target.connection, plan.ops, {
           createIfMissing: rule.actions.create,
@@ -252,7 +361,14 @@ export class DeliveryWorker {
         directoryId = result.directoryId ?? directoryId;
       }
       if (plan.written === null) this.finish(row, { state: "remove" });
-      else this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started });
+      else {
+        // A new or changed DN: the groups holding (or waiting for) this user look again, in the
+        // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP).
+        const moved = dn !== undefined && (row.dn === null || !sameDn(row.dn, dn)) ? dn : undefined;
+        this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started }, () => {
+          if (moved) this.refreshGroupsOf(row.resourceId, row.target);
+        });
+      }
       this.o.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "delivered");
       this.reportDelivery(row.target, "success", t0);
     } catch (e) {
@@ -300,12 +416,23 @@ export class DeliveryWorker {
   /** Records success; if another change arrived meanwhile the row stays pending for another round. */
   private finish(
     row: SyncStateRow,
-    r: { state: "in_sync" | "out_of_scope" | "remove"; written?: WrittenEntry | undefined; dn?: string | undefined; directoryId?: string | undefined; deliveredSecret?: boolean; at?: string },
+    r: {
+      state: "in_sync" | "out_of_scope" | "remove";
+      written?: WrittenEntry | WrittenGroup | undefined;
+      dn?: string | undefined;
+      directoryId?: string | undefined;
+      deliveredSecret?: boolean;
+      at?: string;
+      /** More work is queued for this row (a large membership change): deliver again. */
+      more?: boolean;
+    },
+    alsoInTransaction?: () => void,
   ): void {
     this.o.store.sqlite.transaction(() => {
+      alsoInTransaction?.();
       const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
       if (!current) return;
-      const newer = current.wantedSeq !== row.wantedSeq;
+      const newer = current.wantedSeq !== row.wantedSeq || r.more === true;
       if (r.state === "remove" && !newer) {
         this.sync.remove(row.resourceType, row.resourceId, row.rule);
         if (this.removedByName.has(row.rule) && !this.sync.rowsOfRule(row.rule).length) this.sync.forgetRule(row.rule);
@@ -328,6 +455,157 @@ export class DeliveryWorker {
         updated: this.now().toISOString(),
       });
     })();
+  }
+
+  /** Queues a look at every group holding `memberId` in SCIM, for the group rules on `target`. */
+  private refreshGroupsOf(memberId: string, target: string): void {
+    if (!this.groupRulesOn.get(target)?.length) return;
+    const at = this.now().toISOString();
+    for (const groupId of this.members.groupsOf(memberId)) this.sync.refreshGroup(groupId, [memberId], at);
+  }
+
+  /**
+   * Before a user's entry is deleted, the groups on the same target drop its DN (OpenLDAP keeps
+   * dangling member values without refint; AD removes them itself, but the order costs nothing
+   * there). Marks those memberships for eviction and puts the user's delivery back a little.
+   * Returns whether it did (the caller then stops).
+   */
+  private evictFromGroups(row: SyncStateRow, at: string): boolean {
+    const rules = this.groupRulesOn.get(row.target) ?? [];
+    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null);
+    if (!held.length) return false;
+    if (row.attempts >= EVICTION_MAX_WAITS) {
+      // A group that cannot be written (its own delivery failing) must not hold the user's
+      // deprovisioning forever; the dangling value is reported and reconcile can repair it.
+      this.o.logger.warn({ rule: row.rule, id: row.resourceId, groups: held.length }, "deleting a user entry still named in groups whose delivery did not drop it");
+      return false;
+    }
+    this.o.store.sqlite.transaction(() => {
+      for (const m of held) {
+        this.members.markDirty(m.rule, m.groupId, row.resourceId, true);
+        this.sync.refreshGroup(m.groupId, [row.resourceId], at);
+      }
+      this.sync.update(row.resourceType, row.resourceId, row.rule, {
+        state: "retrying",
+        attempts: row.attempts + 1,
+        nextAttempt: new Date(this.now().getTime() + EVICTION_WAIT_MS * 2 ** Math.min(row.attempts, 8)).toISOString(),
+        lastAttempt: at,
+        lastError: `waiting for its removal from ${held.length} group(s) before the entry is deleted`,
+        updated: this.now().toISOString(),
+      });
+    })();
+    this.wake();
+    return true;
+  }
+
+  /**
+   * Delivers one (group, group rule): the entry converges to the group's mapped state, and the
+   * dirty member pairs become one single-value modify each (RFC 4511 §4.6). A member whose own
+   * entry is not in the directory yet waits (AD rejects unknown member DNs; OpenLDAP would accept
+   * them silently), and its delivery brings the group back here (refreshGroupsOf).
+   */
+  private async deliverGroup(row: SyncStateRow): Promise<void> {
+    const removed = this.removedGroupsByName.get(row.rule);
+    const rule = this.groupRulesByName.get(row.rule) ?? removed!;
+    const target = this.o.targets.get(row.target)!;
+    const group = removed ? undefined : this.o.readResource("Group", row.resourceId, { members: rule.filterNeedsMembers });
+    const written = row.written ? (JSON.parse(row.written) as WrittenGroup) : undefined;
+    const started = this.now().toISOString();
+    const t0 = performance.now();
+    const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
+
+    if (event !== "upsert" && !written) {
+      this.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" }, () => {
+        if (event !== "leftFilter") this.members.forgetGroup(rule.name, row.resourceId);
+      });
+      return;
+    }
+    try {
+      let settles: { member: MemberSyncRow; dn: string | null }[] = [];
+      let more = false;
+      let plan;
+      if (event === "upsert") {
+        const after = await mapGroup(rule, group!);
+        const delta = this.memberDelta(rule, row, written);
+        settles = delta.settles;
+        more = delta.more;
+        plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
+      } else {
+        plan = planGroup({ rule, event, lastWritten: written, membersAdded: [], membersRemoved: [] });
+      }
+      if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
+      let dn = plan.written?.dn ?? written?.dn;
+      let directoryId = row.directoryId ?? undefined;
+      if (plan.ops.length) {
+        const result = await executeOps(target.connection, plan.ops, { createIfMissing: false, readDirectoryId: !directoryId && plan.written !== null }).catch((e: unknown) => {
+          this.reportLdapWrites(row, plan.ops, e);
+          throw e;
+        });
+        this.reportLdapWrites(row, plan.ops);
+        dn = plan.written === null ? undefined : result.dn;
+        directoryId = result.directoryId ?? directoryId;
+      }
+      const created = plan.written !== null && (written !== undefined || plan.ops.length > 0);
+      if (plan.written === null && written) {
+        // The entry is gone (deprovisioned, or emptyGroups "skip" after the last member left).
+        this.finish(row, { state: event === "upsert" ? "in_sync" : "remove" }, () => {
+          if (event === "upsert") {
+            for (const s of settles) if (s.dn === null) this.members.settle(rule.name, row.resourceId, s.member, null);
+            this.sync.update(row.resourceType, row.resourceId, row.rule, { written: null, dn: null, directoryId: null });
+          } else this.members.forgetGroup(rule.name, row.resourceId);
+        });
+      } else if (!created) {
+        // emptyGroups "skip": not created until a member can be written; the pairs stay dirty.
+        this.finish(row, { state: "in_sync", more });
+      } else {
+        this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, at: started, more }, () => {
+          for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
+        });
+      }
+      this.o.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "group delivered");
+      this.reportDelivery(row.target, "success", t0);
+    } catch (e) {
+      this.fail(row, e, started);
+      this.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
+    }
+  }
+
+  /**
+   * The member values to add and remove for a group's dirty pairs, with what to record for each
+   * pair once the ops succeed. A group not yet in the directory takes all its resolvable members
+   * in its add; an existing one converges up to MEMBER_BATCH pairs per delivery.
+   */
+  private memberDelta(
+    rule: DeliverableGroupRule,
+    row: SyncStateRow,
+    written: WrittenGroup | undefined,
+  ): { added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean } {
+    if (!rule.actions.members) return { added: [], removed: [], settles: [], more: false };
+    const limit = written ? MEMBER_BATCH : -1; // SQLite: LIMIT -1 is no limit
+    // A group entering the directory (new, back in the rule's filter, or a rule added later)
+    // takes its whole current membership, not only the deltas seen so far.
+    if (!written) this.members.markAllDirty(rule.name, row.resourceId);
+    const dirty = this.members.dirtyRows(rule.name, row.resourceId, limit);
+    const userRules = this.userRulesOn.get(row.target) ?? [];
+    const groupRules = this.groupRulesOn.get(row.target) ?? [];
+    const added: string[] = [];
+    const removed: string[] = [];
+    const settles: { member: MemberSyncRow; dn: string | null }[] = [];
+    for (const member of dirty) {
+      // Values written into an entry that is not there any more are not there either.
+      const had = written ? member.dn : null;
+      const type = member.evict ? undefined : this.members.memberType(row.resourceId, member.memberId);
+      const want = type ? this.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
+      if (type && want === undefined && had === null) continue; // waits for the member's own delivery
+      if (want !== undefined && had !== null && sameDn(had, want)) {
+        settles.push({ member, dn: had });
+        continue;
+      }
+      if (had !== null) removed.push(had);
+      if (want !== undefined) added.push(want);
+      settles.push({ member, dn: want ?? null });
+    }
+    return { added, removed, settles, more: limit > 0 && dirty.length >= limit };
   }
 
   private fail(row: SyncStateRow, e: unknown, at: string): void {

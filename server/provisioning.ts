@@ -11,10 +11,12 @@ import { LdapTarget } from "../hooks/ldap/connection.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, RuleError, type CompiledRule } from "../hooks/mapping.js";
 import { parseKey } from "../hooks/secrets.js";
+import { groupRuleSchema } from "../hooks/group-config.js";
+import { compileDeliverableGroupRule, type DeliverableGroupRule } from "../hooks/group-rule.js";
 import { DeliveryWorker, type WorkerOptions } from "../hooks/worker.js";
 import type { TargetConfig, UserRuleConfig } from "../hooks/config.js";
 import { SyncQueries } from "../db/sync.js";
-import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
+import type { SchemaRegistry } from "../schemas/registry.js";
 import { ConfigError, parseConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 
@@ -115,6 +117,19 @@ export function compileRules(config: Config, registry: SchemaRegistry): Compiled
   });
 }
 
+/** Compiles every group rule; an error names the rule's key path. */
+export function compileGroupRules(config: Config, registry: SchemaRegistry): DeliverableGroupRule[] {
+  return config.groupRules.map((rule, i) => {
+    const target = config.targets.find((t) => t.name === rule.target)!;
+    try {
+      return compileDeliverableGroupRule(registry, rule, target);
+    } catch (e) {
+      if (e instanceof RuleError) throw new ConfigError("config is invalid", [`groupRules.${i}.${e.key}: ${e.message}`]);
+      throw e;
+    }
+  });
+}
+
 export function connectTargets(targets: TargetConfig[]): Map<string, { config: TargetConfig; connection: LdapTarget }> {
   return new Map(
     targets.map((t) => [
@@ -141,9 +156,14 @@ export function connectTargets(targets: TargetConfig[]): Map<string, { config: T
  * its entries can be deprovisioned per its onRuleRemoved action; one whose target is gone too
  * cannot be reached and is only reported.
  */
-function removedRulesOf(config: Config, store: Store, registry: SchemaRegistry, logger: Logger): CompiledRule[] {
-  const configured = new Set(config.userRules.map((r) => r.name));
-  const out: CompiledRule[] = [];
+function removedRulesOf(
+  config: Config,
+  store: Store,
+  registry: SchemaRegistry,
+  logger: Logger,
+): { users: CompiledRule[]; groups: DeliverableGroupRule[] } {
+  const configured = new Set([...config.userRules.map((r) => r.name), ...config.groupRules.map((r) => r.name)]);
+  const out = { users: [] as CompiledRule[], groups: [] as DeliverableGroupRule[] };
   for (const known of new SyncQueries(store.db).knownRules()) {
     if (configured.has(known.name)) continue;
     const target = config.targets.find((t) => t.name === known.target);
@@ -152,7 +172,8 @@ function removedRulesOf(config: Config, store: Store, registry: SchemaRegistry, 
       continue;
     }
     try {
-      out.push(compileRule(registry, JSON.parse(known.config) as UserRuleConfig, target));
+      if (known.kind === "Group") out.groups.push(compileDeliverableGroupRule(registry, groupRuleSchema.parse(JSON.parse(known.config)), target));
+      else out.users.push(compileRule(registry, JSON.parse(known.config) as UserRuleConfig, target));
     } catch (e) {
       logger.warn({ rule: known.name, err: e }, "removed rule no longer compiles; its entries are left as they are");
     }
@@ -171,20 +192,23 @@ export function createProvisioning(o: {
   store: Store;
   registry: SchemaRegistry;
   logger: Logger;
-  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  readResource: WorkerOptions["readResource"];
   /** Delivery outcomes and timings (the app's metrics). */
   onDelivery?: WorkerOptions["onDelivery"];
   onLdapWrite?: WorkerOptions["onLdapWrite"];
 }): Provisioning {
   const rules = compileRules(o.config, o.registry);
+  const groupRules = compileGroupRules(o.config, o.registry);
   const targets = connectTargets(o.config.targets);
-  const removedRules = removedRulesOf(o.config, o.store, o.registry, o.logger);
+  const removed = removedRulesOf(o.config, o.store, o.registry, o.logger);
   const p = o.config.provisioning;
   const worker = new DeliveryWorker({
     store: o.store,
     logger: o.logger,
     rules,
-    removedRules,
+    removedRules: removed.users,
+    groupRules,
+    removedGroupRules: removed.groups,
     targets,
     readResource: o.readResource,
     secretKey: secretKeyOf(o.config),

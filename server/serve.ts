@@ -14,7 +14,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
 import type { CompiledRule } from "../hooks/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
-import { startPeriodicReconcile } from "./reconcile.js";
+import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";
 
 export interface Running {
@@ -59,11 +59,12 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
       // The same config the worker compiles its rules from; compiled once, on first use.
       rules: () => (late.rules ??= compileRules(config, app.registry)),
       targets: config.targets,
+      reconcile: ({ target }) => reconcileWith({ config, store, app, targets: late.provisioning!.targets, dryRun: true, target }),
     },
   });
-  const readResource = (kind: ResourceKind, id: string) => {
+  const readResource = (kind: ResourceKind, id: string, opts: { members?: boolean } = {}) => {
     try {
-      return app.service.get(kind, id, { baseUrl: "" }).resource;
+      return app.service.get(kind, id, { baseUrl: "" }, opts.members === false ? { excludedAttributes: ["members"] } : {}).resource;
     } catch (e) {
       if (e instanceof ScimError && e.status === 404) return undefined;
       throw e;

@@ -171,8 +171,11 @@ export class ResourceService {
       const current = this.q.get(kind, id);
       if (!current) throw notFound(`${kind} ${id} not found`);
       this.checkIfMatch(current, ifMatch);
+      // A deleted group's members leave it: the delta lets rules that select users by group
+      // membership (issue 5) see every member's `groups` change.
+      const membersRemoved = kind === "Group" ? this.q.memberIds(id).map((m) => m.id) : undefined;
       this.q.delete(kind, id);
-      this.q.recordChange({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes });
+      this.q.recordChange({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes, membersRemoved });
     });
   }
 

@@ -1,0 +1,229 @@
+/**
+ * SCIM Groups → group rules → slapd, end to end (issue 5): the real app and worker, a real slapd
+ * without refint (so nothing fixes member DNs behind our back). Each case checks the entry in the
+ * directory, and the LDAP writes we made (the audit log records every op sent).
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { PATCH_OP, user } from "../helpers/app.js";
+import { provisioned, type Provisioned } from "../helpers/provisioned.js";
+import { eventually, useSlapd } from "../harness/slapd.js";
+
+const ldap = useSlapd();
+const SUFFIX = "dc=example,dc=com";
+const PEOPLE = `ou=people,${SUFFIX}`;
+const GROUPS = `ou=groups,${SUFFIX}`;
+const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
+const PLACEHOLDER = `cn=nobody,${SUFFIX}`;
+let p: Provisioned;
+
+beforeAll(() => {
+  p = provisioned(ldap, {
+    userRules: [
+      { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
+      // Selects users by membership: joining "vpn-users" provisions them under ou=vpn.
+      {
+        name: "vpn",
+        target: "slapd",
+        filter: 'groups[display eq "vpn-users"]',
+        dn: `uid={userName},ou=vpn,${SUFFIX}`,
+        actions: { deprovision: { onDelete: "delete", onLeaveFilter: "delete" } },
+      },
+    ],
+    groupRules: [{ name: "groups", target: "slapd", filter: 'not (displayName sw "local-")', dn: `cn={displayName},${GROUPS}`, attributes: { description: "externalId" } }],
+  });
+});
+afterAll(async () => p?.close());
+
+beforeAll(async () => {
+  const { Attribute } = await import("ldapts");
+  await ldap.admin.add(`ou=vpn,${SUFFIX}`, [new Attribute({ type: "objectClass", values: ["organizationalUnit"] }), new Attribute({ type: "ou", values: ["vpn"] })]);
+});
+
+const createUser = async (name: string, extra: Record<string, unknown> = {}) => {
+  const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user(name, extra));
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+};
+const createGroup = async (displayName: string, members: string[] = [], extra: Record<string, unknown> = {}) => {
+  const res = await p.http
+    .post("/scim/v2/Groups")
+    .set(p.auth)
+    .send({ schemas: [GROUP_SCHEMA], displayName, members: members.map((value) => ({ value })), ...extra });
+  expect(res.status).toBe(201);
+  return res.body.id as string;
+};
+const patchGroup = async (id: string, ops: unknown[]) => {
+  const res = await p.http.patch(`/scim/v2/Groups/${id}`).set(p.auth).send({ schemas: [PATCH_OP], Operations: ops });
+  expect(res.status).toBeLessThan(300);
+};
+const members = async (cn: string) => ((await ldap.search(`cn=${cn},${GROUPS}`, ["member"]))?.member ?? []).map((m) => m.toLowerCase()).sort();
+const userDn = (uid: string) => `uid=${uid},${PEOPLE}`;
+/** LDAP writes sent to a DN after audit seq `after`, as "operation detail". */
+const writesTo = (dn: string, after: number) =>
+  (p.store.sqlite.prepare("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as { operation: string; detail: string }[]).map(
+    (r) => `${r.operation} ${r.detail}`,
+  );
+const auditSeq = () => (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+
+describe("groups delivered to slapd", () => {
+  it("a group created with members holds their DNs, written with the add", async () => {
+    const a = await createUser("g-ann");
+    const b = await createUser("g-ben");
+    await p.settle();
+    const before = auditSeq();
+    const id = await createGroup("staff", [a, b], { externalId: "ext-staff" });
+    await p.settle();
+    expect(await members("staff")).toEqual([userDn("g-ann"), userDn("g-ben")].sort());
+    expect((await ldap.search(`cn=staff,${GROUPS}`))?.description).toEqual(["ext-staff"]);
+    expect(writesTo(`cn=staff,${GROUPS}`, before)).toEqual([expect.stringMatching(/^add attributes: .*member/)]);
+    const state = p.store.sqlite.prepare("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as Record<string, string>;
+    expect(state).toMatchObject({ state: "in_sync", dn: `cn=staff,${GROUPS}` });
+    expect(state.directory_id).toMatch(/^[0-9a-f-]{36}$/);
+  });
+
+  it("adding and removing one member is one single-value modify each", async () => {
+    const a = await createUser("m-amy");
+    const b = await createUser("m-bo");
+    const c = await createUser("m-cy");
+    const id = await createGroup("team", [a, b]);
+    await p.settle();
+    let before = auditSeq();
+    await patchGroup(id, [{ op: "add", path: "members", value: [{ value: c }] }]);
+    await p.settle();
+    expect(await members("team")).toEqual([userDn("m-amy"), userDn("m-bo"), userDn("m-cy")].sort());
+    expect(writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: add member"]);
+    before = auditSeq();
+    await patchGroup(id, [{ op: "remove", path: `members[value eq "${a}"]` }]);
+    await p.settle();
+    expect(await members("team")).toEqual([userDn("m-bo"), userDn("m-cy")].sort());
+    expect(writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: delete member"]);
+  });
+
+  it("a member added out of band and then over SCIM is not an error (20 typeOrValueExists is success)", async () => {
+    const a = await createUser("o-ola");
+    const id = await createGroup("oob", []);
+    await p.settle();
+    const { Change, Attribute } = await import("ldapts");
+    await ldap.admin.modify(`cn=oob,${GROUPS}`, [new Change({ operation: "add", modification: new Attribute({ type: "member", values: [userDn("o-ola")] }) })]);
+    await patchGroup(id, [{ op: "add", path: "members", value: [{ value: a }] }]);
+    await p.settle();
+    expect(await members("oob")).toEqual([userDn("o-ola")]);
+    const state = p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as { state: string };
+    expect(state.state).toBe("in_sync");
+  });
+
+  it("an empty group is created with the placeholder, which leaves when a member arrives and comes back when the last one leaves", async () => {
+    const id = await createGroup("empty-then-not");
+    await p.settle();
+    expect(await members("empty-then-not")).toEqual([PLACEHOLDER]);
+    const a = await createUser("e-eve");
+    await patchGroup(id, [{ op: "add", path: "members", value: [{ value: a }] }]);
+    await p.settle();
+    expect(await members("empty-then-not")).toEqual([userDn("e-eve")]);
+    await patchGroup(id, [{ op: "remove", path: "members" }]);
+    await p.settle();
+    expect(await members("empty-then-not")).toEqual([PLACEHOLDER]);
+  });
+
+  it("a rename of the group is a modifyDN; the members stay", async () => {
+    const a = await createUser("r-rae");
+    const id = await createGroup("old-name", [a]);
+    await p.settle();
+    await patchGroup(id, [{ op: "replace", path: "displayName", value: "new-name" }]);
+    await p.settle();
+    expect(await ldap.search(`cn=old-name,${GROUPS}`)).toBeUndefined();
+    expect(await members("new-name")).toEqual([userDn("r-rae")]);
+  });
+
+  it("delete of the group deletes the entry; a group leaving the filter is deleted too", async () => {
+    const id = await createGroup("doomed");
+    const id2 = await createGroup("leaver");
+    await p.settle();
+    expect(await ldap.search(`cn=leaver,${GROUPS}`)).toBeDefined();
+    expect((await p.http.delete(`/scim/v2/Groups/${id}`).set(p.auth)).status).toBe(204);
+    await patchGroup(id2, [{ op: "replace", path: "displayName", value: "local-leaver" }]);
+    await p.settle();
+    expect(await ldap.search(`cn=doomed,${GROUPS}`)).toBeUndefined();
+    expect(await ldap.search(`cn=leaver,${GROUPS}`)).toBeUndefined();
+    expect(await ldap.search(`cn=local-leaver,${GROUPS}`)).toBeUndefined();
+  });
+
+  it("a membership whose user is not in the directory yet waits for the user's delivery", async () => {
+    // The real ordering problem: the group's delivery runs before its member's. Queue both with
+    // the worker stopped, and hold the user's rows back so the group goes first.
+    await p.assembled.provisioning.worker.stop();
+    const a = await createUser("w-wes");
+    const id = await createGroup("waiting", [a]);
+    // Deliver only the group: mark the user's rows as not due yet.
+    p.assembled.provisioning.worker.fanOut();
+    p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a);
+    p.assembled.provisioning.worker.start();
+    const groupState = () => (p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as { state: string }).state;
+    expect(await eventually(() => groupState() === "in_sync")).toBe(true);
+    expect(await members("waiting")).toEqual([PLACEHOLDER]);
+    const waiting = p.store.sqlite.prepare("SELECT dn, dirty FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(id, a) as { dn: string | null; dirty: number };
+    expect(waiting).toMatchObject({ dn: null });
+    expect(waiting.dirty).toBeGreaterThan(0);
+    // Now the user is delivered; its delivery brings the group back, and the member goes in.
+    p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a);
+    p.assembled.provisioning.worker.wake();
+    await p.settle();
+    expect(await members("waiting")).toEqual([userDn("w-wes")]);
+  });
+
+  it("a user's rename updates the groups holding its DN (no refint)", async () => {
+    const a = await createUser("u-old");
+    const id = await createGroup("renames", [a]);
+    await p.settle();
+    expect(id).toBeTruthy();
+    const res = await p.http
+      .patch(`/scim/v2/Users/${a}`)
+      .set(p.auth)
+      .send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "userName", value: "u-new" }] });
+    expect(res.status).toBe(200);
+    await p.settle();
+    expect(await ldap.search(userDn("u-new"))).toBeDefined();
+    expect(await members("renames")).toEqual([userDn("u-new")]);
+  });
+
+  it("deleting a user removes it from its groups before its entry goes", async () => {
+    const a = await createUser("d-dee");
+    const b = await createUser("d-dan");
+    await createGroup("deletes", [a, b]);
+    await p.settle();
+    const before = auditSeq();
+    expect((await p.http.delete(`/scim/v2/Users/${a}`).set(p.auth)).status).toBe(204);
+    await p.settle();
+    expect(await ldap.search(userDn("d-dee"))).toBeUndefined();
+    expect(await members("deletes")).toEqual([userDn("d-dan")]);
+    const order = (p.store.sqlite.prepare("SELECT operation, lower(dn) AS dn FROM audit_log WHERE kind = 'ldap' AND seq > ? ORDER BY seq").all(before) as { operation: string; dn: string }[]).map((r) => `${r.operation} ${r.dn}`);
+    expect(order.indexOf(`modify cn=deletes,${GROUPS}`)).toBeGreaterThanOrEqual(0);
+    expect(order.indexOf(`modify cn=deletes,${GROUPS}`)).toBeLessThan(order.indexOf(`delete ${userDn("d-dee")}`));
+  });
+
+  it("a group-based user rule: joining the group provisions the user there, leaving deprovisions", async () => {
+    const a = await createUser("v-vic");
+    const id = await createGroup("vpn-users");
+    await p.settle();
+    expect(await ldap.search(`uid=v-vic,ou=vpn,${SUFFIX}`)).toBeUndefined();
+    await patchGroup(id, [{ op: "add", path: "members", value: [{ value: a }] }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-vic,ou=vpn,${SUFFIX}`)).toBeDefined();
+    await patchGroup(id, [{ op: "remove", path: `members[value eq "${a}"]` }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-vic,ou=vpn,${SUFFIX}`)).toBeUndefined();
+    expect(await ldap.search(userDn("v-vic"))).toBeDefined();
+  });
+
+  it("renaming the group a rule selects by display moves its members out of the rule", async () => {
+    const a = await createUser("v-val");
+    const res = await p.http.get(`/scim/v2/Groups?filter=${encodeURIComponent('displayName eq "vpn-users"')}`).set(p.auth);
+    const id = res.body.Resources[0].id as string;
+    await patchGroup(id, [{ op: "add", path: "members", value: [{ value: a }] }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-val,ou=vpn,${SUFFIX}`)).toBeDefined();
+    await patchGroup(id, [{ op: "replace", path: "displayName", value: "vpn-retired" }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-val,ou=vpn,${SUFFIX}`)).toBeUndefined();
+  });
+});
