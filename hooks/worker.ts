@@ -555,8 +555,11 @@ export class DeliveryWorker {
           } else this.members.forgetGroup(rule.name, row.resourceId);
         });
       } else if (!created) {
-        // emptyGroups "skip": not created until a member can be written; the pairs stay dirty.
-        this.finish(row, { state: "in_sync", more });
+        // emptyGroups "skip": not created until a member can be written (a member's delivery
+        // brings the group back here).
+        this.finish(row, { state: "in_sync", more }, () => {
+          for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
+        });
       } else {
         this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, at: started, more }, () => {
           for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
@@ -596,7 +599,13 @@ export class DeliveryWorker {
       const had = written ? member.dn : null;
       const type = member.evict ? undefined : this.members.memberType(row.resourceId, member.memberId);
       const want = type ? this.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
-      if (type && want === undefined && had === null) continue; // waits for the member's own delivery
+      if (type && want === undefined && had === null) {
+        // Waits for the member's own delivery, which marks the pair again (refreshGroupsOf). The
+        // pair is settled, not left dirty: a large group whose users are still being created is
+        // then not rescanned on every delivery.
+        settles.push({ member, dn: null });
+        continue;
+      }
       if (want !== undefined && had !== null && sameDn(had, want)) {
         settles.push({ member, dn: had });
         continue;
@@ -605,7 +614,7 @@ export class DeliveryWorker {
       if (want !== undefined) added.push(want);
       settles.push({ member, dn: want ?? null });
     }
-    return { added, removed, settles, more: limit > 0 && dirty.length >= limit };
+    return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
   }
 
   private fail(row: SyncStateRow, e: unknown, at: string): void {

@@ -2,7 +2,7 @@
 import { describe, expect, it } from "vitest";
 import type { PresetName } from "../../hooks/config.js";
 import { groupRuleSchema, type GroupRuleInput } from "../../hooks/group-config.js";
-import { compileGroupRule, planGroup, type GroupEntry, type GroupPlanInput, type WrittenGroup } from "../../hooks/group-planner.js";
+import { compileGroupRule, planGroup, SINGLE_VALUE_MEMBER_OPS, type GroupEntry, type GroupPlanInput, type WrittenGroup } from "../../hooks/group-planner.js";
 import { adGroupType, checkGroupSamAccountName, getGroupPreset } from "../../hooks/group-presets.js";
 import type { LdapOp } from "../../hooks/ops.js";
 
@@ -27,14 +27,15 @@ function plan(over: Partial<GroupPlanInput> & Pick<GroupPlanInput, "rule">) {
 const add = (dn: string, attribute = "member"): LdapOp => ({ kind: "modify", dn: `cn=eng,${GROUPS}`, changes: [{ operation: "add", attribute, values: [dn] }] });
 const del = (dn: string, attribute = "member"): LdapOp => ({ kind: "modify", dn: `cn=eng,${GROUPS}`, changes: [{ operation: "delete", attribute, values: [dn] }] });
 
-/** No op anywhere replaces or rewrites a member attribute as a whole. */
+/** No op anywhere replaces or rewrites a member attribute as a whole: value-level add/delete in chunks of at most 500. */
 function noWholeListWrites(ops: LdapOp[]) {
   for (const op of ops) {
     if (op.kind !== "modify") continue;
     for (const c of op.changes) {
       if (/^(unique)?member$/i.test(c.attribute)) {
         expect(c.operation).not.toBe("replace");
-        expect(c.values).toHaveLength(1);
+        expect(c.values.length).toBeGreaterThan(0);
+        expect(c.values.length).toBeLessThanOrEqual(500);
       }
     }
   }
@@ -236,20 +237,36 @@ describe("memberships", () => {
     expect(r.ops).toEqual([add(u(3), "uniqueMember"), del(u(1), "uniqueMember")]);
   });
 
-  it("at scale: 1,000 added ids -> 1,000 single-value modifies, no whole-list replace", () => {
+  it("at scale: 1,000 added ids -> 2 value-level modify-adds of 500, no whole-list replace", () => {
     const ids = Array.from({ length: 1000 }, (_, i) => u(i + 10));
     const r = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 100_000 }), membersAdded: ids });
-    expect(r.ops).toHaveLength(1000);
-    expect(r.ops).toEqual(ids.map((m) => add(m)));
+    expect(r.ops).toHaveLength(2);
+    expect(r.ops).toEqual([0, 500].map((i) => ({ kind: "modify", dn: `cn=eng,${GROUPS}`, changes: [{ operation: "add", attribute: "member", values: ids.slice(i, i + 500) }] })));
     noWholeListWrites(r.ops);
     expect(r.written).toMatchObject({ memberCount: 101_000 });
   });
 
-  it("at scale: 1,000 removed ids -> 1,000 single-value modifies", () => {
+  it("at scale: 1,000 removed ids -> 2 value-level modify-deletes", () => {
     const ids = Array.from({ length: 1000 }, (_, i) => u(i));
     const r = plan({ rule: rule("active-directory"), lastWritten: written({ memberCount: 100_000 }), membersRemoved: ids, memberCount: 99_000 });
-    expect(r.ops).toHaveLength(1000);
+    expect(r.ops).toHaveLength(2);
     noWholeListWrites(r.ops);
+  });
+
+  it(`up to ${SINGLE_VALUE_MEMBER_OPS} members: one single-value modify each`, () => {
+    const ids = Array.from({ length: SINGLE_VALUE_MEMBER_OPS }, (_, i) => u(i + 10));
+    const r = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 3 }), membersAdded: ids });
+    expect(r.ops).toEqual(ids.map((m) => add(m)));
+  });
+
+  it("a new group with 1,200 members: the add carries 500, then modify-adds of 500 and 200", () => {
+    const ids = Array.from({ length: 1200 }, (_, i) => u(i));
+    const r = plan({ rule: rule("openldap"), membersAdded: ids });
+    expect(r.ops.map((op) => op.kind)).toEqual(["add", "modify", "modify"]);
+    const first = r.ops[0]!;
+    expect(first.kind === "add" && first.attributes.member).toEqual(ids.slice(0, 500));
+    expect(r.ops.slice(1).map((op) => (op.kind === "modify" ? op.changes[0]!.values.length : 0))).toEqual([500, 200]);
+    expect(r.written).toMatchObject({ memberCount: 1200, placeholder: false });
   });
 
   it("duplicates are folded; a DN in both lists is a no-op", () => {
