@@ -1,0 +1,148 @@
+/**
+ * Issue 5 figure: one member added over SCIM to a group of 10,000 and of 100,000 members, timed
+ * from the PATCH until slapd holds the value (an LDAP compare on the group, polled back to back),
+ * next to a direct single-value ldapts modify-add on the same group in the same run.
+ * Target: scimbridge / direct <= 2.
+ *
+ * Set-up is the real path: users and groups are written to the server's own SQLite store with
+ * their outbox rows (as the SCIM service writes them; HTTP would only slow the seeding), and the
+ * server's worker delivers them all to slapd before the clock starts.
+ */
+import { randomUUID } from "node:crypto";
+import { mkdtempSync, rmSync } from "node:fs";
+import { tmpdir } from "node:os";
+import { join } from "node:path";
+import { Attribute, Change, Client } from "ldapts";
+import { ResourceQueries } from "../db/resources.js";
+import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
+import { parseConfig } from "../server/config/load.js";
+import { startServer, type Running } from "../server/serve.js";
+import { fmt, median, percentile, row } from "./lib.js";
+
+const TOKEN = "bench-token-group-members-0123456789";
+const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
+const SAMPLES = 30;
+
+async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+  const until = Date.now() + timeoutMs;
+  while (!cond()) {
+    if (Date.now() > until) throw new Error(`${what}: not done after ${timeoutMs / 1000} s`);
+    await new Promise((r) => setTimeout(r, 20));
+  }
+}
+
+export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void> {
+  const dir = mkdtempSync(join(tmpdir(), "scimbridge-bench-gm-"));
+  let slapd: SlapdHandle | undefined;
+  let running: Running | undefined;
+  let admin: Client | undefined;
+  try {
+    slapd = await startSlapd();
+    const suffix = slapd.suffix;
+    const config = parseConfig(
+      {
+        server: { port: 0 },
+        storage: { file: join(dir, "bench.db") },
+        logging: { level: "silent" },
+        targets: [{ name: "slapd", directory: "openldap", urls: [slapd.url], bindDn: slapd.rootDn, bindPassword: slapd.rootPassword, concurrency: 8 }],
+        userRules: [{ name: "people", target: "slapd", dn: `uid={userName},ou=people,${suffix}` }],
+        groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},ou=groups,${suffix}` }],
+        provisioning: { secretKey: Buffer.alloc(32, 5).toString("base64"), pollMs: 50 },
+      },
+      {},
+    );
+    running = await startServer(config, { env: { SCIM_TOKEN: TOKEN }, handleSignals: false });
+    const { store } = running;
+    const q = new ResourceQueries(store.db);
+    const spares = SAMPLES * 2 + 10;
+    const total = sizes.reduce((a, b) => a + b, 0) + spares * sizes.length;
+    console.log(`\nGroup membership to slapd: groups of ${sizes.map((n) => n.toLocaleString("en")).join(" and ")} members, ${total.toLocaleString("en")} users`);
+
+    // --- seed users with their outbox rows; the worker delivers them -------------------------------
+    const ids: string[] = [];
+    let t = Date.now();
+    store.sqlite.transaction(() => {
+      const at = new Date().toISOString();
+      for (let i = 0; i < total; i++) {
+        const id = randomUUID();
+        ids.push(id);
+        const attributes = { userName: `gm${i}`, name: { givenName: "G", familyName: `M${i}` }, displayName: `GM ${i}`, active: true };
+        q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
+        q.recordChange({ kind: "User", id, op: "create", version: 1, at, after: attributes });
+      }
+    })();
+    running.provisioning.worker.wake();
+    const usersInSync = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE rule = 'people' AND state = 'in_sync'");
+    await waitFor("user deliveries", () => (usersInSync.get() as { n: number }).n >= total, 900_000);
+    row(`seeded and delivered ${total.toLocaleString("en")} users`, `${fmt((Date.now() - t) / 1000, 1)} s`);
+
+    // --- groups with their members, delivered (add + modify-adds of 500) ----------------------------
+    const groups: { id: string; cn: string; spare: string[] }[] = [];
+    let offset = 0;
+    t = Date.now();
+    store.sqlite.transaction(() => {
+      const at = new Date().toISOString();
+      for (const size of sizes) {
+        const id = randomUUID();
+        const cn = `big${size}`;
+        const members = ids.slice(offset, offset + size);
+        groups.push({ id, cn, spare: ids.slice(offset + size, offset + size + spares) });
+        offset += size + spares;
+        q.insert("Group", { id, created: at, lastModified: at, version: 1, attributes: { displayName: cn } });
+        const added = q.addMembers(id, members.map((m) => ({ id: m, type: "User" as const })));
+        q.recordChange({ kind: "Group", id, op: "create", version: 1, at, after: { displayName: cn }, membersAdded: added });
+      }
+    })();
+    running.provisioning.worker.wake();
+    const groupsInSync = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE rule = 'groups' AND state = 'in_sync' AND dn IS NOT NULL");
+    await waitFor("group deliveries", () => (groupsInSync.get() as { n: number }).n >= sizes.length && running!.provisioning.worker.idle(), 900_000);
+    row(`groups created in slapd with all members`, `${fmt((Date.now() - t) / 1000, 1)} s`);
+
+    admin = new Client({ url: slapd.url, timeout: 60_000 });
+    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    const userDn = (id: string) => `uid=gm${ids.indexOf(id)},ou=people,${suffix}`;
+
+    for (const [gi, size] of sizes.entries()) {
+      const g = groups[gi]!;
+      const groupDn = `cn=${g.cn},ou=groups,${suffix}`;
+      const count = await admin.search(groupDn, { scope: "base", attributes: ["member"] });
+      const have = [count.searchEntries[0]?.member ?? []].flat().length;
+      if (have !== size) throw new Error(`${groupDn} holds ${have} members, expected ${size}`);
+
+      // scimbridge: PATCH until the compare succeeds
+      const bridge: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        const member = g.spare[i]!;
+        const dn = userDn(member);
+        const t0 = process.hrtime.bigint();
+        const res = await fetch(`${running.url}/Groups/${g.id}`, {
+          method: "PATCH",
+          headers: { Authorization: `Bearer ${TOKEN}`, "Content-Type": "application/scim+json", Prefer: "return=minimal" },
+          body: JSON.stringify({ schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: member }] }] }),
+        });
+        if (res.status !== 204) throw new Error(`PATCH ${res.status} ${await res.text()}`);
+        for (let polls = 0; !(await admin.compare(groupDn, "member", dn)); polls++) {
+          if (polls > 100_000) throw new Error(`member ${dn} never appeared in ${groupDn}`);
+        }
+        bridge.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      // direct: one single-value modify-add on the same group, same connection kind
+      const direct: number[] = [];
+      for (let i = 0; i < SAMPLES; i++) {
+        const dn = userDn(g.spare[SAMPLES + i]!);
+        const t0 = process.hrtime.bigint();
+        await admin.modify(groupDn, [new Change({ operation: "add", modification: new Attribute({ type: "member", values: [dn] }) })]);
+        direct.push(Number(process.hrtime.bigint() - t0) / 1e6);
+      }
+      const [b, d] = [median(bridge), median(direct)];
+      row(`${size.toLocaleString("en")}-member group: SCIM PATCH until visible in slapd, median (p95)`, `${fmt(b, 2)} ms (${fmt(percentile(bridge, 95), 2)})`);
+      row(`${size.toLocaleString("en")}-member group: direct ldapts single-value modify, median (p95)`, `${fmt(d, 2)} ms (${fmt(percentile(direct, 95), 2)})`);
+      row(`${size.toLocaleString("en")}-member group: ratio scimbridge / direct (target <= 2)`, fmt(b / d));
+    }
+  } finally {
+    await admin?.unbind().catch(() => undefined);
+    await running?.stop().catch(() => undefined);
+    await slapd?.stop().catch(() => undefined);
+    rmSync(dir, { recursive: true, force: true });
+  }
+}

@@ -1,0 +1,308 @@
+/**
+ * Groups and memberships in the delivery worker (issue 5), kept apart from the user path:
+ * - fan-out: a group change marks (group rule, group, member) pairs dirty in group_member_sync; a
+ *   user who left groups (deleted) marks the pairs of the groups holding its DN; membership changes
+ *   move users in or out of user rules that select by `groups`;
+ * - delivery of a (group, group rule): the entry converges to the group's mapped state and each
+ *   dirty pair becomes a value-level modify of the member attribute, with the member's DN resolved
+ *   at send time from the user rules' correlation (ldap-targets.md §6: resolve ids to DNs when
+ *   sending, not when queueing; DNs change on rename);
+ * - the user path's hooks: a user's new DN brings its groups back (no refint in OpenLDAP), and a
+ *   user's entry is deleted only after its groups dropped it.
+ */
+import type { Logger } from "pino";
+import type { Store } from "../db/open.js";
+import type { MemberSyncQueries, MemberSyncRow } from "../db/member-sync.js";
+import type { SyncQueries, SyncStateRow } from "../db/sync.js";
+import type { FilterNode } from "../schemas/filter/ast.js";
+import type { TargetConfig } from "./config.js";
+import { planGroup, type GroupPlanEvent, type WrittenGroup } from "./group-planner.js";
+import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
+import type { LdapTarget } from "./ldap/connection.js";
+import { sameDn } from "./ldap/dn.js";
+import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import type { CompiledRule } from "./mapping.js";
+import type { LdapOp } from "./ops.js";
+import type { WorkerOptions } from "./worker.js";
+
+/** What the group path needs from the worker: its queries, options and outcome recorders. */
+export interface WorkerServices {
+  options: Pick<WorkerOptions, "readResource"> & { store: Store; logger: Logger; targets: Map<string, { config: TargetConfig; connection: LdapTarget }> };
+  sync: SyncQueries;
+  members: MemberSyncQueries;
+  now(): Date;
+  wake(): void;
+  finish(row: SyncStateRow, r: FinishResult, alsoInTransaction?: () => void): void;
+  fail(row: SyncStateRow, e: unknown, at: string): void;
+  reportDelivery(target: string, outcome: "success" | "transient_failure" | "permanent_failure", t0: number): void;
+  reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void;
+}
+
+export interface FinishResult {
+  state: "in_sync" | "out_of_scope" | "remove";
+  written?: unknown;
+  dn?: string | undefined;
+  directoryId?: string | undefined;
+  deliveredSecret?: boolean;
+  at?: string;
+  /** More work is queued for this row (a large membership change): deliver again. */
+  more?: boolean;
+}
+
+/** Member pairs one delivery of an existing group converges (each is one single-value modify). */
+const MEMBER_BATCH = 5000;
+/** How soon a user whose entry is to be deleted looks again, while its groups drop it first. */
+const EVICTION_WAIT_MS = 100;
+/** Waits (doubling from EVICTION_WAIT_MS, capped at 25.6 s: about 5 minutes in all) before deleting anyway. */
+const EVICTION_MAX_WAITS = 20;
+
+/** Whether a user rule's filter reads `groups` (so membership changes move users in or out). */
+function filterReadsGroups(node: FilterNode | undefined): { any: boolean; display: boolean } {
+  if (!node) return { any: false, display: false };
+  switch (node.kind) {
+    case "and":
+    case "or": {
+      const [l, r] = [filterReadsGroups(node.left), filterReadsGroups(node.right)];
+      return { any: l.any || r.any, display: l.display || r.display };
+    }
+    case "not":
+      return filterReadsGroups(node.expr);
+    case "valuePath": {
+      const on = node.path.toLowerCase().split(":").pop() === "groups";
+      return { any: on, display: on && JSON.stringify(node.filter).toLowerCase().includes('"display"') };
+    }
+    default: {
+      const path = node.path.toLowerCase().split(":").pop()!;
+      return { any: path.split(".")[0] === "groups", display: path === "groups.display" };
+    }
+  }
+}
+
+const parseIds = (json: string | null): string[] => (json ? (JSON.parse(json) as string[]) : []);
+
+export class GroupDelivery {
+  private readonly groupRulesByName: Map<string, DeliverableGroupRule>;
+  private readonly removedGroupsByName: Map<string, DeliverableGroupRule>;
+  /** Per target: the user rules and group rules writing to it (where member DNs come from). */
+  private readonly userRulesOn = new Map<string, string[]>();
+  private readonly groupRulesOn = new Map<string, string[]>();
+  /** User rules selecting users by group membership, and whether they read groups.display. */
+  private readonly groupBasedRules: { rule: CompiledRule; display: boolean }[];
+  private readonly members: MemberSyncQueries;
+  private readonly sync: SyncQueries;
+
+  constructor(
+    private readonly w: WorkerServices,
+    rules: { users: CompiledRule[]; removedUsers: CompiledRule[]; groups: DeliverableGroupRule[]; removedGroups: DeliverableGroupRule[] },
+  ) {
+    this.members = w.members;
+    this.sync = w.sync;
+    this.groupRulesByName = new Map(rules.groups.map((r) => [r.name, r]));
+    this.removedGroupsByName = new Map(rules.removedGroups.map((r) => [r.name, r]));
+    const add = (m: Map<string, string[]>, target: string, rule: string) => m.set(target, [...(m.get(target) ?? []), rule]);
+    for (const r of [...rules.users, ...rules.removedUsers]) add(this.userRulesOn, r.target, r.name);
+    for (const r of [...rules.groups, ...rules.removedGroups]) add(this.groupRulesOn, r.target, r.name);
+    this.groupBasedRules = rules.users.flatMap((rule) => {
+      const reads = filterReadsGroups(rule.filter);
+      return reads.any ? [{ rule, display: reads.display }] : [];
+    });
+  }
+
+  /** Whether any rule needs the membership fan-out. */
+  get active(): boolean {
+    return this.groupRulesByName.size > 0 || this.groupBasedRules.length > 0;
+  }
+
+  markLeftMemberships(memberId: string, seq: number, at: string): void {
+    if (!this.groupRulesByName.size) return;
+    for (const m of this.members.ofMember(memberId, [...this.groupRulesByName.keys()])) {
+      if (this.members.memberType(m.groupId, memberId) !== undefined) continue;
+      const rule = this.groupRulesByName.get(m.rule)!;
+      this.members.markDirty(m.rule, m.groupId, memberId);
+      this.sync.markPending("Group", m.groupId, m.rule, rule.target, seq, at);
+    }
+  }
+
+  fanOutMemberships(cursor: number, upTo: number, groupRules: DeliverableGroupRule[], at: string): void {
+    // (The groups themselves were marked pending by fanOut: every Group change row, refreshes
+    // included, is in changedSince's batch.)
+    for (const g of this.sync.groupChanges(cursor, upTo)) {
+      const added = parseIds(g.membersAdded);
+      const removed = parseIds(g.membersRemoved);
+      for (const rule of groupRules) {
+        if (g.op === "resync") this.members.markAllDirty(rule.name, g.id);
+        for (const id of added) this.members.markDirty(rule.name, g.id, id);
+        for (const id of removed) this.members.markDirty(rule.name, g.id, id);
+      }
+      if (g.op === "refresh" || !this.groupBasedRules.length) continue;
+      // Users whose `groups` changed: joined or left, or the group's displayName changed under them.
+      const renamed = g.op === "update" && g.displayBefore !== g.displayAfter;
+      for (const { rule, display } of this.groupBasedRules) {
+        const ids = new Set([...added, ...removed, ...(renamed && display ? this.members.memberIds(g.id) : [])]);
+        for (const id of ids) {
+          if (this.members.isUser(id) || this.sync.get("User", id, rule.name)) this.sync.markPending("User", id, rule.name, rule.target, g.seq, at);
+        }
+      }
+    }
+  }
+
+  /** Queues a look at every group holding `memberId` in SCIM, for the group rules on `target`. */
+  refreshGroupsOf(memberId: string, target: string): void {
+    if (!this.groupRulesOn.get(target)?.length) return;
+    const at = this.w.now().toISOString();
+    for (const groupId of this.members.groupsOf(memberId)) this.sync.refreshGroup(groupId, [memberId], at);
+  }
+
+  /**
+   * Before a user's entry is deleted, the groups on the same target drop its DN (OpenLDAP keeps
+   * dangling member values without refint; AD removes them itself, but the order costs nothing
+   * there). Marks those memberships for eviction and puts the user's delivery back a little.
+   * Returns whether it did (the caller then stops).
+   */
+  evictFromGroups(row: SyncStateRow, at: string): boolean {
+    const rules = this.groupRulesOn.get(row.target) ?? [];
+    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null);
+    if (!held.length) return false;
+    if (row.attempts >= EVICTION_MAX_WAITS) {
+      // A group that cannot be written (its own delivery failing) must not hold the user's
+      // deprovisioning forever; the dangling value is reported and reconcile can repair it.
+      this.w.options.logger.warn({ rule: row.rule, id: row.resourceId, groups: held.length }, "deleting a user entry still named in groups whose delivery did not drop it");
+      return false;
+    }
+    this.w.options.store.sqlite.transaction(() => {
+      for (const m of held) {
+        this.members.markDirty(m.rule, m.groupId, row.resourceId, true);
+        this.sync.refreshGroup(m.groupId, [row.resourceId], at);
+      }
+      this.sync.update(row.resourceType, row.resourceId, row.rule, {
+        state: "retrying",
+        attempts: row.attempts + 1,
+        nextAttempt: new Date(this.w.now().getTime() + EVICTION_WAIT_MS * 2 ** Math.min(row.attempts, 8)).toISOString(),
+        lastAttempt: at,
+        lastError: `waiting for its removal from ${held.length} group(s) before the entry is deleted`,
+        updated: this.w.now().toISOString(),
+      });
+    })();
+    this.w.wake();
+    return true;
+  }
+
+  /**
+   * Delivers one (group, group rule): the entry converges to the group's mapped state, and the
+   * dirty member pairs become one single-value modify each (RFC 4511 §4.6). A member whose own
+   * entry is not in the directory yet waits (AD rejects unknown member DNs; OpenLDAP would accept
+   * them silently), and its delivery brings the group back here (refreshGroupsOf).
+   */
+  async deliverGroup(row: SyncStateRow): Promise<void> {
+    const removed = this.removedGroupsByName.get(row.rule);
+    const rule = this.groupRulesByName.get(row.rule) ?? removed!;
+    const target = this.w.options.targets.get(row.target)!;
+    const group = removed ? undefined : this.w.options.readResource("Group", row.resourceId, { members: rule.filterNeedsMembers });
+    const written = row.written ? (JSON.parse(row.written) as WrittenGroup) : undefined;
+    const started = this.w.now().toISOString();
+    const t0 = performance.now();
+    const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
+
+    if (event !== "upsert" && !written) {
+      this.w.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" }, () => {
+        if (event !== "leftFilter") this.members.forgetGroup(rule.name, row.resourceId);
+      });
+      return;
+    }
+    try {
+      let settles: { member: MemberSyncRow; dn: string | null }[] = [];
+      let more = false;
+      let plan;
+      if (event === "upsert") {
+        const after = await mapGroup(rule, group!);
+        const delta = this.memberDelta(rule, row, written);
+        settles = delta.settles;
+        more = delta.more;
+        plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
+      } else {
+        plan = planGroup({ rule, event, lastWritten: written, membersAdded: [], membersRemoved: [] });
+      }
+      if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
+      let dn = plan.written?.dn ?? written?.dn;
+      let directoryId = row.directoryId ?? undefined;
+      if (plan.ops.length) {
+        const result = await executeOps(target.connection, plan.ops, { createIfMissing: false, readDirectoryId: !directoryId && plan.written !== null }).catch((e: unknown) => {
+          this.w.reportLdapWrites(row, plan.ops, e);
+          throw e;
+        });
+        this.w.reportLdapWrites(row, plan.ops);
+        dn = plan.written === null ? undefined : result.dn;
+        directoryId = result.directoryId ?? directoryId;
+      }
+      const created = plan.written !== null && (written !== undefined || plan.ops.length > 0);
+      if (plan.written === null && written) {
+        // The entry is gone (deprovisioned, or emptyGroups "skip" after the last member left).
+        this.w.finish(row, { state: event === "upsert" ? "in_sync" : "remove" }, () => {
+          if (event === "upsert") {
+            for (const s of settles) if (s.dn === null) this.members.settle(rule.name, row.resourceId, s.member, null);
+            this.sync.update(row.resourceType, row.resourceId, row.rule, { written: null, dn: null, directoryId: null });
+          } else this.members.forgetGroup(rule.name, row.resourceId);
+        });
+      } else if (!created) {
+        // emptyGroups "skip": not created until a member can be written (a member's delivery
+        // brings the group back here).
+        this.w.finish(row, { state: "in_sync", more }, () => {
+          for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
+        });
+      } else {
+        this.w.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, at: started, more }, () => {
+          for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
+        });
+      }
+      this.w.options.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "group delivered");
+      this.w.reportDelivery(row.target, "success", t0);
+    } catch (e) {
+      this.w.fail(row, e, started);
+      this.w.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
+    }
+  }
+
+  /**
+   * The member values to add and remove for a group's dirty pairs, with what to record for each
+   * pair once the ops succeed. A group not yet in the directory takes all its resolvable members
+   * in its add; an existing one converges up to MEMBER_BATCH pairs per delivery.
+   */
+  private memberDelta(
+    rule: DeliverableGroupRule,
+    row: SyncStateRow,
+    written: WrittenGroup | undefined,
+  ): { added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean } {
+    if (!rule.actions.members) return { added: [], removed: [], settles: [], more: false };
+    const limit = written ? MEMBER_BATCH : -1; // SQLite: LIMIT -1 is no limit
+    // A group entering the directory (new, back in the rule's filter, or a rule added later)
+    // takes its whole current membership, not only the deltas seen so far.
+    if (!written) this.members.markAllDirty(rule.name, row.resourceId);
+    const dirty = this.members.dirtyRows(rule.name, row.resourceId, limit);
+    const userRules = this.userRulesOn.get(row.target) ?? [];
+    const groupRules = this.groupRulesOn.get(row.target) ?? [];
+    const added: string[] = [];
+    const removed: string[] = [];
+    const settles: { member: MemberSyncRow; dn: string | null }[] = [];
+    for (const member of dirty) {
+      // Values written into an entry that is not there any more are not there either.
+      const had = written ? member.dn : null;
+      const type = member.evict ? undefined : this.members.memberType(row.resourceId, member.memberId);
+      const want = type ? this.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
+      if (type && want === undefined && had === null) {
+        // Waits for the member's own delivery, which marks the pair again (refreshGroupsOf). The
+        // pair is settled, not left dirty: a large group whose users are still being created is
+        // then not rescanned on every delivery.
+        settles.push({ member, dn: null });
+        continue;
+      }
+      if (want !== undefined && had !== null && sameDn(had, want)) {
+        settles.push({ member, dn: had });
+        continue;
+      }
+      if (had !== null) removed.push(had);
+      if (want !== undefined) added.push(want);
+      settles.push({ member, dn: want ?? null });
+    }
+    return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
+  }
+}
