@@ -74,8 +74,14 @@ const SN_WITH_FALLBACK: AttributeMapping = { expr: "name.familyName ? name.famil
 
 const UF_ACCOUNTDISABLE = 0x2;
 const UF_NORMAL_ACCOUNT = 0x200;
-// https://learn.microsoft.com/en-us/windows/win32/adschema/a-samaccountname
-const SAM_FORBIDDEN = /["/\\[\]:;|=,+*?<>]/;
+// https://learn.microsoft.com/en-us/windows/win32/adschema/a-samaccountname: at most 20 characters
+// and none of " / \ [ ] : ; | = , + * ? < >. Account names also may not contain characters 1-31
+// nor end with a period (USER_INFO_0 remarks,
+// https://learn.microsoft.com/en-us/windows/win32/api/lmaccess/ns-lmaccess-user_info_0); Samba
+// enforces the period itself with 19 constraintViolation "0000202F: samldb: sAMAccountName ends
+// with '.'" (measured on 4.17), which only surfaced after a round trip and without our rule's name.
+// eslint-disable-next-line no-control-regex -- characters 1-31 are exactly what is forbidden
+const SAM_FORBIDDEN = /["/\\[\]:;|=,+*?<>\u0001-\u001f]/;
 const SAM_MAX = 20;
 
 /** unicodePwd is the password in double quotes, UTF-16LE, as bytes (MS-ADTS 3.1.1.3.1.5.1). */
@@ -134,7 +140,8 @@ const activeDirectory: Preset = {
     if (missing) return missing;
     for (const sam of get(attributes, "sAMAccountName")) {
       if ([...sam].length > SAM_MAX) return `sAMAccountName ${JSON.stringify(sam)} is longer than ${SAM_MAX} characters (the down-level logon name limit)`;
-      if (SAM_FORBIDDEN.test(sam)) return `sAMAccountName ${JSON.stringify(sam)} contains one of the characters AD forbids: " / \\ [ ] : ; | = , + * ? < >`;
+      if (SAM_FORBIDDEN.test(sam)) return `sAMAccountName ${JSON.stringify(sam)} contains one of the characters AD forbids: " / \\ [ ] : ; | = , + * ? < > or a control character`;
+      if (sam.endsWith(".")) return `sAMAccountName ${JSON.stringify(sam)} ends with a period, which AD forbids in account names`;
     }
     return undefined;
   },
@@ -221,7 +228,10 @@ const pingdirectory: Preset = {
   enableNeedsPassword: false,
   create: inetCreate,
   // https://docs.pingidentity.com/pingdirectory/latest/pingdirectory_security_guide/pd_sec_ext_modif_user_attrs.html
-  disable: (dn) => [replace(dn, "ds-pwp-account-disabled", ["true"])],
+  // "TRUE", not the docs' "true": the attribute has Boolean syntax, whose only values are TRUE and
+  // FALSE (RFC 4517 §3.3.3). PingDirectory accepts either spelling; a strict server (slapd with the
+  // test schema, measured: 21 invalidAttributeSyntax) accepts only the RFC one.
+  disable: (dn) => [replace(dn, "ds-pwp-account-disabled", ["TRUE"])],
   enable: (dn) => [replace(dn, "ds-pwp-account-disabled", [])],
   setPassword: userPasswordOps,
   mustChange: pwdReset,
