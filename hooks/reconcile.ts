@@ -94,7 +94,7 @@ export interface ReconcileReport {
  * `uid={userName},ou=people,dc=…`) the entries are the base's direct children (scope one),
  * otherwise (`uid={userName},ou={department},dc=…`) the whole subtree below the literal suffix.
  */
-export function ruleBase(rule: CompiledRule): { base: string; scope: "one" | "sub" } {
+export function ruleBase(rule: Pick<CompiledRule, "dn">): { base: string; scope: "one" | "sub" } {
   let last = -1;
   rule.dn.forEach((p, i) => {
     if (typeof p !== "string") last = i;

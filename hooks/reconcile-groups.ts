@@ -1,0 +1,286 @@
+/**
+ * Reconciliation of group rules (issue 6, with issue 5's groups): each group rule's expected
+ * entries against what its directory holds under the rule's base: missing and extra groups,
+ * mapped attributes that differ, and memberships that differ (member values missing from the entry,
+ * and values the entry holds that no member explains).
+ *
+ * Expected members of a group are its SCIM members' DNs in that directory, from the user (or
+ * group) rules writing there (sync_state): a member whose own entry is not delivered yet is not
+ * expected. A group needing a member (groupOfNames on OpenLDAP) with none expects the placeholder.
+ * The directory's member values are read in full, with range retrieval where the server uses it
+ * (AD, ranged.ts). Memory: groups are few next to users; one group's two member sets at a time.
+ *
+ * Repairs go through the delivery path, as for users (hooks/reconcile.ts): a missing group gets
+ * its `written` cleared and its whole membership marked dirty; differing attributes get the
+ * directory's values put into `written` so the planner replaces them; a missing member's pair is
+ * marked unwritten and dirty; an extra value is marked for eviction (a value no pair claims gets
+ * a pair of its own, keyed `dn:<value>`, that the group's delivery removes). Then a refresh
+ * change brings the group to the worker.
+ */
+import type { Store } from "../db/open.js";
+import { MemberSyncQueries } from "../db/member-sync.js";
+import { SyncQueries } from "../db/sync.js";
+import type { ResourceKind } from "../schemas/registry.js";
+import type { TargetConfig } from "./config.js";
+import type { WrittenGroup } from "./group-planner.js";
+import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
+import type { LdapTarget } from "./ldap/connection.js";
+import { normalizeDn, parseDn } from "./ldap/dn.js";
+import { executeOps, normalizeEntry } from "./ldap/executor.js";
+import { readAllValues } from "./ldap/range.js";
+import { ruleBase, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "./reconcile.js";
+
+/** Member values listed per group in a report (the counts are always complete). */
+const LISTED_MEMBERS = 50;
+
+export interface MemberDrift {
+  id: string;
+  dn: string;
+  missingCount: number;
+  extraCount: number;
+  /** Up to LISTED_MEMBERS member DNs expected but absent. */
+  missing: string[];
+  /** Up to LISTED_MEMBERS member values present but not expected. */
+  extra: string[];
+}
+
+export interface GroupReconcileReport extends ReconcileReport {
+  kind: "Group";
+  members: MemberDrift[];
+}
+
+export interface GroupReconcileOptions {
+  store: Store;
+  rules: DeliverableGroupRule[];
+  /** Per target, the user and group rules whose entries can be members (where member DNs come from). */
+  memberRules: (target: string) => { users: string[]; groups: string[] };
+  targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
+  readResource: (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
+  dryRun: boolean;
+  onProgress?: (p: ReconcileProgress) => void;
+  pageSize?: number;
+  now?: () => Date;
+}
+
+const lower = (s: string) => s.toLowerCase();
+
+function norm(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return lower(dn);
+  }
+}
+
+/** Values compared as trimmed sets; the RDN attributes case-insensitively (as the planner does). */
+function drift(names: string[], rdn: Set<string>, expected: Record<string, string[]>, actual: Record<string, string[]>): AttributeDrift[] {
+  const get = (attrs: Record<string, string[]>, n: string) => Object.entries(attrs).find(([k]) => lower(k) === n)?.[1] ?? [];
+  const canon = (vs: string[], ci: boolean) => [...new Set(vs.map((v) => (ci ? lower(v.trim()) : v.trim())).filter((v) => v !== ""))].sort();
+  const out: AttributeDrift[] = [];
+  for (const n of names) {
+    const [e, a] = [canon(get(expected, n), rdn.has(n)), canon(get(actual, n), rdn.has(n))];
+    if (e.length !== a.length || e.some((v, i) => v !== a[i])) out.push({ name: Object.keys(expected).find((k) => lower(k) === n) ?? n, expected: get(expected, n), actual: get(actual, n) });
+  }
+  return out;
+}
+
+function objectClassFilter(rule: DeliverableGroupRule): string {
+  const classes = rule.objectClasses.filter((c) => lower(c) !== "top");
+  return classes.length === 1 ? `(objectClass=${classes[0]})` : `(&${classes.map((c) => `(objectClass=${c})`).join("")})`;
+}
+
+/** Reconciles every group rule, one after the other. */
+export async function reconcileGroups(o: GroupReconcileOptions): Promise<GroupReconcileReport[]> {
+  const out: GroupReconcileReport[] = [];
+  for (const rule of o.rules) out.push(await reconcileGroupRule(o, rule));
+  return out;
+}
+
+interface Expected {
+  id: string;
+  dn: string;
+  attributes: Record<string, string[]>;
+}
+
+async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGroupRule): Promise<GroupReconcileReport> {
+  const pageSize = o.pageSize ?? 500;
+  const { base, scope } = ruleBase(rule);
+  const report: GroupReconcileReport = { kind: "Group", rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], differing: [], unmappable: [], checked: 0, repaired: 0, members: [] };
+  const target = o.targets.get(rule.target);
+  if (!target) return { ...report, error: `target ${rule.target} is not configured` };
+  const sources = o.memberRules(rule.target);
+  const members = new MemberSyncQueries(o.store.sqlite);
+  const sync = new SyncQueries(o.store.db);
+  const at = (o.now ?? (() => new Date()))().toISOString();
+
+  // Expected member DNs of a group in this directory, keyed by normalised DN → member id.
+  const memberSql = (rules: string[]) =>
+    `SELECT m.member_id AS id, s.dn AS dn FROM group_members m JOIN sync_state s ON s.resource_type = m.member_type AND s.resource_id = m.member_id
+     WHERE m.group_id = ? AND s.rule IN (${rules.map(() => "?").join(",") || "NULL"}) AND s.dn IS NOT NULL AND s.state != 'out_of_scope'`;
+  const memberRules = [...sources.users, ...sources.groups];
+  const expectedMembers = (groupId: string): Map<string, { id: string; dn: string }> => {
+    const m = new Map<string, { id: string; dn: string }>();
+    for (const r of o.store.sqlite.prepare(memberSql(memberRules)).iterate(groupId, ...memberRules) as IterableIterator<{ id: string; dn: string }>) {
+      const key = norm(r.dn);
+      if (!m.has(key)) m.set(key, r);
+    }
+    return m;
+  };
+
+  // ---- expected groups ----
+  const expected = new Map<string, Expected>();
+  let cursor = 0;
+  const page = o.store.sqlite.prepare("SELECT seq, id FROM groups WHERE seq > ? ORDER BY seq LIMIT ?");
+  for (;;) {
+    const rows = page.all(cursor, pageSize) as { seq: number; id: string }[];
+    if (!rows.length) break;
+    cursor = rows[rows.length - 1]!.seq;
+    for (const { id } of rows) {
+      const group = o.readResource("Group", id, { members: rule.filterNeedsMembers });
+      if (!group || !matchesGroupRule(rule, group)) continue;
+      try {
+        const mapped = await mapGroup(rule, group);
+        // emptyGroups "skip" keeps no entry for a group without (delivered) members.
+        if (rule.needsMember && rule.emptyGroups === "skip" && rule.actions.members && expectedMembers(id).size === 0) continue;
+        expected.set(norm(mapped.dn), { id, ...mapped });
+      } catch (e) {
+        report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
+      }
+    }
+  }
+  report.expected = expected.size;
+
+  // ---- the directory, page by page ----
+  const memberAttr = rule.memberAttribute;
+  const names = [...new Set(rule.mappings.map((m) => lower(m.attribute)))];
+  const extras: string[] = [];
+  const repairs: (() => void)[] = [];
+  try {
+    await target.connection.run(async (c) => {
+      try {
+        for await (const result of c.searchPaginated(base, { scope, filter: objectClassFilter(rule), attributes: [...names, memberAttr], paged: { pageSize } })) {
+          for (const entry of result.searchEntries) {
+            report.checked += 1;
+            const want = expected.get(norm(entry.dn));
+            if (!want) {
+              extras.push(entry.dn);
+              continue;
+            }
+            expected.delete(norm(entry.dn));
+            const actual = normalizeEntry(entry);
+            const rdn = new Set((parseDn(want.dn)[0] ?? []).map((a) => lower(a.type)));
+            const attrDrift = drift([...new Set([...names, ...rdn])], rdn, want.attributes, actual);
+            if (attrDrift.length) {
+              report.differing.push({ id: want.id, dn: entry.dn, attributes: attrDrift });
+              repairs.push(() => rememberActual(sync, rule, want.id, attrDrift, at));
+            }
+            if (!rule.actions.members) continue;
+            const have = await readAllValues(c, entry.dn, memberAttr, entry);
+            const expectMembers = expectedMembers(want.id);
+            const placeholder = norm(rule.placeholderDn);
+            const haveKeys = new Map(have.map((v) => [norm(v), v] as const));
+            const missing = [...expectMembers.entries()].filter(([k]) => !haveKeys.has(k)).map(([, v]) => v);
+            // The placeholder is expected exactly when a must-have-member group has no member.
+            const expectPlaceholder = rule.needsMember && expectMembers.size === 0;
+            const extra = [...haveKeys.entries()].filter(([k]) => !expectMembers.has(k) && !(k === placeholder && expectPlaceholder)).map(([, v]) => v);
+            if (!missing.length && !extra.length) continue;
+            report.members.push({
+              id: want.id,
+              dn: entry.dn,
+              missingCount: missing.length,
+              extraCount: extra.length,
+              missing: missing.slice(0, LISTED_MEMBERS).map((m) => m.dn),
+              extra: extra.slice(0, LISTED_MEMBERS),
+            });
+            const hasPlaceholder = haveKeys.has(placeholder);
+            repairs.push(() => queueMemberRepair(o.store, members, sync, rule, want.id, missing, extra.filter((v) => norm(v) !== placeholder), hasPlaceholder, at));
+          }
+          o.onProgress?.({ rule: rule.name, phase: "directory", done: report.checked });
+        }
+      } catch (e) {
+        if ((e as { code?: unknown }).code !== 32) throw e; // the base does not exist yet: all missing
+      }
+    });
+  } catch (e) {
+    return { ...report, error: `directory search under ${base} failed: ${e instanceof Error ? e.message : String(e)}` };
+  }
+  for (const want of expected.values()) {
+    report.missing.push({ id: want.id, dn: want.dn });
+    repairs.push(() => {
+      sync.update("Group", want.id, rule.name, { written: null, dn: null, directoryId: null, updated: at });
+      members.markAllDirty(rule.name, want.id);
+      sync.refreshGroup(want.id, [], at);
+    });
+  }
+  const claimed = new Set(
+    (o.store.sqlite.prepare("SELECT dn FROM sync_state WHERE rule = ? AND resource_type = 'Group' AND dn IS NOT NULL").all(rule.name) as { dn: string }[]).map((r) => norm(r.dn)),
+  );
+  for (const dn of extras) report.extra.push(claimed.has(norm(dn)) ? { dn, resourceId: "claimed" } : { dn });
+
+  if (o.dryRun) return report;
+  o.store.sqlite.transaction(() => repairs.forEach((r) => r()))();
+  report.repaired += report.missing.length + report.differing.length + report.members.length;
+  if (rule.actions.delete && rule.actions.deprovision.onLeaveFilter === "delete") {
+    for (const x of report.extra) {
+      if (x.resourceId !== undefined) continue;
+      await executeOps(target.connection, [{ kind: "delete", dn: x.dn }], { createIfMissing: false });
+      x.deleted = true;
+      report.repaired += 1;
+    }
+  }
+  return report;
+}
+
+/** The directory's values of the differing attributes become `written`, so the planner replaces them. */
+function rememberActual(sync: SyncQueries, rule: DeliverableGroupRule, id: string, attrs: AttributeDrift[], at: string): void {
+  const row = sync.get("Group", id, rule.name);
+  if (!row?.written) return;
+  const written = JSON.parse(row.written) as WrittenGroup;
+  for (const a of attrs) {
+    const key = Object.keys(written.attributes).find((k) => lower(k) === lower(a.name)) ?? a.name;
+    written.attributes[key] = [...a.actual];
+  }
+  sync.update("Group", id, rule.name, { written: JSON.stringify(written), updated: at });
+  sync.refreshGroup(id, [], at);
+}
+
+function queueMemberRepair(
+  store: Store,
+  members: MemberSyncQueries,
+  sync: SyncQueries,
+  rule: DeliverableGroupRule,
+  groupId: string,
+  missing: { id: string; dn: string }[],
+  extra: string[],
+  hasPlaceholder: boolean,
+  at: string,
+): void {
+  const touched: string[] = [];
+  // A missing member: its pair is marked unwritten, so the delivery adds the value again.
+  const unwrite = store.sqlite.prepare("UPDATE group_member_sync SET dn = NULL WHERE rule = ? AND group_id = ? AND member_id = ?");
+  for (const m of missing) {
+    members.markDirty(rule.name, groupId, m.id);
+    unwrite.run(rule.name, groupId, m.id);
+    touched.push(m.id);
+  }
+  // An extra value: the pair that wrote it is evicted, or one is made for it.
+  const owner = store.sqlite.prepare("SELECT member_id AS id, dn FROM group_member_sync WHERE rule = ? AND group_id = ? AND dn IS NOT NULL");
+  const owners = new Map((owner.all(rule.name, groupId) as { id: string; dn: string }[]).map((r) => [norm(r.dn), r.id] as const));
+  const orphan = store.sqlite.prepare(
+    `INSERT INTO group_member_sync (rule, group_id, member_id, dn, dirty, evict) VALUES (?, ?, ?, ?, 1, 1)
+     ON CONFLICT (rule, group_id, member_id) DO UPDATE SET dn = excluded.dn, dirty = dirty + 1, evict = 1`,
+  );
+  for (const value of extra) {
+    const id = owners.get(norm(value));
+    if (id !== undefined) members.markDirty(rule.name, groupId, id, true);
+    else orphan.run(rule.name, groupId, `dn:${value}`, value);
+    touched.push(id ?? `dn:${value}`);
+  }
+  // The planner's view of the placeholder follows the directory, so it adds or removes it as needed.
+  const row = sync.get("Group", groupId, rule.name);
+  if (row?.written) {
+    const written = JSON.parse(row.written) as WrittenGroup;
+    if (written.placeholder !== hasPlaceholder) sync.update("Group", groupId, rule.name, { written: JSON.stringify({ ...written, placeholder: hasPlaceholder }) });
+  }
+  sync.refreshGroup(groupId, touched, at);
+}
