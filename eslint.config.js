@@ -16,6 +16,16 @@ export default tseslint.config(
     },
   },
   {
+    // The admin web page: plain ES modules run by the browser (no build step), so browser globals.
+    files: ["server/admin/page/**/*.js"],
+    languageOptions: {
+      sourceType: "module",
+      globals: Object.fromEntries(
+        ["window", "document", "location", "sessionStorage", "fetch", "URL", "Node", "setTimeout", "clearTimeout"].map((g) => [g, "readonly"]),
+      ),
+    },
+  },
+  {
     files: ["server/cli*.ts", "server/cli/**/*.ts", "bench/**/*.ts", "test/**/*.ts", "db/check-migrations.ts"],
     rules: { "no-console": "off" },
   },

@@ -11,7 +11,8 @@ import { fileURLToPath } from "node:url";
 import { FOLD_SQL_FUNCTION, fold } from "./fold.js";
 import * as schema from "./schema.js";
 
-export type Db = BetterSQLite3Database<typeof schema>;
+/** The drizzle database, with the better-sqlite3 connection it wraps (for plain prepared SQL on hot paths). */
+export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Database };
 
 export interface Store {
   db: Db;

@@ -1,7 +1,7 @@
 /**
  * createApp: the HTTP application, with every dependency passed in (style.md). Order matters:
  * request id and log → path normalisation → body parsing → authentication → SCIM routes →
- * 404 → the one error boundary.
+ * admin API and page → 404 → the one error boundary.
  */
 import type { IncomingMessage } from "node:http";
 import express, { type Express, type Request } from "express";
@@ -22,6 +22,7 @@ import { requestLog } from "./http/request-log.js";
 import { AuditLog, auditScimWrites } from "./observability/audit.js";
 import { TrafficInspector } from "./observability/traffic.js";
 import { observeRouter } from "./admin/observe-routes.js";
+import { adminPage } from "./admin/page-route.js";
 import { errorBody, sendScim } from "./http/scim-response.js";
 import type { Logger } from "./logger.js";
 import { bulkHandler } from "./scim/bulk-route.js";
@@ -153,7 +154,9 @@ export function createApp(deps: AppDeps): App {
     // store; only planned operations need the rules, and a poll-driven worker needs no wake-up.
     const admin = deps.admin ?? { rules: () => [], targets: config.targets };
     app.use("/admin/api", observeRouter({ config, traffic, audit }));
-    app.use("/admin/api", adminRouter({ config, store, service, deps: admin, now: deps.now }));
+    app.use("/admin/api", adminRouter({ config, store, service, deps: admin, targetHealth: deps.targetHealth, now: deps.now }));
+    // The admin web page: static files calling the API above with the token the operator enters.
+    app.use("/admin", adminPage());
   }
   app.use((req, res) => sendScim(req, res, 404, errorBody(404, `no endpoint at ${req.method} ${req.path}`)));
   app.use(errorBoundary(logger));

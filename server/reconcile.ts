@@ -13,6 +13,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import { createApp, type App } from "./app.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
+import { progressFor, reconcileProgress } from "./progress.js";
 import { compileRules, connectTargets, embeddedRuleConfig } from "./provisioning.js";
 
 type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
@@ -60,7 +61,8 @@ export async function reconcileCommand(given: Config, a: { json: boolean; dryRun
   }
   const store = openStore(config.storage.file);
   const targets = connectTargets(config.targets.filter((t) => a.target === undefined || t.name === a.target));
-  const tty = process.stderr.isTTY;
+  // On a terminal only, and never with --json (server/progress.ts).
+  const progress = progressFor(process.stderr, a.json);
   try {
     const app = createApp({ config, store, logger: createLogger("silent") });
     const reports = await reconcileWith({
@@ -70,11 +72,9 @@ export async function reconcileCommand(given: Config, a: { json: boolean; dryRun
       targets,
       dryRun: a.dryRun,
       target: a.target,
-      onProgress: tty
-        ? (p) => process.stderr.write(`\r${p.rule}: ${p.phase} ${p.done.toLocaleString("en")}${p.total !== undefined ? ` / ${p.total.toLocaleString("en")}` : ""}\x1b[K`)
-        : undefined,
+      onProgress: progress && reconcileProgress(progress),
     });
-    if (tty) process.stderr.write("\r\x1b[K");
+    progress?.done();
     if (a.json) out(JSON.stringify({ dryRun: a.dryRun, rules: reports }));
     else {
       if (!reports.length) out("no rules configured");
@@ -95,6 +95,7 @@ export async function reconcileCommand(given: Config, a: { json: boolean; dryRun
     }
     return 0;
   } finally {
+    progress?.done(); // a failed run leaves no half-drawn line behind its error
     await Promise.allSettled([...targets.values()].map((t) => t.connection.close()));
     store.close();
   }

@@ -3,7 +3,9 @@
  * to ./routes.ts with the same admin bearer tokens:
  *   GET /traffic?limit=&client=&status=   newest first
  *   GET /traffic/:requestId
- *   GET /audit?since=&kind=&limit=        JSON, or JSON lines with Accept: application/x-ndjson
+ *   GET /audit?since=&kind=&type=&id=&order=&limit=
+ *                                         JSON, or JSON lines with Accept: application/x-ndjson;
+ *                                         type and id: one resource's rows; order=desc: newest first
  * Unknown paths fall through to the main admin router (its 404).
  */
 import express, { type Request, type Response, type Router } from "express";
@@ -11,6 +13,7 @@ import type { Config } from "../config/schema.js";
 import type { AuditKind, AuditLog } from "../observability/audit.js";
 import type { TrafficInspector } from "../observability/traffic.js";
 import { adminAuth } from "./routes.js";
+import { kindOf } from "./status.js";
 
 const NDJSON = "application/x-ndjson";
 
@@ -60,12 +63,26 @@ export function observeRouter(o: { config: Config; traffic?: TrafficInspector | 
     const since = one(req, "since");
     const kind = one(req, "kind");
     const limit = positiveInt(one(req, "limit"));
+    const type = one(req, "type");
+    const id = one(req, "id");
+    const order = one(req, "order");
     if (since === null || (since !== undefined && Number.isNaN(Date.parse(since)))) return bad(res, "since must be an ISO 8601 time");
     if (kind === null || (kind !== undefined && kind !== "scim" && kind !== "ldap")) return bad(res, "kind must be scim or ldap");
     if (limit === null) return bad(res, "limit must be a positive integer");
+    if (type === null || id === null) return bad(res, "type and id must be given once");
+    const resourceType = type === undefined ? undefined : kindOf(type);
+    if (type !== undefined && !resourceType) return bad(res, "type must be User or Group");
+    if (order === null || (order !== undefined && order !== "asc" && order !== "desc")) return bad(res, "order must be asc or desc");
     // JSON lines are an export: everything unless limited; a JSON answer is one page (1000 by default).
     const ndjson = (req.headers.accept ?? "").toLowerCase().includes(NDJSON);
-    const rows = o.audit.export({ since: since === undefined ? undefined : new Date(since).toISOString(), kind: kind as AuditKind | undefined, limit: limit ?? (ndjson ? undefined : 1000) });
+    const rows = o.audit.export({
+      since: since === undefined ? undefined : new Date(since).toISOString(),
+      kind: kind as AuditKind | undefined,
+      resourceType,
+      resourceId: id,
+      order,
+      limit: limit ?? (ndjson ? undefined : 1000),
+    });
     if (ndjson) {
       res.type(NDJSON);
       for (const row of rows) res.write(JSON.stringify(row) + "\n");

@@ -7,10 +7,14 @@ import express, { type Request, type RequestHandler, type Response, type Router 
 import type { Store } from "../../db/open.js";
 import type { TargetConfig } from "../../hooks/config.js";
 import type { CompiledRule } from "../../hooks/mapping.js";
+import { isTargetSecure } from "../../hooks/config.js";
+import type { ReconcileReport } from "../../hooks/reconcile.js";
 import { ScimError } from "../../schemas/errors.js";
 import { parseAuthorization, safeEqual } from "../auth/middleware.js";
 import type { Config } from "../config/schema.js";
+import type { TargetsHealth } from "../observability/health.js";
 import type { ResourceService } from "../scim/service.js";
+import { activity, MAX_ACTIVITY_HOURS } from "./activity.js";
 import { kindOf, listFailures, requestResync, resourceStatus, retryFailed, syncSummary, type RetrySelection } from "./status.js";
 
 export interface AdminDeps {
@@ -19,6 +23,8 @@ export interface AdminDeps {
   /** The compiled rules the worker delivers with (lazy: the worker is built after the app). */
   rules: () => CompiledRule[];
   targets: TargetConfig[];
+  /** A dry-run reconcile on the worker's connections (the page's button); absent: 501. */
+  reconcile?: (o: { target?: string | undefined }) => Promise<ReconcileReport[]>;
 }
 
 const MAX_PAGE = 1000;
@@ -77,15 +83,68 @@ function resourceOf(body: unknown): { type: "User" | "Group"; id: string } {
   return { type, id: b.id };
 }
 
-export function adminRouter(o: { config: Config; store: Store; service: ResourceService; deps: AdminDeps; now?: (() => Date) | undefined }): Router {
+/** Drift lists cut to this many entries each in the API's answer (the counts stay whole). */
+const RECONCILE_LIST_CAP = 100;
+
+function capReport(r: ReconcileReport) {
+  const cap = <T>(xs: T[]) => xs.slice(0, RECONCILE_LIST_CAP);
+  return {
+    ...r,
+    counts: { missing: r.missing.length, extra: r.extra.length, differing: r.differing.length, unmappable: r.unmappable.length },
+    missing: cap(r.missing),
+    extra: cap(r.extra),
+    differing: cap(r.differing),
+    unmappable: cap(r.unmappable),
+  };
+}
+
+export function adminRouter(o: {
+  config: Config;
+  store: Store;
+  service: ResourceService;
+  deps: AdminDeps;
+  targetHealth?: (() => Promise<TargetsHealth>) | undefined;
+  now?: (() => Date) | undefined;
+}): Router {
   const { store } = o;
-  const now = () => (o.now?.() ?? new Date()).toISOString();
+  const clock = () => o.now?.() ?? new Date();
+  const now = () => clock().toISOString();
+  let reconciling = false;
   const r = express.Router();
   r.use(adminAuth(o.config.admin.tokens));
 
   r.get("/status", (_req, res) => {
     const rules = o.deps.rules().map((x) => ({ name: x.name, target: x.target }));
     res.json(syncSummary(store.db, { rules, targets: o.deps.targets.map((t) => t.name) }));
+  });
+
+  // The targets as configured (never the bind credentials) with the worker's reachability view,
+  // the same as /readyz reports; health is null where provisioning is not wired in.
+  r.get("/targets", async (_req, res) => {
+    const health = (await o.targetHealth?.()) ?? {};
+    res.json({
+      targets: o.deps.targets.map((t) => ({ name: t.name, directory: t.directory, urls: t.urls, secure: isTargetSecure(t), health: health[t.name] ?? null })),
+    });
+  });
+
+  r.get("/activity", (req, res) => {
+    res.json(activity(store.db, { hours: intParam(req, "hours", 24, 1, MAX_ACTIVITY_HOURS), now: clock() }));
+  });
+
+  // Dry run only: a repair from a browser button is one click too easy; `scimbridge reconcile` does
+  // it. One run at a time (a run pages through every user and the whole directory subtree).
+  r.post("/reconcile", async (req, res) => {
+    const target = (req.body as { target?: unknown } | undefined)?.target;
+    if (target !== undefined && (typeof target !== "string" || !o.deps.targets.some((t) => t.name === target))) throw new AdminError(400, "target must name a configured target");
+    if (!o.deps.reconcile) throw new AdminError(501, "reconcile needs the delivery worker's connections (run under scimbridge serve)");
+    if (reconciling) throw new AdminError(409, "a reconcile is already running");
+    reconciling = true;
+    try {
+      const reports = await o.deps.reconcile({ target });
+      res.json({ dryRun: true, rules: reports.map(capReport) });
+    } finally {
+      reconciling = false;
+    }
   });
 
   r.get("/resources/:type/:id", async (req, res) => {
@@ -100,7 +159,8 @@ export function adminRouter(o: { config: Config; store: Store; service: Resource
     }
     const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), targets: o.deps.targets, type, id, resource });
     if (!status) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
-    res.json(status);
+    // The SCIM resource as a client would read it (never a password: SCIM returns none).
+    res.json({ ...status, resource: resource ?? null });
   });
 
   r.get("/failures", (req, res) => {

@@ -4,7 +4,7 @@
  * exported as JSON lines (admin API and `scimbridge audit export`). Never holds attribute values:
  * LDAP rows name the attributes written, not what was written (passwords go through here).
  */
-import { and, asc, eq, gte, lt } from "drizzle-orm";
+import { and, asc, desc, eq, gt, gte, lt } from "drizzle-orm";
 import type { RequestHandler } from "express";
 import type { Db } from "../../db/open.js";
 import { auditLog } from "../../db/schema.js";
@@ -26,6 +26,16 @@ export interface LdapWriteEvent {
   code?: number | undefined;
   /** Attribute names written, a rename's new RDN, or a failure's message. */
   detail?: string | undefined;
+}
+
+export interface AuditQuery {
+  since?: string | undefined;
+  kind?: AuditKind | undefined;
+  /** One resource's rows (no index on these columns: a scan of the retained log, newest first stops at `limit`). */
+  resourceType?: string | undefined;
+  resourceId?: string | undefined;
+  order?: "asc" | "desc" | undefined;
+  limit?: number | undefined;
 }
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
@@ -78,22 +88,35 @@ export class AuditLog {
     return this.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
   }
 
-  /** Oldest first, from `since` (ISO time, inclusive), in pages by seq so a big export is streamed. */
-  *export(q: { since?: string | undefined; kind?: AuditKind | undefined; limit?: number | undefined } = {}): Generator<AuditRow> {
-    let after = 0;
+  /**
+   * Oldest first (or newest first with `order: "desc"`), from `since` (ISO time, inclusive),
+   * optionally one resource's rows only, in pages by seq so a big export is streamed.
+   */
+  *export(q: AuditQuery = {}): Generator<AuditRow> {
+    const newest = q.order === "desc";
+    let cursor: number | undefined;
     let left = q.limit ?? Number.MAX_SAFE_INTEGER;
     while (left > 0) {
+      const size = Math.min(left, 1000);
       const page = this.db
         .select()
         .from(auditLog)
-        .where(and(gte(auditLog.seq, after + 1), q.since ? gte(auditLog.at, q.since) : undefined, q.kind ? eq(auditLog.kind, q.kind) : undefined))
-        .orderBy(asc(auditLog.seq))
-        .limit(Math.min(left, 1000))
+        .where(
+          and(
+            cursor === undefined ? undefined : newest ? lt(auditLog.seq, cursor) : gt(auditLog.seq, cursor),
+            q.since ? gte(auditLog.at, q.since) : undefined,
+            q.kind ? eq(auditLog.kind, q.kind) : undefined,
+            q.resourceType ? eq(auditLog.resourceType, q.resourceType) : undefined,
+            q.resourceId ? eq(auditLog.resourceId, q.resourceId) : undefined,
+          ),
+        )
+        .orderBy(newest ? desc(auditLog.seq) : asc(auditLog.seq))
+        .limit(size)
         .all();
       for (const row of page) yield row;
-      if (page.length < Math.min(left, 1000)) return;
+      if (page.length < size) return;
       left -= page.length;
-      after = page[page.length - 1]!.seq;
+      cursor = page[page.length - 1]!.seq;
     }
   }
 }

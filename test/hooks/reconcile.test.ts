@@ -2,13 +2,14 @@
  * Reconciliation on a real slapd: users delivered by the real worker, drift caused directly in
  * slapd with the admin client, then reconcile (dry run, then repairing) and the CLI as a process.
  */
+import { spawnSync } from "node:child_process";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Change, Attribute } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { user } from "../helpers/app.js";
-import { runCli, writeSlapdConfig } from "../helpers/cli.js";
+import { ROOT, runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
 import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile.js";
@@ -126,9 +127,26 @@ describe("reconcile", () => {
 
     const plain = runCli(["reconcile", "--dry-run", "--target", "slapd", "--config", configFile]);
     expect(plain.code).toBe(0);
+    // stderr is a pipe here, not a terminal: no progress line, no \r or escape codes.
+    expect(plain.stderr).toBe("");
     expect(plain.stdout).toContain(`rule staff (target slapd, children of ${STAFF}): 3 expected, 2 in directory; 1 missing, 0 extra, 0 differing`);
     expect(plain.stdout).toContain(`  missing   uid=carol,${STAFF} (User/${ids.carol})`);
     expect(plain.stdout).toContain("dry run: nothing changed");
     expect(runCli(["reconcile", "--target", "nope", "--config", configFile]).code).toBe(2);
+
+    // On a terminal (script(1) gives the process a pty) the progress line is drawn and then
+    // erased before the report; with --json nothing but the JSON, even on a terminal.
+    const onTty = (args: string[]) =>
+      spawnSync("script", ["-qec", [process.execPath, "--import", "tsx", join(ROOT, "server", "cli.ts"), ...args].join(" "), "/dev/null"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
+    const tty = onTty(["reconcile", "--dry-run", "--config", configFile]);
+    expect(tty.status).toBe(0);
+    // One batch of 3 users: the first update of a rule's phase is always drawn.
+    expect(tty.stdout).toContain("\rreconcile: rule people 3/3 users (100%)\x1b[K");
+    expect(tty.stdout).toContain("\r\x1b[K"); // erased
+    expect(tty.stdout).toContain("dry run: nothing changed");
+    const ttyJson = onTty(["reconcile", "--dry-run", "--json", "--config", configFile]);
+    expect(ttyJson.status).toBe(0);
+    expect(ttyJson.stdout).not.toContain("\x1b[");
+    expect(JSON.parse(ttyJson.stdout)).toMatchObject({ dryRun: true });
   });
 });

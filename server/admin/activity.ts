@@ -1,0 +1,65 @@
+/**
+ * Delivery activity per hour (issue 6) for the admin page's plot: the audit log's LDAP-write rows
+ * (one per LDAP operation the worker ran, server/observability/audit.ts) counted by outcome in
+ * UTC hours. Computed from audit_log, so it survives restarts and is pruned with it.
+ */
+import { and, count, eq, gte, sql } from "drizzle-orm";
+import type { Db } from "../../db/open.js";
+import { auditLog } from "../../db/schema.js";
+
+const HOUR_MS = 3_600_000;
+export const MAX_ACTIVITY_HOURS = 24 * 14;
+
+export interface ActivityBucket {
+  /** Start of the UTC hour, ISO 8601. */
+  start: string;
+  /** LDAP operations that succeeded in this hour. */
+  success: number;
+  /** LDAP operations that failed (the directory's refusal or an unreachable target). */
+  error: number;
+}
+
+export interface Activity {
+  hours: number;
+  /** Oldest first, one per hour, the current (partial) hour last; empty hours are zeros. */
+  buckets: ActivityBucket[];
+  totals: { success: number; error: number };
+}
+
+/** Start of the UTC hour containing `t`. */
+function hourOf(t: Date): number {
+  return Math.floor(t.getTime() / HOUR_MS) * HOUR_MS;
+}
+
+/**
+ * `hours` buckets ending with the hour that contains `now`. `at` is stored as toISOString() (UTC,
+ * fixed width), so its first 13 characters ("2025-01-31T14") name the hour and grouping on them
+ * needs no date parsing in SQL; the range test uses the audit_log_at index.
+ */
+export function activity(db: Db, o: { hours: number; now: Date }): Activity {
+  const last = hourOf(o.now);
+  const first = last - (o.hours - 1) * HOUR_MS;
+  const hour = sql<string>`substr(${auditLog.at}, 1, 13)`;
+  const rows = db
+    .select({ hour, outcome: auditLog.outcome, n: count() })
+    .from(auditLog)
+    .where(and(eq(auditLog.kind, "ldap"), gte(auditLog.at, new Date(first).toISOString())))
+    .groupBy(hour, auditLog.outcome)
+    .all();
+  const byHour = new Map<string, ActivityBucket>();
+  const buckets: ActivityBucket[] = [];
+  for (let t = first; t <= last; t += HOUR_MS) {
+    const b = { start: new Date(t).toISOString(), success: 0, error: 0 };
+    buckets.push(b);
+    byHour.set(b.start.slice(0, 13), b);
+  }
+  const totals = { success: 0, error: 0 };
+  for (const r of rows) {
+    // Rows stamped after `now` (a clock step) fall outside every bucket and are left out.
+    const b = byHour.get(r.hour);
+    if (!b || (r.outcome !== "success" && r.outcome !== "error")) continue;
+    b[r.outcome] += r.n;
+    totals[r.outcome] += r.n;
+  }
+  return { hours: o.hours, buckets, totals };
+}
