@@ -334,5 +334,7 @@ async function repair(o: ReconcileOptions, rule: CompiledRule, connection: LdapT
 /** A one-line summary of a report, for the CLI and logs. */
 export function summarize(r: ReconcileReport): string {
   if (r.error) return `rule ${r.rule} (target ${r.target}): ${r.error}`;
-  return `rule ${r.rule} (target ${r.target}, ${r.scope === "one" ? "children of" : "subtree"} ${r.base}): ${r.expected} expected, ${r.checked} in directory; ${r.missing.length} missing, ${r.extra.length} extra, ${r.differing.length} differing${r.unmappable.length ? `, ${r.unmappable.length} unmappable` : ""}${r.repaired ? `; ${r.repaired} repaired or queued` : ""}`;
+  const members = (r as { members?: unknown[] }).members;
+  const membership = members === undefined ? "" : `, ${members.length} with differing members`;
+  return `rule ${r.rule} (target ${r.target}, ${r.scope === "one" ? "children of" : "subtree"} ${r.base}): ${r.expected} expected, ${r.checked} in directory; ${r.missing.length} missing, ${r.extra.length} extra, ${r.differing.length} differing${membership}${r.unmappable.length ? `, ${r.unmappable.length} unmappable` : ""}${r.repaired ? `; ${r.repaired} repaired or queued` : ""}`;
 }

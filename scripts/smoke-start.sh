@@ -22,15 +22,29 @@ done
 base=http://127.0.0.1:8080/scim/v2
 body=$(curl -fsS -H "Authorization: Bearer $token" "$base/Users")
 echo "$body" | grep -q 'urn:ietf:params:scim:api:messages:2.0:ListResponse' || { echo "unexpected: $body" >&2; exit 1; }
-curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
+created=$(curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
   -d '{"schemas":["urn:ietf:params:scim:schemas:core:2.0:User"],"userName":"smoke.user","name":{"givenName":"Smoke","familyName":"User"}}' \
-  "$base/Users" >/dev/null
+  "$base/Users")
 start=$(date +%s%N)
+found=""
 for _ in $(seq 1 50); do
   if ldapsearch -x -LLL -H ldap://127.0.0.1:1389 -b ou=people,dc=example,dc=com uid=smoke.user dn 2>/dev/null | grep -q '^dn: uid=smoke.user'; then
-    echo "npm start ok: ListResponse, and a SCIM user in the embedded directory after $(( ($(date +%s%N) - start) / 1000000 )) ms"
+    found="$(( ($(date +%s%N) - start) / 1000000 ))"
+    break
+  fi
+  sleep 0.1
+done
+[[ -n "$found" ]] || { cat "$log"; echo "user not found in the embedded directory within 5 s" >&2; exit 1; }
+# A group with that user as member reaches the directory as a groupOfNames holding the user's DN.
+id=$(echo "$created" | grep -oE '"id":"[^"]+"' | head -1 | cut -d'"' -f4)
+curl -fsS -H "Authorization: Bearer $token" -H 'Content-Type: application/scim+json' \
+  -d "{\"schemas\":[\"urn:ietf:params:scim:schemas:core:2.0:Group\"],\"displayName\":\"smoke-group\",\"members\":[{\"value\":\"$id\"}]}" \
+  "$base/Groups" >/dev/null
+for _ in $(seq 1 50); do
+  if ldapsearch -x -LLL -H ldap://127.0.0.1:1389 -b ou=groups,dc=example,dc=com cn=smoke-group member 2>/dev/null | grep -qi '^member: uid=smoke.user,ou=people,dc=example,dc=com'; then
+    echo "npm start ok: ListResponse, a SCIM user in the embedded directory after $found ms, and its group with it as member"
     exit 0
   fi
   sleep 0.1
 done
-cat "$log"; echo "user not found in the embedded directory within 5 s" >&2; exit 1
+cat "$log"; echo "group with member not found in the embedded directory within 5 s" >&2; exit 1

@@ -79,7 +79,12 @@ export function embeddedRuleConfig(config: Config, url: string, bind?: { dn: str
     bindPassword: bind?.password ?? "unused",
   };
   const rule = { name: "embedded-users", target: "embedded", dn: `uid={userName},ou=people,${e.suffix}` };
-  const doc = JSON.parse(JSON.stringify({ ...config, targets: [...config.targets, target], userRules: [...config.userRules, rule] })) as Record<string, unknown>;
+  // Groups too (groupOfNames, members as member DNs, empty groups kept with the placeholder):
+  // what a client pointed at the embedded default sends is visible in the directory.
+  const groupRule = { name: "embedded-groups", target: "embedded", dn: `cn={displayName},ou=groups,${e.suffix}` };
+  const doc = JSON.parse(
+    JSON.stringify({ ...config, targets: [...config.targets, target], userRules: [...config.userRules, rule], groupRules: [...config.groupRules, groupRule] }),
+  ) as Record<string, unknown>;
   return parseConfig(doc, {}, "embedded default");
 }
 

@@ -14,15 +14,16 @@ import { createApp, type App } from "./app.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
 import { progressFor, reconcileProgress } from "./progress.js";
-import { compileRules, connectTargets, embeddedRuleConfig } from "./provisioning.js";
+import { compileGroupRules, compileRules, connectTargets, embeddedRuleConfig } from "./provisioning.js";
+import { reconcileGroups, type GroupReconcileReport } from "../hooks/reconcile-groups.js";
 
 type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
 
 /** Reads a resource in wire shape through the SCIM service (with `groups`), as the worker does. */
-export function resourceReader(app: Pick<App, "service">): (kind: ResourceKind, id: string) => Record<string, unknown> | undefined {
-  return (kind, id) => {
+export function resourceReader(app: Pick<App, "service">): (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined {
+  return (kind, id, opts = {}) => {
     try {
-      return app.service.get(kind, id, { baseUrl: "" }).resource;
+      return app.service.get(kind, id, { baseUrl: "" }, opts.members === false ? { excludedAttributes: ["members"] } : {}).resource;
     } catch (e) {
       if (e instanceof ScimError && e.status === 404) return undefined;
       throw e;
@@ -40,8 +41,22 @@ export async function reconcileWith(o: {
   target?: string | undefined;
   onProgress?: (p: ReconcileProgress) => void;
 }): Promise<ReconcileReport[]> {
-  const rules = compileRules(o.config, o.app.registry).filter((r) => o.target === undefined || r.target === o.target);
-  return reconcile({ store: o.store, registry: o.app.registry, rules, targets: o.targets, readResource: resourceReader(o.app), dryRun: o.dryRun, onProgress: o.onProgress });
+  const allUsers = compileRules(o.config, o.app.registry);
+  const allGroups = compileGroupRules(o.config, o.app.registry);
+  const wanted = (r: { target: string }) => o.target === undefined || r.target === o.target;
+  const readResource = resourceReader(o.app);
+  const users = await reconcile({ store: o.store, registry: o.app.registry, rules: allUsers.filter(wanted), targets: o.targets, readResource, dryRun: o.dryRun, onProgress: o.onProgress });
+  // Groups after users: a group's expected members are the entries the user rules hold.
+  const groups = await reconcileGroups({
+    store: o.store,
+    rules: allGroups.filter(wanted),
+    memberRules: (target) => ({ users: allUsers.filter((r) => r.target === target).map((r) => r.name), groups: allGroups.filter((r) => r.target === target).map((r) => r.name) }),
+    targets: o.targets,
+    readResource,
+    dryRun: o.dryRun,
+    onProgress: o.onProgress,
+  });
+  return [...users, ...groups];
 }
 
 const DRIFT_LINES = 20;
@@ -80,16 +95,20 @@ export async function reconcileCommand(given: Config, a: { json: boolean; dryRun
       if (!reports.length) out("no rules configured");
       for (const r of reports) {
         out(summarize(r));
+        const kind = "members" in r ? "Group" : "User";
         const lines = [
-          ...r.missing.map((m) => `  missing   ${m.dn} (User/${m.id})`),
-          ...r.differing.map((d) => `  differing ${d.dn} (User/${d.id}): ${d.attributes.map((x) => `${x.name} ${JSON.stringify(x.actual)} → ${JSON.stringify(x.expected)}`).join(", ")}`),
-          ...r.extra.map((x) => `  extra     ${x.dn}${x.resourceId ? ` (written for User/${x.resourceId})` : ""}${x.deleted ? " (deleted)" : ""}`),
-          ...r.unmappable.map((u) => `  unmappable User/${u.id}: ${u.error}`),
+          ...r.missing.map((m) => `  missing   ${m.dn} (${kind}/${m.id})`),
+          ...r.differing.map((d) => `  differing ${d.dn} (${kind}/${d.id}): ${d.attributes.map((x) => `${x.name} ${JSON.stringify(x.actual)} → ${JSON.stringify(x.expected)}`).join(", ")}`),
+          ...("members" in r ? (r as GroupReconcileReport).members : []).map(
+            (m) => `  members   ${m.dn} (Group/${m.id}): ${m.missingCount} missing${m.missing.length ? ` (${m.missing.slice(0, 3).join("; ")}${m.missingCount > 3 ? "; …" : ""})` : ""}, ${m.extraCount} extra${m.extra.length ? ` (${m.extra.slice(0, 3).join("; ")}${m.extraCount > 3 ? "; …" : ""})` : ""}`,
+          ),
+          ...r.extra.map((x) => `  extra     ${x.dn}${x.resourceId ? ` (written for ${kind}/${x.resourceId})` : ""}${x.deleted ? " (deleted)" : ""}`),
+          ...r.unmappable.map((u) => `  unmappable ${kind}/${u.id}: ${u.error}`),
         ];
         for (const l of lines.slice(0, DRIFT_LINES)) out(l);
         if (lines.length > DRIFT_LINES) out(`  … ${lines.length - DRIFT_LINES} more (--json lists all)`);
       }
-      const queued = reports.some((r) => r.missing.length + r.differing.length > 0);
+      const queued = reports.some((r) => r.missing.length + r.differing.length + ("members" in r ? (r as GroupReconcileReport).members.length : 0) > 0);
       if (a.dryRun) out("dry run: nothing changed");
       else if (queued) out("repairs queued in the outbox; a running server's worker (or the next `scimbridge serve`) delivers them");
     }

@@ -2,7 +2,7 @@
  * `scimbridge serve`: open the store, make sure a client can authenticate, listen, and shut down
  * cleanly on SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
  */
-import type { Server } from "node:http";
+import { createServer, type Server, type ServerResponse } from "node:http";
 import type { AddressInfo } from "node:net";
 import { openStore, type Store } from "../db/open.js";
 import { createApp, type App } from "./app.js";
@@ -10,6 +10,7 @@ import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
 import { ScimError } from "../schemas/errors.js";
+import { errorBody } from "./http/scim-response.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
 import type { CompiledRule } from "../hooks/mapping.js";
@@ -58,6 +59,7 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
       wake: () => late.provisioning?.worker.wake(),
       // The same config the worker compiles its rules from; compiled once, on first use.
       rules: () => (late.rules ??= compileRules(config, app.registry)),
+      groupRules: () => config.groupRules,
       targets: config.targets,
       reconcile: ({ target }) => reconcileWith({ config, store, app, targets: late.provisioning!.targets, dryRun: true, target }),
     },
@@ -107,8 +109,23 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   const pruneTimer = setInterval(prune, 3_600_000);
   pruneTimer.unref();
 
+  // Once shutdown starts, a request arriving on a kept-alive connection is not taken: it gets a
+  // SCIM 503 and the connection is closed. server.close() only stops the listener, and Node goes on
+  // serving kept-alive sockets, so a client streaming over one would keep the process up for ever.
+  let closing = false;
+  const inFlight = new Set<ServerResponse>();
   const server = await new Promise<Server>((resolve, reject) => {
-    const s = app.app.listen(config.server.port, config.server.host, () => resolve(s));
+    const s = createServer((req, res) => {
+      if (closing) {
+        res.writeHead(503, { "Content-Type": "application/scim+json; charset=utf-8", Connection: "close", "Retry-After": "5" });
+        res.end(JSON.stringify(errorBody(503, "the service is shutting down; retry later")));
+        return;
+      }
+      inFlight.add(res);
+      res.once("close", () => inFlight.delete(res));
+      void app.app(req, res);
+    });
+    s.listen(config.server.port, config.server.host, () => resolve(s));
     s.once("error", reject);
   });
   const { port } = server.address() as AddressInfo;
@@ -135,28 +152,52 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   logger.info({ url, database: config.storage.file }, "started");
 
   let stopping: Promise<void> | undefined;
+  /** Resolves once the listener is closed and every connection is gone (bounded by the grace period). */
+  const closeHttp = () =>
+    new Promise<void>((resolve) => {
+      closing = true;
+      // Responses still to come close their connection, so it cannot carry another request.
+      for (const res of inFlight) if (!res.headersSent) res.setHeader("Connection", "close");
+      const grace = setTimeout(() => {
+        logger.warn({ requests: inFlight.size, graceMs: config.server.shutdownGraceMs }, "closing connections still open after the grace period");
+        server.closeAllConnections();
+      }, config.server.shutdownGraceMs);
+      server.close(() => {
+        clearTimeout(grace);
+        resolve();
+      });
+      server.closeIdleConnections();
+    });
   const stop = () =>
-    (stopping ??= new Promise<void>((resolve) => {
+    (stopping ??= (async () => {
       logger.info("shutting down");
       stopReconcile?.();
       clearInterval(pruneTimer);
-      // Stop taking requests, let in-flight ones and LDAP deliveries finish, then close.
-      server.close(() => {
-        void provisioning
-          .close()
-          .then(() => store.close())
-          .then(() => embedded?.stop())
-          .then(() => resolve());
-      });
-      server.closeIdleConnections();
-    }));
+      // Stop taking requests and let in-flight ones finish: only then is nothing writing to the
+      // store from the HTTP side.
+      await closeHttp();
+      // Then the LDAP deliveries in flight finish (bounded by the targets' timeouts) and record
+      // their outcome before the store closes; the rest stay pending for the next start.
+      logger.info("waiting for in-flight deliveries");
+      const t0 = performance.now();
+      await provisioning.close();
+      logger.info({ ms: Math.round(performance.now() - t0) }, "in-flight deliveries finished");
+      store.close();
+      await embedded?.stop();
+    })());
 
   if (opts.handleSignals !== false) {
     const onSignal = (signal: NodeJS.Signals) => {
-      void stop().then(() => {
-        logger.info({ signal }, "stopped");
-        process.exit(0);
-      });
+      stop().then(
+        () => {
+          logger.info({ signal }, "stopped");
+          process.exit(0);
+        },
+        (e: unknown) => {
+          logger.error({ err: e, signal }, "shutdown failed");
+          process.exit(1);
+        },
+      );
     };
     process.once("SIGTERM", onSignal);
     process.once("SIGINT", onSignal);

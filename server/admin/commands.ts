@@ -45,7 +45,7 @@ export function adminCommand(command: AdminCommand, given: Config, a: AdminComma
   try {
     switch (command) {
       case "status": {
-        const summary = syncSummary(store.db, { rules: config.userRules, targets: config.targets.map((t) => t.name) });
+        const summary = syncSummary(store.db, { rules: [...config.userRules, ...config.groupRules], targets: config.targets.map((t) => t.name) });
         if (a.json) out(JSON.stringify(summary));
         else {
           const fmt = (c: Record<string, number>) => STATES.map((s) => `${s} ${c[s]}`).join(", ");

@@ -22,6 +22,8 @@ export interface AdminDeps {
   wake?: () => void;
   /** The compiled rules the worker delivers with (lazy: the worker is built after the app). */
   rules: () => CompiledRule[];
+  /** The configured group rules (name and target), for the status counts and group details. */
+  groupRules?: () => { name: string; target: string }[];
   targets: TargetConfig[];
   /** A dry-run reconcile on the worker's connections (the page's button); absent: 501. */
   reconcile?: (o: { target?: string | undefined }) => Promise<ReconcileReport[]>;
@@ -114,7 +116,7 @@ export function adminRouter(o: {
   r.use(adminAuth(o.config.admin.tokens));
 
   r.get("/status", (_req, res) => {
-    const rules = o.deps.rules().map((x) => ({ name: x.name, target: x.target }));
+    const rules = [...o.deps.rules(), ...(o.deps.groupRules?.() ?? [])].map((x) => ({ name: x.name, target: x.target }));
     res.json(syncSummary(store.db, { rules, targets: o.deps.targets.map((t) => t.name) }));
   });
 
@@ -157,7 +159,7 @@ export function adminRouter(o: {
     } catch (e) {
       if (!(e instanceof ScimError && e.status === 404)) throw e;
     }
-    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), targets: o.deps.targets, type, id, resource });
+    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), groupRules: (o.deps.groupRules?.() ?? []).map((g) => g.name), targets: o.deps.targets, type, id, resource });
     if (!status) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
     // The SCIM resource as a client would read it (never a password: SCIM returns none).
     res.json({ ...status, resource: resource ?? null });

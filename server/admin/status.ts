@@ -145,10 +145,13 @@ export async function resourceStatus(o: {
   id: string;
   /** The resource in wire shape, or undefined when it does not exist (any more). */
   resource: Record<string, unknown> | undefined;
+  /** Names of the configured group rules (a group's rows are listed per rule, without a plan). */
+  groupRules?: string[];
 }): Promise<{ type: ResourceKind; id: string; exists: boolean; rules: ResourceRuleStatus[] } | undefined> {
   const rows = syncRows(o.db, o.type, o.id);
   if (!o.resource && !rows.length) return undefined;
-  // Only user rules exist so far; a group's rows (none yet) would be listed without a plan.
+  // Plans are shown for users; a group's rows are listed with their state (its member changes are
+  // planned at send time from the pairs in group_member_sync).
   const rules = o.type === "User" ? o.rules : [];
   const previews = await previewUser({
     rules,
@@ -170,8 +173,9 @@ export async function resourceStatus(o: {
       : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
     out.push({ ...base, configured: true, planned });
   }
+  const groupRules = new Set(o.type === "Group" ? (o.groupRules ?? []) : []);
   for (const row of rows) {
-    if (!rules.some((r) => r.name === row.rule)) out.push({ ...publicRow(row), configured: false, planned: null });
+    if (!rules.some((r) => r.name === row.rule)) out.push({ ...publicRow(row), configured: groupRules.has(row.rule), planned: null });
   }
   return { type: o.type, id: o.id, exists: o.resource !== undefined, rules: out };
 }
