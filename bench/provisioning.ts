@@ -9,6 +9,9 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
+import type { Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import express from "express";
 import { Attribute, Client } from "ldapts";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, mapUser } from "../hooks/mapping.js";
@@ -158,6 +161,25 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
     const plainCount = await countEntries(admin, plainOu);
     if (plainCount !== users) throw new Error(`slapd holds ${plainCount} entries under ${plainOu}, expected ${users}`);
 
+    // --- intake ceiling: an express 5 app that only parses the JSON body and answers 201 -------
+    // The same clients, requests and process as the SCIM phase: no SCIM service can take users in
+    // faster over HTTP on this machine, so it bounds any end-to-end ratio.
+    const noop = express();
+    noop.use(express.json({ type: ["application/json", "application/scim+json"] }));
+    noop.post("/scim/v2/Users", (req, res) => void res.status(201).json({ id: String((req.body as { userName?: string }).userName) }));
+    const noopServer = await new Promise<Server>((resolve) => {
+      const srv = noop.listen(0, "127.0.0.1", () => resolve(srv));
+    });
+    const noopHttp = httpClient(`http://127.0.0.1:${(noopServer.address() as AddressInfo).port}/scim/v2`, TOKEN, CLIENTS);
+    const n0 = process.hrtime.bigint();
+    await pool(users, CLIENTS, async (i) => {
+      const r = await noopHttp.send("POST", "/Users", userDoc(i));
+      if (r.status !== 201) throw new Error(`no-op POST: ${r.status}`);
+    });
+    const noopSeconds = Number(process.hrtime.bigint() - n0) / 1e9;
+    noopHttp.close();
+    await new Promise((r) => noopServer.close(r));
+
     const bridgeRate = users / e2eSeconds;
     const plainRate = users / plainSeconds;
     row(`scimbridge end to end (first POST to all ${users} in slapd)`, `${fmt(e2eSeconds)} s = ${fmt(bridgeRate, 0)} entries/s`);
@@ -166,6 +188,8 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
     row("ratio scimbridge / plain (target >= 0.8)", fmt(bridgeRate / plainRate));
     row(`delivery only (${users} queued changes to slapd)`, `${fmt(deliverySeconds)} s = ${fmt(users / deliverySeconds, 0)} entries/s`);
     row("ratio delivery only / plain", fmt(users / deliverySeconds / plainRate));
+    row(`intake ceiling: no-op express POST, ${CLIENTS} clients`, `${fmt(noopSeconds)} s = ${fmt(users / noopSeconds, 0)} requests/s`);
+    row("ratio no-op HTTP intake / plain (the best any HTTP bridge could do)", fmt(users / noopSeconds / plainRate));
   } finally {
     await running?.stop().catch(() => undefined);
     await admin?.unbind().catch(() => undefined);

@@ -3,7 +3,7 @@
  * is due, and recording outcomes. All synchronous; callers wrap them in transactions.
  */
 import type Database from "better-sqlite3";
-import { and, eq, getTableColumns, gt, inArray, lte, max, sql } from "drizzle-orm";
+import { and, eq, getTableColumns, inArray, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
 import { changes, knownRules, pendingSecrets, syncState } from "./schema.js";
 
@@ -59,17 +59,11 @@ export class SyncQueries {
    * `upTo` is the last seq covered (the next cursor).
    */
   changedSince(after: number, limit: number): { upTo: number; rows: { kind: string; id: string; seq: number }[] } {
-    const upTo = this.db.get<{ upTo: number | null }>(
-      sql`SELECT max(seq) AS upTo FROM (SELECT seq FROM changes WHERE seq > ${after} ORDER BY seq LIMIT ${limit})`,
-    ).upTo;
-    if (upTo === null || upTo === undefined) return { upTo: after, rows: [] };
-    const rows = this.db
-      .select({ kind: changes.resourceType, id: changes.resourceId, seq: max(changes.seq) })
-      .from(changes)
-      .where(and(gt(changes.seq, after), lte(changes.seq, upTo)))
-      .groupBy(changes.resourceType, changes.resourceId)
-      .all()
-      .map((r) => ({ kind: r.kind, id: r.id, seq: r.seq ?? upTo }));
+    const upTo = (this.sqlite.prepare("SELECT max(seq) AS upTo FROM (SELECT seq FROM changes WHERE seq > ? ORDER BY seq LIMIT ?)").get(after, limit) as { upTo: number | null }).upTo;
+    if (upTo === null) return { upTo: after, rows: [] };
+    const rows = this.sqlite
+      .prepare("SELECT resource_type AS kind, resource_id AS id, max(seq) AS seq FROM changes WHERE seq > ? AND seq <= ? GROUP BY resource_type, resource_id")
+      .all(after, upTo) as { kind: string; id: string; seq: number }[];
     return { upTo, rows };
   }
 
@@ -106,8 +100,7 @@ export class SyncQueries {
   }
 
   takePendingSecret(userId: string): string | undefined {
-    const row = this.db.select().from(pendingSecrets).where(eq(pendingSecrets.userId, userId)).get();
-    if (row) this.db.delete(pendingSecrets).where(eq(pendingSecrets.userId, userId)).run();
+    const row = this.sqlite.prepare("DELETE FROM pending_secrets WHERE user_id = ? RETURNING sealed").get(userId) as { sealed: string } | undefined;
     return row?.sealed;
   }
 

@@ -65,21 +65,10 @@ export class AuditLog {
 
   recordLdap(e: LdapWriteEvent): void {
     const detail = e.outcome === "error" ? [e.code === undefined ? undefined : `code ${e.code}`, e.detail].filter(Boolean).join(": ") : e.detail;
-    this.db
-      .insert(auditLog)
-      .values({
-        at: this.now().toISOString(),
-        kind: "ldap",
-        client: `rule:${e.rule}`,
-        operation: e.operation,
-        resourceType: e.resourceType,
-        resourceId: e.resourceId,
-        target: e.target,
-        dn: e.dn,
-        outcome: e.outcome,
-        detail: detail ? detail.slice(0, 2000) : null,
-      })
-      .run();
+    // Plain prepared SQL: one row per LDAP op sent, on the delivery worker's hot path.
+    this.db.$client
+      .prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, target, dn, outcome, detail) VALUES (?, 'ldap', ?, ?, ?, ?, ?, ?, ?, ?)")
+      .run(this.now().toISOString(), `rule:${e.rule}`, e.operation, e.resourceType, e.resourceId, e.target, e.dn, e.outcome, detail ? detail.slice(0, 2000) : null);
   }
 
   /** Deletes rows older than `retentionDays`; returns how many. */
