@@ -235,7 +235,10 @@ export class GroupDelivery {
         directoryId = result.directoryId ?? directoryId;
       }
       const created = plan.written !== null && (written !== undefined || plan.ops.length > 0);
-      if (plan.written === null && written) {
+      if (event === "ruleRemoved") {
+        // Deleted or left in place (onRuleRemoved none): either way no longer tracked.
+        this.w.finish(row, { state: "remove" }, () => this.members.forgetGroup(rule.name, row.resourceId));
+      } else if (plan.written === null && written) {
         // The entry is gone (deprovisioned, or emptyGroups "skip" after the last member left).
         this.w.finish(row, { state: event === "upsert" ? "in_sync" : "remove" }, () => {
           if (event === "upsert") {

@@ -186,6 +186,9 @@ export class DeliveryWorker implements WorkerServices {
 
   /** Fans out new outbox rows, then starts due deliveries within each target's concurrency. */
   pump(): void {
+    // stop() can come between a wake() and its setImmediate: no delivery may start once stop()
+    // took its snapshot of the ones in flight (it would run against a closed connection and store).
+    if (!this.running) return;
     while (this.fanOut() > 0);
     const nowIso = this.now().toISOString();
     for (const [name, target] of this.o.targets) {
@@ -307,7 +310,9 @@ export class DeliveryWorker implements WorkerServices {
         dn = plan.written === null ? undefined : result.dn;
         directoryId = result.directoryId ?? directoryId;
       }
-      if (plan.written === null) this.finish(row, { state: "remove" });
+      // A removed rule's entry left in place (onRuleRemoved none or disable) is no longer ours to
+      // track: the row goes, and with the last one the rule is forgotten.
+      if (plan.written === null || event === "ruleRemoved") this.finish(row, { state: "remove" });
       else {
         // A new or changed DN: the groups holding (or waiting for) this user look again, in the
         // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP).
@@ -401,7 +406,7 @@ export class DeliveryWorker implements WorkerServices {
       const newer = current.wantedSeq !== row.wantedSeq || r.more === true;
       if (r.state === "remove" && !newer) {
         this.sync.remove(row.resourceType, row.resourceId, row.rule);
-        if (this.removedByName.has(row.rule) && !this.sync.rowsOfRule(row.rule).length) this.sync.forgetRule(row.rule);
+        if ((this.removedByName.has(row.rule) || this.removedGroupsByName.has(row.rule)) && !this.sync.rowsOfRule(row.rule).length) this.sync.forgetRule(row.rule);
         return;
       }
       this.sync.update(row.resourceType, row.resourceId, row.rule, {

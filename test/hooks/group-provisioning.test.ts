@@ -227,3 +227,38 @@ describe("groups delivered to slapd", () => {
     expect(await ldap.search(`uid=v-val,ou=vpn,${SUFFIX}`)).toBeUndefined();
   });
 });
+
+describe("group rule removed from config", () => {
+  it("onRuleRemoved delete deletes its entries; the rule is then forgotten", async () => {
+    const { mkdtempSync, rmSync } = await import("node:fs");
+    const { tmpdir } = await import("node:os");
+    const { join } = await import("node:path");
+    const dir = mkdtempSync(join(tmpdir(), "scimbridge-grr-"));
+    const dbFile = join(dir, "db.sqlite");
+    const users = [{ name: "rr-people", target: "slapd", dn: `uid={userName},${PEOPLE}` }];
+    const rules = [
+      { name: "rr-del", target: "slapd", filter: 'displayName sw "rr-"', dn: `cn={displayName},${GROUPS}`, actions: { deprovision: { onRuleRemoved: "delete" } } },
+      { name: "rr-keep", target: "slapd", filter: 'displayName sw "rk-"', dn: `cn={displayName},${GROUPS}` },
+    ];
+    let q = provisioned(ldap, { dbFile, userRules: users, groupRules: rules });
+    try {
+      for (const name of ["rr-one", "rk-one"]) {
+        const res = await q.http.post("/scim/v2/Groups").set(q.auth).send({ schemas: [GROUP_SCHEMA], displayName: name });
+        expect(res.status).toBe(201);
+      }
+      await q.settle();
+      expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeDefined();
+      await q.close();
+      q = provisioned(ldap, { dbFile, userRules: users, groupRules: [] });
+      await q.settle();
+      expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeUndefined();
+      expect(await ldap.search(`cn=rk-one,${GROUPS}`)).toBeDefined(); // onRuleRemoved none (the default)
+      const known = q.store.sqlite.prepare("SELECT name FROM known_rules WHERE kind = 'Group'").all();
+      expect(known).toEqual([]);
+      expect(q.store.sqlite.prepare("SELECT count(*) AS n FROM group_member_sync WHERE rule LIKE 'rr-%'").get()).toEqual({ n: 0 });
+    } finally {
+      await q.close();
+      rmSync(dir, { recursive: true, force: true });
+    }
+  });
+});
