@@ -204,9 +204,9 @@ export class GroupDelivery {
     const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
 
     if (event !== "upsert" && !written) {
-      this.w.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" }, () => {
-        if (event !== "leftFilter") this.members.forgetGroup(rule.name, row.resourceId);
-      });
+      // No entry, so no pairs to keep: a group entering the rule later takes its whole membership
+      // (memberDelta marks it all), and a rule that never selects a group keeps no rows for it.
+      this.w.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" }, () => this.members.forgetGroup(rule.name, row.resourceId));
       return;
     }
     try {

@@ -3,9 +3,10 @@
  * Samba AD DC over verified LDAPS (test/harness/samba.ts). Each case checks what AD holds and what
  * AD lets the user do (bind), not what we meant to send.
  *
- * All AD tests live in this one file: Samba binds the fixed ports 389/636, so only one DC can run
- * at a time (the harness also serialises starts with a lock file). Needs root and the Samba
- * packages (scripts/install-system-deps.sh); without them the suite fails, it never skips.
+ * User tests live in this file, group tests in active-directory-groups.test.ts; each file runs one
+ * DC for all its tests. Samba binds the fixed ports 389/636, so only one DC can run at a time: the
+ * harness serialises the files' DCs with a lock file. Needs root and the Samba packages
+ * (scripts/install-system-deps.sh); without them the suite fails, it never skips.
  */
 import { Attribute, Change, Client, InvalidCredentialsError, StrongAuthRequiredError } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
