@@ -6,6 +6,7 @@ import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "./fold.js";
 import type { Db } from "./open.js";
+import { insertRow } from "./raw.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
 
 export interface StoredResource {
@@ -117,10 +118,10 @@ export class ResourceQueries {
     const data = JSON.stringify(r.attributes);
     const meta = { id: r.id, data, created: r.created, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
-      this.db.insert(users).values({ ...meta, ...userColumns(r.attributes) }).run();
+      insertRow(this.db.$client, users, { ...meta, ...userColumns(r.attributes) });
       this.writeEmails(r);
     } else {
-      this.db.insert(groups).values({ ...meta, ...groupColumns(r.attributes) }).run();
+      insertRow(this.db.$client, groups, { ...meta, ...groupColumns(r.attributes) });
     }
   }
 
@@ -157,7 +158,7 @@ export class ResourceQueries {
 
   private writeEmails(r: StoredResource): void {
     const rows = emailRows(r.id, r.attributes);
-    if (rows.length) this.db.insert(userEmails).values(rows).run();
+    for (const row of rows) insertRow(this.db.$client, userEmails, row);
   }
 
   // ---- membership (its own table, design.md decision 4) ----
@@ -248,9 +249,7 @@ export class ResourceQueries {
     membersRemoved?: string[] | undefined;
   }): void {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    this.db
-      .insert(changes)
-      .values({
+    insertRow(this.db.$client, changes, {
         resourceType: c.kind,
         resourceId: c.id,
         op: c.op,
@@ -261,7 +260,6 @@ export class ResourceQueries {
         after: json(c.after),
         membersAdded: c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null,
         membersRemoved: c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null,
-      })
-      .run();
+    });
   }
 }

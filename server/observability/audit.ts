@@ -48,19 +48,10 @@ export class AuditLog {
   ) {}
 
   recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
-    this.db
-      .insert(auditLog)
-      .values({
-        at: this.now().toISOString(),
-        kind: "scim",
-        client: e.client ?? null,
-        operation: e.method,
-        resourceType: e.resourceType ?? null,
-        resourceId: e.resourceId ?? null,
-        outcome: String(e.status),
-        detail: e.detail ?? null,
-      })
-      .run();
+    // Plain prepared SQL: one row per SCIM write, on every write request's path.
+    this.db.$client
+      .prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, outcome, detail) VALUES (?, 'scim', ?, ?, ?, ?, ?, ?)")
+      .run(this.now().toISOString(), e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, String(e.status), e.detail ?? null);
   }
 
   recordLdap(e: LdapWriteEvent): void {
