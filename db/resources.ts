@@ -77,12 +77,9 @@ export class ResourceQueries {
   constructor(private readonly db: Db) {}
 
   get(kind: ResourceKind, id: string): StoredResource | undefined {
-    const t = tableOf(kind);
-    const row = this.db
-      .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version })
-      .from(t)
-      .where(eq(t.id, id))
-      .get();
+    // Plain prepared SQL: every read, write and delivery starts here (see db/raw.ts for why).
+    const table = kind === "User" ? "users" : "groups";
+    const row = this.db.$client.prepare(`SELECT id, data, created, last_modified AS lastModified, version FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
     return row ? toStored(row) : undefined;
   }
 
