@@ -110,17 +110,23 @@ export class MemberSyncQueries {
   }
 
   /**
-   * The member's DN in a directory: the entry one of `rules` (the rules writing to that directory)
-   * delivered for it and still holds. Undefined until its delivery has created the entry.
+   * The member's DN in a directory: the entry one of `rules` (the rules writing to that directory,
+   * in config order) delivered for it and still holds. Undefined until its delivery has created
+   * the entry.
    */
   memberDn(kind: "User" | "Group", memberId: string, rules: string[]): string | undefined {
     if (!rules.length) return undefined;
-    const r = this.sqlite
+    const rows = this.sqlite
       .prepare(
-        `SELECT dn FROM sync_state WHERE resource_type = ? AND resource_id = ? AND rule IN (${placeholders(rules.length)})
-         AND dn IS NOT NULL AND state != 'out_of_scope' ORDER BY rule LIMIT 1`,
+        `SELECT rule, dn FROM sync_state WHERE resource_type = ? AND resource_id = ? AND rule IN (${placeholders(rules.length)})
+         AND dn IS NOT NULL AND state != 'out_of_scope'`,
       )
-      .get(kind, memberId, ...rules) as { dn: string } | undefined;
-    return r?.dn;
+      .all(kind, memberId, ...rules) as { rule: string; dn: string }[];
+    // Several rules may hold an entry for the member in one directory: the first in config order wins.
+    for (const rule of rules) {
+      const hit = rows.find((r) => r.rule === rule);
+      if (hit) return hit.dn;
+    }
+    return undefined;
   }
 }

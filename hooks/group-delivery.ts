@@ -159,9 +159,11 @@ export class GroupDelivery {
    * there). Marks those memberships for eviction and puts the user's delivery back a little.
    * Returns whether it did (the caller then stops).
    */
-  evictFromGroups(row: SyncStateRow, at: string): boolean {
+  evictFromGroups(row: SyncStateRow, at: string, dn: string): boolean {
     const rules = this.groupRulesOn.get(row.target) ?? [];
-    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null);
+    // Only values naming the entry being deleted: the user may have another rule's entry in the
+    // same directory (e.g. a group-based rule's), which its groups keep.
+    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null && sameDn(m.dn, dn));
     if (!held.length) return false;
     if (row.attempts >= EVICTION_MAX_WAITS) {
       // A group that cannot be written (its own delivery failing) must not hold the user's

@@ -295,7 +295,8 @@ export class DeliveryWorker implements WorkerServices {
       const recreate = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops.find((op) => op.kind === "add") : undefined;
       let dn = plan.dn ?? written?.dn;
       let directoryId = row.directoryId ?? undefined;
-      if (plan.ops.some((op) => op.kind === "delete") && this.groups.evictFromGroups(row, started)) return;
+      const deleting = plan.ops.find((op) => op.kind === "delete");
+      if (deleting && this.groups.evictFromGroups(row, started, deleting.dn)) return;
       if (plan.ops.length) {
         const result = await executeOps(target.connection, plan.ops, {
           createIfMissing: rule.actions.create,

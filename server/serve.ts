@@ -117,8 +117,9 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   const server = await new Promise<Server>((resolve, reject) => {
     const s = createServer((req, res) => {
       if (closing) {
-        res.writeHead(503, { "Content-Type": "application/scim+json; charset=utf-8", Connection: "close", "Retry-After": "5" });
-        res.end(JSON.stringify(errorBody(503, "the service is shutting down; retry later")));
+        const body = JSON.stringify(errorBody(503, "the service is shutting down; retry later"));
+        res.writeHead(503, { "Content-Type": "application/scim+json; charset=utf-8", "Content-Length": Buffer.byteLength(body), Connection: "close", "Retry-After": "5" });
+        res.end(body);
         return;
       }
       inFlight.add(res);

@@ -78,9 +78,14 @@ export const configSchema = z
         /** Largest request body accepted; larger ones get 413. */
         maxBodyBytes: z.number().int().positive().default(1_048_576),
         trustProxy: z.boolean().default(false),
+        /**
+         * On SIGTERM/SIGINT, how long requests in flight may take to finish before the
+         * connections still open (a stalled client, a half-sent request) are closed.
+         */
+        shutdownGraceMs: z.number().int().min(0).default(10_000),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", maxBodyBytes: 1_048_576, trustProxy: false }),
+      .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", maxBodyBytes: 1_048_576, trustProxy: false, shutdownGraceMs: 10_000 }),
     storage: z
       .object({ file: z.string().min(1).default("./data/scimbridge.db") })
       .strict()

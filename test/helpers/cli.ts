@@ -43,13 +43,13 @@ export function waitForOutput(child: ChildProcess, pattern: RegExp, timeoutMs = 
  */
 export function writeSlapdConfig(
   file: string,
-  o: { dbFile: string; slapd: { url: string; rootDn: string; rootPassword: string }; rules: object[]; extra?: string[] },
+  o: { dbFile: string; slapd: { url: string; rootDn: string; rootPassword: string }; rules: object[]; extra?: string[]; logLevel?: string },
 ): void {
   writeFileSync(
     file,
     [
       `storage: { file: ${o.dbFile} }`,
-      "logging: { level: warn }",
+      `logging: { level: ${o.logLevel ?? "warn"} }`,
       ...(o.extra ?? []),
       "targets:",
       `  - { name: slapd, directory: openldap, urls: ['${o.slapd.url}'], bindDn: '${o.slapd.rootDn}', bindPassword: '${o.slapd.rootPassword}' }`,

@@ -215,6 +215,23 @@ describe("groups delivered to slapd", () => {
     expect(await ldap.search(userDn("v-vic"))).toBeDefined();
   });
 
+  it("leaving a group-based rule deletes only that rule's entry: other groups keep the user's other DN", async () => {
+    const a = await createUser("v-kim");
+    const staff = await createGroup("kim-staff", [a]);
+    const res = await p.http.get(`/scim/v2/Groups?filter=${encodeURIComponent('displayName eq "vpn-users"')}`).set(p.auth);
+    const vpn = res.body.Resources[0].id as string;
+    await patchGroup(vpn, [{ op: "add", path: "members", value: [{ value: a }] }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-kim,ou=vpn,${SUFFIX}`)).toBeDefined();
+    // The user's DN in groups is the first user rule's in config order (people), not vpn's.
+    expect(await members("kim-staff")).toEqual([userDn("v-kim")]);
+    await patchGroup(vpn, [{ op: "remove", path: `members[value eq "${a}"]` }]);
+    await p.settle();
+    expect(await ldap.search(`uid=v-kim,ou=vpn,${SUFFIX}`)).toBeUndefined();
+    expect(await members("kim-staff")).toEqual([userDn("v-kim")]);
+    expect(staff).toBeTruthy();
+  });
+
   it("renaming the group a rule selects by display moves its members out of the rule", async () => {
     const a = await createUser("v-val");
     const res = await p.http.get(`/scim/v2/Groups?filter=${encodeURIComponent('displayName eq "vpn-users"')}`).set(p.auth);
