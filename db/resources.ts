@@ -184,13 +184,10 @@ export class ResourceQueries {
 
   /** Groups that directly contain `memberId` (the User's readOnly `groups`, RFC 7643 §4.1.2). */
   groupsOf(memberId: string): { value: string; display: string }[] {
-    return this.db
-      .select({ value: groups.id, display: groups.displayName })
-      .from(groupMembers)
-      .innerJoin(groups, eq(groups.id, groupMembers.groupId))
-      .where(eq(groupMembers.memberId, memberId))
-      .orderBy(asc(groups.seq))
-      .all();
+    // Plain prepared SQL: rendered with every User a read, write or delivery touches.
+    return this.db.$client
+      .prepare("SELECT g.id AS value, g.display_name AS display FROM group_members m JOIN groups g ON g.id = m.group_id WHERE m.member_id = ? ORDER BY g.seq")
+      .all(memberId) as { value: string; display: string }[];
   }
 
   /** Which of `ids` exist, and as what (a member must be an existing User or Group). */

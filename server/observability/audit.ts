@@ -41,17 +41,40 @@ export interface AuditQuery {
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const DAY_MS = 86_400_000;
 
+type ScimRow = [at: string, client: string | null, method: string, resourceType: string | null, resourceId: string | null, outcome: string, detail: string | null];
+
 export class AuditLog {
+  /** SCIM rows waiting for the end of this event-loop turn (see recordScim). */
+  private pending: ScimRow[] = [];
+  private flushQueued = false;
+
   constructor(
     private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
   ) {}
 
+  /**
+   * Records a SCIM write once its response is sent. The rows of one event-loop turn are written
+   * together in one transaction (setImmediate): a commit per request was about 7% of a POST's CPU
+   * (measured with --cpu-prof, 16 clients). Every read of the log flushes first, and so does close.
+   */
   recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
-    // Plain prepared SQL: one row per SCIM write, on every write request's path.
-    this.db.$client
-      .prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, outcome, detail) VALUES (?, 'scim', ?, ?, ?, ?, ?, ?)")
-      .run(this.now().toISOString(), e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, String(e.status), e.detail ?? null);
+    this.pending.push([this.now().toISOString(), e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, String(e.status), e.detail ?? null]);
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setImmediate(() => this.flush());
+  }
+
+  /** Writes the SCIM rows recorded so far. Safe to call at any time (reads and shutdown do). */
+  flush(): void {
+    this.flushQueued = false;
+    if (!this.pending.length || !this.db.$client.open) return;
+    const rows = this.pending;
+    this.pending = [];
+    const insert = this.db.$client.prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, outcome, detail) VALUES (?, 'scim', ?, ?, ?, ?, ?, ?)");
+    this.db.$client.transaction(() => {
+      for (const r of rows) insert.run(...r);
+    })();
   }
 
   recordLdap(e: LdapWriteEvent): void {
@@ -64,6 +87,7 @@ export class AuditLog {
 
   /** Deletes rows older than `retentionDays`; returns how many. */
   prune(retentionDays: number): number {
+    this.flush();
     const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
     return this.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
   }
@@ -73,6 +97,7 @@ export class AuditLog {
    * optionally one resource's rows only, in pages by seq so a big export is streamed.
    */
   *export(q: AuditQuery = {}): Generator<AuditRow> {
+    this.flush();
     const newest = q.order === "desc";
     let cursor: number | undefined;
     let left = q.limit ?? Number.MAX_SAFE_INTEGER;
