@@ -2,7 +2,7 @@
  * Queries for Users and Groups. Every write runs inside a caller's synchronous transaction
  * (better-sqlite3: never await inside one, scimmy-pitfalls.md) together with its outbox row.
  */
-import { and, asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "./fold.js";
 import type { Db } from "./open.js";
@@ -136,13 +136,8 @@ export class ResourceQueries {
 
   /** Bumps version and lastModified only (a membership change alters the group, RFC 7643 §3.1). */
   touch(kind: ResourceKind, id: string, lastModified: string): number {
-    const t = tableOf(kind);
-    const row = this.db
-      .update(t)
-      .set({ lastModified, version: sql`${t.version} + 1` })
-      .where(eq(t.id, id))
-      .returning({ version: t.version })
-      .get();
+    const table = kind === "User" ? "users" : "groups";
+    const row = this.db.$client.prepare(`UPDATE ${table} SET last_modified = ?, version = version + 1 WHERE id = ? RETURNING version`).get(lastModified, id) as { version: number } | undefined;
     return row?.version ?? 0;
   }
 
@@ -193,6 +188,13 @@ export class ResourceQueries {
   /** Which of `ids` exist, and as what (a member must be an existing User or Group). */
   resolveMemberTypes(ids: string[]): Map<string, "User" | "Group"> {
     const found = new Map<string, "User" | "Group">();
+    if (ids.length === 1) {
+      // The usual PATCH: one member. Two point lookups, no IN list to build.
+      const id = ids[0]!;
+      if (this.db.$client.prepare("SELECT 1 FROM users WHERE id = ?").get(id)) found.set(id, "User");
+      else if (this.db.$client.prepare("SELECT 1 FROM groups WHERE id = ?").get(id)) found.set(id, "Group");
+      return found;
+    }
     for (let i = 0; i < ids.length; i += 500) {
       const chunk = ids.slice(i, i + 500);
       for (const r of this.db.select({ id: users.id }).from(users).where(inArray(users.id, chunk)).all()) found.set(r.id, "User");
@@ -203,28 +205,19 @@ export class ResourceQueries {
 
   /** Inserts members that are not there yet; returns the ids actually added (idempotent add). */
   addMembers(groupId: string, members: { id: string; type: "User" | "Group" }[]): string[] {
+    // Plain prepared SQL here and below: the membership statements run once per member, and a
+    // PATCH of a large group is on the path Entra and Okta use most.
+    const insert = this.db.$client.prepare("INSERT INTO group_members (group_id, member_id, member_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
     const added: string[] = [];
-    for (const m of members) {
-      const r = this.db
-        .insert(groupMembers)
-        .values({ groupId, memberId: m.id, memberType: m.type })
-        .onConflictDoNothing()
-        .run();
-      if (r.changes > 0) added.push(m.id);
-    }
+    for (const m of members) if (insert.run(groupId, m.id, m.type).changes > 0) added.push(m.id);
     return added;
   }
 
   /** Deletes the given members; returns the ids actually removed (removing an absent one is a no-op). */
   removeMembers(groupId: string, ids: string[]): string[] {
+    const del = this.db.$client.prepare("DELETE FROM group_members WHERE group_id = ? AND member_id = ?");
     const removed: string[] = [];
-    for (const id of ids) {
-      const r = this.db
-        .delete(groupMembers)
-        .where(and(eq(groupMembers.groupId, groupId), eq(groupMembers.memberId, id)))
-        .run();
-      if (r.changes > 0) removed.push(id);
-    }
+    for (const id of ids) if (del.run(groupId, id).changes > 0) removed.push(id);
     return removed;
   }
 

@@ -72,10 +72,13 @@ export class SyncQueries {
    * displayName around the change: what membership delivery and group-based user rules need.
    */
   groupChanges(after: number, upTo: number): GroupChange[] {
-    return this.db.all<GroupChange>(sql`
-      SELECT seq, resource_id AS id, op, members_added AS membersAdded, members_removed AS membersRemoved,
-             json_extract(before, '$.displayName') AS displayBefore, json_extract(after, '$.displayName') AS displayAfter
-      FROM changes WHERE seq > ${after} AND seq <= ${upTo} AND resource_type = 'Group' ORDER BY seq`);
+    return this.sqlite
+      .prepare(
+        `SELECT seq, resource_id AS id, op, members_added AS membersAdded, members_removed AS membersRemoved,
+                json_extract(before, '$.displayName') AS displayBefore, json_extract(after, '$.displayName') AS displayAfter
+         FROM changes WHERE seq > ? AND seq <= ? AND resource_type = 'Group' ORDER BY seq`,
+      )
+      .all(after, upTo) as GroupChange[];
   }
 
   /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */
