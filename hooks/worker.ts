@@ -73,6 +73,8 @@ export interface LdapWriteReport {
 }
 
 const FAN_OUT_BATCH = 5000;
+/** Outbox rows a SCIM write fans out itself (its own, plus a few left by concurrent writers). */
+const INLINE_FAN_OUT_MAX = 8;
 /** What a delivery does for (rule, resource): the same decision the preview shows. */
 export function deliveryEvent(rule: CompiledRule, resource: Record<string, unknown> | undefined, ruleRemoved = false): PlanEvent {
   if (ruleRemoved) return "ruleRemoved";
@@ -218,6 +220,22 @@ export class DeliveryWorker implements WorkerServices {
         this.wake();
       });
     this.inFlight.set(key, task);
+  }
+
+  /**
+   * The fan-out of a SCIM write's own outbox row, inside that write's transaction (a savepoint):
+   * one commit instead of two per change, and the delivery can start on the next tick. Only when
+   * the worker runs and is caught up (a backlog stays with the worker, so no request pays for
+   * it). Never throws: a failure rolls back to the savepoint and leaves the row to the worker.
+   */
+  fanOutInline(): void {
+    if (!this.running) return;
+    try {
+      const backlog = this.sync.maxChangeSeq() - this.sync.cursor();
+      if (backlog > 0 && backlog <= INLINE_FAN_OUT_MAX) this.fanOut();
+    } catch (e) {
+      this.o.logger.warn({ err: e }, "inline fan-out failed; the worker fans the change out");
+    }
   }
 
   /**

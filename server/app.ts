@@ -38,6 +38,7 @@ export interface AppDeps {
   /** Optional hooks into the write path (the provisioning outbox wakes the worker through these). */
   onPassword?: ServiceDeps["onPassword"];
   onCommit?: ServiceDeps["onCommit"];
+  beforeCommit?: ServiceDeps["beforeCommit"];
   /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
   admin?: AdminDeps;
   /**
@@ -80,6 +81,7 @@ export function createApp(deps: AppDeps): App {
     paging: config.scim,
     onPassword: deps.onPassword,
     onCommit: deps.onCommit,
+    beforeCommit: deps.beforeCommit,
     now: deps.now,
   });
   // RFC 7644 §3.7.4: the payload limit in force on /Bulk is the smaller of scim.bulk.maxPayloadSize

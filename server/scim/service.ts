@@ -57,6 +57,11 @@ export interface ServiceDeps {
   onPassword?: ((userId: string, password: string) => void) | undefined;
   /** Called after a write commits (the delivery worker wakes up). */
   onCommit?: (() => void) | undefined;
+  /**
+   * Called at the end of every write transaction, inside it (the delivery worker fans the new
+   * outbox row out in the same commit). Must not throw.
+   */
+  beforeCommit?: (() => void) | undefined;
   now?: () => Date;
 }
 
@@ -218,7 +223,11 @@ export class ResourceService {
   }
 
   private transaction<T>(fn: () => T): T {
-    const result = this.deps.store.sqlite.transaction(fn)();
+    const result = this.deps.store.sqlite.transaction(() => {
+      const r = fn();
+      this.deps.beforeCommit?.();
+      return r;
+    })();
     this.deps.onCommit?.();
     return result;
   }
