@@ -70,13 +70,16 @@ export class SyncQueries {
   /**
    * Group changes in (after, upTo] in order, with their member deltas (JSON id lists) and the
    * displayName around the change: what membership delivery and group-based user rules need.
+   * `+resource_type` keeps SQLite on the seq (rowid) range: it otherwise chose the
+   * (resource_type, resource_id, seq) index and walked every Group change ever made (measured
+   * 0.6 ms per fan-out with a few thousand of them).
    */
   groupChanges(after: number, upTo: number): GroupChange[] {
     return this.sqlite
       .prepare(
         `SELECT seq, resource_id AS id, op, members_added AS membersAdded, members_removed AS membersRemoved,
                 json_extract(before, '$.displayName') AS displayBefore, json_extract(after, '$.displayName') AS displayAfter
-         FROM changes WHERE seq > ? AND seq <= ? AND resource_type = 'Group' ORDER BY seq`,
+         FROM changes WHERE seq > ? AND seq <= ? AND +resource_type = 'Group' ORDER BY seq`,
       )
       .all(after, upTo) as GroupChange[];
   }
