@@ -236,5 +236,10 @@ export const auditLog = sqliteTable(
     /** Request id and path (scim), or the LDAP result code and message of a failure (ldap). */
     detail: text("detail"),
   },
-  (t) => [index("audit_log_at").on(t.at), index("audit_log_kind_seq").on(t.kind, t.seq)],
+  (t) => [
+    index("audit_log_at").on(t.at),
+    index("audit_log_kind_seq").on(t.kind, t.seq),
+    // One resource's history (the admin page's detail, GET /admin/api/audit?type=&id=).
+    index("audit_log_resource").on(t.resourceType, t.resourceId, t.seq),
+  ],
 );

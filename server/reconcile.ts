@@ -124,22 +124,25 @@ export async function reconcileCommand(given: Config, a: { json: boolean; dryRun
  * Runs a repairing reconcile every `minutes` on the server's own connections (unref'd timer; a run
  * still going when the next is due is not overlapped, that tick is skipped). Returns a stop function.
  */
-export function startPeriodicReconcile(o: { config: Config; store: Store; app: Pick<App, "service" | "registry">; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => void {
-  let running = false;
+export function startPeriodicReconcile(o: { config: Config; store: Store; app: Pick<App, "service" | "registry">; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => Promise<void> {
+  let running: Promise<void> | undefined;
   const tick = () => {
     if (running) return;
-    running = true;
-    void reconcileWith({ config: o.config, store: o.store, app: o.app, targets: o.targets, dryRun: false })
+    running = reconcileWith({ config: o.config, store: o.store, app: o.app, targets: o.targets, dryRun: false })
       .then((reports) => {
         for (const r of reports) o.logger.info({ rule: r.rule, missing: r.missing.length, extra: r.extra.length, differing: r.differing.length, repaired: r.repaired, error: r.error }, summarize(r));
         o.wake?.();
       })
       .catch((e: unknown) => o.logger.error({ err: e }, "periodic reconcile failed"))
       .finally(() => {
-        running = false;
+        running = undefined;
       });
   };
   const timer = setInterval(tick, o.minutes * 60_000);
   timer.unref();
-  return () => clearInterval(timer);
+  // Stopping waits for a run in progress: it writes repairs to the store, which closes next.
+  return async () => {
+    clearInterval(timer);
+    await running;
+  };
 }

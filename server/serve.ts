@@ -173,13 +173,14 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
   const stop = () =>
     (stopping ??= (async () => {
       logger.info("shutting down");
-      stopReconcile?.();
+      const reconciling = stopReconcile?.();
       clearInterval(pruneTimer);
       // Stop taking requests and let in-flight ones finish: only then is nothing writing to the
       // store from the HTTP side.
       await closeHttp();
       // Then the LDAP deliveries in flight finish (bounded by the targets' timeouts) and record
       // their outcome before the store closes; the rest stay pending for the next start.
+      await reconciling; // a periodic reconcile in progress finishes its repairs first
       logger.info("waiting for in-flight deliveries");
       const t0 = performance.now();
       await provisioning.close();

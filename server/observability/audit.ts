@@ -31,7 +31,7 @@ export interface LdapWriteEvent {
 export interface AuditQuery {
   since?: string | undefined;
   kind?: AuditKind | undefined;
-  /** One resource's rows (no index on these columns: a scan of the retained log, newest first stops at `limit`). */
+  /** One resource's rows (index audit_log_resource: resource_type, resource_id, seq). */
   resourceType?: string | undefined;
   resourceId?: string | undefined;
   order?: "asc" | "desc" | undefined;

@@ -1,0 +1,1 @@
+CREATE INDEX `audit_log_resource` ON `audit_log` (`resource_type`,`resource_id`,`seq`);
