@@ -53,6 +53,8 @@ export interface FinishResult {
 const MEMBER_BATCH = 5000;
 /** How soon a user whose entry is to be deleted looks again, while its groups drop it first. */
 const EVICTION_WAIT_MS = 100;
+/** Members a preview of a group entering the directory plans with (the status API). */
+const PREVIEW_MEMBERS = 1000;
 /** Waits (doubling from EVICTION_WAIT_MS, capped at 25.6 s: about 5 minutes in all) before deleting anyway. */
 const EVICTION_MAX_WAITS = 20;
 
@@ -283,15 +285,29 @@ export class GroupDelivery {
     // takes its whole current membership, not only the deltas seen so far.
     if (!written) this.members.markAllDirty(rule.name, row.resourceId);
     const dirty = this.members.dirtyRows(rule.name, row.resourceId, limit);
-    const userRules = this.userRulesOn.get(row.target) ?? [];
-    const groupRules = this.groupRulesOn.get(row.target) ?? [];
+    const { added, removed, settles } = this.classify(row.target, row.resourceId, dirty, written);
+    return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
+  }
+
+  /**
+   * What each pair needs (read-only): the value to add, to remove, and what to record for the pair
+   * once the ops succeed. Shared by delivery and the status API's preview.
+   */
+  private classify(
+    target: string,
+    groupId: string,
+    pairs: MemberSyncRow[],
+    written: WrittenGroup | undefined,
+  ): { added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[] } {
+    const userRules = this.userRulesOn.get(target) ?? [];
+    const groupRules = this.groupRulesOn.get(target) ?? [];
     const added: string[] = [];
     const removed: string[] = [];
     const settles: { member: MemberSyncRow; dn: string | null }[] = [];
-    for (const member of dirty) {
+    for (const member of pairs) {
       // Values written into an entry that is not there any more are not there either.
       const had = written ? member.dn : null;
-      const type = member.evict ? undefined : this.members.memberType(row.resourceId, member.memberId);
+      const type = member.evict ? undefined : this.members.memberType(groupId, member.memberId);
       const want = type ? this.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
       if (type && want === undefined && had === null) {
         // Waits for the member's own delivery, which marks the pair again (refreshGroupsOf). The
@@ -308,6 +324,37 @@ export class GroupDelivery {
       if (want !== undefined) added.push(want);
       settles.push({ member, dn: want ?? null });
     }
-    return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
+    return { added, removed, settles };
+  }
+
+  /**
+   * What the next delivery of (group, rule) would send, without sending or recording anything:
+   * the status API's "planned operations". A group not yet in the directory is planned with its
+   * whole current membership (up to PREVIEW_MEMBERS); an existing one with its pending pairs.
+   */
+  async preview(groupId: string, ruleName: string, row: SyncStateRow | undefined): Promise<{ event: GroupPlanEvent; dn?: string | undefined; ops: LdapOp[]; error?: string | undefined }> {
+    const rule = this.groupRulesByName.get(ruleName) ?? this.removedGroupsByName.get(ruleName);
+    if (!rule) return { event: "ruleRemoved", ops: [], error: `no group rule ${ruleName}` };
+    const removed = !this.groupRulesByName.has(ruleName);
+    const group = removed ? undefined : this.w.options.readResource("Group", groupId, { members: rule.filterNeedsMembers });
+    const written = row?.written ? (JSON.parse(row.written) as WrittenGroup) : undefined;
+    const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
+    try {
+      if (event !== "upsert") {
+        const plan = planGroup({ rule, event, lastWritten: written, membersAdded: [], membersRemoved: [] });
+        return "error" in plan ? { event, ops: [], error: plan.error } : { event, dn: written?.dn, ops: plan.ops };
+      }
+      const after = await mapGroup(rule, group!);
+      const pairs: MemberSyncRow[] = !rule.actions.members
+        ? []
+        : written
+          ? this.members.dirtyRows(rule.name, groupId, MEMBER_BATCH)
+          : this.members.memberIds(groupId).slice(0, PREVIEW_MEMBERS).map((memberId) => ({ memberId, dn: null, dirty: 0, evict: false }));
+      const delta = this.classify(rule.target, groupId, pairs, written);
+      const plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
+      return "error" in plan ? { event, dn: after.dn, ops: [], error: plan.error } : { event, dn: after.dn, ops: plan.ops };
+    } catch (e) {
+      return { event, ops: [], error: e instanceof Error ? e.message : String(e) };
+    }
   }
 }

@@ -115,6 +115,11 @@ export class DeliveryWorker implements WorkerServices {
     this.groups = new GroupDelivery(this, { users: o.rules, removedUsers: o.removedRules ?? [], groups: o.groupRules ?? [], removedGroups: o.removedGroupRules ?? [] });
   }
 
+  /** What the next delivery of (group, group rule) would send, read-only (the status API). */
+  previewGroup(groupId: string, rule: string): ReturnType<GroupDelivery["preview"]> {
+    return this.groups.preview(groupId, rule, this.sync.get("Group", groupId, rule));
+  }
+
   /** The options the group path reads (WorkerServices). */
   get options(): WorkerOptions {
     return this.o;

@@ -61,6 +61,7 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
       // The same config the worker compiles its rules from; compiled once, on first use.
       rules: () => (late.rules ??= compileRules(config, app.registry)),
       groupRules: () => config.groupRules,
+      previewGroup: (id, rule) => late.provisioning!.worker.previewGroup(id, rule),
       targets: config.targets,
       reconcile: ({ target }) => reconcileWith({ config, store, app, targets: late.provisioning!.targets, dryRun: true, target }),
     },

@@ -3,6 +3,7 @@
  * ./status.ts. Its own bearer tokens (config `admin.tokens`): a SCIM client's credential must not
  * let it retry or resync deliveries, nor read other resources' LDAP errors.
  */
+import type { LdapOp } from "../../hooks/ops.js";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import type { Store } from "../../db/open.js";
 import type { TargetConfig } from "../../hooks/config.js";
@@ -24,6 +25,8 @@ export interface AdminDeps {
   rules: () => CompiledRule[];
   /** The configured group rules (name and target), for the status counts and group details. */
   groupRules?: () => { name: string; target: string }[];
+  /** The worker's read-only plan for (group, group rule) (resource detail). */
+  previewGroup?: (id: string, rule: string) => Promise<{ event: string; dn?: string | undefined; ops: LdapOp[]; error?: string | undefined }>;
   targets: TargetConfig[];
   /** A dry-run reconcile on the worker's connections (the page's button); absent: 501. */
   reconcile?: (o: { target?: string | undefined }) => Promise<ReconcileReport[]>;
@@ -159,7 +162,7 @@ export function adminRouter(o: {
     } catch (e) {
       if (!(e instanceof ScimError && e.status === 404)) throw e;
     }
-    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), groupRules: (o.deps.groupRules?.() ?? []).map((g) => g.name), targets: o.deps.targets, type, id, resource });
+    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), groupRules: o.deps.groupRules?.() ?? [], previewGroup: o.deps.previewGroup, targets: o.deps.targets, type, id, resource });
     if (!status) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
     // The SCIM resource as a client would read it (never a password: SCIM returns none).
     res.json({ ...status, resource: resource ?? null });

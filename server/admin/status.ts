@@ -3,6 +3,7 @@
  * `resync` commands: both read and write the same SQLite file, so the CLI works whether or not the
  * server runs (a running worker picks up rows set pending on its next poll). No HTTP here.
  */
+import type { LdapOp } from "../../hooks/ops.js";
 import { and, asc, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/open.js";
 import { changes, groups, syncState, users } from "../../db/schema.js";
@@ -145,13 +146,15 @@ export async function resourceStatus(o: {
   id: string;
   /** The resource in wire shape, or undefined when it does not exist (any more). */
   resource: Record<string, unknown> | undefined;
-  /** Names of the configured group rules (a group's rows are listed per rule, without a plan). */
-  groupRules?: string[];
+  /** Names of the configured group rules (a group's rows are listed per rule). */
+  groupRules?: { name: string; target: string }[];
+  /** The worker's read-only plan for (group, rule); absent: groups are listed without a plan. */
+  previewGroup?: ((id: string, rule: string) => Promise<{ event: string; dn?: string | undefined; ops: LdapOp[]; error?: string | undefined }>) | undefined;
 }): Promise<{ type: ResourceKind; id: string; exists: boolean; rules: ResourceRuleStatus[] } | undefined> {
   const rows = syncRows(o.db, o.type, o.id);
   if (!o.resource && !rows.length) return undefined;
-  // Plans are shown for users; a group's rows are listed with their state (its member changes are
-  // planned at send time from the pairs in group_member_sync).
+  // Users are planned here (previewUser); groups by the worker (previewGroup), which resolves the
+  // member DNs of the pending pairs the same way a delivery does.
   const rules = o.type === "User" ? o.rules : [];
   const previews = await previewUser({
     rules,
@@ -173,9 +176,18 @@ export async function resourceStatus(o: {
       : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
     out.push({ ...base, configured: true, planned });
   }
-  const groupRules = new Set(o.type === "Group" ? (o.groupRules ?? []) : []);
+  const groupRules = o.type === "Group" ? (o.groupRules ?? []) : [];
+  for (const rule of groupRules) {
+    const row = rows.find((r) => r.rule === rule.name);
+    const settled = row?.state === "in_sync" || row?.state === "out_of_scope";
+    const p = settled || !o.previewGroup ? undefined : await o.previewGroup(o.id, rule.name);
+    const base: PublicRow = row
+      ? publicRow(row)
+      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
+    out.push({ ...base, configured: true, planned: p ? { event: p.event, dn: p.dn, ops: p.ops.map(printableOp), error: p.error } : null });
+  }
   for (const row of rows) {
-    if (!rules.some((r) => r.name === row.rule)) out.push({ ...publicRow(row), configured: groupRules.has(row.rule), planned: null });
+    if (!rules.some((r) => r.name === row.rule) && !groupRules.some((g) => g.name === row.rule)) out.push({ ...publicRow(row), configured: false, planned: null });
   }
   return { type: o.type, id: o.id, exists: o.resource !== undefined, rules: out };
 }
