@@ -53,6 +53,8 @@ export interface FinishResult {
 const MEMBER_BATCH = 5000;
 /** How soon a user whose entry is to be deleted looks again, while its groups drop it first. */
 const EVICTION_WAIT_MS = 100;
+/** Member pairs resolved between yields to the event loop. */
+const CLASSIFY_CHUNK = 2000;
 /** Members a preview of a group entering the directory plans with (the status API). */
 const PREVIEW_MEMBERS = 1000;
 /** Waits (doubling from EVICTION_WAIT_MS, capped at 25.6 s: about 5 minutes in all) before deleting anyway. */
@@ -219,7 +221,7 @@ export class GroupDelivery {
       let plan;
       if (event === "upsert") {
         const after = await mapGroup(rule, group!);
-        const delta = this.memberDelta(rule, row, written);
+        const delta = await this.memberDelta(rule, row, written);
         settles = delta.settles;
         more = delta.more;
         plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
@@ -274,18 +276,18 @@ export class GroupDelivery {
    * pair once the ops succeed. A group not yet in the directory takes all its resolvable members
    * in its add; an existing one converges up to MEMBER_BATCH pairs per delivery.
    */
-  private memberDelta(
+  private async memberDelta(
     rule: DeliverableGroupRule,
     row: SyncStateRow,
     written: WrittenGroup | undefined,
-  ): { added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean } {
+  ): Promise<{ added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean }> {
     if (!rule.actions.members) return { added: [], removed: [], settles: [], more: false };
     const limit = written ? MEMBER_BATCH : -1; // SQLite: LIMIT -1 is no limit
     // A group entering the directory (new, back in the rule's filter, or a rule added later)
     // takes its whole current membership, not only the deltas seen so far.
     if (!written) this.members.markAllDirty(rule.name, row.resourceId);
     const dirty = this.members.dirtyRows(rule.name, row.resourceId, limit);
-    const { added, removed, settles } = this.classify(row.target, row.resourceId, dirty, written);
+    const { added, removed, settles } = await this.classify(row.target, row.resourceId, dirty, written);
     return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
   }
 
@@ -293,18 +295,22 @@ export class GroupDelivery {
    * What each pair needs (read-only): the value to add, to remove, and what to record for the pair
    * once the ops succeed. Shared by delivery and the status API's preview.
    */
-  private classify(
+  private async classify(
     target: string,
     groupId: string,
     pairs: MemberSyncRow[],
     written: WrittenGroup | undefined,
-  ): { added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[] } {
+  ): Promise<{ added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[] }> {
     const userRules = this.userRulesOn.get(target) ?? [];
     const groupRules = this.groupRulesOn.get(target) ?? [];
     const added: string[] = [];
     const removed: string[] = [];
     const settles: { member: MemberSyncRow; dn: string | null }[] = [];
-    for (const member of pairs) {
+    for (const [i, member] of pairs.entries()) {
+      // A group entering the directory with 100,000 members is two point queries per member: let
+      // SCIM requests and other deliveries run between chunks (a mark made meanwhile bumps the
+      // pair's generation, so it is not lost).
+      if (i > 0 && i % CLASSIFY_CHUNK === 0) await new Promise((r) => setImmediate(r));
       // Values written into an entry that is not there any more are not there either.
       const had = written ? member.dn : null;
       const type = member.evict ? undefined : this.members.memberType(groupId, member.memberId);
@@ -350,7 +356,7 @@ export class GroupDelivery {
         : written
           ? this.members.dirtyRows(rule.name, groupId, MEMBER_BATCH)
           : this.members.memberIds(groupId).slice(0, PREVIEW_MEMBERS).map((memberId) => ({ memberId, dn: null, dirty: 0, evict: false }));
-      const delta = this.classify(rule.target, groupId, pairs, written);
+      const delta = await this.classify(rule.target, groupId, pairs, written);
       const plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
       return "error" in plan ? { event, dn: after.dn, ops: [], error: plan.error } : { event, dn: after.dn, ops: plan.ops };
     } catch (e) {
