@@ -279,3 +279,26 @@ describe("group rule removed from config", () => {
     }
   });
 });
+
+describe("a user deleted under Remove Action disable", () => {
+  it("stays in the directory, disabled, and leaves the group entries (it is no longer a member)", async () => {
+    const q = provisioned(ldap, {
+      userRules: [{ name: "dis-people", target: "slapd", filter: 'userName sw "dis-"', dn: `uid={userName},${PEOPLE}`, actions: { deprovision: { onDelete: "disable" } } }],
+      groupRules: [{ name: "dis-groups", target: "slapd", filter: 'displayName sw "dis-"', dn: `cn={displayName},${GROUPS}` }],
+    });
+    try {
+      const a = (await q.http.post("/scim/v2/Users").set(q.auth).send(user("dis-dora"))).body.id as string;
+      const b = (await q.http.post("/scim/v2/Users").set(q.auth).send(user("dis-dan"))).body.id as string;
+      const g = await q.http.post("/scim/v2/Groups").set(q.auth).send({ schemas: [GROUP_SCHEMA], displayName: "dis-team", members: [{ value: a }, { value: b }] });
+      expect(g.status).toBe(201);
+      await q.settle();
+      expect(await members("dis-team")).toEqual([userDn("dis-dan"), userDn("dis-dora")]);
+      expect((await q.http.delete(`/scim/v2/Users/${a}`).set(q.auth)).status).toBe(204);
+      await q.settle();
+      expect((await ldap.search(userDn("dis-dora"), ["pwdAccountLockedTime"]))?.pwdaccountlockedtime).toEqual(["000001010000Z"]);
+      expect(await members("dis-team")).toEqual([userDn("dis-dan")]);
+    } finally {
+      await q.close();
+    }
+  });
+});
