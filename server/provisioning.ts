@@ -109,27 +109,24 @@ async function stopOrphanSlapd(dir: string): Promise<void> {
   if (existsSync(`/proc/${pid}`)) process.kill(pid, "SIGKILL");
 }
 
-/** Compiles every rule against the schema registry; an error names the rule's key path. */
+/** Compiles every user rule against the schema registry; an error names the rule's key path. */
 export function compileRules(config: Config, registry: SchemaRegistry): CompiledRule[] {
-  return config.userRules.map((rule, i) => {
-    const target = config.targets.find((t) => t.name === rule.target)!;
-    try {
-      return compileRule(registry, rule, target);
-    } catch (e) {
-      if (e instanceof RuleError) throw new ConfigError("config is invalid", [`userRules.${i}.${e.key}: ${e.message}`]);
-      throw e;
-    }
-  });
+  return compileEach(config, "userRules", config.userRules, (rule, target) => compileRule(registry, rule, target));
 }
 
 /** Compiles every group rule; an error names the rule's key path. */
 export function compileGroupRules(config: Config, registry: SchemaRegistry): DeliverableGroupRule[] {
-  return config.groupRules.map((rule, i) => {
+  return compileEach(config, "groupRules", config.groupRules, (rule, target) => compileDeliverableGroupRule(registry, rule, target));
+}
+
+/** A RuleError becomes a ConfigError at `<key>.<index>.<rule key>` (targets are checked by the schema). */
+function compileEach<R extends { target: string }, C>(config: Config, key: string, rules: R[], compile: (rule: R, target: Config["targets"][number]) => C): C[] {
+  return rules.map((rule, i) => {
     const target = config.targets.find((t) => t.name === rule.target)!;
     try {
-      return compileDeliverableGroupRule(registry, rule, target);
+      return compile(rule, target);
     } catch (e) {
-      if (e instanceof RuleError) throw new ConfigError("config is invalid", [`groupRules.${i}.${e.key}: ${e.message}`]);
+      if (e instanceof RuleError) throw new ConfigError("config is invalid", [`${key}.${i}.${e.key}: ${e.message}`]);
       throw e;
     }
   });
