@@ -13,12 +13,13 @@ import { randomUUID } from "node:crypto";
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Attribute, Change, Client } from "ldapts";
+import type { Client } from "ldapts";
+import { Attribute, Change } from "ldapts";
 import { ResourceQueries } from "../db/resources.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { parseConfig } from "../server/config/load.js";
 import { startServer, type Running } from "../server/serve.js";
-import { fmt, httpClient, median, percentile, row } from "./lib.js";
+import { boundClient, fmt, httpClient, median, percentile, row } from "./lib.js";
 
 const TOKEN = "bench-token-group-members-0123456789";
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -102,8 +103,7 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
 
     // node:http with a keep-alive agent (bench/lib.ts): fetch() adds about a millisecond a request.
     const http = httpClient(running.url, TOKEN, 1);
-    admin = new Client({ url: slapd.url, timeout: 60_000 });
-    await admin.bind(slapd.rootDn, slapd.rootPassword);
+    admin = await boundClient(slapd);
     const lastSeq = store.sqlite.prepare("SELECT max(seq) AS s FROM changes");
     const delivered = store.sqlite.prepare("SELECT delivered_seq AS d FROM sync_state WHERE resource_type = 'Group' AND resource_id = ? AND rule = 'groups' AND state = 'in_sync'");
     const userDn = (id: string) => `uid=gm${ids.indexOf(id)},ou=people,${suffix}`;

@@ -1,4 +1,6 @@
 /** Small helpers for the benchmark: timing, medians, a keep-alive HTTP client, printing. */
+import { Client } from "ldapts";
+import type { SlapdHandle } from "../hooks/ldap/slapd.js";
 import { Agent, request } from "node:http";
 
 export function median(xs: number[]): number {
@@ -70,3 +72,10 @@ export function row(label: string, value: string): void {
 }
 
 export const fmt = (x: number, digits = 2) => x.toFixed(digits);
+
+/** An ldapts Client bound as the slapd instance's rootdn (bench set-up and checks). */
+export async function boundClient(slapd: Pick<SlapdHandle, "url" | "rootDn" | "rootPassword">): Promise<Client> {
+  const c = new Client({ url: slapd.url, timeout: 60_000 });
+  await c.bind(slapd.rootDn, slapd.rootPassword);
+  return c;
+}

@@ -12,7 +12,8 @@ import { join } from "node:path";
 import type { Server } from "node:http";
 import type { AddressInfo } from "node:net";
 import express from "express";
-import { Attribute, Client } from "ldapts";
+import type { Client } from "ldapts";
+import { Attribute } from "ldapts";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, mapUser } from "../hooks/mapping.js";
 import type { LdapValue } from "../hooks/ops.js";
@@ -20,7 +21,7 @@ import { planUser } from "../hooks/planner.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { parseConfig } from "../server/config/load.js";
 import { startServer, type Running } from "../server/serve.js";
-import { fmt, httpClient, row } from "./lib.js";
+import { boundClient, fmt, httpClient, row } from "./lib.js";
 
 const TOKEN = "bench-token-provisioning-0123456789";
 const CLIENTS = 16;
@@ -53,12 +54,6 @@ async function countEntries(client: Client, base: string): Promise<number> {
   return r.searchEntries.length;
 }
 
-async function bound(slapd: SlapdHandle): Promise<Client> {
-  const c = new Client({ url: slapd.url, timeout: 60_000 });
-  await c.bind(slapd.rootDn, slapd.rootPassword);
-  return c;
-}
-
 export async function benchProvisioning(users = 10_000, concurrency = 8): Promise<void> {
   const dir = mkdtempSync(join(tmpdir(), "scimbridge-bench-prov-"));
   let slapd: SlapdHandle | undefined;
@@ -82,7 +77,7 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
     );
     console.log(`\nProvisioning: ${users.toLocaleString("en")} users, target concurrency ${concurrency}, ${CLIENTS} SCIM clients, slapd ${slapd.url}`);
     running = await startServer(config, { env: { SCIM_TOKEN: TOKEN }, handleSignals: false });
-    admin = await bound(slapd);
+    admin = await boundClient(slapd);
     const http = httpClient(running.url, TOKEN, CLIENTS);
 
     // --- scimbridge: first POST until every entry is in slapd ---------------------------------
@@ -154,7 +149,7 @@ export async function benchProvisioning(users = 10_000, concurrency = 8): Promis
       if (add?.kind !== "add") throw new Error(`no add planned for user ${i}`);
       adds.push({ dn: add.dn, attributes: add.attributes });
     }
-    const plain = await bound(slapd);
+    const plain = await boundClient(slapd);
     const p0 = process.hrtime.bigint();
     await pool(users, concurrency, async (i) => {
       const a = adds[i]!;

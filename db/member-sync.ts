@@ -83,11 +83,6 @@ export class MemberSyncQueries {
       .all(memberId, ...rules) as { rule: string; groupId: string; dn: string | null }[];
   }
 
-  /** Written member values of (rule, group): what a reconcile compares the directory with. */
-  writtenCount(rule: string, groupId: string): number {
-    return (this.sqlite.prepare(`SELECT count(*) AS n FROM group_member_sync WHERE rule = ? AND group_id = ? AND dn IS NOT NULL`).get(rule, groupId) as { n: number }).n;
-  }
-
   /** Whether `memberId` is (still) a member of the SCIM group, and as what. */
   memberType(groupId: string, memberId: string): "User" | "Group" | undefined {
     const r = this.sqlite.prepare(`SELECT member_type AS t FROM group_members WHERE group_id = ? AND member_id = ?`).get(groupId, memberId) as { t: "User" | "Group" } | undefined;

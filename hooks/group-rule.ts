@@ -13,7 +13,6 @@ import { compileGroupRule, type CompiledGroupRule, type GroupEntry } from "./gro
 import { compileMapping, compilePath, renderEntry, RuleError, type CompiledMapping, type CompiledPath } from "./mapping.js";
 
 export interface DeliverableGroupRule extends CompiledGroupRule {
-  kind: "Group";
   registry: SchemaRegistry;
   dn: (string | CompiledPath)[];
   mappings: CompiledMapping[];
@@ -67,7 +66,6 @@ export function compileDeliverableGroupRule(registry: SchemaRegistry, rule: Grou
   }
   return {
     ...base,
-    kind: "Group",
     registry,
     dn,
     mappings,
