@@ -28,7 +28,7 @@ import type { Logger } from "./logger.js";
 import { bulkHandler } from "./scim/bulk-route.js";
 import { DISCOVERY_PATH, discoveryHandler, type Capabilities } from "./scim/discovery.js";
 import { rootSearch } from "./scim/root-search.js";
-import { contextOf, listResponse, resourceRouter, searchParams } from "./scim/routes.js";
+import { contextOf, listResponse, resourceRouter, searchParams, yieldToDelivery } from "./scim/routes.js";
 import { ResourceService, type ServiceDeps } from "./scim/service.js";
 
 export interface AppDeps {
@@ -131,8 +131,10 @@ export function createApp(deps: AppDeps): App {
     }),
   );
   scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
-  scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf));
-  scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf));
+  // With a delivery worker behind onCommit, a write's response yields to the delivery it woke.
+  const afterCommit = deps.onCommit ? yieldToDelivery : undefined;
+  scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf, afterCommit));
+  scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf, afterCommit));
   scim.post("/.search", (req, res) => {
     sendScim(req, res, 200, listResponse(rootSearch(service, searchParams(req.body, config.scim), contextOf(req, baseUrlOf))));
   });
