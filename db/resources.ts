@@ -6,7 +6,7 @@ import { asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "./fold.js";
 import type { Db } from "./open.js";
-import { insertRow } from "./raw.js";
+import { insertRow, updateRow } from "./raw.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
 
 export interface StoredResource {
@@ -126,11 +126,11 @@ export class ResourceQueries {
     const data = JSON.stringify(r.attributes);
     const set = { data, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
-      this.db.update(users).set({ ...set, ...userColumns(r.attributes) }).where(eq(users.id, r.id)).run();
-      this.db.delete(userEmails).where(eq(userEmails.userId, r.id)).run();
+      updateRow(this.db.$client, users, { ...set, ...userColumns(r.attributes) }, { id: r.id });
+      this.db.$client.prepare("DELETE FROM user_emails WHERE user_id = ?").run(r.id);
       this.writeEmails(r);
     } else {
-      this.db.update(groups).set({ ...set, ...groupColumns(r.attributes) }).where(eq(groups.id, r.id)).run();
+      updateRow(this.db.$client, groups, { ...set, ...groupColumns(r.attributes) }, { id: r.id });
     }
   }
 

@@ -203,7 +203,10 @@ export class ResourceService {
       if (!changed) return { r: current, changed };
       const at = this.now().toISOString();
       const r: StoredResource = { ...current, attributes: next.attributes, lastModified: at, version: current.version + 1 };
-      this.updateUnique(kind, r);
+      // Members or a password alone: only version and lastModified move (RFC 7643 §3.1), and the
+      // stored attributes are not written again.
+      if (attrsChanged) this.updateUnique(kind, r);
+      else this.q.touch(kind, id, at);
       if (next.password !== undefined) this.deps.onPassword?.(id, next.password);
       this.q.recordChange({
         kind, id, op: "update", version: r.version, at, client: ctx.client,
