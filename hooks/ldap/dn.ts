@@ -82,7 +82,26 @@ const TYPE = /^(?:[A-Za-z][A-Za-z0-9-]*|(?:OID\.|oid\.)?\d+(?:\.\d+)*)$/;
  * server's own spelling. Lenient where RFC 4514 §3 lets parsers be ("MAY recognize other DN string
  * representations"): spaces around `,` `+` `=` are skipped and RFC 2253 quoted values are accepted.
  */
-function scan(dn: string): ScannedRdn[] {
+/**
+ * Bounded memo of parsed DNs, frozen so no caller can alter a shared result. A group delivery
+ * compares the same few DNs (the group's, the members' it writes) several times per plan, and a
+ * SCIM change per member makes that per change (measured: DN parsing was the largest part of
+ * planning one member's modify on a 10,000-member group). Malformed DNs throw and are not kept.
+ */
+const SCANNED_MAX = 10_000;
+const scanned = new Map<string, readonly ScannedRdn[]>();
+
+function scan(dn: string): readonly ScannedRdn[] {
+  let hit = scanned.get(dn);
+  if (hit === undefined) {
+    hit = Object.freeze(scanUncached(dn).map((r) => Object.freeze({ raw: r.raw, attrs: Object.freeze(r.attrs.map((a) => Object.freeze(a))) as DnAttribute[] })));
+    if (scanned.size >= SCANNED_MAX) scanned.delete(scanned.keys().next().value!);
+    scanned.set(dn, hit);
+  }
+  return hit;
+}
+
+function scanUncached(dn: string): ScannedRdn[] {
   const rdns: ScannedRdn[] = [];
   if (dn.trim() === "") return rdns;
   let i = 0;
@@ -204,7 +223,19 @@ function foldValue(v: string): string {
  * A canonical spelling for comparison: types lower-cased, values unescaped, folded and re-escaped,
  * multi-valued RDNs sorted (their order is insignificant, RFC 4512 §2.3). Throws DnError.
  */
+const normalized = new Map<string, string>();
+
 export function normalizeDn(dn: string): string {
+  let hit = normalized.get(dn);
+  if (hit === undefined) {
+    hit = normalizeUncached(dn);
+    if (normalized.size >= SCANNED_MAX) normalized.delete(normalized.keys().next().value!);
+    normalized.set(dn, hit);
+  }
+  return hit;
+}
+
+function normalizeUncached(dn: string): string {
   return parseDn(dn)
     .map((rdn) =>
       rdn
