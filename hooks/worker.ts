@@ -93,7 +93,6 @@ export class DeliveryWorker implements WorkerServices {
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Rule names (configured and removed, users and groups) per target name. */
   private readonly rulesOfTarget = new Map<string, string[]>();
-  private readonly auditBuffer: { row: SyncStateRow; ops: LdapOp[]; error: unknown }[] = [];
   private readonly perTarget = new Map<string, number>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
@@ -153,7 +152,6 @@ export class DeliveryWorker implements WorkerServices {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
     await Promise.allSettled([...this.inFlight.values()]);
-    if (this.auditBuffer.length) this.o.store.sqlite.transaction(() => this.flushAudit())();
   }
 
   /**
@@ -399,23 +397,13 @@ export class DeliveryWorker implements WorkerServices {
   }
 
   /**
-   * Audit: each op run (all, or those before the failing one and the failing one). Buffered, and
-   * written by the finish() or fail() transaction that records the same delivery's outcome (one
-   * commit per delivery instead of one per op: measured at about 9% of the worker's CPU per user).
+   * Audit: each op run (all, or those before the failing one and the failing one), reported as
+   * soon as the ops return. The observer batches its writes (AuditLog writes a turn's rows in one
+   * transaction), so the delivery's own finish() commit stays small: it is on the path from the
+   * LDAP reply to the recorded outcome.
    */
   /** @internal (WorkerServices) */
   reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void {
-    if (!this.o.onLdapWrite) return;
-    this.auditBuffer.push({ row, ops, error });
-  }
-
-  /** Writes the buffered audit entries; runs inside finish()/fail() transactions. Never throws. */
-  private flushAudit(): void {
-    const pending = this.auditBuffer.splice(0);
-    for (const { row, ops, error } of pending) this.writeAudit(row, ops, error);
-  }
-
-  private writeAudit(row: SyncStateRow, ops: LdapOp[], error?: unknown): void {
     if (!this.o.onLdapWrite) return;
     const failed = error === undefined ? -1 : error instanceof LdapDeliveryError ? error.opIndex : 0;
     const upTo = failed === -1 ? ops.length : Math.min(failed + 1, ops.length);
@@ -457,7 +445,6 @@ export class DeliveryWorker implements WorkerServices {
     alsoInTransaction?: () => void,
   ): void {
     this.o.store.sqlite.transaction(() => {
-      this.flushAudit();
       alsoInTransaction?.();
       const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
       if (!current) return;
@@ -500,7 +487,6 @@ export class DeliveryWorker implements WorkerServices {
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempts - 1, 20));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
     this.o.store.sqlite.transaction(() => {
-      this.flushAudit();
       const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
       if (!current) return;
       const newer = current.wantedSeq !== row.wantedSeq;

@@ -158,7 +158,7 @@ export function createApp(deps: AppDeps): App {
     // store; only planned operations need the rules, and a poll-driven worker needs no wake-up.
     const admin = deps.admin ?? { rules: () => [], targets: config.targets };
     app.use("/admin/api", observeRouter({ config, traffic, audit }));
-    app.use("/admin/api", adminRouter({ config, store, service, deps: admin, targetHealth: deps.targetHealth, now: deps.now }));
+    app.use("/admin/api", adminRouter({ config, store, service, audit, deps: admin, targetHealth: deps.targetHealth, now: deps.now }));
     // The admin web page: static files calling the API above with the token the operator enters.
     app.use("/admin", adminPage());
   }

@@ -186,7 +186,7 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
       const t0 = performance.now();
       await provisioning.close();
       logger.info({ ms: Math.round(performance.now() - t0) }, "in-flight deliveries finished");
-      app.audit.flush(); // the last turn's SCIM audit rows
+      app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
       store.close();
       await embedded?.stop();
     })());

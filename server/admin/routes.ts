@@ -15,6 +15,7 @@ import { parseAuthorization, safeEqual } from "../auth/middleware.js";
 import type { Config } from "../config/schema.js";
 import type { TargetsHealth } from "../observability/health.js";
 import type { ResourceService } from "../scim/service.js";
+import type { AuditLog } from "../observability/audit.js";
 import { activity, MAX_ACTIVITY_HOURS } from "./activity.js";
 import { kindOf, listFailures, requestResync, resourceStatus, retryFailed, syncSummary, type RetrySelection } from "./status.js";
 
@@ -107,6 +108,8 @@ export function adminRouter(o: {
   config: Config;
   store: Store;
   service: ResourceService;
+  /** Flushed before the activity counts are read (it batches its rows per event-loop turn). */
+  audit?: AuditLog | undefined;
   deps: AdminDeps;
   targetHealth?: (() => Promise<TargetsHealth>) | undefined;
   now?: (() => Date) | undefined;
@@ -133,6 +136,7 @@ export function adminRouter(o: {
   });
 
   r.get("/activity", (req, res) => {
+    o.audit?.flush();
     res.json(activity(store.db, { hours: intParam(req, "hours", 24, 1, MAX_ACTIVITY_HOURS), now: clock() }));
   });
 

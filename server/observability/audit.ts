@@ -41,11 +41,22 @@ export interface AuditQuery {
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const DAY_MS = 86_400_000;
 
-type ScimRow = [at: string, client: string | null, method: string, resourceType: string | null, resourceId: string | null, outcome: string, detail: string | null];
+type Row = [
+  at: string,
+  kind: AuditKind,
+  client: string | null,
+  operation: string,
+  resourceType: string | null,
+  resourceId: string | null,
+  target: string | null,
+  dn: string | null,
+  outcome: string,
+  detail: string | null,
+];
 
 export class AuditLog {
-  /** SCIM rows waiting for the end of this event-loop turn (see recordScim). */
-  private pending: ScimRow[] = [];
+  /** Rows waiting for the end of this event-loop turn (see record). */
+  private pending: Row[] = [];
   private flushQueued = false;
 
   constructor(
@@ -54,35 +65,42 @@ export class AuditLog {
   ) {}
 
   /**
-   * Records a SCIM write once its response is sent. The rows of one event-loop turn are written
-   * together in one transaction (setImmediate): a commit per request was about 7% of a POST's CPU
-   * (measured with --cpu-prof, 16 clients). Every read of the log flushes first, and so does close.
+   * The rows of one event-loop turn, SCIM and LDAP, are written together in one transaction
+   * (setImmediate): a commit per request was about 7% of a POST's CPU (measured with --cpu-prof,
+   * 16 clients), and an LDAP row in the delivery's own commit sat between slapd's reply and the
+   * recorded outcome. Every read of the log flushes first, and so does close. A crash loses at
+   * most the current turn's rows, never a change or a delivery state.
    */
-  recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
-    this.pending.push([this.now().toISOString(), e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, String(e.status), e.detail ?? null]);
+  private record(row: Row): void {
+    this.pending.push(row);
     if (this.flushQueued) return;
     this.flushQueued = true;
     setImmediate(() => this.flush());
   }
 
-  /** Writes the SCIM rows recorded so far. Safe to call at any time (reads and shutdown do). */
+  /** Records a SCIM write once its response is sent. */
+  recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
+    this.record([this.now().toISOString(), "scim", e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, null, null, String(e.status), e.detail ?? null]);
+  }
+
+  /** Records one LDAP operation the delivery worker ran (or that failed). */
+  recordLdap(e: LdapWriteEvent): void {
+    const detail = e.outcome === "error" ? [e.code === undefined ? undefined : `code ${e.code}`, e.detail].filter(Boolean).join(": ") : e.detail;
+    this.record([this.now().toISOString(), "ldap", `rule:${e.rule}`, e.operation, e.resourceType, e.resourceId, e.target, e.dn, e.outcome, detail ? detail.slice(0, 2000) : null]);
+  }
+
+  /** Writes the rows recorded so far. Safe to call at any time (reads and shutdown do). */
   flush(): void {
     this.flushQueued = false;
     if (!this.pending.length || !this.db.$client.open) return;
     const rows = this.pending;
     this.pending = [];
-    const insert = this.db.$client.prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, outcome, detail) VALUES (?, 'scim', ?, ?, ?, ?, ?, ?)");
+    const insert = this.db.$client.prepare(
+      "INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, target, dn, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    );
     this.db.$client.transaction(() => {
       for (const r of rows) insert.run(...r);
     })();
-  }
-
-  recordLdap(e: LdapWriteEvent): void {
-    const detail = e.outcome === "error" ? [e.code === undefined ? undefined : `code ${e.code}`, e.detail].filter(Boolean).join(": ") : e.detail;
-    // Plain prepared SQL: one row per LDAP op sent, on the delivery worker's hot path.
-    this.db.$client
-      .prepare("INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, target, dn, outcome, detail) VALUES (?, 'ldap', ?, ?, ?, ?, ?, ?, ?, ?)")
-      .run(this.now().toISOString(), `rule:${e.rule}`, e.operation, e.resourceType, e.resourceId, e.target, e.dn, e.outcome, detail ? detail.slice(0, 2000) : null);
   }
 
   /** Deletes rows older than `retentionDays`; returns how many. */

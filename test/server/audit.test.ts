@@ -71,6 +71,8 @@ describe("audit log: SCIM writes", () => {
     await t.http.post("/scim/v2/Users").set(t.auth).send(user("bob"));
     await t.http.post("/scim/v2/Groups").set(t.auth).send({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "g" });
     t.audit.recordLdap({ target: "dir", rule: "people", resourceType: "User", resourceId: "u1", operation: "add", dn: "uid=bob,dc=x", outcome: "success" });
+    // Rows are written at the end of the event-loop turn; the CLI below runs synchronously.
+    await new Promise((r) => setImmediate(r));
     const cfg = join(t.dir, "config.yaml");
     writeFileSync(cfg, JSON.stringify({ storage: { file: t.dbFile }, logging: { level: "silent" } }));
 
