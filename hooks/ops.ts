@@ -27,3 +27,19 @@ export type LdapOp =
 /** Result codes that mean "already so" for member value writes (ldap-targets.md §5.5). */
 export const MEMBER_VALUE_ALREADY_PRESENT = [20, 68] as const;
 export const MEMBER_VALUE_ALREADY_ABSENT = [16, 53] as const;
+
+/** What an op wrote, without values (they may be passwords): attribute names, or the new RDN. */
+export function describeOp(op: LdapOp): string | undefined {
+  switch (op.kind) {
+    case "add":
+      return `attributes: ${Object.keys(op.attributes).join(", ")}`;
+    case "modify":
+      return `changes: ${op.changes.map((c) => `${c.operation} ${c.attribute}`).join(", ")}`;
+    case "modifyDN":
+      return `newRdn: ${op.newRdn}${op.newSuperior ? `, newSuperior: ${op.newSuperior}` : ""}`;
+    case "setBits":
+      return `${op.attribute}: set ${op.set}, clear ${op.clear}`;
+    case "delete":
+      return undefined;
+  }
+}

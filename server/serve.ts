@@ -52,7 +52,7 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
     store,
     logger,
     onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
-    onCommit: () => late.provisioning?.worker.wake(),
+    onCommit: () => late.provisioning?.worker.afterCommit(),
     beforeCommit: () => late.provisioning?.worker.fanOutInline(),
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
