@@ -27,7 +27,7 @@ import type { WorkerOptions } from "./worker.js";
 
 /** What the group path needs from the worker: its queries, options and outcome recorders. */
 export interface WorkerServices {
-  options: Pick<WorkerOptions, "readResource"> & { store: Store; logger: Logger; targets: Map<string, { config: TargetConfig; connection: LdapTarget }> };
+  options: Pick<WorkerOptions, "readResource" | "secretKey"> & { store: Store; logger: Logger; targets: Map<string, { config: TargetConfig; connection: LdapTarget }> };
   sync: SyncQueries;
   members: MemberSyncQueries;
   now(): Date;

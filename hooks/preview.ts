@@ -8,7 +8,7 @@ import { isTargetSecure, type TargetConfig } from "./config.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import type { LdapOp, LdapValue } from "./ops.js";
 import { planUser, type PlanEvent, type WrittenEntry } from "./planner.js";
-import { deliveryEvent } from "./worker.js";
+import { deliveryEvent } from "./user-delivery.js";
 
 /** What the sync state holds for (user, rule), as far as the preview needs it. */
 export interface PreviewState {

@@ -11,17 +11,17 @@ import type { Store } from "../db/open.js";
 import { MemberSyncQueries } from "../db/member-sync.js";
 import { SyncQueries, type SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
-import { isTargetSecure, type TargetConfig } from "./config.js";
+import type { TargetConfig } from "./config.js";
 import type { LdapTarget } from "./ldap/connection.js";
-import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import { LdapDeliveryError } from "./ldap/executor.js";
 import { describeOp, type LdapOp } from "./ops.js";
-import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
-import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
-import { openSecret, sealSecret } from "./secrets.js";
+import type { CompiledRule } from "./mapping.js";
+import type { WrittenEntry } from "./planner.js";
+import { sealSecret } from "./secrets.js";
 import type { DeliverableGroupRule } from "./group-rule.js";
 import type { WrittenGroup } from "./group-planner.js";
 import { GroupDelivery, type WorkerServices } from "./group-delivery.js";
-import { sameDn } from "./ldap/dn.js";
+import { UserDelivery } from "./user-delivery.js";
 
 export interface WorkerOptions {
   store: Store;
@@ -83,13 +83,6 @@ interface MarkedRow {
   rule: string;
   target: string;
 }
-/** What a delivery does for (rule, resource): the same decision the preview shows. */
-export function deliveryEvent(rule: CompiledRule, resource: Record<string, unknown> | undefined, ruleRemoved = false): PlanEvent {
-  if (ruleRemoved) return "ruleRemoved";
-  if (!resource) return "delete";
-  return matchesRule(rule, resource) ? "upsert" : "leftFilter";
-}
-
 export class DeliveryWorker implements WorkerServices {
   readonly sync: SyncQueries;
   readonly members: MemberSyncQueries;
@@ -98,6 +91,7 @@ export class DeliveryWorker implements WorkerServices {
   private readonly groupRulesByName: Map<string, DeliverableGroupRule>;
   private readonly removedGroupsByName: Map<string, DeliverableGroupRule>;
   private readonly groups: GroupDelivery;
+  private readonly users: UserDelivery;
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Rule names (configured and removed, users and groups) per target name. */
   private readonly rulesOfTarget = new Map<string, string[]>();
@@ -131,6 +125,7 @@ export class DeliveryWorker implements WorkerServices {
       this.rulesOfTarget.set(r.target, [...(this.rulesOfTarget.get(r.target) ?? []), r.name]);
     }
     this.groups = new GroupDelivery(this, { users: o.rules, removedUsers: o.removedRules ?? [], groups: o.groupRules ?? [], removedGroups: o.removedGroupRules ?? [] });
+    this.users = new UserDelivery(this, { users: o.rules, removedUsers: o.removedRules ?? [] }, this.groups);
   }
 
   /** What the next delivery of (group, group rule) would send, read-only (the status API). */
@@ -278,8 +273,10 @@ export class DeliveryWorker implements WorkerServices {
     this.justMarked = [];
     if (!this.running) return;
     try {
-      const backlog = this.sync.maxChangeSeq() - this.sync.cursor();
-      if (backlog > 0 && backlog <= INLINE_FAN_OUT_MAX) this.fanOut(this.justMarked);
+      // Inside the write's transaction: the cursor read here cannot move before the fan-out.
+      const cursor = this.sync.cursor();
+      const backlog = this.sync.maxChangeSeq() - cursor;
+      if (backlog > 0 && backlog <= INLINE_FAN_OUT_MAX) this.fanOutAfter(cursor, this.justMarked);
     } catch (e) {
       this.justMarked = [];
       this.o.logger.warn({ err: e }, "inline fan-out failed; the worker fans the change out");
@@ -313,11 +310,16 @@ export class DeliveryWorker implements WorkerServices {
    * member deltas mark (group rule, group, member) pairs dirty; membership changes move users in or
    * out of group-based user rules.
    */
-  fanOut(marked?: MarkedRow[]): number {
+  fanOut(): number {
     // Two indexed reads instead of a write transaction when nothing was committed since (each pump).
     if (this.sync.maxChangeSeq() <= this.sync.cursor()) return 0;
+    return this.fanOutAfter(undefined);
+  }
+
+  /** The fan-out transaction, from `known` (a cursor read in the caller's transaction) or the stored cursor. */
+  private fanOutAfter(known: number | undefined, marked?: MarkedRow[]): number {
     return this.o.store.sqlite.transaction(() => {
-      const cursor = this.sync.cursor();
+      const cursor = known ?? this.sync.cursor();
       const { upTo, rows: changed } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.now().toISOString();
@@ -355,73 +357,7 @@ export class DeliveryWorker implements WorkerServices {
 
 
   private async deliver(row: SyncStateRow): Promise<void> {
-    if (row.resourceType === "Group") return this.groups.deliverGroup(row);
-    const removed = this.removedByName.get(row.rule);
-    const rule = this.rulesByName.get(row.rule) ?? removed!;
-    const target = this.o.targets.get(row.target)!;
-    const kind = row.resourceType as ResourceKind;
-    const resource = removed ? undefined : this.o.readResource(kind, row.resourceId);
-    const written = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
-    const started = this.now().toISOString();
-    const t0 = performance.now(); // monotonic, unlike the injectable clock above
-    const event = deliveryEvent(rule, resource, removed !== undefined);
-
-    if (event !== "upsert" && !written) {
-      // Never written by this rule: nothing to deprovision.
-      this.finish(row, { state: event === "leftFilter" ? "out_of_scope" : "remove" });
-      return;
-    }
-    let password: string | undefined;
-    try {
-      password = row.secret && event === "upsert" ? openSecret(this.o.secretKey, row.secret, row.resourceId) : undefined;
-      const input: PlanInput = {
-        rule,
-        event,
-        lastWritten: written,
-        password,
-        targetSecure: isTargetSecure(target.config),
-        after: event === "upsert" ? await mapUser(rule, resource!) : undefined,
-      };
-      const plan = planUser(input);
-      if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
-      const recreatePlan = written && input.after && rule.actions.create ? planUser({ ...input, lastWritten: undefined }) : undefined;
-      const recreate = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops.find((op) => op.kind === "add") : undefined;
-      let dn = plan.dn ?? written?.dn;
-      let directoryId = row.directoryId ?? undefined;
-      const deleting = plan.ops.find((op) => op.kind === "delete");
-      if (deleting && this.groups.evictFromGroups(row, started, deleting.dn)) return;
-      if (plan.ops.length) {
-        const result = await executeOps(target.connection, plan.ops, {
-          createIfMissing: rule.actions.create,
-          recreate: recreate?.kind === "add" ? recreate : undefined,
-          correlation: rule.correlationAttribute ? { attribute: rule.correlationAttribute } : undefined,
-          readDirectoryId: !directoryId && plan.written !== null,
-        }).catch((e: unknown) => {
-          this.reportLdapWrites(row, plan.ops, e);
-          throw e;
-        });
-        this.reportLdapWrites(row, plan.ops);
-        dn = plan.written === null ? undefined : result.dn;
-        directoryId = result.directoryId ?? directoryId;
-      }
-      // A removed rule's entry left in place (onRuleRemoved none or disable) is no longer ours to
-      // track: the row goes, and with the last one the rule is forgotten.
-      if (plan.written === null || event === "ruleRemoved") this.finish(row, { state: "remove" });
-      else {
-        // A new or changed DN: the groups holding (or waiting for) this user look again, in the
-        // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP).
-        const moved = dn !== undefined && (row.dn === null || !sameDn(row.dn, dn)) ? dn : undefined;
-        this.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started }, () => {
-          if (moved) this.groups.refreshGroupsOf(row.resourceId, row.target);
-        });
-      }
-      this.o.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "delivered");
-      this.reportDelivery(row.target, "success", t0);
-    } catch (e) {
-      this.fail(row, e, started);
-      // Same classification as fail(): only an LdapDeliveryError marked transient is retried as such.
-      this.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
-    }
+    return row.resourceType === "Group" ? this.groups.deliverGroup(row) : this.users.deliverUser(row);
   }
 
   /** Never throws: it runs inside the delivery's try, where a throwing observer would turn a success into a failure. */

@@ -21,11 +21,39 @@ export interface TokenInfo {
 
 export class TokenError extends Error {}
 
+/**
+ * Writes to the tokens table through this connection, per connection: a TokenService on the same
+ * connection sees them at once. Other connections' writes (the CLI's `token create`/`revoke` in
+ * another process) change SQLite's data_version instead.
+ */
+const localWrites = new WeakMap<object, number>();
+
 export class TokenService {
   /** Last-used times are written at most once a minute per token, not on every request. */
   private readonly touched = new Map<string, number>();
+  /** The stored hashes, read again whenever a write may have changed them (see verify). */
+  private cache: { version: string; rows: { name: string; hash: Buffer }[] } | undefined;
 
   constructor(private readonly db: Db) {}
+
+  private wrote(): void {
+    localWrites.set(this.db.$client, (localWrites.get(this.db.$client) ?? 0) + 1);
+  }
+
+  /**
+   * The stored hashes, cached between writes: verify runs on every request, and reading the
+   * table each time was a few percent of a small PATCH (measured). PRAGMA data_version moves when
+   * another connection commits, so a revocation from the CLI applies to the next request.
+   */
+  private hashes(): { name: string; hash: Buffer }[] {
+    const sqlite = this.db.$client;
+    const version = `${sqlite.pragma("data_version", { simple: true }) as number}:${localWrites.get(sqlite) ?? 0}`;
+    if (this.cache?.version !== version) {
+      const rows = sqlite.prepare("SELECT name, hash FROM tokens").all() as { name: string; hash: string }[];
+      this.cache = { version, rows: rows.map((r) => ({ name: r.name, hash: Buffer.from(r.hash, "hex") })) };
+    }
+    return this.cache.rows;
+  }
 
   /** Creates a token and returns it: the only time the secret is ever seen. */
   create(name: string): string {
@@ -42,6 +70,7 @@ export class TokenService {
   put(name: string, token: string): void {
     if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
     this.db.delete(tokens).where(eq(tokens.name, name)).run();
+    this.wrote();
     this.store(name, token);
   }
 
@@ -50,6 +79,7 @@ export class TokenService {
       .insert(tokens)
       .values({ name, hash: sha256(token).toString("hex"), hint: token.slice(0, TOKEN_PREFIX.length + 4), created: new Date().toISOString() })
       .run();
+    this.wrote();
   }
 
   list(): TokenInfo[] {
@@ -65,7 +95,9 @@ export class TokenService {
   }
 
   revoke(name: string): boolean {
-    return this.db.delete(tokens).where(eq(tokens.name, name)).run().changes > 0;
+    const gone = this.db.delete(tokens).where(eq(tokens.name, name)).run().changes > 0;
+    this.wrote();
+    return gone;
   }
 
   /** The name of the client holding `token`, or undefined. */
@@ -73,10 +105,8 @@ export class TokenService {
     const presented = sha256(token);
     let match: string | undefined;
     // Every stored hash is compared (in constant time), so timing says nothing about which matched.
-    // Plain prepared SQL: this runs on every request.
-    for (const row of this.db.$client.prepare("SELECT name, hash FROM tokens").all() as { name: string; hash: string }[]) {
-      const stored = Buffer.from(row.hash, "hex");
-      if (stored.length === presented.length && timingSafeEqual(stored, presented) && match === undefined) match = row.name;
+    for (const row of this.hashes()) {
+      if (row.hash.length === presented.length && timingSafeEqual(row.hash, presented) && match === undefined) match = row.name;
     }
     if (match !== undefined) this.markUsed(match);
     return match;

@@ -1,4 +1,6 @@
 import { afterEach, describe, expect, it } from "vitest";
+import { openStore } from "../../db/open.js";
+import { TokenService } from "../../server/auth/tokens.js";
 import { testApp, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
@@ -37,6 +39,22 @@ describe("authentication", () => {
     t.tokens.revoke("okta");
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${other}`)).status).toBe(401);
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200);
+  });
+
+  it("a token created or revoked by another process (the CLI's connection) applies to the next request", async () => {
+    t = testApp();
+    expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200); // hashes now cached
+    const cli = openStore(t.dbFile);
+    try {
+      const created = new TokenService(cli.db).create("from-cli");
+      expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(200);
+      new TokenService(cli.db).revoke("test-client");
+      expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(401);
+      new TokenService(cli.db).revoke("from-cli");
+      expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(401);
+    } finally {
+      cli.close();
+    }
   });
 
   it("stores tokens hashed, never in clear", async () => {
