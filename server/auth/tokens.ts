@@ -47,7 +47,9 @@ export class TokenService {
    */
   private hashes(): { name: string; hash: Buffer }[] {
     const sqlite = this.db.$client;
-    const version = `${sqlite.pragma("data_version", { simple: true }) as number}:${localWrites.get(sqlite) ?? 0}`;
+    // A prepared statement (cached by the connection): pragma() would compile one per request.
+    const { data_version: dataVersion } = sqlite.prepare("PRAGMA data_version").get() as { data_version: number };
+    const version = `${dataVersion}:${localWrites.get(sqlite) ?? 0}`;
     if (this.cache?.version !== version) {
       const rows = sqlite.prepare("SELECT name, hash FROM tokens").all() as { name: string; hash: string }[];
       this.cache = { version, rows: rows.map((r) => ({ name: r.name, hash: Buffer.from(r.hash, "hex") })) };

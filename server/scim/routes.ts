@@ -107,7 +107,7 @@ export function resourceRouter(
     const r = service.create(kind, req.body, ctx(req));
     await settle(r.changed);
     // RFC 7644 §3.3: the Location header carries the resource URI, equal to meta.location.
-    res.setHeader("Location", locationOf(ctx(req) as RenderContext, kind, String(r.resource.id)));
+    res.setHeader("Location", locationOf(ctx(req) as RenderContext, kind, r.id));
     sendWrite(req, res, 201, r);
   });
 

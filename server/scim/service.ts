@@ -18,7 +18,7 @@ import { applyPatch, type MemberOp, type MemberRef } from "../../schemas/patch.j
 import { normaliseMultiValuedForOutput, projectResource } from "../../schemas/project.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { ListParams, PagingLimits } from "./list-params.js";
-import { etagOf, renderResource, type RenderContext } from "./render.js";
+import { etagOf, renderResource, type Derived, type RenderContext } from "./render.js";
 
 export interface RequestContext extends RenderContext {
   /** Authenticated client name (audit and outbox). */
@@ -35,7 +35,14 @@ export interface ReadOptions {
   excludedAttributes?: string[] | undefined;
 }
 
+/** A resource as the wire shows it: rendered, multi-valued attributes normalised, projected. */
+function renderPresented(registry: SchemaRegistry, kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions, derived: Derived) {
+  return projectResource(registry, kind, normaliseMultiValuedForOutput(registry, kind, renderResource(registry, kind, r, ctx, derived)), read);
+}
+
 export interface WriteResult {
+  id: string;
+  /** The response body (rendered on first read). */
   resource: Record<string, unknown>;
   etag: string;
   /** False when the write asserted what was already stored: no new version, no outbox row. */
@@ -117,7 +124,7 @@ export class ResourceService {
   get(kind: ResourceKind, id: string, ctx: RequestContext, read: ReadOptions = {}): WriteResult {
     const r = this.q.get(kind, id);
     if (!r) throw notFound(`${kind} ${id} not found`);
-    return { resource: this.present(kind, r, ctx, read), etag: etagOf(r.version), changed: false };
+    return { id: r.id, resource: this.present(kind, r, ctx, read), etag: etagOf(r.version), changed: false };
   }
 
   /** Current ETag, for If-None-Match and If-Match checks without rendering. */
@@ -126,17 +133,37 @@ export class ResourceService {
     return r ? etagOf(r.version) : undefined;
   }
 
-  private respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext): Record<string, unknown> {
-    return ctx.read === "none" ? { id: r.id } : this.present(kind, r, ctx, ctx.read ?? {});
+  /**
+   * A write's result. What the body needs from the store (members, groups) is read now, right
+   * after the commit; rendering it is left to the first read of `resource`, which the route does
+   * after yielding to the delivery the commit woke (routes.ts), so the body still shows exactly
+   * what this write committed.
+   */
+  private respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext, changed: boolean): WriteResult {
+    const etag = etagOf(r.version);
+    if (ctx.read === "none") return { id: r.id, resource: { id: r.id }, etag, changed };
+    const read = ctx.read ?? {};
+    const derived = this.derived(kind, r.id, read);
+    const registry = this.registry;
+    let body: Record<string, unknown> | undefined;
+    return {
+      id: r.id,
+      get resource() {
+        return (body ??= renderPresented(registry, kind, r, ctx, read, derived));
+      },
+      etag,
+      changed,
+    };
+  }
+
+  private derived(kind: ResourceKind, id: string, read: ReadOptions): Derived {
+    return kind === "User"
+      ? { groups: wants("groups", read) ? this.q.groupsOf(id) : undefined }
+      : { members: wants("members", read) ? this.q.members(id) : undefined };
   }
 
   private present(kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions) {
-    const derived =
-      kind === "User"
-        ? { groups: wants("groups", read) ? this.q.groupsOf(r.id) : undefined }
-        : { members: wants("members", read) ? this.q.members(r.id) : undefined };
-    const full = normaliseMultiValuedForOutput(this.registry, kind, renderResource(this.registry, kind, r, ctx, derived));
-    return projectResource(this.registry, kind, full, read);
+    return renderPresented(this.registry, kind, r, ctx, read, this.derived(kind, r.id, read));
   }
 
   // ---- writes ----
@@ -151,7 +178,7 @@ export class ResourceService {
       if (input.password !== undefined) this.deps.onPassword?.(r.id, input.password);
       this.q.recordChange({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
     });
-    return { resource: this.respond(kind, r, ctx), etag: etagOf(r.version), changed: true };
+    return this.respond(kind, r, ctx, true);
   }
 
   replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
@@ -214,7 +241,7 @@ export class ResourceService {
       });
       return { r, changed };
     });
-    return { resource: this.respond(kind, outcome.r, ctx), etag: etagOf(outcome.r.version), changed: outcome.changed };
+    return this.respond(kind, outcome.r, ctx, outcome.changed);
   }
 
   private checkIfMatch(current: StoredResource, ifMatch: string | undefined): void {

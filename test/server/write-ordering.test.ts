@@ -68,7 +68,13 @@ describe("a write's response yields to the delivery its commit woke", () => {
       if (interleaved) return;
       interleaved = true;
       // Another client's write, committed between this request's commit and its response.
-      t.service.patch("Group", g.id, { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: "renamed" }] }, { baseUrl: "https://scim.example.test/scim/v2", client: "other" }, undefined);
+      t.service.patch(
+        "Group",
+        g.id,
+        { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: "renamed" }, { op: "add", path: "members", value: [{ value: u.id }] }] },
+        { baseUrl: "https://scim.example.test/scim/v2", client: "other" },
+        undefined,
+      );
     };
     const res = await http.patch(`/scim/v2/Groups/${g.id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "remove", path: "members" }] });
     expect(res.status).toBe(200);
@@ -79,6 +85,7 @@ describe("a write's response yields to the delivery its commit woke", () => {
     expect(res.body.meta.version).toBe('"2"');
     const now = await http.get(`/scim/v2/Groups/${g.id}`).set(t.auth);
     expect(now.body.displayName).toBe("renamed");
+    expect(now.body.members.map((m: { value: string }) => m.value)).toEqual([u.id]);
     expect(now.headers.etag).toBe('"3"');
   });
 
