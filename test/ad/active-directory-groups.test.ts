@@ -93,16 +93,21 @@ const syncRow = (id: string, rule: string) =>
   p.store.sqlite.prepare("SELECT state, dn, directory_id, last_error, last_code FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, rule) as
     | { state: string; dn: string | null; directory_id: string | null; last_error: string | null; last_code: number | null }
     | undefined;
-const auditSeq = () => (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+/** The audit log writes a turn's rows at the turn's end: flushed before they are read. */
+const auditSeq = () => {
+  p.assembled.app.audit.flush();
+  return (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+};
 /** LDAP writes sent to a DN after audit seq `after`, as "operation outcome detail". */
-const writesTo = (dn: string, after = 0) =>
-  (
-    p.store.sqlite.prepare("SELECT operation, outcome, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as {
-      operation: string;
-      outcome: string;
-      detail: string;
-    }[]
-  ).map((r) => `${r.operation} ${r.outcome} ${r.detail}`);
+const writesTo = (dn: string, after = 0) => {
+  p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
+  const rows = p.store.sqlite.prepare("SELECT operation, outcome, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as {
+    operation: string;
+    outcome: string;
+    detail: string;
+  }[];
+  return rows.map((r) => `${r.operation} ${r.outcome} ${r.detail}`);
+};
 const memberChange = (operation: "add" | "delete", dn: string) =>
   new Change({ operation, modification: new Attribute({ type: "member", values: [dn] }) });
 /** Bounded polling (for while rows are held back, where settle() would wait for them). */

@@ -18,6 +18,7 @@ export interface Provisioned {
   store: Store;
   assembled: ReturnType<typeof assemble>;
   /** Waits (bounded) until every committed change has been delivered or has failed. */
+  /** Waits until no delivery is pending or retrying, then writes the audit rows recorded so far. */
   settle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
@@ -66,7 +67,12 @@ export function provisioned(
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
         const open = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE state IN ('pending','retrying')").get() as { n: number };
-        if (assembled.provisioning.worker.idle() && open.n === 0) return;
+        if (assembled.provisioning.worker.idle() && open.n === 0) {
+          // Settled includes recorded: the audit log writes a turn's rows at the turn's end, and
+          // tests read audit_log with plain SQL.
+          assembled.app.audit.flush();
+          return;
+        }
         await new Promise((r) => setTimeout(r, 25));
       }
       const rows = store.sqlite.prepare("SELECT resource_id, rule, state, last_error FROM sync_state WHERE state != 'in_sync'").all();

@@ -59,11 +59,16 @@ const patchGroup = async (id: string, ops: unknown[]) => {
 const members = async (cn: string) => ((await ldap.search(`cn=${cn},${GROUPS}`, ["member"]))?.member ?? []).map((m) => m.toLowerCase()).sort();
 const userDn = (uid: string) => `uid=${uid},${PEOPLE}`;
 /** LDAP writes sent to a DN after audit seq `after`, as "operation detail". */
-const writesTo = (dn: string, after: number) =>
-  (p.store.sqlite.prepare("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as { operation: string; detail: string }[]).map(
-    (r) => `${r.operation} ${r.detail}`,
-  );
-const auditSeq = () => (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+const writesTo = (dn: string, after: number) => {
+  p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
+  const rows = p.store.sqlite.prepare("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as { operation: string; detail: string }[];
+  return rows.map((r) => `${r.operation} ${r.detail}`);
+};
+/** The audit log writes a turn's rows at the turn's end: flushed before they are read. */
+const auditSeq = () => {
+  p.assembled.app.audit.flush();
+  return (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+};
 
 describe("groups delivered to slapd", () => {
   it("a group created with members holds their DNs, written with the add", async () => {
