@@ -293,7 +293,8 @@ export class DeliveryWorker implements WorkerServices {
   afterCommit(): void {
     const marked = this.justMarked;
     this.justMarked = [];
-    if (this.running) {
+    // Inside an enclosing transaction nothing is committed yet: the pump takes the rows later.
+    if (this.running && !this.o.store.sqlite.inTransaction) {
       for (const m of marked) {
         const target = this.o.targets.get(m.target);
         if (!target || (this.perTarget.get(m.target) ?? 0) >= target.config.concurrency) continue;

@@ -79,6 +79,30 @@ describe("durability", () => {
     }
   });
 
+  it("a write inside an enclosing transaction that rolls back reaches no directory (deliveries start only after a real commit)", async () => {
+    const slapd = await startSlapd();
+    slapds.push(slapd);
+    const p = provisioned({ slapd } as Parameters<typeof provisioned>[0], { userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }] });
+    try {
+      const ctx = { baseUrl: "https://scim.example.test/scim/v2", client: "test" };
+      expect(() =>
+        p.store.sqlite.transaction(() => {
+          p.assembled.app.service.create("User", user("ghost"), ctx);
+          throw new Error("the enclosing work fails");
+        })(),
+      ).toThrow("the enclosing work fails");
+      p.assembled.app.service.create("User", user("real"), ctx);
+      await p.settle();
+      const c = new Client({ url: slapd.url });
+      await c.bind(slapd.rootDn, slapd.rootPassword);
+      const { searchEntries } = await c.search("ou=people,dc=example,dc=com", { scope: "one", attributes: ["uid"] });
+      await c.unbind();
+      expect(searchEntries.map((e) => String(e.uid))).toEqual(["real"]);
+    } finally {
+      await p.close();
+    }
+  });
+
   it("crash: after kill -9 during a stream of creates, every accepted create is in the directory exactly once", async () => {
     const slapd = await persistentSlapd(tempDir("crash-slapd"), await freePort());
     const work = tempDir("crash");
