@@ -356,7 +356,6 @@ export class DeliveryWorker implements WorkerServices {
   }
 
 
-
   private async deliver(row: SyncStateRow): Promise<void> {
     return row.resourceType === "Group" ? this.groups.deliverGroup(row) : this.users.deliverUser(row);
   }

@@ -78,29 +78,34 @@ const HEX = /^[0-9a-fA-F]{2}$/;
 const TYPE = /^(?:[A-Za-z][A-Za-z0-9-]*|(?:OID\.|oid\.)?\d+(?:\.\d+)*)$/;
 
 /**
+ * A bounded memo by DN string (oldest entry evicted first). A group delivery compares the same
+ * few DNs (the group's, the members' it writes) several times per plan, once per SCIM change
+ * (measured: DN parsing was the largest part of planning one member's modify on a 10,000-member
+ * group). A computation that throws (a malformed DN) is not kept.
+ */
+function memoByDn<V>(compute: (dn: string) => V, max = 10_000): (dn: string) => V {
+  const memo = new Map<string, V>();
+  return (dn) => {
+    let hit = memo.get(dn);
+    if (hit === undefined) {
+      hit = compute(dn);
+      if (memo.size >= max) memo.delete(memo.keys().next().value!);
+      memo.set(dn, hit);
+    }
+    return hit;
+  };
+}
+
+/** scanUncached, memoised; results are frozen, so no caller can alter a shared one. */
+const scan = memoByDn((dn): readonly ScannedRdn[] =>
+  Object.freeze(scanUncached(dn).map((r) => Object.freeze({ raw: r.raw, attrs: Object.freeze(r.attrs.map((a) => Object.freeze(a))) as DnAttribute[] }))),
+);
+
+/**
  * Scans a DN string into RDNs, keeping each RDN's source text so parentDn/rdnOf can hand back the
  * server's own spelling. Lenient where RFC 4514 §3 lets parsers be ("MAY recognize other DN string
  * representations"): spaces around `,` `+` `=` are skipped and RFC 2253 quoted values are accepted.
  */
-/**
- * Bounded memo of parsed DNs, frozen so no caller can alter a shared result. A group delivery
- * compares the same few DNs (the group's, the members' it writes) several times per plan, and a
- * SCIM change per member makes that per change (measured: DN parsing was the largest part of
- * planning one member's modify on a 10,000-member group). Malformed DNs throw and are not kept.
- */
-const SCANNED_MAX = 10_000;
-const scanned = new Map<string, readonly ScannedRdn[]>();
-
-function scan(dn: string): readonly ScannedRdn[] {
-  let hit = scanned.get(dn);
-  if (hit === undefined) {
-    hit = Object.freeze(scanUncached(dn).map((r) => Object.freeze({ raw: r.raw, attrs: Object.freeze(r.attrs.map((a) => Object.freeze(a))) as DnAttribute[] })));
-    if (scanned.size >= SCANNED_MAX) scanned.delete(scanned.keys().next().value!);
-    scanned.set(dn, hit);
-  }
-  return hit;
-}
-
 function scanUncached(dn: string): ScannedRdn[] {
   const rdns: ScannedRdn[] = [];
   if (dn.trim() === "") return rdns;
@@ -223,17 +228,7 @@ function foldValue(v: string): string {
  * A canonical spelling for comparison: types lower-cased, values unescaped, folded and re-escaped,
  * multi-valued RDNs sorted (their order is insignificant, RFC 4512 §2.3). Throws DnError.
  */
-const normalized = new Map<string, string>();
-
-export function normalizeDn(dn: string): string {
-  let hit = normalized.get(dn);
-  if (hit === undefined) {
-    hit = normalizeUncached(dn);
-    if (normalized.size >= SCANNED_MAX) normalized.delete(normalized.keys().next().value!);
-    normalized.set(dn, hit);
-  }
-  return hit;
-}
+export const normalizeDn: (dn: string) => string = memoByDn(normalizeUncached);
 
 function normalizeUncached(dn: string): string {
   return parseDn(dn)

@@ -72,8 +72,7 @@ export class TokenService {
   put(name: string, token: string): void {
     if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
     this.db.delete(tokens).where(eq(tokens.name, name)).run();
-    this.wrote();
-    this.store(name, token);
+    this.store(name, token); // counts as the write that invalidates cached hashes
   }
 
   private store(name: string, token: string): void {

@@ -57,11 +57,11 @@ const wantsMinimal = (req: Request) => /(^|[,;\s])return=minimal\b/i.test(header
 
 /**
  * Waits one event-loop turn (setImmediate) after a committed change, before the response is sent.
- * The commit woke the delivery worker, whose pump is already queued for this turn: it runs first
- * and its planning (promise jobs, no timers) puts the LDAP operation on the wire before the
- * response is serialised, written and observed (traffic, audit, request log, about 0.5 ms of one
- * event loop). The body is rendered before the wait, so it still shows the state this request
- * committed. Without provisioning there is nothing to yield to.
+ * The commit started the deliveries it woke (DeliveryWorker.afterCommit); their planning runs as
+ * promise jobs, no timers, so it puts the LDAP operation on the wire during this wait, before the
+ * response is rendered, written and observed (traffic, audit, request log: about 0.5 ms of one
+ * event loop, measured). The body is rendered from what the write read at commit (service.ts
+ * respond), so it still shows what this request committed. Without provisioning nothing waits.
  */
 export type AfterCommit = () => Promise<void>;
 export const yieldToDelivery: AfterCommit = () => new Promise<void>((resolve) => setImmediate(resolve));
