@@ -19,6 +19,12 @@ export interface GroupChange {
   displayBefore: string | null;
   displayAfter: string | null;
 }
+/** A resource the outbox changed, with its newest change seq. */
+export interface ChangedResource {
+  kind: string;
+  id: string;
+  seq: number;
+}
 export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope";
 
 const OUTBOX_CURSOR = "outbox";
@@ -29,7 +35,8 @@ const OUTBOX_CURSOR = "outbox";
  * delivered user), and rows come back in the same shape drizzle's select gives.
  */
 const COLUMNS = Object.entries(getTableColumns(syncState)).map(([key, col]) => ({ key, name: col.name }));
-const SELECT_ROW = `SELECT ${COLUMNS.map((c) => (c.key === c.name ? c.name : `${c.name} AS ${c.key}`)).join(", ")} FROM sync_state`;
+const RETURN_ROW = COLUMNS.map((c) => (c.key === c.name ? c.name : `${c.name} AS ${c.key}`)).join(", ");
+const SELECT_ROW = `SELECT ${RETURN_ROW} FROM sync_state`;
 const COLUMN_NAME = new Map(COLUMNS.map((c) => [c.key, c.name] as const));
 const PK = "resource_type = ? AND resource_id = ? AND rule = ?";
 
@@ -50,41 +57,48 @@ export class SyncQueries {
     return (this.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM changes").get() as { s: number }).s;
   }
 
+  /** cursor() and maxChangeSeq() in one read (each pump and each inline fan-out asks both). */
+  outboxPosition(): { cursor: number; newest: number } {
+    return this.sqlite
+      .prepare("SELECT coalesce((SELECT seq FROM worker_cursor WHERE name = ?), 0) AS cursor, coalesce((SELECT max(seq) FROM changes), 0) AS newest")
+      .get(OUTBOX_CURSOR) as { cursor: number; newest: number };
+  }
+
   setCursor(seq: number): void {
     this.sqlite.prepare("INSERT INTO worker_cursor (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq").run(OUTBOX_CURSOR, seq);
   }
 
   /**
-   * Resources changed after `after`, with the newest change seq of each, for up to `limit` changes;
-   * `upTo` is the last seq covered (the next cursor).
+   * The outbox after `after`, up to `limit` changes, in one range read on the rowid: each changed
+   * resource once with its newest change seq, and every Group change in order with its member
+   * deltas (JSON id lists) and the displayName around it (what membership delivery and group-based
+   * user rules need). `upTo` is the last seq covered (the next cursor). Latest-per-resource is kept
+   * here, not by a GROUP BY: that made SQLite build a temporary b-tree on every fan-out (measured
+   * about 60 us of a 1 ms PATCH); and the group details come with the same read instead of a
+   * second one over the same range.
    */
-  changedSince(after: number, limit: number): { upTo: number; rows: { kind: string; id: string; seq: number }[] } {
-    // One range read on the rowid, latest change per resource kept here: a GROUP BY made SQLite
-    // build a temporary b-tree on every fan-out (measured about 60 us of a 1 ms PATCH).
+  changedSince(after: number, limit: number): { upTo: number; rows: ChangedResource[]; groupChanges: GroupChange[] } {
     const changed = this.sqlite
-      .prepare("SELECT seq, resource_type AS kind, resource_id AS id FROM changes WHERE seq > ? ORDER BY seq LIMIT ?")
-      .all(after, limit) as { kind: string; id: string; seq: number }[];
-    if (!changed.length) return { upTo: after, rows: [] };
-    const latest = new Map<string, { kind: string; id: string; seq: number }>();
-    for (const c of changed) latest.set(`${c.kind}\u0000${c.id}`, c);
-    return { upTo: changed[changed.length - 1]!.seq, rows: [...latest.values()] };
-  }
-
-  /**
-   * Group changes in (after, upTo] in order, with their member deltas (JSON id lists) and the
-   * displayName around the change: what membership delivery and group-based user rules need.
-   * `+resource_type` keeps SQLite on the seq (rowid) range: it otherwise chose the
-   * (resource_type, resource_id, seq) index and walked every Group change ever made (measured
-   * 0.6 ms per fan-out with a few thousand of them).
-   */
-  groupChanges(after: number, upTo: number): GroupChange[] {
-    return this.sqlite
       .prepare(
-        `SELECT seq, resource_id AS id, op, members_added AS membersAdded, members_removed AS membersRemoved,
-                json_extract(before, '$.displayName') AS displayBefore, json_extract(after, '$.displayName') AS displayAfter
-         FROM changes WHERE seq > ? AND seq <= ? AND +resource_type = 'Group' ORDER BY seq`,
+        `SELECT seq, resource_type AS kind, resource_id AS id, op,
+                CASE WHEN resource_type = 'Group' THEN members_added END AS membersAdded,
+                CASE WHEN resource_type = 'Group' THEN members_removed END AS membersRemoved,
+                CASE WHEN resource_type = 'Group' THEN json_extract(before, '$.displayName') END AS displayBefore,
+                CASE WHEN resource_type = 'Group' THEN json_extract(after, '$.displayName') END AS displayAfter
+         FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
       )
-      .all(after, upTo) as GroupChange[];
+      .all(after, limit) as (GroupChange & { kind: string })[];
+    if (!changed.length) return { upTo: after, rows: [], groupChanges: [] };
+    const latest = new Map<string, ChangedResource>();
+    const groupChanges: GroupChange[] = [];
+    for (const c of changed) {
+      latest.set(`${c.kind}\u0000${c.id}`, { kind: c.kind, id: c.id, seq: c.seq });
+      if (c.kind === "Group") {
+        const { kind: _kind, ...g } = c;
+        groupChanges.push(g);
+      }
+    }
+    return { upTo: changed[changed.length - 1]!.seq, rows: [...latest.values()], groupChanges };
   }
 
   /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */
@@ -95,17 +109,19 @@ export class SyncQueries {
       .run();
   }
 
-  /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. */
-  markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): void {
+  /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. Returns the row as marked. */
+  markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): SyncStateRow {
     // max(): a batch may mark a row for an older change after a newer one (a member's change
     // marking its groups); the wanted seq never goes back, so an in-flight delivery still sees it moved.
-    this.sqlite
+    // RETURNING: the caller starting the delivery after the commit needs no second read.
+    return this.sqlite
       .prepare(
         `INSERT INTO sync_state (resource_type, resource_id, rule, target, state, wanted_seq, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?)
          ON CONFLICT (resource_type, resource_id, rule) DO UPDATE SET state = 'pending', wanted_seq = max(wanted_seq, excluded.wanted_seq),
-         target = excluded.target, attempts = 0, next_attempt = NULL, updated = excluded.updated`,
+         target = excluded.target, attempts = 0, next_attempt = NULL, updated = excluded.updated
+         RETURNING ${RETURN_ROW}`,
       )
-      .run(kind, id, rule, target, seq, at);
+      .get(kind, id, rule, target, seq, at) as SyncStateRow;
   }
 
   takePendingSecret(userId: string): string | undefined {

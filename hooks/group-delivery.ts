@@ -13,7 +13,7 @@
 import type { Logger } from "pino";
 import type { Store } from "../db/open.js";
 import type { MemberSyncQueries, MemberSyncRow } from "../db/member-sync.js";
-import type { SyncQueries, SyncStateRow } from "../db/sync.js";
+import type { GroupChange, SyncQueries, SyncStateRow } from "../db/sync.js";
 import type { FilterNode } from "../schemas/filter/ast.js";
 import type { TargetConfig } from "./config.js";
 import { planGroup, type GroupPlanEvent, type WrittenGroup } from "./group-planner.js";
@@ -127,10 +127,10 @@ export class GroupDelivery {
     }
   }
 
-  fanOutMemberships(cursor: number, upTo: number, groupRules: DeliverableGroupRule[], at: string): void {
+  fanOutMemberships(changes: GroupChange[], groupRules: DeliverableGroupRule[], at: string): void {
     // (The groups themselves were marked pending by fanOut: every Group change row, refreshes
     // included, is in changedSince's batch.)
-    for (const g of this.sync.groupChanges(cursor, upTo)) {
+    for (const g of changes) {
       const added = parseIds(g.membersAdded);
       const removed = parseIds(g.membersRemoved);
       for (const rule of groupRules) {

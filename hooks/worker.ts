@@ -76,12 +76,17 @@ const FAN_OUT_BATCH = 5000;
 /** Outbox rows a SCIM write fans out itself (its own, plus a few left by concurrent writers). */
 const INLINE_FAN_OUT_MAX = 8;
 
-/** A (resource, rule) row a fan-out marked pending. */
+/**
+ * A (resource, rule) row a fan-out marked pending. `row` is the group row as marked (RETURNING),
+ * so afterCommit needs no second read; user rows are read again, since setSecret writes their
+ * sealed password after the mark.
+ */
 interface MarkedRow {
   kind: string;
   id: string;
   rule: string;
   target: string;
+  row?: SyncStateRow;
 }
 export class DeliveryWorker implements WorkerServices {
   readonly sync: SyncQueries;
@@ -274,8 +279,8 @@ export class DeliveryWorker implements WorkerServices {
     if (!this.running) return;
     try {
       // Inside the write's transaction: the cursor read here cannot move before the fan-out.
-      const cursor = this.sync.cursor();
-      const backlog = this.sync.maxChangeSeq() - cursor;
+      const { cursor, newest } = this.sync.outboxPosition();
+      const backlog = newest - cursor;
       if (backlog > 0 && backlog <= INLINE_FAN_OUT_MAX) this.fanOutAfter(cursor, this.justMarked);
     } catch (e) {
       this.justMarked = [];
@@ -298,7 +303,7 @@ export class DeliveryWorker implements WorkerServices {
       for (const m of marked) {
         const target = this.o.targets.get(m.target);
         if (!target || (this.perTarget.get(m.target) ?? 0) >= target.config.concurrency) continue;
-        const row = this.sync.get(m.kind, m.id, m.rule);
+        const row = m.row ?? this.sync.get(m.kind, m.id, m.rule);
         // Not pending: the write rolled back after the fan-out, or the row was taken meanwhile.
         if (row?.state === "pending") this.startDelivery(row, m.target);
       }
@@ -313,15 +318,16 @@ export class DeliveryWorker implements WorkerServices {
    */
   fanOut(): number {
     // Two indexed reads instead of a write transaction when nothing was committed since (each pump).
-    if (this.sync.maxChangeSeq() <= this.sync.cursor()) return 0;
-    return this.fanOutAfter(undefined);
+    const { cursor, newest } = this.sync.outboxPosition();
+    if (newest <= cursor) return 0;
+    return this.fanOutAfter(cursor);
   }
 
   /** The fan-out transaction, from `known` (a cursor read in the caller's transaction) or the stored cursor. */
   private fanOutAfter(known: number | undefined, marked?: MarkedRow[]): number {
     return this.o.store.sqlite.transaction(() => {
       const cursor = known ?? this.sync.cursor();
-      const { upTo, rows: changed } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
+      const { upTo, rows: changed, groupChanges } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.now().toISOString();
       const groupRules = [...this.groupRulesByName.values()];
@@ -338,12 +344,12 @@ export class DeliveryWorker implements WorkerServices {
           this.groups.markLeftMemberships(c.id, c.seq, at);
         } else if (c.kind === "Group") {
           for (const rule of groupRules) {
-            this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
-            marked?.push({ kind: c.kind, id: c.id, rule: rule.name, target: rule.target });
+            const row = this.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+            marked?.push({ kind: c.kind, id: c.id, rule: rule.name, target: rule.target, row });
           }
         }
       }
-      if (this.groups.active) this.groups.fanOutMemberships(cursor, upTo, groupRules, at);
+      if (this.groups.active) this.groups.fanOutMemberships(groupChanges, groupRules, at);
       this.sync.setCursor(upTo);
       this.dueHint = true;
       return changed.length;

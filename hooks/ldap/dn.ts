@@ -78,20 +78,28 @@ const HEX = /^[0-9a-fA-F]{2}$/;
 const TYPE = /^(?:[A-Za-z][A-Za-z0-9-]*|(?:OID\.|oid\.)?\d+(?:\.\d+)*)$/;
 
 /**
- * A bounded memo by DN string (oldest entry evicted first). A group delivery compares the same
- * few DNs (the group's, the members' it writes) several times per plan, once per SCIM change
- * (measured: DN parsing was the largest part of planning one member's modify on a 10,000-member
- * group). A computation that throws (a malformed DN) is not kept.
+ * A bounded memo by DN string. A group delivery compares the same few DNs (the group's, the
+ * members' it writes) several times per plan, once per SCIM change (measured: DN parsing was the
+ * largest part of planning one member's modify on a 10,000-member group). A computation that
+ * throws (a malformed DN) is not kept.
+ *
+ * Two generations, not a FIFO: evicting a Map's oldest key with keys().next() costs more as
+ * deleted slots pile up at its front (measured: 5.4 µs per miss at 10,000 entries, against 1 µs
+ * here). When the young generation is full it becomes the old one; a hit in the old one is
+ * promoted. Memory stays within 2 × max entries.
  */
 function memoByDn<V>(compute: (dn: string) => V, max = 10_000): (dn: string) => V {
-  const memo = new Map<string, V>();
+  let young = new Map<string, V>();
+  let old = new Map<string, V>();
   return (dn) => {
-    let hit = memo.get(dn);
-    if (hit === undefined) {
-      hit = compute(dn);
-      if (memo.size >= max) memo.delete(memo.keys().next().value!);
-      memo.set(dn, hit);
+    let hit = young.get(dn);
+    if (hit !== undefined) return hit;
+    hit = old.get(dn) ?? compute(dn);
+    if (young.size >= max) {
+      old = young;
+      young = new Map();
     }
+    young.set(dn, hit);
     return hit;
   };
 }
@@ -144,7 +152,7 @@ function scanUncached(dn: string): ScannedRdn[] {
       if (dn[i] !== '"') fail("unterminated quoted value");
       i++;
       valueEnd = i;
-      value = Buffer.from(bytes).toString("utf8");
+      value = utf8(bytes);
     } else {
       const bytes: number[] = [];
       // Unescaped trailing spaces are not part of the value (RFC 4514 §2.4 requires them escaped).
@@ -160,7 +168,7 @@ function scanUncached(dn: string): ScannedRdn[] {
           valueEnd = i;
         }
       }
-      value = Buffer.from(bytes.slice(0, keep)).toString("utf8");
+      value = utf8(bytes, keep);
     }
     attrs.push(hexString ? { type, value, hexString } : { type, value });
     skipSpaces();
@@ -178,8 +186,22 @@ function scanUncached(dn: string): ScannedRdn[] {
   }
 }
 
+/** UTF-8 bytes to a string; short ASCII values (the common case) without a Buffer. */
+function utf8(bytes: number[], end = bytes.length): string {
+  // Spreading is bounded by the engine's argument limit: long values take the Buffer path.
+  let ascii = end <= 1024;
+  for (let k = 0; ascii && k < end; k++) if (bytes[k]! >= 0x80) ascii = false;
+  return ascii ? String.fromCharCode(...bytes.slice(0, end)) : Buffer.from(bytes.slice(0, end)).toString("utf8");
+}
+
 /** Reads one (possibly escaped) character at `i` as UTF-8 bytes; returns the next offset. */
 function readChar(dn: string, i: number, bytes: number[], fail: (why: string) => never): number {
+  const code = dn.charCodeAt(i);
+  // ASCII other than `\` is its own byte: no Buffer per character (a DN is mostly ASCII).
+  if (code < 0x80 && code !== 0x5c) {
+    bytes.push(code);
+    return i + 1;
+  }
   const c = dn[i] ?? "";
   if (c !== "\\") {
     const cp = dn.codePointAt(i) ?? 0;

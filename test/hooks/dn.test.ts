@@ -53,9 +53,23 @@ describe("parseDn (RFC 4514 §3)", () => {
     ["#hexstring kept verbatim", "uid=#04024869,dc=x", [[{ type: "uid", value: "#04024869", hexString: true }], [{ type: "dc", value: "x" }]]],
     ["unescaped = allowed in a value", "cn=a=b,dc=x", [[{ type: "cn", value: "a=b" }], [{ type: "dc", value: "x" }]]],
     ["numeric OID type", "2.5.4.3=x,dc=y", [[{ type: "2.5.4.3", value: "x" }], [{ type: "dc", value: "y" }]]],
+    ["raw UTF-8 beside ASCII", "cn=Zoë Ångström,dc=x", [[{ type: "cn", value: "Zoë Ångström" }], [{ type: "dc", value: "x" }]]],
+    ["astral-plane character", "cn=a😀b,dc=x", [[{ type: "cn", value: "a😀b" }], [{ type: "dc", value: "x" }]]],
     ["AD style upper case", "CN=Doe\\, John,OU=Users,DC=test,DC=example,DC=com", [[{ type: "CN", value: "Doe, John" }], [{ type: "OU", value: "Users" }], [{ type: "DC", value: "test" }], [{ type: "DC", value: "example" }], [{ type: "DC", value: "com" }]]],
   ])("%s", (_name, dn, expected) => {
     expect(parseDn(dn)).toEqual(expected);
+  });
+
+  it("parses a value longer than the ASCII fast path takes (no argument-limit crash)", () => {
+    const long = "x".repeat(300_000);
+    expect(parseDn(`cn=${long},dc=x`)[0]![0]!.value).toBe(long);
+    expect(parseDn(`cn=${"é".repeat(2000)},dc=x`)[0]![0]!.value).toBe("é".repeat(2000));
+  });
+
+  it("stays right past the memo's bound (entries age out and come back)", () => {
+    // More distinct DNs than the memo keeps (10,000 per generation), then the first ones again.
+    for (let i = 0; i < 25_000; i++) expect(parseDn(`uid=u${i},dc=x`)[0]![0]!.value).toBe(`u${i}`);
+    for (let i = 0; i < 100; i++) expect(normalizeDn(`UID=U${i},DC=X`)).toBe(`uid=u${i},dc=x`);
   });
 
   it.each([
