@@ -42,6 +42,8 @@ const PK = "resource_type = ? AND resource_id = ? AND rule = ?";
 
 export class SyncQueries {
   private readonly sqlite: Database.Database;
+  /** markPending calls so far: lets a fan-out tell whether it marked rows beyond those it reports. */
+  marks = 0;
 
   constructor(private readonly db: Db) {
     this.sqlite = db.$client;
@@ -114,6 +116,7 @@ export class SyncQueries {
     // max(): a batch may mark a row for an older change after a newer one (a member's change
     // marking its groups); the wanted seq never goes back, so an in-flight delivery still sees it moved.
     // RETURNING: the caller starting the delivery after the commit needs no second read.
+    this.marks++;
     return this.sqlite
       .prepare(
         `INSERT INTO sync_state (resource_type, resource_id, rule, target, state, wanted_seq, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?)

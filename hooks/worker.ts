@@ -254,9 +254,10 @@ export class DeliveryWorker implements WorkerServices {
     if (leftWaiting) this.dueHint = true;
   }
 
-  private startDelivery(row: SyncStateRow, target: string): void {
+  /** Starts the row's delivery unless one for it is running; whether it started. */
+  private startDelivery(row: SyncStateRow, target: string): boolean {
     const key = `${row.resourceType}:${row.resourceId}:${row.rule}`;
-    if (this.inFlight.has(key)) return;
+    if (this.inFlight.has(key)) return false;
     this.perTarget.set(target, (this.perTarget.get(target) ?? 0) + 1);
     const task = this.deliver(row)
       .catch((e: unknown) => this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery crashed"))
@@ -266,6 +267,7 @@ export class DeliveryWorker implements WorkerServices {
         this.schedule();
       });
     this.inFlight.set(key, task);
+    return true;
   }
 
   /**
@@ -298,17 +300,19 @@ export class DeliveryWorker implements WorkerServices {
   afterCommit(): void {
     const marked = this.justMarked;
     this.justMarked = [];
+    // The pump is needed unless every row the fan-out marked started here: otherwise its due
+    // queries would run while the LDAP operation just sent is in flight, for nothing.
+    let needPump = marked.length === 0;
     // Inside an enclosing transaction nothing is committed yet: the pump takes the rows later.
     if (this.running && !this.o.store.sqlite.inTransaction) {
       for (const m of marked) {
         const target = this.o.targets.get(m.target);
-        if (!target || (this.perTarget.get(m.target) ?? 0) >= target.config.concurrency) continue;
-        const row = m.row ?? this.sync.get(m.kind, m.id, m.rule);
+        const row = target && (this.perTarget.get(m.target) ?? 0) < target.config.concurrency ? (m.row ?? this.sync.get(m.kind, m.id, m.rule)) : undefined;
         // Not pending: the write rolled back after the fan-out, or the row was taken meanwhile.
-        if (row?.state === "pending") this.startDelivery(row, m.target);
+        if (!(row?.state === "pending" && this.startDelivery(row, m.target))) needPump = true;
       }
-    }
-    this.wake();
+    } else needPump = true;
+    if (needPump) this.wake();
   }
 
   /**
@@ -326,6 +330,7 @@ export class DeliveryWorker implements WorkerServices {
   /** The fan-out transaction, from `known` (a cursor read in the caller's transaction) or the stored cursor. */
   private fanOutAfter(known: number | undefined, marked?: MarkedRow[]): number {
     return this.o.store.sqlite.transaction(() => {
+      const marksBefore = this.sync.marks;
       const cursor = known ?? this.sync.cursor();
       const { upTo, rows: changed, groupChanges } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
       if (!changed.length) return 0;
@@ -351,7 +356,9 @@ export class DeliveryWorker implements WorkerServices {
       }
       if (this.groups.active) this.groups.fanOutMemberships(groupChanges, groupRules, at);
       this.sync.setCursor(upTo);
-      this.dueHint = true;
+      // Rows handed to afterCommit() are its to start (or to wake the pump for); any other row
+      // marked here (group-based user rules, groups a deleted user leaves) is the pump's.
+      if (!marked || this.sync.marks - marksBefore > marked.length) this.dueHint = true;
       return changed.length;
     })();
   }
