@@ -17,6 +17,7 @@ import type { CompiledRule } from "../hooks/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
 import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";
+import type { LdapWriteEvent } from "./observability/audit.js";
 
 export interface Running {
   url: string;
@@ -42,8 +43,14 @@ export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { nam
   return { name: "default", token: tokens.create("default") };
 }
 
+/** Extra listeners an embedder (or the benchmark) attaches to the running service. */
+export interface Observers {
+  /** Each LDAP operation the delivery worker ran, as soon as the directory answered (after the audit log has it). */
+  onLdapWrite?: ((e: LdapWriteEvent) => void) | undefined;
+}
+
 /** The app and its provisioning side, wired together (used by serve and by tests). */
-export function assemble(config: Config, store: Store, logger: Logger): { app: App; provisioning: Provisioning } {
+export function assemble(config: Config, store: Store, logger: Logger, observers: Observers = {}): { app: App; provisioning: Provisioning } {
   // The worker needs the service to read resources, and the service needs the worker's hooks.
   const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
   const probe: { targets?: () => Promise<TargetsHealth> } = {};
@@ -75,14 +82,17 @@ export function assemble(config: Config, store: Store, logger: Logger): { app: A
     }
   };
   const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource, onDelivery: (e) => app.metrics.recordDelivery(e),
-    onLdapWrite: (e) => app.audit.recordLdap(e),
+    onLdapWrite: (e) => {
+      app.audit.recordLdap(e);
+      observers.onLdapWrite?.(e);
+    },
   });
   late.provisioning = provisioning;
   probe.targets = probeTargets(provisioning.targets);
   return { app, provisioning };
 }
 
-export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean }): Promise<Running> {
+export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean; observers?: Observers }): Promise<Running> {
   const logger = createLogger(given.logging.level);
   let config = given;
   let embedded: SlapdHandle | undefined;
@@ -91,7 +101,7 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
     logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
   }
   const store = openStore(config.storage.file);
-  const { app, provisioning } = assemble(config, store, logger);
+  const { app, provisioning } = assemble(config, store, logger, opts.observers);
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
   const stopReconcile = every

@@ -30,7 +30,7 @@ beforeAll(async () => {
 });
 afterAll(async () => p?.close());
 
-const post = async (path: string, body: unknown) => {
+const post = async (path: string, body: object) => {
   const res = await p.http.post(path).set(p.auth).send(body);
   expect(res.status).toBe(201);
   return res.body.id as string;
