@@ -14,6 +14,7 @@ import { authenticate } from "./auth/middleware.js";
 import { tokenEndpoint, tokenEndpointErrors } from "./auth/oauth.js";
 import { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
+import { jsonBody } from "./http/json-body.js";
 import { errorBoundary } from "./http/error-boundary.js";
 import { normalizePathMiddleware } from "./http/normalize-path.js";
 import { observabilityRouter, type TargetsHealth } from "./observability/health.js";
@@ -113,7 +114,7 @@ export function createApp(deps: AppDeps): App {
   app.use(basePath, auditScimWrites(audit, logger));
   // Before body parsing, so a request refused by the JSON parser is counted (and timed) too.
   if (config.observability.metrics) app.use(basePath, metrics.scimRequests);
-  app.use(express.json({ type: isJsonBody, limit: config.server.maxBodyBytes, strict: false }));
+  app.use(jsonBody({ isJson: isJsonBody, limit: config.server.maxBodyBytes }));
 
   // OAuth 2 client credentials (RFC 6749 §4.4), outside the SCIM base path; form bodies only here.
   const accessTokens = new AccessTokens(config.auth, deps.now, logger);

@@ -14,6 +14,9 @@ interface BodyParserError {
   type?: string;
   status?: number;
   limit?: number;
+  /** http-errors' flag: the status describes the request, not a server fault. */
+  expose?: boolean;
+  message?: string;
 }
 
 export function errorBoundary(logger: Logger): ErrorRequestHandler {
@@ -43,6 +46,12 @@ export function errorBoundary(logger: Logger): ErrorRequestHandler {
     }
     if (bp?.type === "encoding.unsupported" || bp?.type === "charset.unsupported") {
       sendScim(req, res, 415, errorBody(415, "unsupported request body encoding"));
+      return;
+    }
+    // Any other client error from reading the body (a gzip body that is not gzip, a request cut
+    // short): the request is at fault, so a 4xx, not a 500.
+    if (bp?.expose === true && typeof bp.status === "number" && bp.status >= 400 && bp.status < 500) {
+      sendScim(req, res, bp.status, errorBody(bp.status, `the request body could not be read: ${bp.message ?? "malformed"}`, bp.status === 400 ? "invalidSyntax" : undefined));
       return;
     }
     logger.error({ err, reqId: req.id }, "internal error");
