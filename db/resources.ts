@@ -7,6 +7,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "./fold.js";
 import type { Db } from "./open.js";
 import { insertRow, updateRow } from "./raw.js";
+import type { OutboxEntry } from "./sync.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
 
 export interface StoredResource {
@@ -234,9 +235,11 @@ export class ResourceQueries {
     after?: Record<string, unknown> | undefined;
     membersAdded?: string[] | undefined;
     membersRemoved?: string[] | undefined;
-  }): void {
+  }): OutboxEntry {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
-    insertRow(this.db.$client, changes, {
+    const membersAdded = c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null;
+    const membersRemoved = c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null;
+    const { lastInsertRowid } = insertRow(this.db.$client, changes, {
         resourceType: c.kind,
         resourceId: c.id,
         op: c.op,
@@ -245,8 +248,21 @@ export class ResourceQueries {
         client: c.client ?? null,
         before: json(c.before),
         after: json(c.after),
-        membersAdded: c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null,
-        membersRemoved: c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null,
+        membersAdded,
+        membersRemoved,
     });
+    // The row as the fan-out would read it back (SyncQueries.changedSince): group details only.
+    const group = c.kind === "Group";
+    const display = (a: Record<string, unknown> | undefined) => (group && a?.displayName !== undefined ? (a.displayName as string) : null);
+    return {
+      seq: Number(lastInsertRowid),
+      kind: c.kind,
+      id: c.id,
+      op: c.op,
+      membersAdded: group ? membersAdded : null,
+      membersRemoved: group ? membersRemoved : null,
+      displayBefore: display(c.before),
+      displayAfter: display(c.after),
+    };
   }
 }

@@ -19,6 +19,9 @@ export interface GroupChange {
   displayBefore: string | null;
   displayAfter: string | null;
 }
+/** One outbox row as the fan-out reads it (changedSince), or as the write that made it reports it. */
+export type OutboxEntry = GroupChange & { kind: string };
+
 /** A resource the outbox changed, with its newest change seq. */
 export interface ChangedResource {
   kind: string;
@@ -28,6 +31,30 @@ export interface ChangedResource {
 export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope";
 
 const OUTBOX_CURSOR = "outbox";
+
+/** What a fan-out takes from a stretch of the outbox. */
+export interface OutboxBatch {
+  /** The last seq covered (the next cursor). */
+  upTo: number;
+  /** Each changed resource once, with its newest change seq. */
+  rows: ChangedResource[];
+  /** Every Group change in order, with its member deltas and displayName around it. */
+  groupChanges: GroupChange[];
+}
+
+/** Entries in seq order (non-empty) as a batch: latest change per resource, group changes apart. */
+export function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
+  const latest = new Map<string, ChangedResource>();
+  const groupChanges: GroupChange[] = [];
+  for (const c of entries) {
+    latest.set(`${c.kind}\u0000${c.id}`, { kind: c.kind, id: c.id, seq: c.seq });
+    if (c.kind === "Group") {
+      const { kind: _kind, ...g } = c;
+      groupChanges.push(g);
+    }
+  }
+  return { upTo: entries[entries.length - 1]!.seq, rows: [...latest.values()], groupChanges };
+}
 
 /**
  * sync_state columns as the row type names them: the hot queries below are plain prepared SQL
@@ -79,7 +106,7 @@ export class SyncQueries {
    * about 60 us of a 1 ms PATCH); and the group details come with the same read instead of a
    * second one over the same range.
    */
-  changedSince(after: number, limit: number): { upTo: number; rows: ChangedResource[]; groupChanges: GroupChange[] } {
+  changedSince(after: number, limit: number): OutboxBatch {
     const changed = this.sqlite
       .prepare(
         `SELECT seq, resource_type AS kind, resource_id AS id, op,
@@ -89,18 +116,8 @@ export class SyncQueries {
                 CASE WHEN resource_type = 'Group' THEN json_extract(after, '$.displayName') END AS displayAfter
          FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
       )
-      .all(after, limit) as (GroupChange & { kind: string })[];
-    if (!changed.length) return { upTo: after, rows: [], groupChanges: [] };
-    const latest = new Map<string, ChangedResource>();
-    const groupChanges: GroupChange[] = [];
-    for (const c of changed) {
-      latest.set(`${c.kind}\u0000${c.id}`, { kind: c.kind, id: c.id, seq: c.seq });
-      if (c.kind === "Group") {
-        const { kind: _kind, ...g } = c;
-        groupChanges.push(g);
-      }
-    }
-    return { upTo: changed[changed.length - 1]!.seq, rows: [...latest.values()], groupChanges };
+      .all(after, limit) as OutboxEntry[];
+    return changed.length ? outboxBatch(changed) : { upTo: after, rows: [], groupChanges: [] };
   }
 
   /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */

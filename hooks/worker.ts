@@ -9,7 +9,7 @@
 import type { Logger } from "pino";
 import type { Store } from "../db/open.js";
 import { MemberSyncQueries } from "../db/member-sync.js";
-import { SyncQueries, type SyncStateRow } from "../db/sync.js";
+import { outboxBatch, SyncQueries, type OutboxBatch, type OutboxEntry, type SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import type { TargetConfig } from "./config.js";
 import type { LdapTarget } from "./ldap/connection.js";
@@ -276,14 +276,18 @@ export class DeliveryWorker implements WorkerServices {
    * stays with the worker, so no request pays for it). Never throws: a failure rolls back to the
    * savepoint and leaves the row to the worker. The rows it marks start in afterCommit().
    */
-  fanOutInline(): void {
+  fanOutInline(recorded: readonly OutboxEntry[] = []): void {
     this.justMarked = [];
     if (!this.running) return;
     try {
       // Inside the write's transaction: the cursor read here cannot move before the fan-out.
       const { cursor, newest } = this.sync.outboxPosition();
       const backlog = newest - cursor;
-      if (backlog > 0 && backlog <= INLINE_FAN_OUT_MAX) this.fanOutAfter(cursor, this.justMarked);
+      if (backlog <= 0 || backlog > INLINE_FAN_OUT_MAX) return;
+      // When the backlog is exactly the rows this write recorded, they are not read back (the
+      // first read of a row just written was about 0.1 ms of a one-member PATCH, measured).
+      const own = recorded.length === backlog && recorded.every((e, i) => e.seq === cursor + 1 + i) ? outboxBatch([...recorded]) : undefined;
+      this.fanOutAfter(cursor, this.justMarked, own);
     } catch (e) {
       this.justMarked = [];
       this.o.logger.warn({ err: e }, "inline fan-out failed; the worker fans the change out");
@@ -328,11 +332,11 @@ export class DeliveryWorker implements WorkerServices {
   }
 
   /** The fan-out transaction, from `known` (a cursor read in the caller's transaction) or the stored cursor. */
-  private fanOutAfter(known: number | undefined, marked?: MarkedRow[]): number {
+  private fanOutAfter(known: number | undefined, marked?: MarkedRow[], batch?: OutboxBatch): number {
     return this.o.store.sqlite.transaction(() => {
       const marksBefore = this.sync.marks;
       const cursor = known ?? this.sync.cursor();
-      const { upTo, rows: changed, groupChanges } = this.sync.changedSince(cursor, FAN_OUT_BATCH);
+      const { upTo, rows: changed, groupChanges } = batch ?? this.sync.changedSince(cursor, FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.now().toISOString();
       const groupRules = [...this.groupRulesByName.values()];

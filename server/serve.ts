@@ -60,7 +60,7 @@ export function assemble(config: Config, store: Store, logger: Logger, observers
     logger,
     onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
     onCommit: () => late.provisioning?.worker.afterCommit(),
-    beforeCommit: () => late.provisioning?.worker.fanOutInline(),
+    beforeCommit: (recorded) => late.provisioning?.worker.fanOutInline(recorded),
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
     admin: {

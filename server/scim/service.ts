@@ -9,6 +9,7 @@ import type { SQL } from "drizzle-orm";
 import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
 import type { Store } from "../../db/open.js";
 import { ResourceQueries, type StoredResource } from "../../db/resources.js";
+import type { OutboxEntry } from "../../db/sync.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
@@ -65,10 +66,10 @@ export interface ServiceDeps {
   /** Called after a write commits (the delivery worker wakes up). */
   onCommit?: (() => void) | undefined;
   /**
-   * Called at the end of every write transaction, inside it (the delivery worker fans the new
-   * outbox row out in the same commit). Must not throw.
+   * Called at the end of every write transaction, inside it, with the outbox rows it recorded (the
+   * delivery worker fans them out in the same commit, without reading them back). Must not throw.
    */
-  beforeCommit?: (() => void) | undefined;
+  beforeCommit?: ((recorded: readonly OutboxEntry[]) => void) | undefined;
   now?: () => Date;
 }
 
@@ -176,7 +177,7 @@ export class ResourceService {
       this.insertUnique(kind, r);
       const added = kind === "Group" ? this.applyMemberOps(r.id, [{ op: "add", members: input.members ?? [] }]) : undefined;
       if (input.password !== undefined) this.deps.onPassword?.(r.id, input.password);
-      this.q.recordChange({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
+      this.record({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
     });
     return this.respond(kind, r, ctx, true);
   }
@@ -207,7 +208,7 @@ export class ResourceService {
       // membership (issue 5) see every member's `groups` change.
       const membersRemoved = kind === "Group" ? this.q.memberIds(id).map((m) => m.id) : undefined;
       this.q.delete(kind, id);
-      this.q.recordChange({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes, membersRemoved });
+      this.record({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes, membersRemoved });
     });
   }
 
@@ -235,7 +236,7 @@ export class ResourceService {
       if (attrsChanged) this.updateUnique(kind, r);
       else this.q.touch(kind, id, at);
       if (next.password !== undefined) this.deps.onPassword?.(id, next.password);
-      this.q.recordChange({
+      this.record({
         kind, id, op: "update", version: r.version, at, client: ctx.client,
         before: current.attributes, after: r.attributes, membersAdded: delta.added, membersRemoved: delta.removed,
       });
@@ -252,12 +253,27 @@ export class ResourceService {
     throw new ScimError(412, undefined, `version mismatch: current is ${etagOf(current.version)}`);
   }
 
+  /** The outbox rows the current write's transaction recorded, for beforeCommit. */
+  private recorded: OutboxEntry[] = [];
+
+  private record(c: Parameters<ResourceQueries["recordChange"]>[0]): void {
+    this.recorded.push(this.q.recordChange(c));
+  }
+
   private transaction<T>(fn: () => T): T {
-    const result = this.deps.store.sqlite.transaction(() => {
-      const r = fn();
-      this.deps.beforeCommit?.();
-      return r;
-    })();
+    // Saved and restored: a write nested in another (a savepoint) keeps the outer one's rows apart.
+    const outer = this.recorded;
+    let result: T;
+    try {
+      result = this.deps.store.sqlite.transaction(() => {
+        this.recorded = [];
+        const r = fn();
+        this.deps.beforeCommit?.(this.recorded);
+        return r;
+      })();
+    } finally {
+      this.recorded = outer;
+    }
     this.deps.onCommit?.();
     return result;
   }

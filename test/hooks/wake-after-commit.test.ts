@@ -43,16 +43,20 @@ const isMember = async (cn: string, uid: string) =>
   ((await ldap.search(`cn=${cn},ou=groups,${SUFFIX}`, ["member"]))?.member ?? []).some((m) => m.toLowerCase() === `uid=${uid},ou=people,${SUFFIX}`);
 
 describe("after a SCIM write commits (poll timer: one minute)", () => {
-  it("a member added to a group reaches the directory without a pump's due query", async () => {
+  it("a member added to a group reaches the directory without a pump's due query, nor a read of the outbox row it wrote", async () => {
     const u = await post("/scim/v2/Users", user("wa-ann"));
     const g = await post("/scim/v2/Groups", { schemas: [GROUP_SCHEMA], displayName: "wa-team" });
     await p.settle();
     const due = vi.spyOn(p.assembled.provisioning.worker.sync, "due");
+    const read = vi.spyOn(p.assembled.provisioning.worker.sync, "changedSince");
     await addMember(g, u);
     expect(await eventually(() => isMember("wa-team", "wa-ann"), 5000)).toBe(true);
     // The delivery started in afterCommit; nothing else was due, so no pump looked for rows.
     expect(due).not.toHaveBeenCalled();
+    // The inline fan-out took the write's own report of its outbox row.
+    expect(read).not.toHaveBeenCalled();
     due.mockRestore();
+    read.mockRestore();
     await p.settle();
   });
 
