@@ -14,11 +14,6 @@ export interface MemberSyncRow {
   /** Generation of the dirty mark, to clear only what was read. */
   dirty: number;
   evict: boolean;
-  /**
-   * Set by dirtyRows: the member's type in the SCIM group at that read (null: no longer a
-   * member), so a delivery needs no memberType() per pair. Undefined: not read.
-   */
-  type?: "User" | "Group" | null;
 }
 
 const placeholders = (n: number) => Array.from({ length: n }, () => "?").join(",");
@@ -48,19 +43,11 @@ export class MemberSyncQueries {
     this.sqlite.prepare(`UPDATE group_member_sync SET dirty = dirty + 1 WHERE rule = ? AND group_id = ? AND dirty = 0`).run(rule, groupId);
   }
 
-  /**
-   * Pairs of the group needing a look, up to `limit` (index range on (rule, group_id, dirty)), each
-   * with the member's SCIM membership type in the same read (a primary-key join on group_members:
-   * one statement per delivery instead of one more per pair).
-   */
+  /** Pairs of the group needing a look, up to `limit` (index range on (rule, group_id, dirty)). */
   dirtyRows(rule: string, groupId: string, limit: number): MemberSyncRow[] {
     const rows = this.sqlite
-      .prepare(
-        `SELECT s.member_id AS memberId, s.dn, s.dirty, s.evict, gm.member_type AS type
-         FROM group_member_sync s LEFT JOIN group_members gm ON gm.group_id = s.group_id AND gm.member_id = s.member_id
-         WHERE s.rule = ? AND s.group_id = ? AND s.dirty > 0 LIMIT ?`,
-      )
-      .all(rule, groupId, limit) as { memberId: string; dn: string | null; dirty: number; evict: number; type: "User" | "Group" | null }[];
+      .prepare(`SELECT member_id AS memberId, dn, dirty, evict FROM group_member_sync WHERE rule = ? AND group_id = ? AND dirty > 0 LIMIT ?`)
+      .all(rule, groupId, limit) as { memberId: string; dn: string | null; dirty: number; evict: number }[];
     return rows.map((r) => ({ ...r, evict: r.evict !== 0 }));
   }
 

@@ -313,7 +313,7 @@ export class GroupDelivery {
       if (i > 0 && i % CLASSIFY_CHUNK === 0) await new Promise((r) => setImmediate(r));
       // Values written into an entry that is not there any more are not there either.
       const had = written ? member.dn : null;
-      const type = member.evict ? undefined : member.type !== undefined ? (member.type ?? undefined) : this.members.memberType(groupId, member.memberId);
+      const type = member.evict ? undefined : this.members.memberType(groupId, member.memberId);
       const want = type ? this.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
       if (type && want === undefined && had === null) {
         // Waits for the member's own delivery, which marks the pair again (refreshGroupsOf). The
