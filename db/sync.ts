@@ -81,12 +81,7 @@ export class SyncQueries {
     return r?.seq ?? 0;
   }
 
-  /** The newest outbox seq (0 when empty): whether a fan-out has anything to do. */
-  maxChangeSeq(): number {
-    return (this.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM changes").get() as { s: number }).s;
-  }
-
-  /** cursor() and maxChangeSeq() in one read (each pump and each inline fan-out asks both). */
+  /** The cursor and the newest outbox seq (0 when empty), in one read: whether a fan-out has anything to do (each pump and each inline fan-out asks). */
   outboxPosition(): { cursor: number; newest: number } {
     return this.sqlite
       .prepare("SELECT coalesce((SELECT seq FROM worker_cursor WHERE name = ?), 0) AS cursor, coalesce((SELECT max(seq) FROM changes), 0) AS newest")

@@ -369,7 +369,8 @@ export class DeliveryWorker implements WorkerServices {
 
   /** Pending, retrying or unfinished deliveries (for tests and shutdown). */
   idle(): boolean {
-    return this.inFlight.size === 0 && this.sync.due("9999", this.allRuleNames(), 1).length === 0 && this.sync.cursor() >= this.sync.maxChangeSeq();
+    const { cursor, newest } = this.sync.outboxPosition();
+    return this.inFlight.size === 0 && this.sync.due("9999", this.allRuleNames(), 1).length === 0 && cursor >= newest;
   }
 
 
