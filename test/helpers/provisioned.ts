@@ -9,7 +9,7 @@ import supertest from "supertest";
 import { openStore, type Store } from "../../db/open.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
+import { assemble, type Observers } from "../../server/serve.js";
 import type { TestSlapd } from "../harness/slapd.js";
 
 export interface Provisioned {
@@ -33,6 +33,8 @@ export function provisioned(
     provisioning?: Record<string, unknown>;
     dbFile?: string;
     admin?: Record<string, unknown>;
+    /** Listeners passed to assemble(), as startServer passes them. */
+    observers?: Observers;
   },
 ): Provisioned {
   if (!ldap && !doc.targets) throw new Error("provisioned(): pass a slapd or targets");
@@ -54,7 +56,7 @@ export function provisioned(
     {},
   );
   const store = openStore(config.storage.file);
-  const assembled = assemble(config, store, createLogger("silent"));
+  const assembled = assemble(config, store, createLogger("silent"), doc.observers);
   assembled.provisioning.worker.start();
   assembled.app.tokens.revoke("test"); // a restart on the same database keeps the old one
   const token = assembled.app.tokens.create("test");

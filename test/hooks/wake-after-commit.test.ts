@@ -8,11 +8,13 @@ import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { PATCH_OP, user } from "../helpers/app.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { eventually, useSlapd } from "../harness/slapd.js";
+import type { LdapWriteEvent } from "../../server/observability/audit.js";
 
 const ldap = useSlapd();
 const SUFFIX = "dc=example,dc=com";
 const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
 let p: Provisioned;
+const ldapWrites: LdapWriteEvent[] = [];
 
 beforeAll(async () => {
   const { Attribute } = await import("ldapts");
@@ -26,6 +28,7 @@ beforeAll(async () => {
     ],
     groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},ou=groups,${SUFFIX}` }],
     provisioning: { pollMs: 60_000 },
+    observers: { onLdapWrite: (e) => ldapWrites.push(e) },
   });
 });
 afterAll(async () => p?.close());
@@ -57,6 +60,8 @@ describe("after a SCIM write commits (poll timer: one minute)", () => {
     expect(read).not.toHaveBeenCalled();
     due.mockRestore();
     read.mockRestore();
+    // The embedder's observer saw the modify as soon as slapd answered it.
+    expect(ldapWrites).toContainEqual(expect.objectContaining({ operation: "modify", dn: `cn=wa-team,ou=groups,${SUFFIX}`, outcome: "success", resourceId: g }));
     await p.settle();
   });
 
