@@ -141,6 +141,11 @@ export const syncState = sqliteTable(
     wantedSeq: integer("wanted_seq").notNull(),
     deliveredSeq: integer("delivered_seq").notNull().default(0),
     dn: text("dn"),
+    /**
+     * The DN normalised (normalizeDn in hooks/ldap/dn.ts): which resource holds, or is about to
+     * hold, a DN of a target, so a new resource never takes over an entry another one still owns.
+     */
+    dnKey: text("dn_key"),
     directoryId: text("directory_id"),
     /** JSON: the attributes last written, and the entry's active state. */
     written: text("written"),
@@ -151,6 +156,11 @@ export const syncState = sqliteTable(
     lastError: text("last_error"),
     /** A SCIM password sealed with AES-256-GCM until this rule has delivered it, then erased. */
     secret: text("secret"),
+    /**
+     * "<type>:<id>" of the resource whose entry must leave this row's DN first (a deleted user's
+     * entry at the DN a re-created user maps to): its removal makes this row pending again.
+     */
+    waitingFor: text("waiting_for"),
     updated: text("updated").notNull(),
   },
   (t) => [
@@ -159,6 +169,8 @@ export const syncState = sqliteTable(
     index("sync_state_pending").on(t.state, t.wantedSeq),
     index("sync_state_due").on(t.state, t.nextAttempt),
     index("sync_state_rule").on(t.rule),
+    index("sync_state_dn_key").on(t.target, t.dnKey),
+    index("sync_state_waiting_for").on(t.waitingFor),
   ],
 );
 
