@@ -175,6 +175,29 @@ export const syncState = sqliteTable(
 );
 
 /**
+ * Provenance of entries a rule wrote and no longer tracks: a sync_state row holding a DN was
+ * removed while its entry stayed in the directory (a rule removed with onRuleRemoved none or
+ * disable). Reconcile deletes an entry only when this rule wrote it: its current correlation
+ * (sync_state) or one of these, matched by DN and the directory's own id (entryUUID, objectGUID),
+ * so an entry made later at the same DN by someone else is never taken for ours.
+ */
+export const entryTombstones = sqliteTable(
+  "entry_tombstones",
+  {
+    rule: text("rule").notNull(),
+    target: text("target").notNull(),
+    /** The DN normalised (normalizeDn in hooks/ldap/dn.ts), as sync_state.dn_key. */
+    dnKey: text("dn_key").notNull(),
+    dn: text("dn").notNull(),
+    directoryId: text("directory_id").notNull(),
+    resourceType: text("resource_type").notNull(),
+    resourceId: text("resource_id").notNull(),
+    at: text("at").notNull(),
+  },
+  (t) => [primaryKey({ columns: [t.rule, t.target, t.dnKey, t.directoryId] }), index("entry_tombstones_dn_key").on(t.target, t.dnKey)],
+);
+
+/**
  * Membership delivery per (group rule, group, member) (issue 5): which member DN that rule last
  * wrote into the group's member attribute, and whether the pair needs another look. Level-
  * triggered like sync_state: the truth is group_members; an outbox delta (or a member's DN
