@@ -28,7 +28,7 @@ export interface ChangedResource {
   id: string;
   seq: number;
 }
-export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope";
+export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope" | "needs_password";
 
 const OUTBOX_CURSOR = "outbox";
 
@@ -203,6 +203,37 @@ export class SyncQueries {
     });
     const values = keys.map((k) => (set as Record<string, unknown>)[k]) as (string | number | null)[];
     this.sqlite.prepare(`UPDATE sync_state SET ${assignments.join(", ")} WHERE ${PK}`).run(...values, kind, id, rule);
+  }
+
+  /**
+   * Another resource's row on `target` that holds (or is about to hold) the DN with this key; the
+   * same resource under another rule shares its entry and does not count.
+   */
+  dnHolder(target: string, dnKey: string, kind: string, id: string): SyncStateRow | undefined {
+    return this.sqlite
+      .prepare(`${SELECT_ROW} WHERE target = ? AND dn_key = ? AND NOT (resource_type = ? AND resource_id = ?) LIMIT 1`)
+      .get(target, dnKey, kind, id) as SyncStateRow | undefined;
+  }
+
+  /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */
+  wakeWaitingFor(holder: string, at: string): number {
+    return this.sqlite
+      .prepare("UPDATE sync_state SET state = 'pending', waiting_for = NULL, attempts = 0, next_attempt = NULL, updated = ? WHERE waiting_for = ?")
+      .run(at, holder).changes;
+  }
+
+  /** Retrying rows of one resource on `target` try again now (what they waited for happened). */
+  retryNow(kind: string, id: string, target: string, at: string): number {
+    return this.sqlite
+      .prepare("UPDATE sync_state SET state = 'pending', next_attempt = NULL, updated = ? WHERE resource_type = ? AND resource_id = ? AND target = ? AND state = 'retrying'")
+      .run(at, kind, id, target).changes;
+  }
+
+  /** Rows holding a DN without its key (written before dn_key existed): filled in at start-up. */
+  rowsWithoutDnKey(limit: number): { resourceType: string; resourceId: string; rule: string; dn: string }[] {
+    return this.sqlite
+      .prepare("SELECT resource_type AS resourceType, resource_id AS resourceId, rule, dn FROM sync_state WHERE dn IS NOT NULL AND dn_key IS NULL LIMIT ?")
+      .all(limit) as { resourceType: string; resourceId: string; rule: string; dn: string }[];
   }
 
   remove(kind: string, id: string, rule: string): void {

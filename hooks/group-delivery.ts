@@ -34,12 +34,13 @@ export interface WorkerServices {
   wake(): void;
   finish(row: SyncStateRow, r: FinishResult, alsoInTransaction?: () => void): void;
   fail(row: SyncStateRow, e: unknown, at: string): void;
+  waitFor(row: SyncStateRow, holder: SyncStateRow, dn: string, at: string): void;
   reportDelivery(target: string, outcome: "success" | "transient_failure" | "permanent_failure", t0: number): void;
   reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void;
 }
 
 export interface FinishResult {
-  state: "in_sync" | "out_of_scope" | "remove";
+  state: "in_sync" | "out_of_scope" | "remove" | "needs_password";
   written?: unknown;
   dn?: string | undefined;
   directoryId?: string | undefined;
@@ -188,7 +189,7 @@ export class GroupDelivery {
         lastError: `waiting for its removal from ${held.length} group(s) before the entry is deleted`,
         updated: this.w.now().toISOString(),
       });
-    })();
+    }).immediate();
     this.w.wake();
     return true;
   }
@@ -261,6 +262,9 @@ export class GroupDelivery {
       } else {
         this.w.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, at: started, more }, () => {
           for (const s of settles) this.members.settle(rule.name, row.resourceId, s.member, s.dn);
+          // A user whose entry waits to be deleted until its groups drop it goes on now, not at
+          // its next backoff (evictFromGroups).
+          for (const s of settles) if (s.member.evict && s.dn === null) this.sync.retryNow("User", s.member.memberId, row.target, started);
         });
       }
       this.w.options.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "group delivered");

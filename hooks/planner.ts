@@ -146,6 +146,7 @@ function update(input: PlanInput, preset: Preset, after: MappedEntry, last: Writ
     written.attributes = copy(after.attributes);
   }
 
+  let passwordWritten = false;
   if (input.password !== undefined && actions.password) {
     const refused = passwordError(input, preset);
     if (refused) return { error: refused };
@@ -153,6 +154,7 @@ function update(input: PlanInput, preset: Preset, after: MappedEntry, last: Writ
     // After the password: setting one resets the must-change mark (ldap-targets.md §1.4).
     if (actions.mustChangePassword) ops.push(...preset.mustChange(dn));
     written.passwordSet = true;
+    passwordWritten = true;
   }
 
   const wasActive = last.active ?? input.before?.active ?? true;
@@ -165,6 +167,12 @@ function update(input: PlanInput, preset: Preset, after: MappedEntry, last: Writ
       ops.push(...preset.enable(dn));
       written.active = true;
     }
+  } else if (passwordWritten && written.active === false) {
+    // A password write can lift a lock as a side effect: slapo-ppolicy removes
+    // pwdAccountLockedTime on any password change, even an administrator's, and a lock sent in the
+    // same modify as the password is lost too (docs/research/ldap-targets.md §2.4). So an entry
+    // that stays disabled is locked again, in its own operation, after the password.
+    ops.push(...preset.disable(dn));
   }
   return { ops, dn, written };
 }

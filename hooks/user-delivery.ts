@@ -8,8 +8,8 @@ import type { SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import { isTargetSecure } from "./config.js";
 import type { GroupDelivery, WorkerServices } from "./group-delivery.js";
-import { sameDn } from "./ldap/dn.js";
-import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import { dnKey, sameDn } from "./ldap/dn.js";
+import { executeOps, LdapDeliveryError, readEntry } from "./ldap/executor.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
 import { openSecret } from "./secrets.js";
@@ -64,15 +64,21 @@ export class UserDelivery {
       const plan = planUser(input);
       if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
       const recreatePlan = written && input.after && rule.actions.create ? planUser({ ...input, lastWritten: undefined }) : undefined;
-      const recreate = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops.find((op) => op.kind === "add") : undefined;
+      const recreateOps = recreatePlan && !("error" in recreatePlan) ? recreatePlan.ops : [];
+      const recreate = recreateOps[0]?.kind === "add" ? recreateOps[0] : undefined;
+      // Each resource owns its own entry: one that would take a DN another resource still holds
+      // waits for it to leave, or fails if it stays (it is never adopted).
+      if (plan.dn !== undefined && plan.written !== null && !(await this.claimDn(row, plan.dn, started))) return;
       let dn = plan.dn ?? written?.dn;
       let directoryId = row.directoryId ?? undefined;
+      let recreated = false;
       const deleting = plan.ops.find((op) => op.kind === "delete");
       if (deleting && this.groups.evictFromGroups(row, started, deleting.dn)) return;
       if (plan.ops.length) {
         const result = await executeOps(target.connection, plan.ops, {
           createIfMissing: rule.actions.create,
-          recreate: recreate?.kind === "add" ? recreate : undefined,
+          recreate,
+          recreateAfter: recreateOps.slice(1),
           correlation: rule.correlationAttribute ? { attribute: rule.correlationAttribute } : undefined,
           readDirectoryId: !directoryId && plan.written !== null,
         }).catch((e: unknown) => {
@@ -82,6 +88,7 @@ export class UserDelivery {
         this.w.reportLdapWrites(row, plan.ops);
         dn = plan.written === null ? undefined : result.dn;
         directoryId = result.directoryId ?? directoryId;
+        recreated = result.recreated;
       }
       // A removed rule's entry left in place (onRuleRemoved none or disable) is no longer ours to
       // track: the row goes, and with the last one the rule is forgotten.
@@ -90,7 +97,13 @@ export class UserDelivery {
         // A new or changed DN: the groups holding (or waiting for) this user look again, in the
         // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP).
         const moved = dn !== undefined && (row.dn === null || !sameDn(row.dn, dn)) ? dn : undefined;
-        this.w.finish(row, { state: "in_sync", written: plan.written ?? undefined, dn, directoryId, deliveredSecret: password !== undefined, at: started }, () => {
+        // An entry added again (it had gone from the directory) without the password it had: the
+        // password was erased once delivered, so the account cannot log in until the identity
+        // provider sends one. Said as a state of its own, never as in_sync.
+        const lostPassword = recreated && password === undefined && rule.actions.password && written?.passwordSet === true;
+        const finished = lostPassword && plan.written ? { ...plan.written, passwordSet: false } : (plan.written ?? undefined);
+        if (lostPassword) this.w.options.logger.warn({ rule: rule.name, id: row.resourceId, dn }, "entry added again without its password: it needs a new one from the identity provider");
+        this.w.finish(row, { state: lostPassword ? "needs_password" : "in_sync", written: finished, dn, directoryId, deliveredSecret: password !== undefined, at: started }, () => {
           if (moved) this.groups.refreshGroupsOf(row.resourceId, row.target);
         });
       }
@@ -101,5 +114,40 @@ export class UserDelivery {
       // Same classification as fail(): only an LdapDeliveryError marked transient is retried as such.
       this.w.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
     }
+  }
+
+  /**
+   * Records that the row's entry is (about to be) at `dn`, unless another resource holds that DN
+   * on the same target. A holder whose delivery is under way (a deleted user whose entry waits for
+   * its groups, then is deleted) is waited for: the row is parked and woken by the holder's
+   * finish(). A settled holder keeps the DN (an entry kept by a disable or none deprovision
+   * action): a permanent failure that names it, until its entry is gone from the directory, when
+   * the stale claim is dropped and the row goes on. Whether it may go on now.
+   */
+  private async claimDn(row: SyncStateRow, dn: string, at: string): Promise<boolean> {
+    const key = dnKey(dn);
+    if (row.dnKey === key) return true;
+    const holder = this.w.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
+    if (holder && (holder.state === "pending" || holder.state === "retrying")) {
+      this.w.waitFor(row, holder, dn, at);
+      return false;
+    }
+    if (holder) {
+      const target = this.w.options.targets.get(row.target)!;
+      const there = await readEntry(target.connection, dn, ["entryUUID", "objectGUID"]);
+      const id = there?.["entryuuid"]?.[0] ?? there?.["objectguid"]?.[0];
+      if (there && (holder.directoryId === null || id === holder.directoryId)) {
+        const deleted = this.w.options.readResource(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
+        throw new LdapDeliveryError(
+          `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
+            "this resource gets its own entry once that one is deleted from the directory",
+          { transient: false, opIndex: -1 },
+        );
+      }
+      // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
+      this.w.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at });
+    }
+    this.w.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
+    return true;
   }
 }

@@ -18,10 +18,13 @@ import { describeOp, type LdapOp } from "./ops.js";
 import type { CompiledRule } from "./mapping.js";
 import type { WrittenEntry } from "./planner.js";
 import { sealSecret } from "./secrets.js";
+import { dnKey } from "./ldap/dn.js";
 import type { DeliverableGroupRule } from "./group-rule.js";
 import type { WrittenGroup } from "./group-planner.js";
 import { GroupDelivery, type WorkerServices } from "./group-delivery.js";
 import { UserDelivery } from "./user-delivery.js";
+import { EntryDelivery } from "./entry-delivery.js";
+import { ENTRY_KIND, tombstoneIfLeftInPlace } from "./entry-ownership.js";
 
 export interface WorkerOptions {
   store: Store;
@@ -73,6 +76,11 @@ export interface LdapWriteReport {
 }
 
 const FAN_OUT_BATCH = 5000;
+
+/** A sync_state row's key as waiting_for names it. */
+export function rowKey(row: Pick<SyncStateRow, "resourceType" | "resourceId" | "rule">): string {
+  return `${row.resourceType}:${row.resourceId}:${row.rule}`;
+}
 /** Outbox rows a SCIM write fans out itself (its own, plus a few left by concurrent writers). */
 const INLINE_FAN_OUT_MAX = 8;
 
@@ -97,6 +105,8 @@ export class DeliveryWorker implements WorkerServices {
   private readonly removedGroupsByName: Map<string, DeliverableGroupRule>;
   private readonly groups: GroupDelivery;
   private readonly users: UserDelivery;
+  /** Entry rows: deletes of unmanaged entries queued by reconcile. */
+  private readonly entries = new EntryDelivery(this);
   private readonly inFlight = new Map<string, Promise<void>>();
   /** Rule names (configured and removed, users and groups) per target name. */
   private readonly rulesOfTarget = new Map<string, string[]>();
@@ -203,6 +213,10 @@ export class DeliveryWorker implements WorkerServices {
   private noteRules(): void {
     const at = this.now().toISOString();
     this.o.store.sqlite.transaction(() => {
+      // Rows written before dn_key existed: which DN each holds, so no other resource takes it.
+      for (let rows = this.sync.rowsWithoutDnKey(1000); rows.length; rows = this.sync.rowsWithoutDnKey(1000)) {
+        for (const r of rows) this.sync.update(r.resourceType, r.resourceId, r.rule, { dnKey: dnKey(r.dn) });
+      }
       for (const r of this.o.rules) this.sync.rememberRule(r.name, "User", r.target, r.config, at);
       for (const r of this.groupRulesByName.values()) this.sync.rememberRule(r.name, "Group", r.target, r.config, at);
       for (const r of [...this.removedByName.values(), ...this.removedGroupsByName.values()]) {
@@ -210,7 +224,7 @@ export class DeliveryWorker implements WorkerServices {
         if (!rows.length) this.sync.forgetRule(r.name);
         for (const row of rows) this.sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
       }
-    })();
+    }).immediate();
   }
 
   private allRuleNames(): string[] {
@@ -364,7 +378,7 @@ export class DeliveryWorker implements WorkerServices {
       // marked here (group-based user rules, groups a deleted user leaves) is the pump's.
       if (!marked || this.sync.marks - marksBefore > marked.length) this.dueHint = true;
       return changed.length;
-    })();
+    }).immediate();
   }
 
   /** Pending, retrying or unfinished deliveries (for tests and shutdown). */
@@ -375,6 +389,7 @@ export class DeliveryWorker implements WorkerServices {
 
 
   private async deliver(row: SyncStateRow): Promise<void> {
+    if (row.resourceType === ENTRY_KIND) return this.entries.deliver(row);
     return row.resourceType === "Group" ? this.groups.deliverGroup(row) : this.users.deliverUser(row);
   }
 
@@ -425,7 +440,8 @@ export class DeliveryWorker implements WorkerServices {
   finish(
     row: SyncStateRow,
     r: {
-      state: "in_sync" | "out_of_scope" | "remove";
+      /** needs_password: the entry had to be added again and the password it had is gone. */
+      state: "in_sync" | "out_of_scope" | "remove" | "needs_password";
       written?: WrittenEntry | WrittenGroup | undefined;
       dn?: string | undefined;
       directoryId?: string | undefined;
@@ -442,7 +458,14 @@ export class DeliveryWorker implements WorkerServices {
       if (!current) return;
       const newer = current.wantedSeq !== row.wantedSeq || r.more === true;
       if (newer) this.dueHint = true;
+      const at = this.now().toISOString();
+      const dn = r.state === "remove" ? null : (r.dn ?? current.dn);
+      // A resource waiting for this one's entry to leave a DN may go on once it has.
+      if (current.dnKey !== null && (dn === null || dnKey(dn) !== current.dnKey)) {
+        if (this.sync.wakeWaitingFor(rowKey(row), at) > 0) this.dueHint = true;
+      }
       if (r.state === "remove" && !newer) {
+        tombstoneIfLeftInPlace(this.o.store.sqlite, current, this.removedByName.get(row.rule) ?? this.removedGroupsByName.get(row.rule), this.now().toISOString());
         this.sync.remove(row.resourceType, row.resourceId, row.rule);
         if ((this.removedByName.has(row.rule) || this.removedGroupsByName.has(row.rule)) && !this.sync.rowsOfRule(row.rule).length) this.sync.forgetRule(row.rule);
         return;
@@ -450,7 +473,8 @@ export class DeliveryWorker implements WorkerServices {
       this.sync.update(row.resourceType, row.resourceId, row.rule, {
         state: newer ? "pending" : r.state === "remove" ? "out_of_scope" : r.state,
         deliveredSeq: row.wantedSeq,
-        dn: r.state === "remove" ? null : (r.dn ?? current.dn),
+        dn,
+        dnKey: dn === null ? null : dnKey(dn),
         directoryId: r.state === "remove" ? null : (r.directoryId ?? current.directoryId),
         written: r.state === "remove" ? null : r.written ? JSON.stringify(r.written) : current.written,
         attempts: 0,
@@ -461,9 +485,43 @@ export class DeliveryWorker implements WorkerServices {
         // Erase the password once delivered (or when this rule has no entry to deliver it to),
         // unless a newer one replaced it meanwhile.
         secret: (r.deliveredSecret || r.state !== "in_sync") && current.secret === row.secret ? null : current.secret,
-        updated: this.now().toISOString(),
+        waitingFor: null,
+        updated: at,
       });
-    })();
+    }).immediate();
+  }
+
+  /**
+   * The row's entry would take a DN that `holder` (another resource) still holds, and the holder's
+   * delivery is under way (a deleted user's entry waiting to be deleted): this row waits, and the
+   * holder's finish() makes it pending again once the DN is free. The retry time is only a safety
+   * net for a wake-up that never comes.
+   */
+  /** @internal (WorkerServices) */
+  waitFor(row: SyncStateRow, holder: SyncStateRow, dn: string, at: string): void {
+    const now = this.now();
+    this.putBack(row, (newer) => ({
+      state: newer ? "pending" : "retrying",
+      waitingFor: rowKey(holder),
+      lastAttempt: at,
+      nextAttempt: newer ? null : new Date(now.getTime() + (this.o.retry?.maxMs ?? 60_000)).toISOString(),
+      lastCode: null,
+      lastError: `waiting for ${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}, ${holder.state}) to leave ${dn}`,
+      updated: now.toISOString(),
+    }));
+  }
+
+  /**
+   * Records a delivery that did not finish; `set` is told whether a newer change arrived meanwhile
+   * (the row is then pending again at once).
+   */
+  private putBack(row: SyncStateRow, set: (newer: boolean) => Partial<SyncStateRow>): void {
+    this.o.store.sqlite.transaction(() => {
+      const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
+      if (!current) return;
+      this.dueHint = true;
+      this.sync.update(row.resourceType, row.resourceId, row.rule, set(current.wantedSeq !== row.wantedSeq));
+    }).immediate();
   }
 
   /** @internal (WorkerServices) */
@@ -478,21 +536,15 @@ export class DeliveryWorker implements WorkerServices {
     // Exponential backoff with full jitter: spreads retries of many entries after an outage.
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempts - 1, 20));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.o.store.sqlite.transaction(() => {
-      const current = this.sync.get(row.resourceType, row.resourceId, row.rule);
-      if (!current) return;
-      const newer = current.wantedSeq !== row.wantedSeq;
-      this.dueHint = true;
-      this.sync.update(row.resourceType, row.resourceId, row.rule, {
-        state: newer ? "pending" : giveUp ? "failed" : "retrying",
-        attempts: newer ? 0 : attempts,
-        lastAttempt: at,
-        nextAttempt: giveUp || newer ? null : new Date(this.now().getTime() + delay).toISOString(),
-        lastCode: err?.code ?? null,
-        lastError: message.slice(0, 2000),
-        updated: this.now().toISOString(),
-      });
-    })();
+    this.putBack(row, (newer) => ({
+      state: newer ? "pending" : giveUp ? "failed" : "retrying",
+      attempts: newer ? 0 : attempts,
+      lastAttempt: at,
+      nextAttempt: giveUp || newer ? null : new Date(this.now().getTime() + delay).toISOString(),
+      lastCode: err?.code ?? null,
+      lastError: message.slice(0, 2000),
+      updated: this.now().toISOString(),
+    }));
     this.o.logger.warn({ rule: row.rule, id: row.resourceId, code: err?.code, transient, attempts, giveUp, error: message }, "delivery failed");
   }
 }

@@ -266,6 +266,15 @@ function normalizeUncached(dn: string): string {
     .join(",");
 }
 
+/** The key sync_state.dn_key holds: the normalised DN, or the DN itself when it does not parse. */
+export function dnKey(dn: string): string {
+  try {
+    return normalizeDn(dn);
+  } catch {
+    return dn;
+  }
+}
+
 /** Whether two DNs name the same entry (ldap-targets.md §5.1); unparsable DNs only equal themselves. */
 export function sameDn(a: string, b: string): boolean {
   try {

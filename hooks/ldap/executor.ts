@@ -14,6 +14,12 @@ export interface ExecOptions {
   /** The add for the entry the ops are about, used when createIfMissing and the entry is gone. */
   recreate?: Extract<LdapOp, { kind: "add" }>;
   /**
+   * What a create runs right after its add (account state that is operational, such as
+   * pwdAccountLockedTime, cannot be in the add): run after `recreate`, so a re-created entry
+   * carries its lock as a created one does.
+   */
+  recreateAfter?: LdapOp[];
+  /**
    * Attribute holding our own identifier for the entry (e.g. employeeNumber = SCIM id). When an add
    * meets an existing entry, it is "ours" only if this attribute carries the value the add carries;
    * otherwise the add fails permanently (68) instead of overwriting someone else's entry.
@@ -30,6 +36,8 @@ export interface ExecResult {
   directoryId?: string;
   /** Ops completed, including those that found their work already done. */
   applied: number;
+  /** The entry was missing and was added again from `recreate`. */
+  recreated: boolean;
 }
 
 export class LdapDeliveryError extends Error {
@@ -60,11 +68,13 @@ export async function executeOps(target: LdapTarget, ops: LdapOp[], opts: ExecOp
   let dn = ops[0]?.dn ?? opts.recreate?.dn ?? "";
   let added = false;
   let deleted = false;
+  let recreated = false;
   let applied = 0;
   for (const [i, op] of ops.entries()) {
     try {
       const outcome = await target.run((c) => executeOne(c, op, opts));
       if (outcome.added) added = true;
+      if (outcome.recreated) recreated = true;
       if (sameDnLoose(op.dn, dn)) {
         if (op.kind === "modifyDN") dn = outcome.newDn ?? dn;
         if (op.kind === "delete") deleted = true;
@@ -84,7 +94,7 @@ export async function executeOps(target: LdapTarget, ops: LdapOp[], opts: ExecOp
       throw toDeliveryError(e, ops.length);
     }
   }
-  return { dn, ...(directoryId ? { directoryId } : {}), applied };
+  return { dn, ...(directoryId ? { directoryId } : {}), applied, recreated };
 }
 
 /** Reads one entry (base search). Keys are lower-cased, every value is a string[] (§4.5);
@@ -97,6 +107,8 @@ interface Outcome {
   /** An add created the entry or merged into it: read its directory id afterwards. */
   added?: boolean;
   newDn?: string;
+  /** A missing entry was added again (ExecOptions.recreate). */
+  recreated?: boolean;
 }
 
 async function executeOne(c: Client, op: LdapOp, opts: ExecOptions): Promise<Outcome> {
@@ -200,7 +212,9 @@ async function missingEntry(c: Client, dn: string, e: unknown, opts: ExecOptions
   }
   if (opts.createIfMissing && opts.recreate) {
     const out = await addOrMerge(c, opts.recreate, opts);
-    return { added: out.added ?? false };
+    const once = { ...opts, createIfMissing: false };
+    for (const op of opts.recreateAfter ?? []) await executeOne(c, op, once);
+    return { added: out.added ?? false, recreated: true };
   }
   throw new LdapDeliveryError(`${dn}: entry does not exist (32 noSuchObject)${opts.createIfMissing ? "; no add to recreate it with" : ""}`, {
     transient: false,

@@ -157,6 +157,10 @@ async function createInstance(a: CreateArgs): Promise<void> {
   const config = render(await readFile(join(templates, "config.ldif.in"), "utf8"), vars, {
     TLS_GLOBAL: tlsLines,
     SCHEMA_INCLUDES: includes.join("\n"),
+    // With the PingDirectory stand-in schema, an entry with ds-pwp-account-disabled: TRUE cannot
+    // bind, as on PingDirectory (pd_sec_ext_modif_user_attrs): slapd has no such policy state, so
+    // an ACL refuses the password's auth access (slapd.access(5) filter=), and a bind is 49.
+    ACCESS_BEFORE: a.opts.schemas?.includes("pingdirectory") ? "olcAccess: to attrs=userPassword filter=(ds-pwp-account-disabled=TRUE) by * none" : "",
   });
   await writeFile(join(a.dir, "config.ldif"), config, { mode: 0o600 });
   await writeFile(join(a.dir, "base.ldif"), render(await readFile(join(templates, "base.ldif.in"), "utf8"), vars, {}));

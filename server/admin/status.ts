@@ -14,9 +14,14 @@ import type { WrittenEntry } from "../../hooks/planner.js";
 import { previewUser, printableOp } from "../../hooks/preview.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 
-export const STATES: readonly SyncStatus[] = ["in_sync", "pending", "retrying", "failed", "out_of_scope"];
-/** States an operator has to act on (or wait for): the failure list and `retry` take these. */
+export const STATES: readonly SyncStatus[] = ["in_sync", "pending", "retrying", "failed", "out_of_scope", "needs_password"];
+/** States an operator has to act on (or wait for): `retry` takes these. */
 const FAILING: SyncStatus[] = ["failed", "retrying"];
+/**
+ * The failure list adds entries that were added again without the password they had: only the
+ * identity provider can fix those (a new password), so `retry` leaves them alone.
+ */
+const NEEDS_ATTENTION: SyncStatus[] = [...FAILING, "needs_password"];
 
 export type StateCounts = Record<SyncStatus, number>;
 
@@ -31,7 +36,7 @@ export interface TargetStatus {
   rules: { name: string; configured: boolean; counts: StateCounts }[];
 }
 
-const zero = (): StateCounts => ({ in_sync: 0, pending: 0, retrying: 0, failed: 0, out_of_scope: 0 });
+const zero = (): StateCounts => ({ in_sync: 0, pending: 0, retrying: 0, failed: 0, out_of_scope: 0, needs_password: 0 });
 
 /**
  * Counts by state per target and per rule. Configured targets and rules are listed even with no
@@ -206,7 +211,7 @@ export interface FailureQuery {
  * pages are stable (LIMIT/OFFSET over a total order). NULL last_attempt sorts last under DESC.
  */
 export function listFailures(db: Db, q: FailureQuery) {
-  const conds: SQL[] = [inArray(syncState.state, FAILING)];
+  const conds: SQL[] = [inArray(syncState.state, NEEDS_ATTENTION)];
   if (q.target !== undefined) conds.push(eq(syncState.target, q.target));
   if (q.rule !== undefined) conds.push(eq(syncState.rule, q.rule));
   if (q.code !== undefined) conds.push(eq(syncState.lastCode, q.code));
@@ -248,12 +253,16 @@ export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
  */
 export function requestResync(db: Db, type: ResourceKind, id: string, at: string, client: string): number | undefined {
   const table = type === "User" ? users : groups;
-  const version = db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
-  // A deleted resource that still has entries is resynced too: its delivery deprovisions them.
-  if (version === undefined && !syncRows(db, type, id).length) return undefined;
-  return db
-    .insert(changes)
-    .values({ resourceType: type, resourceId: id, op: "resync", version: version ?? 0, at, client })
-    .returning({ seq: changes.seq })
-    .get().seq;
+  // Read and insert under the write lock taken up front (BEGIN IMMEDIATE), so the change carries
+  // the version current when it is queued and a busy database waits for busy_timeout (db/open.ts).
+  return db.$client.transaction(() => {
+    const version = db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
+    // A deleted resource that still has entries is resynced too: its delivery deprovisions them.
+    if (version === undefined && !syncRows(db, type, id).length) return undefined;
+    return db
+      .insert(changes)
+      .values({ resourceType: type, resourceId: id, op: "resync", version: version ?? 0, at, client })
+      .returning({ seq: changes.seq })
+      .get().seq;
+  }).immediate();
 }

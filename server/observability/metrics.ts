@@ -114,6 +114,14 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     },
   });
   new Gauge({
+    name: "deliveries_needing_password",
+    help: "Entries added again to a directory without the password they had (erased once delivered): they cannot log in until the identity provider sends a new one",
+    registers,
+    collect() {
+      this.set((sqlite().prepare("SELECT count(*) AS n FROM sync_state WHERE state = 'needs_password'").get() as { n: number }).n);
+    },
+  });
+  new Gauge({
     name: "oldest_pending_change_age_seconds",
     help: "Age of the oldest change not yet delivered (0 when none); coalesced changes count from their newest",
     registers,

@@ -78,6 +78,24 @@ export async function searchEntry(client: Client, dn: string, attributes: string
   }
 }
 
+/**
+ * Whether `dn` can bind with `password`: the directory's own answer, not scimbridge's records.
+ * 49 invalidCredentials (a wrong password, a lock, an absent userPassword) is false; any other
+ * failure throws.
+ */
+export async function canBind(url: string, dn: string, password: string): Promise<boolean> {
+  const client = new Client({ url, timeout: 5000, connectTimeout: 1000 });
+  try {
+    await client.bind(dn, password);
+    return true;
+  } catch (e) {
+    if ((e as { code?: unknown }).code === 49) return false;
+    throw e;
+  } finally {
+    await client.unbind().catch(() => undefined);
+  }
+}
+
 /** Polls `cond` every 20 ms until true or `ms` elapse; returns whether it became true. */
 export async function eventually(cond: () => boolean | Promise<boolean>, ms = 5000): Promise<boolean> {
   const deadline = Date.now() + ms;

@@ -42,7 +42,7 @@ export function time(iso) {
   return Number.isNaN(d.getTime()) ? String(iso) : d.toLocaleString(undefined, { dateStyle: "medium", timeStyle: "medium" });
 }
 
-const STATE_LABEL = { in_sync: "in sync", pending: "pending", retrying: "retrying", failed: "failed", out_of_scope: "out of scope" };
+const STATE_LABEL = { in_sync: "in sync", pending: "pending", retrying: "retrying", failed: "failed", out_of_scope: "out of scope", needs_password: "needs password" };
 
 /** A delivery state as a badge; the class comes from a fixed list, never from the data itself. */
 export function badge(state) {

@@ -11,6 +11,7 @@ const STATES = [
   ["retrying", "Retrying"],
   ["failed", "Failed"],
   ["out_of_scope", "Out of scope"],
+  ["needs_password", "Needs password"],
 ];
 
 /** The last dry run's answer, and whether one runs, kept across auto-refreshes of this view. */
@@ -24,7 +25,7 @@ function reachability(health) {
 }
 
 function countCells(counts) {
-  return STATES.map(([k]) => h("td", { class: ["num", counts[k] > 0 && (k === "failed" || k === "retrying") && "warn"] }, counts[k].toLocaleString()));
+  return STATES.map(([k]) => h("td", { class: ["num", counts[k] > 0 && (k === "failed" || k === "retrying" || k === "needs_password") && "warn"] }, counts[k].toLocaleString()));
 }
 
 function targetsTable(status, targets) {
