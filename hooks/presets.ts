@@ -37,6 +37,13 @@ export interface Preset {
   };
   disable(dn: string): LdapOp[];
   enable(dn: string): LdapOp[];
+  /**
+   * The read side of disable/enable, for reconcile: the attributes holding the account state (read
+   * by name: they are operational on OpenLDAP and PingDirectory), and whether an entry read with
+   * them (lower-cased keys, as normalizeEntry gives) is disabled.
+   */
+  stateAttributes: readonly string[];
+  isDisabled(entry: Record<string, string[]>): boolean;
   setPassword(dn: string, password: string): LdapOp[];
   /** Marks the password as must-change; runs after setPassword (a password set clears the mark). */
   mustChange(dn: string): LdapOp[];
@@ -131,6 +138,8 @@ const activeDirectory: Preset = {
   // Bit operations on the current value keep DONT_EXPIRE_PASSWORD, SMARTCARD_REQUIRED... (§1.2).
   disable: (dn) => [{ kind: "setBits", dn, attribute: "userAccountControl", set: UF_ACCOUNTDISABLE, clear: 0 }],
   enable: (dn) => [{ kind: "setBits", dn, attribute: "userAccountControl", set: 0, clear: UF_ACCOUNTDISABLE }],
+  stateAttributes: ["userAccountControl"],
+  isDisabled: (entry) => (Number(get(entry, "userAccountControl")[0] ?? "0") & UF_ACCOUNTDISABLE) !== 0,
   // An administrative reset is a single replace (MS-ADTS unicodePwd; KB 269190).
   setPassword: (dn, password) => [replace(dn, "unicodePwd", [unicodePwd(password)])],
   // Only 0 and -1 may be written; 0 = must change at next logon (ldap-targets.md §1.4).
@@ -210,6 +219,10 @@ const openldap: Preset = {
   disable: (dn) => [replace(dn, "pwdAccountLockedTime", ["000001010000Z"])],
   // replace with no values removes the attribute and, unlike delete, succeeds when it is absent (§4.3).
   enable: (dn) => [replace(dn, "pwdAccountLockedTime", [])],
+  // Any lock time counts: the default policy has no pwdLockoutDuration, so a lock lasts until an
+  // administrator removes it (slapo-ppolicy(5), pwdAccountLockedTime).
+  stateAttributes: ["pwdAccountLockedTime"],
+  isDisabled: (entry) => get(entry, "pwdAccountLockedTime").length > 0,
   setPassword: userPasswordOps,
   mustChange: pwdReset,
   validate(attributes) {
@@ -233,6 +246,8 @@ const pingdirectory: Preset = {
   // test schema, measured: 21 invalidAttributeSyntax) accepts only the RFC one.
   disable: (dn) => [replace(dn, "ds-pwp-account-disabled", ["TRUE"])],
   enable: (dn) => [replace(dn, "ds-pwp-account-disabled", [])],
+  stateAttributes: ["ds-pwp-account-disabled"],
+  isDisabled: (entry) => get(entry, "ds-pwp-account-disabled").some((v) => v.trim().toLowerCase() === "true"),
   setPassword: userPasswordOps,
   mustChange: pwdReset,
   validate(attributes) {

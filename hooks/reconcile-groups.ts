@@ -15,7 +15,9 @@
  * directory's values put into `written` so the planner replaces them; a missing member's pair is
  * marked unwritten and dirty; an extra value is marked for eviction (a value no pair claims gets
  * a pair of its own, keyed `dn:<value>`, that the group's delivery removes). Then a refresh
- * change brings the group to the worker.
+ * change brings the group to the worker. Group entries the rule does not expect are split by
+ * ownership as for users: the rule's own leftovers go back to the delivery path, unmanaged ones
+ * are deleted only when asked (hooks/entry-ownership.ts, hooks/reconcile-repairs.ts).
  */
 import type { Store } from "../db/open.js";
 import { MemberSyncQueries } from "../db/member-sync.js";
@@ -25,10 +27,13 @@ import type { TargetConfig } from "./config.js";
 import type { WrittenGroup } from "./group-planner.js";
 import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
 import type { LdapTarget } from "./ldap/connection.js";
+import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type UnexpectedEntry } from "./entry-ownership.js";
 import { normalizeDn, parseDn } from "./ldap/dn.js";
-import { executeOps, normalizeEntry } from "./ldap/executor.js";
+import { describeLdapError } from "./ldap/errors.js";
+import { normalizeEntry } from "./ldap/executor.js";
 import { readAllValues } from "./ldap/range.js";
 import { ruleBase, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "./reconcile.js";
+import { queueOwnershipRepairs } from "./reconcile-repairs.js";
 
 /** Member values listed per group in a report (the counts are always complete). */
 const LISTED_MEMBERS = 50;
@@ -57,6 +62,8 @@ export interface GroupReconcileOptions {
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
   readResource: (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
   dryRun: boolean;
+  /** Also delete group entries under the rule's base that the rule did not write (an explicit opt-in). */
+  deleteUnmanaged?: boolean;
   onProgress?: (p: ReconcileProgress) => void;
   pageSize?: number;
   now?: () => Date;
@@ -105,7 +112,7 @@ interface Expected {
 async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGroupRule): Promise<GroupReconcileReport> {
   const pageSize = o.pageSize ?? 500;
   const { base, scope } = ruleBase(rule);
-  const report: GroupReconcileReport = { kind: "Group", rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], differing: [], unmappable: [], checked: 0, repaired: 0, members: [] };
+  const report: GroupReconcileReport = { kind: "Group", rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], unmanaged: [], differing: [], unmappable: [], checked: 0, repaired: 0, members: [] };
   const target = o.targets.get(rule.target);
   if (!target) return { ...report, error: `target ${rule.target} is not configured` };
   const sources = o.memberRules(rule.target);
@@ -153,21 +160,21 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   // ---- the directory, page by page ----
   const memberAttr = rule.memberAttribute;
   const names = [...new Set(rule.mappings.map((m) => lower(m.attribute)))];
-  const extras: string[] = [];
+  const unexpected: UnexpectedEntry[] = [];
   const repairs: (() => void)[] = [];
   try {
     await target.connection.run(async (c) => {
       try {
-        for await (const result of c.searchPaginated(base, { scope, filter: objectClassFilter(rule), attributes: [...names, memberAttr], paged: { pageSize } })) {
+        for await (const result of c.searchPaginated(base, { scope, filter: objectClassFilter(rule), attributes: [...names, memberAttr, ...DIRECTORY_ID_ATTRIBUTES], explicitBufferAttributes: ["objectGUID"], paged: { pageSize } })) {
           for (const entry of result.searchEntries) {
             report.checked += 1;
             const want = expected.get(norm(entry.dn));
+            const actual = normalizeEntry(entry);
             if (!want) {
-              extras.push(entry.dn);
+              unexpected.push({ dn: entry.dn, directoryId: directoryIdOf(actual) });
               continue;
             }
             expected.delete(norm(entry.dn));
-            const actual = normalizeEntry(entry);
             const rdn = new Set((parseDn(want.dn)[0] ?? []).map((a) => lower(a.type)));
             const attrDrift = drift([...new Set([...names, ...rdn])], rdn, want.attributes, actual);
             if (attrDrift.length) {
@@ -202,7 +209,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
       }
     });
   } catch (e) {
-    return { ...report, error: `directory search under ${base} failed: ${e instanceof Error ? e.message : String(e)}` };
+    return { ...report, error: `directory search under ${base} failed: ${describeLdapError(e)}` };
   }
   for (const want of expected.values()) {
     report.missing.push({ id: want.id, dn: want.dn });
@@ -212,22 +219,16 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
       sync.refreshGroup(want.id, [], at);
     });
   }
-  const claimed = new Set(
-    (o.store.sqlite.prepare("SELECT dn FROM sync_state WHERE rule = ? AND resource_type = 'Group' AND dn IS NOT NULL").all(rule.name) as { dn: string }[]).map((r) => norm(r.dn)),
-  );
-  for (const dn of extras) report.extra.push(claimed.has(norm(dn)) ? { dn, resourceId: "claimed" } : { dn });
+  Object.assign(report, classifyUnexpected(o.store.sqlite, rule, unexpected));
 
   if (o.dryRun) return report;
-  o.store.sqlite.transaction(() => repairs.forEach((r) => r()))();
-  report.repaired += report.missing.length + report.differing.length + report.members.length;
-  if (rule.actions.delete && rule.actions.deprovision.onLeaveFilter === "delete") {
-    for (const x of report.extra) {
-      if (x.resourceId !== undefined) continue;
-      await executeOps(target.connection, [{ kind: "delete", dn: x.dn }], { createIfMissing: false });
-      x.deleted = true;
-      report.repaired += 1;
-    }
-  }
+  o.store.sqlite
+    .transaction(() => {
+      repairs.forEach((r) => r());
+      report.repaired += report.missing.length + report.differing.length + report.members.length;
+      report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
+    })
+    .immediate();
   return report;
 }
 

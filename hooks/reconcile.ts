@@ -1,28 +1,39 @@
 /**
- * Reconciliation (issue 6): compares each user rule's expected entries with what its directory
- * holds under the rule's base, reports drift (missing, extra, differing entries) and, unless it is
- * a dry run, repairs it through the delivery path.
+ * Reconciliation: compares each user rule's expected entries with what its directory holds under
+ * the rule's base, reports drift (missing, differing, extra and unmanaged entries) and, unless it
+ * is a dry run, queues the repairs in the outbox for the delivery worker.
  *
  * Memory: LDAP paging order is the server's, so a sort-merge on DN is not possible. One side is
- * indexed instead: a Map from the normalised expected DN to "<id>\n<digest of the expected mapped
- * attributes>" (strings only, ~150 bytes an entry: ~15 MB at 100,000 users). The directory is
- * then streamed with a paged search (500 entries a page) and each entry is checked against the
- * map, and removed from it once seen; what is left at the end is missing. Only entries whose
- * digest differs are mapped again to say which attributes differ. So: the map plus one page.
+ * indexed instead: a Map from the normalised expected DN to "<id>\n<account state><digest of the
+ * expected mapped attributes>" (strings only, ~150 bytes an entry: ~15 MB at 100,000 users). The
+ * directory is then streamed with a paged search (500 entries a page) and each entry is checked
+ * against the map, and removed from it once seen; what is left at the end is missing. Only entries
+ * whose digest differs are mapped again to say which attributes differ. So: the map plus one page.
  *
  * Comparison: the rule's mapped attributes (preset + rule mappings, plus the RDN attribute) are
  * compared as sets of values, exactly after trimming, except the naming (RDN) attributes, which
- * compare case-insensitively as the planner does. objectClass, account state (disable/enable)
- * and passwords are not compared.
+ * compare case-insensitively as the planner does. The account state is compared too where the
+ * rule manages it: a user inactive in SCIM must be disabled in the directory (actions.disable),
+ * an active one enabled (actions.enable), read with the preset's stateAttributes and isDisabled.
+ * objectClass and passwords are not compared.
+ *
+ * Ownership (hooks/entry-ownership.ts): an entry the rule does not expect is `extra` when the rule
+ * wrote it (its sync_state row, or a tombstone, by DN and entryUUID/objectGUID) and `unmanaged`
+ * otherwise (another rule's entry under a shared base, a service account, one made by hand).
+ * Reconcile never deletes what it does not own, and never deletes anything itself.
  *
  * Repairs go through the outbox and the worker, never straight to LDAP:
  * - missing: the sync_state row's `written` is cleared, so the next delivery plans an add;
- * - differing: the differing attributes in `written` are replaced by the directory's values, so
- *   the planner's diff sends a `replace` for exactly those;
- * then a `resync` change is queued (as `scimbridge resync` does); the worker fans it out and
- * delivers. Extra entries are deleted only when the rule's `deprovision.onLeaveFilter` is
- * `delete`, and then only entries no sync_state row of the rule claims (entries we wrote for a
- * user who left the rule are handled by deliveries, never here); otherwise they are reported.
+ * - differing: the differing attributes in `written` are replaced by the directory's values, and
+ *   its `active` by the state the entry is in, so the planner's diff sends exactly what is needed
+ *   (a `replace`, or the preset's disable or enable);
+ * - a leftover (tombstoned extra): handed back to its resource's sync_state row, so the delivery
+ *   deprovisions it with the rule's action (hooks/reconcile-repairs.ts);
+ * - unmanaged: deleted only when asked (`deleteUnmanaged`), and only those no rule wrote, through
+ *   an Entry row the worker deletes (hooks/entry-delivery.ts);
+ * then a change is queued (as `scimbridge resync` does); the worker fans it out and delivers.
+ * Extra entries the rule's sync_state rows hold (a user who left the filter with onLeaveFilter
+ * disable) are the deliveries' business: reported, never repaired here.
  */
 import { createHash } from "node:crypto";
 import type { Store } from "../db/open.js";
@@ -31,9 +42,12 @@ import { changes, users } from "../db/schema.js";
 import { SyncQueries } from "../db/sync.js";
 import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
 import type { TargetConfig } from "./config.js";
+import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, dnKeyOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "./entry-ownership.js";
 import type { LdapTarget } from "./ldap/connection.js";
-import { normalizeDn, parseDn } from "./ldap/dn.js";
-import { executeOps, normalizeEntry } from "./ldap/executor.js";
+import { parseDn } from "./ldap/dn.js";
+import { describeLdapError } from "./ldap/errors.js";
+import { normalizeEntry } from "./ldap/executor.js";
+import { ownershipRepairsNeeded, queueOwnershipRepairs } from "./reconcile-repairs.js";
 import { mapUser, matchesRule, type CompiledRule, type MappedEntry } from "./mapping.js";
 import type { WrittenEntry } from "./planner.js";
 
@@ -46,6 +60,8 @@ export interface ReconcileOptions {
   /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
   readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
   dryRun: boolean;
+  /** Also delete entries under the rule's base that the rule did not write (an explicit opt-in). */
+  deleteUnmanaged?: boolean;
   onProgress?: (p: ReconcileProgress) => void;
   /** Users read from SQLite per batch, and LDAP page size. Default 500. */
   pageSize?: number;
@@ -64,6 +80,11 @@ export interface AttributeDrift {
   name: string;
   expected: string[];
   actual: string[];
+  /**
+   * Set when this is the account state (name is the preset's state attribute; expected and actual
+   * are "disabled" or "enabled"): the preset op that repairs it.
+   */
+  account?: "disable" | "enable";
 }
 
 export interface ReconcileReport {
@@ -75,14 +96,16 @@ export interface ReconcileReport {
   /** Users the rule maps (matching its filter and mappable). */
   expected: number;
   missing: { id: string; dn: string }[];
-  /** `resourceId`: a sync_state row of the rule claims the entry (e.g. a user who left the filter). */
-  extra: { dn: string; resourceId?: string; deleted?: boolean }[];
+  /** Entries under the base the rule wrote but does not expect (see OwnedEntry.provenance). */
+  extra: OwnedEntry[];
+  /** Entries under the base the rule did not write: never deleted unless deleteUnmanaged. */
+  unmanaged: UnmanagedEntry[];
   differing: { id: string; dn: string; attributes: AttributeDrift[] }[];
   /** Users the rule matches but cannot map (a DN placeholder without value, a failing expression). */
   unmappable: { id: string; error: string }[];
   /** Directory entries examined. */
   checked: number;
-  /** Users queued for redelivery plus extra entries deleted (0 in a dry run). */
+  /** Repairs queued in the outbox (0 in a dry run). */
   repaired: number;
   /** Set when the rule could not be reconciled at all (target unknown or unreachable). */
   error?: string;
@@ -170,12 +193,25 @@ function attributeDrift(cmp: Comparer, expected: Record<string, string[]>, actua
   return out;
 }
 
-function safeNormalize(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn;
-  }
+const safeNormalize = dnKeyOf;
+
+/**
+ * The account state a rule keeps an entry in, for the expected map: "d" disabled (inactive in
+ * SCIM, actions.disable on), "e" enabled (active, actions.enable on), "-" not compared.
+ */
+function wantedState(rule: CompiledRule, mapped: MappedEntry): "d" | "e" | "-" {
+  if (!mapped.active && rule.actions.disable) return "d";
+  if (mapped.active && rule.actions.enable) return "e";
+  return "-";
+}
+
+/** The account state drift of an entry read with the preset's state attributes, if any. */
+function accountDrift(rule: CompiledRule, want: string, actual: Record<string, string[]>): AttributeDrift | undefined {
+  if (want === "-") return undefined;
+  const disabled = rule.preset.isDisabled(actual);
+  if (disabled === (want === "d")) return undefined;
+  const word = (d: boolean) => (d ? "disabled" : "enabled");
+  return { name: rule.preset.stateAttributes[0] ?? "account state", expected: [word(want === "d")], actual: [word(disabled)], account: want === "d" ? "disable" : "enable" };
 }
 
 /** Reconciles every user rule (one after the other) and returns one report per rule. */
@@ -188,11 +224,11 @@ export async function reconcile(o: ReconcileOptions): Promise<ReconcileReport[]>
 async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<ReconcileReport> {
   const pageSize = o.pageSize ?? 500;
   const { base, scope } = ruleBase(rule);
-  const report: ReconcileReport = { rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], differing: [], unmappable: [], checked: 0, repaired: 0 };
+  const report: ReconcileReport = { rule: rule.name, target: rule.target, base, scope, expected: 0, missing: [], extra: [], unmanaged: [], differing: [], unmappable: [], checked: 0, repaired: 0 };
   const target = o.targets.get(rule.target);
   if (!target) return { ...report, error: `target ${rule.target} is not configured` };
 
-  // ---- expected side: users in seq order, 500 at a time; only DN → id + digest is kept ----
+  // ---- expected side: users in seq order, 500 at a time; only DN → id + state + digest is kept ----
   const expected = new Map<string, string>();
   let cmp: Comparer | undefined;
   const total = (o.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
@@ -209,7 +245,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
       try {
         const mapped = await mapUser(rule, resource);
         cmp ??= comparerOf(rule, mapped);
-        expected.set(safeNormalize(mapped.dn), `${id}\n${digest(cmp, mapped.attributes)}`);
+        expected.set(safeNormalize(mapped.dn), `${id}\n${wantedState(rule, mapped)}${digest(cmp, mapped.attributes)}`);
       } catch (e) {
         report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
       }
@@ -222,31 +258,37 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   report.expected = expected.size;
 
   // ---- directory side: streamed page by page under the rule's base ----
-  const extras: string[] = [];
-  const attributes = [...new Set(["objectClass", ...(cmp?.names ?? rule.mappings.map((m) => m.attribute))])];
+  const unexpected: UnexpectedEntry[] = [];
+  const comparesState = rule.actions.disable || rule.actions.enable;
+  const attributes = [
+    ...new Set(["objectClass", ...(cmp?.names ?? rule.mappings.map((m) => m.attribute)), ...DIRECTORY_ID_ATTRIBUTES, ...(comparesState ? rule.preset.stateAttributes : [])]),
+  ];
   try {
     await target.connection.run(async (c) => {
       try {
-        for await (const result of c.searchPaginated(base, { scope, filter: ruleFilter(rule), attributes, paged: { pageSize } })) {
+        const search = c.searchPaginated(base, { scope, filter: ruleFilter(rule), attributes, explicitBufferAttributes: ["objectGUID"], paged: { pageSize } });
+        for await (const result of search) {
           for (const entry of result.searchEntries) {
             report.checked += 1;
             const norm = safeNormalize(entry.dn);
             const hit = expected.get(norm);
+            const actual = normalizeEntry(entry);
             if (hit === undefined) {
-              extras.push(entry.dn);
+              unexpected.push({ dn: entry.dn, directoryId: directoryIdOf(actual) });
               continue;
             }
             expected.delete(norm);
             const nl = hit.lastIndexOf("\n");
-            const [id, want] = [hit.slice(0, nl), hit.slice(nl + 1)];
-            const actual = normalizeEntry(entry);
-            if (!cmp || digest(cmp, actual) === want) continue;
-            // Mapped again only for the entries that differ, to say which attributes.
-            const resource = o.readResource("User", id);
-            if (!resource) continue; // deleted meanwhile: its delivery deprovisions it
-            const mapped = await mapUser(rule, resource).catch(() => undefined);
-            if (!mapped) continue;
-            const drift = attributeDrift(cmp, mapped.attributes, actual);
+            const [id, state, want] = [hit.slice(0, nl), hit.slice(nl + 1, nl + 2), hit.slice(nl + 2)];
+            const drift: AttributeDrift[] = [];
+            const account = accountDrift(rule, state, actual);
+            if (account && !enableWaitsForPassword(o, rule, id, account)) drift.push(account);
+            if (cmp && digest(cmp, actual) !== want) {
+              // Mapped again only for the entries that differ, to say which attributes.
+              const resource = o.readResource("User", id);
+              const mapped = resource ? await mapUser(rule, resource).catch(() => undefined) : undefined; // deleted meanwhile: its delivery deprovisions it
+              if (mapped) drift.push(...attributeDrift(cmp, mapped.attributes, actual));
+            }
             if (drift.length) report.differing.push({ id, dn: entry.dn, attributes: drift });
           }
           o.onProgress?.({ rule: rule.name, phase: "directory", done: report.checked });
@@ -256,7 +298,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
       }
     });
   } catch (e) {
-    return { ...report, error: `directory search under ${base} failed: ${e instanceof Error ? e.message : String(e)}` };
+    return { ...report, error: `directory search under ${base} failed: ${describeLdapError(e)}` };
   }
 
   // ---- what was never seen is missing; its DN is mapped again (only these) ----
@@ -268,26 +310,25 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   }
   expected.clear();
 
-  // ---- extras: which are claimed by a sync_state row of this rule (we wrote them) ----
-  if (extras.length) {
-    const byNorm = new Map(extras.map((dn) => [safeNormalize(dn), dn] as const));
-    const claimed = new Map<string, string>();
-    const rows = o.store.sqlite.prepare("SELECT resource_id AS id, dn FROM sync_state WHERE rule = ? AND resource_type = 'User' AND dn IS NOT NULL");
-    for (const r of rows.iterate(rule.name) as IterableIterator<{ id: string; dn: string }>) {
-      const n = safeNormalize(r.dn);
-      if (byNorm.has(n)) claimed.set(n, r.id);
-    }
-    for (const [n, dn] of byNorm) {
-      const resourceId = claimed.get(n);
-      report.extra.push(resourceId === undefined ? { dn } : { dn, resourceId });
-    }
-  }
+  // ---- entries the rule does not expect: its own (extra) or not (unmanaged) ----
+  Object.assign(report, classifyUnexpected(o.store.sqlite, rule, unexpected));
 
-  if (!o.dryRun) await repair(o, rule, target.connection, report);
+  if (!o.dryRun) repair(o, rule, report);
   return report;
 }
 
-async function repair(o: ReconcileOptions, rule: CompiledRule, connection: LdapTarget, report: ReconcileReport): Promise<void> {
+/**
+ * AD keeps an account created without a password disabled until one arrives (the planner does not
+ * enable it: Preset.enableNeedsPassword), so such an entry being disabled is not drift.
+ */
+function enableWaitsForPassword(o: ReconcileOptions, rule: CompiledRule, id: string, drift: AttributeDrift): boolean {
+  if (drift.account !== "enable" || !rule.preset.enableNeedsPassword) return false;
+  const written = new SyncQueries(o.store.db).get("User", id, rule.name)?.written;
+  return written ? (JSON.parse(written) as WrittenEntry).passwordSet === false : false;
+}
+
+/** Queues every repair of a report in one transaction; nothing is sent to the directory here. */
+function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport): void {
   const sync = new SyncQueries(o.store.db);
   const at = (o.now ?? (() => new Date()))().toISOString();
   const queue = (id: string, written: (current: WrittenEntry | undefined) => WrittenEntry | null) => {
@@ -304,6 +345,7 @@ async function repair(o: ReconcileOptions, rule: CompiledRule, connection: LdapT
     o.store.db.insert(changes).values({ resourceType: "User", resourceId: id, op: "resync", version, at, client: "reconcile" }).run();
     report.repaired += 1;
   };
+  // Immediate: the write lock is taken at the start, not upgraded from a read (SQLITE_BUSY).
   o.store.sqlite.transaction(() => {
     // Forgetting what was written makes the planner plan an add (the executor merges into an
     // entry that exists after all).
@@ -312,23 +354,33 @@ async function repair(o: ReconcileOptions, rule: CompiledRule, connection: LdapT
       queue(d.id, (current) => {
         if (!current) return null;
         const attrs = { ...current.attributes };
+        let active = current.active;
         for (const a of d.attributes) {
+          // The entry's state as `written`: the planner then sends the preset's disable or enable.
+          if (a.account) {
+            active = a.account === "disable";
+            continue;
+          }
           const key = Object.keys(attrs).find((k) => lower(k) === lower(a.name)) ?? a.name;
           attrs[key] = [...a.actual];
         }
-        return { ...current, attributes: attrs };
+        return { ...current, attributes: attrs, ...(active === undefined ? {} : { active }) };
       });
     }
-  })();
-  if (rule.actions.deprovision.onLeaveFilter !== "delete") return;
-  let done = 0;
-  for (const x of report.extra) {
-    if (x.resourceId !== undefined) continue; // ours: its deliveries decide
-    await executeOps(connection, [{ kind: "delete", dn: x.dn }], { createIfMissing: false });
-    x.deleted = true;
-    report.repaired += 1;
-    o.onProgress?.({ rule: rule.name, phase: "repair", done: ++done });
-  }
+    report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
+  }).immediate();
+  o.onProgress?.({ rule: rule.name, phase: "repair", done: report.repaired });
+}
+
+/**
+ * Whether a report holds drift a repairing run acts on: missing, differing (attributes, account
+ * state, group members), a leftover to hand back, and unmanaged entries no rule wrote when they
+ * are to be deleted. Extra entries a sync_state row holds and unmanaged ones left alone are
+ * reported only.
+ */
+export function hasDrift(r: ReconcileReport, deleteUnmanaged = false): boolean {
+  const members = (r as { members?: unknown[] }).members?.length ?? 0;
+  return r.missing.length + r.differing.length + members + ownershipRepairsNeeded(r, deleteUnmanaged) > 0;
 }
 
 /** A one-line summary of a report, for the CLI and logs. */
@@ -336,5 +388,5 @@ export function summarize(r: ReconcileReport): string {
   if (r.error) return `rule ${r.rule} (target ${r.target}): ${r.error}`;
   const members = (r as { members?: unknown[] }).members;
   const membership = members === undefined ? "" : `, ${members.length} with differing members`;
-  return `rule ${r.rule} (target ${r.target}, ${r.scope === "one" ? "children of" : "subtree"} ${r.base}): ${r.expected} expected, ${r.checked} in directory; ${r.missing.length} missing, ${r.extra.length} extra, ${r.differing.length} differing${membership}${r.unmappable.length ? `, ${r.unmappable.length} unmappable` : ""}${r.repaired ? `; ${r.repaired} repaired or queued` : ""}`;
+  return `rule ${r.rule} (target ${r.target}, ${r.scope === "one" ? "children of" : "subtree"} ${r.base}): ${r.expected} expected, ${r.checked} in directory; ${r.missing.length} missing, ${r.extra.length} extra, ${r.unmanaged.length} unmanaged, ${r.differing.length} differing${membership}${r.unmappable.length ? `, ${r.unmappable.length} unmappable` : ""}${r.repaired ? `; ${r.repaired} repaired or queued` : ""}`;
 }

@@ -17,7 +17,8 @@ import { ScimError } from "../schemas/errors.js";
 import { createApp, type App } from "./app.js";
 import { createLogger } from "./logger.js";
 import { embeddedRuleConfig } from "./provisioning.js";
-import { compileRules } from "./provisioning.js";
+import { compileGroupRules, compileRules } from "./provisioning.js";
+import { describeOverlap, overlappingRules } from "../hooks/rule-overlap.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { conformance, conformanceUsageError } from "./conformance/command.js";
 import { AdminUsageError, adminCommand, type AdminCommand } from "./admin/commands.js";
@@ -45,11 +46,15 @@ commands:
                         set failed and retrying deliveries (all, or of one resource such as
                         User/<id>) back to pending with a fresh attempt budget
   resync TYPE/ID        queue a full redelivery of one resource to every rule (via the outbox)
-  reconcile [--target T] [--dry-run]
-                        compare each user rule's expected entries with the directory (paged
-                        search under the rule's base) and report missing, extra and differing
-                        entries; without --dry-run, queue their repair (delivered by a running
-                        server's worker, or the next serve)
+  reconcile [--target T] [--dry-run] [--delete-unmanaged [--yes]]
+                        compare each rule's expected entries with the directory (paged search
+                        under the rule's base) and report missing, differing (attributes and
+                        account state), extra (written by the rule) and unmanaged (not written
+                        by it) entries; without --dry-run, queue their repair (delivered by a
+                        running server's worker, or the next serve). A rule's own leftovers are
+                        deprovisioned with its action; unmanaged entries are deleted only with
+                        --delete-unmanaged (and --yes on a terminal). Exit 0 no drift, 3 drift
+                        found or repaired, 1 a rule or target failed
                         status, failures, retry and resync work on the database file directly,
                         with or without a running server; a running server's worker picks
                         changed rows up on its next poll (provisioning.pollMs)
@@ -147,6 +152,8 @@ async function main(argv: string[]): Promise<number> {
       since: { type: "string" },
       kind: { type: "string" },
       "dry-run": { type: "boolean", default: false },
+      "delete-unmanaged": { type: "boolean", default: false },
+      yes: { type: "boolean", default: false },
       help: { type: "boolean", short: "h", default: false },
     },
   });
@@ -194,7 +201,9 @@ async function main(argv: string[]): Promise<number> {
       if (sub !== "check") throw new UsageError(`unknown config command ${sub ?? "(none)"}`);
       const config = load(values.config);
       // Rules are compiled against the schema registry too (filter paths, mappings, DN templates).
-      compileRules(config, new SchemaRegistry(config.scim.extensions));
+      const registry = new SchemaRegistry(config.scim.extensions);
+      // Rules sharing a base: said on stderr, so --json output stays the config alone.
+      for (const o of overlappingRules([...compileRules(config, registry), ...compileGroupRules(config, registry)])) process.stderr.write(`${describeOverlap(o)}\n`);
       out(values.json ? JSON.stringify(redacted(config)) : `config ok\n${JSON.stringify(redacted(config), null, 2)}`);
       return 0;
     }
@@ -220,7 +229,7 @@ async function main(argv: string[]): Promise<number> {
       }
     }
     case "reconcile":
-      return reconcileCommand(load(values.config), { json: values.json, dryRun: values["dry-run"], target: values.target }, out);
+      return reconcileCommand(load(values.config), { json: values.json, dryRun: values["dry-run"], target: values.target, deleteUnmanaged: values["delete-unmanaged"], yes: values.yes }, out);
     case "audit": {
       if (sub !== "export") throw new UsageError(`unknown audit command ${sub ?? "(none)"}`);
       if (values.since !== undefined && Number.isNaN(Date.parse(values.since))) throw new UsageError("--since must be an ISO 8601 time");

@@ -59,9 +59,28 @@ export async function startEmbeddedDirectory(config: Config): Promise<EmbeddedDi
   const dir = resolve(e.dir);
   await stopOrphanSlapd(dir);
   // The root password is needed in clear to bind; it stays in a 0600 file beside slapd's data.
-  const rootPassword = secretFile(join(dir, "..", "slapd.rootpw"), () => randomBytes(24).toString("base64url"));
+  const rootPassword = secretFile(embeddedRootPasswordFile(config), () => randomBytes(24).toString("base64url"));
   const slapd = await startSlapd({ dir, port: e.port, suffix: e.suffix, rootPassword });
   return { slapd, config: embeddedRuleConfig(config, slapd.url, { dn: slapd.rootDn, password: rootPassword }) };
+}
+
+/** Where the embedded slapd's root password is kept (0600, beside its data directory). */
+function embeddedRootPasswordFile(config: Config): string {
+  return join(resolve(config.embeddedDirectory.dir), "..", "slapd.rootpw");
+}
+
+/**
+ * The config with the embedded target bound as `serve` binds it (the root DN and the password
+ * `serve` keeps), for commands that contact the running embedded slapd (`reconcile`). Undefined
+ * when `serve` never started it (no password yet).
+ */
+export function embeddedConfigForClients(config: Config): Config | undefined {
+  const file = embeddedRootPasswordFile(config);
+  if (!existsSync(file)) return undefined;
+  const e = config.embeddedDirectory;
+  // startSlapd's root DN for this suffix.
+  const bind = { dn: `cn=admin,${e.suffix}`, password: readFileSync(file, "utf8").trim() };
+  return embeddedRuleConfig(config, `ldap://127.0.0.1:${e.port}`, bind);
 }
 
 /**

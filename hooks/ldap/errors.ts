@@ -168,3 +168,28 @@ export function isConnectionLost(e: unknown): boolean {
     TRANSIENT_PLAIN_MESSAGES.some((re) => re.test(message))
   );
 }
+
+/** The LDAP result in an error or its causes (LdapTarget wraps a failed bind in LdapConnectionError). */
+function resultOf(e: unknown): ResultCodeError | undefined {
+  for (let cur = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
+    if (cur instanceof ResultCodeError) return cur;
+  }
+  return undefined;
+}
+
+/**
+ * An error for a person: an LDAP result as "49 invalidCredentials: <the server's diagnostic
+ * message>" (RFC 4511 §4.1.9: resultCode, diagnosticMessage), never ldapts's bare "Code: 0x31";
+ * a failed connect or bind keeps LdapTarget's words for where it failed. Anything else: its message.
+ */
+export function describeLdapError(e: unknown): string {
+  const result = resultOf(e);
+  if (!result) return e instanceof Error ? e.message : String(e);
+  const name = LDAP_RESULT_CODES[result.code]?.name ?? "result";
+  // ldapts appends " Code: 0x<hex>" to the diagnostic message (empty when the server sent none).
+  const diagnostic = result.message.replace(/\s*Code: 0x[0-9a-f]+\s*$/i, "").trim();
+  const described = `${result.code} ${name}: ${diagnostic || "(no diagnostic message from the server)"}`;
+  if (result === e) return described;
+  const context = e instanceof Error ? e.message.split(" (")[0] : "";
+  return context ? `${context}: ${described}` : described;
+}

@@ -55,21 +55,24 @@ describe("group reconciliation", () => {
     const [dry] = await reconcileGroups(options(true));
     expect(dry!.error).toBeUndefined();
     expect(dry!.missing).toEqual([{ id: ids.g2, dn: `cn=rg2,${GROUPS}` }]);
-    expect(dry!.extra.map((x) => x.dn.toLowerCase())).toEqual([`cn=rogue,${GROUPS}`]);
+    // Made by hand: unmanaged, so reported and left alone (the rule did not write it).
+    expect(dry!.extra).toEqual([]);
+    expect(dry!.unmanaged.map((x) => x.dn.toLowerCase())).toEqual([`cn=rogue,${GROUPS}`]);
     expect(dry!.differing).toEqual([{ id: ids.g1, dn: `cn=rg1,${GROUPS}`, attributes: [{ name: "description", expected: ["ext1"], actual: ["tampered"] }] }]);
     expect(dry!.members).toEqual([{ id: ids.g1, dn: `cn=rg1,${GROUPS}`, missingCount: 1, extraCount: 1, missing: [`uid=ra,${PEOPLE}`], extra: [stranger] }]);
     expect(dry!.repaired).toBe(0);
     expect(await ldap.search(`cn=rogue,${GROUPS}`)).toBeDefined(); // a dry run changes nothing
 
     const [fix] = await reconcileGroups(options(false));
-    expect(fix!.repaired).toBe(4);
+    expect(fix!.repaired).toBe(3); // the rogue group is unmanaged: not deleted
     await p.settle();
     expect(await members("rg1")).toEqual([`uid=ra,${PEOPLE}`, `uid=rb,${PEOPLE}`]);
     expect((await ldap.search(`cn=rg1,${GROUPS}`))?.description).toEqual(["ext1"]);
     expect(await members("rg2")).toEqual([`uid=rc,${PEOPLE}`]);
-    expect(await ldap.search(`cn=rogue,${GROUPS}`)).toBeUndefined();
+    expect(await ldap.search(`cn=rogue,${GROUPS}`)).toBeDefined();
 
     const [after] = await reconcileGroups(options(true));
     expect({ missing: after!.missing, extra: after!.extra, differing: after!.differing, members: after!.members }).toEqual({ missing: [], extra: [], differing: [], members: [] });
+    expect(after!.unmanaged.map((x) => x.dn.toLowerCase())).toEqual([`cn=rogue,${GROUPS}`]);
   });
 });

@@ -86,29 +86,31 @@ describe("reconcile", () => {
     expect(people).toMatchObject({ expected: 3, checked: 3, repaired: 0 });
     expect(people.missing).toEqual([{ id: ids.alice, dn: `uid=alice,${PEOPLE}` }]);
     expect(people.differing).toEqual([{ id: ids.bob, dn: `uid=bob,${PEOPLE}`, attributes: [{ name: "title", expected: ["Author"], actual: ["Hacker"] }] }]);
-    expect(people.extra).toEqual([{ dn: `uid=stranger,${PEOPLE}` }]);
+    // Made by hand: not written by the rule, so unmanaged (with the entryUUID read in the search).
+    expect(people.extra).toEqual([]);
+    expect(people.unmanaged).toEqual([{ dn: `uid=stranger,${PEOPLE}`, directoryId: expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
     const staff = byRule(reports, "staff");
-    expect(staff).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${STAFF}` }], checked: 4 });
+    expect(staff).toMatchObject({ missing: [], differing: [], extra: [], unmanaged: [{ dn: `uid=stranger,${STAFF}` }], checked: 4 });
     expect(changeCount()).toBe(before);
     expect(await ldap.search(`uid=alice,${PEOPLE}`)).toBeUndefined();
     expect((await ldap.search(`uid=bob,${PEOPLE}`))?.title).toEqual(["Hacker"]);
     expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeDefined();
   });
 
-  it("a real run queues repairs the worker delivers; extras are deleted only under onLeaveFilter delete", async () => {
+  it("a real run queues repairs the worker delivers; an entry the rule did not write is never deleted, even under onLeaveFilter delete", async () => {
     const reports = await run(false);
     expect(byRule(reports, "people").repaired).toBe(2);
-    expect(byRule(reports, "staff")).toMatchObject({ repaired: 1, extra: [{ dn: `uid=stranger,${STAFF}`, deleted: true }] });
+    expect(byRule(reports, "staff")).toMatchObject({ repaired: 0, extra: [], unmanaged: [{ dn: `uid=stranger,${STAFF}` }] });
     p.assembled.provisioning.worker.wake();
     await p.settle();
     expect(await ldap.search(`uid=alice,${PEOPLE}`)).toMatchObject({ uid: ["alice"], title: ["Author"], mail: ["alice@example.com"] });
     expect((await ldap.search(`uid=bob,${PEOPLE}`))?.title).toEqual(["Author"]);
-    expect(await ldap.search(`uid=stranger,${PEOPLE}`)).toBeDefined(); // onLeaveFilter disable: reported only
-    expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeUndefined();
+    expect(await ldap.search(`uid=stranger,${PEOPLE}`)).toBeDefined();
+    expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeDefined();
 
     const again = await run(true);
-    expect(byRule(again, "people")).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${PEOPLE}` }] });
-    expect(byRule(again, "staff")).toMatchObject({ missing: [], differing: [], extra: [] });
+    expect(byRule(again, "people")).toMatchObject({ missing: [], differing: [], extra: [], unmanaged: [{ dn: `uid=stranger,${PEOPLE}` }] });
+    expect(byRule(again, "staff")).toMatchObject({ missing: [], differing: [], extra: [], unmanaged: [{ dn: `uid=stranger,${STAFF}` }] });
   });
 
   it("scimbridge reconcile --dry-run --json as a process on a stopped app's database", async () => {
@@ -119,18 +121,20 @@ describe("reconcile", () => {
     writeSlapdConfig(configFile, { dbFile, slapd: s, rules: RULES, extra: ["provisioning: { secretKey: " + Buffer.alloc(32, 7).toString("base64") + " }"] });
     const r = runCli(["reconcile", "--dry-run", "--json", "--config", configFile]);
     expect(r.stderr).toBe("");
-    expect(r.code).toBe(0);
-    const doc = JSON.parse(r.stdout) as { dryRun: boolean; rules: ReconcileReport[] };
-    expect(doc.dryRun).toBe(true);
+    expect(r.code).toBe(3); // drift found
+    const doc = JSON.parse(r.stdout) as { dryRun: boolean; drift: boolean; rules: ReconcileReport[] };
+    expect(doc).toMatchObject({ dryRun: true, drift: true });
     expect(byRule(doc.rules, "staff").missing).toEqual([{ id: ids.carol, dn: `uid=carol,${STAFF}` }]);
-    expect(byRule(doc.rules, "people")).toMatchObject({ missing: [], differing: [], extra: [{ dn: `uid=stranger,${PEOPLE}` }] });
+    expect(byRule(doc.rules, "people")).toMatchObject({ missing: [], differing: [], extra: [], unmanaged: [{ dn: `uid=stranger,${PEOPLE}` }] });
 
     const plain = runCli(["reconcile", "--dry-run", "--target", "slapd", "--config", configFile]);
-    expect(plain.code).toBe(0);
+    expect(plain.code).toBe(3);
     // stderr is a pipe here, not a terminal: no progress line, no \r or escape codes.
     expect(plain.stderr).toBe("");
-    expect(plain.stdout).toContain(`rule staff (target slapd, children of ${STAFF}): 3 expected, 2 in directory; 1 missing, 0 extra, 0 differing`);
+    expect(plain.stdout).toContain(`rule staff (target slapd, children of ${STAFF}): 3 expected, 3 in directory; 1 missing, 0 extra, 1 unmanaged, 0 differing`);
     expect(plain.stdout).toContain(`  missing   uid=carol,${STAFF} (User/${ids.carol})`);
+    expect(plain.stdout).toContain(`  unmanaged uid=stranger,${STAFF}`);
+    expect(plain.stdout).toContain("2 unmanaged entries left alone (scimbridge did not write them; --delete-unmanaged deletes them)");
     expect(plain.stdout).toContain("dry run: nothing changed");
     expect(runCli(["reconcile", "--target", "nope", "--config", configFile]).code).toBe(2);
 
@@ -139,13 +143,13 @@ describe("reconcile", () => {
     const onTty = (args: string[]) =>
       spawnSync("script", ["-qec", [process.execPath, "--import", "tsx", join(ROOT, "server", "cli.ts"), ...args].join(" "), "/dev/null"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
     const tty = onTty(["reconcile", "--dry-run", "--config", configFile]);
-    expect(tty.status).toBe(0);
+    expect(tty.status).toBe(3);
     // One batch of 3 users: the first update of a rule's phase is always drawn.
     expect(tty.stdout).toContain("\rreconcile: rule people 3/3 users (100%)\x1b[K");
     expect(tty.stdout).toContain("\r\x1b[K"); // erased
     expect(tty.stdout).toContain("dry run: nothing changed");
     const ttyJson = onTty(["reconcile", "--dry-run", "--json", "--config", configFile]);
-    expect(ttyJson.status).toBe(0);
+    expect(ttyJson.status).toBe(3);
     expect(ttyJson.stdout).not.toContain("\x1b[");
     expect(JSON.parse(ttyJson.stdout)).toMatchObject({ dryRun: true });
   });

@@ -1,0 +1,92 @@
+/**
+ * Reconcile's repairs of entries it did not expect, as outbox changes and sync_state rows the
+ * delivery worker takes like any other change: ordered per resource, retried with backoff, and
+ * each LDAP write in the audit log (the worker's onLdapWrite). Nothing here talks to LDAP.
+ */
+import { eq } from "drizzle-orm";
+import type { Store } from "../db/open.js";
+import { changes, syncState, users } from "../db/schema.js";
+import { SyncQueries } from "../db/sync.js";
+import { forgetTombstones } from "../db/tombstones.js";
+import { dnKeyOf, ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "./entry-ownership.js";
+
+/** Records an outbox change by reconcile; its seq. */
+function recordChange(store: Store, resourceType: string, resourceId: string, op: string, at: string): number {
+  // A user's change carries its current version (as `scimbridge resync` does); a deleted user, a
+  // group's refresh and an entry have none.
+  const version = resourceType === "User" ? (store.db.select({ v: users.version }).from(users).where(eq(users.id, resourceId)).get()?.v ?? 0) : 0;
+  const row = store.db.insert(changes).values({ resourceType, resourceId, op, version, at, client: "reconcile" }).returning({ seq: changes.seq }).get();
+  return row.seq;
+}
+
+/**
+ * A rule's leftover (tombstoned) entry goes back to its resource's sync_state row, as if the rule
+ * had never stopped tracking it: `written` holds only its DN, so the delivery plans what the rule's
+ * actions say for that resource now: the deprovision action of a deleted user or group (onDelete)
+ * or of one outside the filter (onLeaveFilter), or a rename into place for one the rule selects.
+ * A User change (resync) or a Group refresh is recorded in the outbox. False when the resource
+ * holds another entry for this rule (see OwnedEntry.blocked).
+ */
+export function queueLeftover(store: Store, rule: { name: string; target: string }, x: OwnedEntry, at: string): boolean {
+  if (x.provenance !== "tombstone" || x.blocked !== undefined) return false;
+  const sync = new SyncQueries(store.db);
+  const current = sync.get(x.resourceType, x.resourceId, rule.name);
+  if (current?.dn) return false;
+  const seq = x.resourceType === "Group" ? recordChange(store, "Group", x.resourceId, "refresh", at) : recordChange(store, x.resourceType, x.resourceId, "resync", at);
+  sync.markPending(x.resourceType, x.resourceId, rule.name, rule.target, seq, at);
+  const written = x.resourceType === "Group" ? { dn: x.dn, attributes: {}, placeholder: false } : { dn: x.dn, attributes: {} };
+  sync.update(x.resourceType, x.resourceId, rule.name, { dn: x.dn, dnKey: dnKeyOf(x.dn), directoryId: x.directoryId ?? null, written: JSON.stringify(written), updated: at });
+  // The row is the entry's provenance again.
+  if (x.directoryId !== undefined) forgetTombstones(store.sqlite, rule.target, dnKeyOf(x.dn), x.directoryId);
+  return true;
+}
+
+/**
+ * An unmanaged entry to delete (`--delete-unmanaged`): an outbox change and a pending sync_state
+ * row of kind Entry (resource id = the DN) under the rule that found it. The worker deletes the
+ * entry only while it is still the one reconcile read (same directory id; hooks/entry-delivery.ts).
+ */
+export function queueUnmanagedDelete(store: Store, rule: { name: string; target: string }, x: UnmanagedEntry, at: string): void {
+  // Another rule sharing the base found the same entry in this run (or an earlier one's delete
+  // still waits): one delete is enough.
+  const waiting = store.sqlite
+    .prepare("SELECT 1 FROM sync_state WHERE resource_type = ? AND target = ? AND dn_key = ? AND rule != ? AND state IN ('pending', 'retrying') LIMIT 1")
+    .get(ENTRY_KIND, rule.target, dnKeyOf(x.dn), rule.name);
+  if (waiting) return;
+  const seq = recordChange(store, ENTRY_KIND, x.dn, "delete", at);
+  const values = { state: "pending", wantedSeq: seq, dn: x.dn, dnKey: dnKeyOf(x.dn), directoryId: x.directoryId ?? null, attempts: 0, nextAttempt: null, lastCode: null, lastError: null, updated: at };
+  store.db
+    .insert(syncState)
+    .values({ resourceType: ENTRY_KIND, resourceId: x.dn, rule: rule.name, target: rule.target, ...values })
+    .onConflictDoUpdate({ target: [syncState.resourceType, syncState.resourceId, syncState.rule], set: values })
+    .run();
+}
+
+/**
+ * The repairs of a rule's unexpected entries, inside the caller's transaction: its leftovers go
+ * back to the delivery path; unmanaged entries no rule wrote are deleted when asked. Another
+ * rule's entries are never deleted here, even when asked: they are scimbridge's, and that rule's
+ * own reconcile and deliveries look after them. Returns how many repairs were queued.
+ */
+export function queueOwnershipRepairs(store: Store, rule: { name: string; target: string }, r: { extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] }, deleteUnmanaged: boolean, at: string): number {
+  let queued = 0;
+  for (const x of r.extra) {
+    if (!queueLeftover(store, rule, x, at)) continue;
+    x.queued = true;
+    queued += 1;
+  }
+  if (!deleteUnmanaged) return queued;
+  for (const x of r.unmanaged) {
+    if (x.owner !== undefined) continue;
+    queueUnmanagedDelete(store, rule, x, at);
+    x.queued = true;
+    queued += 1;
+  }
+  return queued;
+}
+
+/** How many of a report's unexpected entries a repairing run would act on (see queueOwnershipRepairs). */
+export function ownershipRepairsNeeded(r: { extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] }, deleteUnmanaged: boolean): number {
+  const leftovers = r.extra.filter((x) => x.provenance === "tombstone" && x.blocked === undefined).length;
+  return leftovers + (deleteUnmanaged ? r.unmanaged.filter((x) => x.owner === undefined).length : 0);
+}
