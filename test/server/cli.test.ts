@@ -44,6 +44,31 @@ describe("scimbridge CLI", () => {
     expect(viaEnv.stderr).toContain("logging.level");
   });
 
+  it("config check warns about rules of one target that can write under the same base, and says what reconcile does", () => {
+    const target = "targets: [{ name: t, directory: openldap, urls: ['ldap://127.0.0.1:1'], bindDn: 'cn=x', bindPassword: x }]";
+    const rules = [
+      "userRules:",
+      "  - { name: people, target: t, dn: 'uid={userName},ou=people,dc=example,dc=com' }",
+      "  - { name: staff, target: t, dn: 'cn={displayName},ou=people,dc=example,dc=com' }",
+      // a subtree base contains the one-level bases beneath it
+      "  - { name: deep, target: t, dn: 'uid={userName},ou={title},dc=example,dc=com' }",
+      "groupRules:",
+      "  - { name: groups, target: t, dn: 'cn={displayName},ou=groups,dc=example,dc=com' }",
+    ];
+    const r = runCli(["config", "check", "--json", "--config", configFile("overlap.yaml", [`storage: { file: ${join(dir, "o.db")} }`, target, ...rules, ""].join("\n"))]);
+    expect(r.code).toBe(0);
+    expect(JSON.parse(r.stdout).userRules).toHaveLength(3);
+    const warnings = r.stderr.trim().split("\n");
+    expect(warnings).toEqual([
+      expect.stringMatching(/^warning: rules people and staff \(target t\) can both write under ou=people,dc=example,dc=com\. reconcile deletes only each rule's own leftovers/),
+      expect.stringMatching(/^warning: rules people and deep \(target t\) can both write under ou=people,dc=example,dc=com/),
+      expect.stringMatching(/^warning: rules staff and deep /),
+      expect.stringMatching(/^warning: rules deep and groups \(target t\) can both write under ou=groups,dc=example,dc=com/),
+    ]);
+    expect(warnings[0]).toContain("staff's entries are reported as unmanaged to people and people's to staff, and are never deleted by the other rule, not even with --delete-unmanaged");
+    expect(runCli(["config", "check", "--config", config]).stderr).toBe("");
+  });
+
   it("unknown commands print usage and exit 2", () => {
     const r = runCli(["frobnicate"]);
     expect(r.code).toBe(2);
