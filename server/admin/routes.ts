@@ -96,9 +96,10 @@ function capReport(r: ReconcileReport) {
   const cap = <T>(xs: T[]) => xs.slice(0, RECONCILE_LIST_CAP);
   return {
     ...r,
-    counts: { missing: r.missing.length, extra: r.extra.length, differing: r.differing.length, unmappable: r.unmappable.length },
+    counts: { missing: r.missing.length, extra: r.extra.length, unmanaged: r.unmanaged.length, differing: r.differing.length, unmappable: r.unmappable.length },
     missing: cap(r.missing),
     extra: cap(r.extra),
+    unmanaged: cap(r.unmanaged),
     differing: cap(r.differing),
     unmappable: cap(r.unmappable),
   };
