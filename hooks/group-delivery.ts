@@ -19,7 +19,7 @@ import type { TargetConfig } from "./config.js";
 import { planGroup, type GroupPlanEvent, type WrittenGroup } from "./group-planner.js";
 import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
 import type { LdapTarget } from "./ldap/connection.js";
-import { sameDn } from "./ldap/dn.js";
+import { sameDn, sameDnSpelling } from "./ldap/dn.js";
 import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
 import type { CompiledRule } from "./mapping.js";
 import type { LdapOp } from "./ops.js";
@@ -225,7 +225,7 @@ export class GroupDelivery {
         const delta = await this.memberDelta(rule, row, written);
         settles = delta.settles;
         more = delta.more;
-        plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
+        plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed, membersRespelled: delta.respelled });
       } else {
         plan = planGroup({ rule, event, lastWritten: written, membersAdded: [], membersRemoved: [] });
       }
@@ -284,15 +284,15 @@ export class GroupDelivery {
     rule: DeliverableGroupRule,
     row: SyncStateRow,
     written: WrittenGroup | undefined,
-  ): Promise<{ added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean }> {
-    if (!rule.actions.members) return { added: [], removed: [], settles: [], more: false };
+  ): Promise<{ added: string[]; removed: string[]; respelled: { from: string; to: string }[]; settles: { member: MemberSyncRow; dn: string | null }[]; more: boolean }> {
+    if (!rule.actions.members) return { added: [], removed: [], respelled: [], settles: [], more: false };
     const limit = written ? MEMBER_BATCH : -1; // SQLite: LIMIT -1 is no limit
     // A group entering the directory (new, back in the rule's filter, or a rule added later)
     // takes its whole current membership, not only the deltas seen so far.
     if (!written) this.members.markAllDirty(rule.name, row.resourceId);
     const dirty = this.members.dirtyRows(rule.name, row.resourceId, limit);
-    const { added, removed, settles } = await this.classify(row.target, row.resourceId, dirty, written);
-    return { added, removed, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
+    const { added, removed, respelled, settles } = await this.classify(row.target, row.resourceId, dirty, written);
+    return { added, removed, respelled, settles, more: limit > 0 && dirty.length >= limit && settles.length > 0 };
   }
 
   /**
@@ -304,11 +304,12 @@ export class GroupDelivery {
     groupId: string,
     pairs: MemberSyncRow[],
     written: WrittenGroup | undefined,
-  ): Promise<{ added: string[]; removed: string[]; settles: { member: MemberSyncRow; dn: string | null }[] }> {
+  ): Promise<{ added: string[]; removed: string[]; respelled: { from: string; to: string }[]; settles: { member: MemberSyncRow; dn: string | null }[] }> {
     const userRules = this.userRulesOn.get(target) ?? [];
     const groupRules = this.groupRulesOn.get(target) ?? [];
     const added: string[] = [];
     const removed: string[] = [];
+    const respelled: { from: string; to: string }[] = [];
     const settles: { member: MemberSyncRow; dn: string | null }[] = [];
     for (const [i, member] of pairs.entries()) {
       // A group entering the directory with 100,000 members is two point queries per member: let
@@ -327,14 +328,16 @@ export class GroupDelivery {
         continue;
       }
       if (want !== undefined && had !== null && sameDn(had, want)) {
-        settles.push({ member, dn: had });
+        // The same entry in a new spelling (a case-only rename of the member): the value follows.
+        if (!sameDnSpelling(had, want)) respelled.push({ from: had, to: want });
+        settles.push({ member, dn: want });
         continue;
       }
       if (had !== null) removed.push(had);
       if (want !== undefined) added.push(want);
       settles.push({ member, dn: want ?? null });
     }
-    return { added, removed, settles };
+    return { added, removed, respelled, settles };
   }
 
   /**
@@ -361,7 +364,7 @@ export class GroupDelivery {
           ? this.members.dirtyRows(rule.name, groupId, MEMBER_BATCH)
           : this.members.memberIds(groupId).slice(0, PREVIEW_MEMBERS).map((memberId) => ({ memberId, dn: null, dirty: 0, evict: false }));
       const delta = await this.classify(rule.target, groupId, pairs, written);
-      const plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed });
+      const plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed, membersRespelled: delta.respelled });
       return "error" in plan ? { event, dn: after.dn, ops: [], error: plan.error } : { event, dn: after.dn, ops: plan.ops };
     } catch (e) {
       return { event, ops: [], error: e instanceof Error ? e.message : String(e) };

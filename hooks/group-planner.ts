@@ -15,7 +15,7 @@
 import type { DirectoryKind } from "./config.js";
 import { defaultPlaceholderDn, type GroupDeprovisionAction, type GroupRuleActions, type GroupRuleConfig } from "./group-config.js";
 import { adGroupType, getGroupPreset, type GroupPreset } from "./group-presets.js";
-import { formatRdn, normalizeDn, parentDn, parseDn, sameDn } from "./ldap/dn.js";
+import { formatRdn, normalizeDn, parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "./ldap/dn.js";
 import type { LdapModification, LdapOp, LdapValue } from "./ops.js";
 import { parseFilter } from "../schemas/filter/parse.js";
 import type { FilterNode } from "../schemas/filter/ast.js";
@@ -88,6 +88,11 @@ export interface GroupPlanInput {
    */
   membersAdded: string[];
   membersRemoved: string[];
+  /**
+   * Member values held in an old spelling of their entry's DN (`from` and `to` name the same entry:
+   * the member was renamed in case only, ldap-targets.md §7). Each is rewritten in one modify.
+   */
+  membersRespelled?: { from: string; to: string }[];
   /**
    * Real members the group will have once this change is applied, as the caller counts them
    * (resolved members). Needed to know when the last member leaves; when absent, it is derived
@@ -242,7 +247,10 @@ function update(input: GroupPlanInput, after: GroupEntry, last: WrittenGroup): G
   const state = withRdn(last);
 
   // 1. Rename and/or move. sameDn, not string equality: the stored DN may be the server's spelling.
-  if (actions.rename && !sameDn(last.dn, after.dn)) {
+  //    A case-only change of the RDN (blue → BLUE) is a rename too: modifyDN rewrites the naming
+  //    value with the DN (RFC 4511 §4.9; measured on OpenLDAP and AD, ldap-targets.md §7).
+  const respelled = !sameDnSpelling(rdnOf(last.dn), rdnOf(after.dn));
+  if (actions.rename && (!sameDn(last.dn, after.dn) || respelled)) {
     const target = parseDn(after.dn);
     const newRdn = formatRdn(target[0] ?? []);
     const moved = !sameDn(parentDn(last.dn), parentDn(after.dn));
@@ -313,7 +321,7 @@ function planMembers(
   // With adds in this change there is at least one real member afterwards (adds are not removed).
   const mayBeEmpty = added.length === 0 && (count === undefined || count === 0);
 
-  const ops: LdapOp[] = memberOps(dn, attr, "add", added);
+  const ops: LdapOp[] = [...respellOps(rule, dn, input.membersRespelled ?? []), ...memberOps(dn, attr, "add", added)];
   let placeholder = last.placeholder;
 
   if (rule.needsMember && removed.length > 0 && mayBeEmpty && !placeholder) {
@@ -333,6 +341,27 @@ function planMembers(
     placeholder = false;
   }
   return count === undefined ? { ops, placeholder } : { ops, placeholder, memberCount: count };
+}
+
+/**
+ * A member value in its entry's new spelling: delete the old value and add the new one in one
+ * modify, which the server applies atomically (RFC 4511 §4.6), so the member is never missing and
+ * a must-have-member group never empty. OpenLDAP matches the delete with distinguishedNameMatch, so
+ * it removes the value whichever spelling the group holds (slapo-refint may have rewritten it
+ * already; measured, ldap-targets.md §7). AD keeps member values pointing at the member object and
+ * shows its current DN itself (measured), so nothing is sent there.
+ */
+function respellOps(rule: CompiledGroupRule, dn: string, respelled: { from: string; to: string }[]): LdapOp[] {
+  if (rule.preset.activeDirectory) return [];
+  const attribute = rule.memberAttribute;
+  return respelled.map(({ from, to }) => ({
+    kind: "modify",
+    dn,
+    changes: [
+      { operation: "delete", attribute, values: [from] },
+      { operation: "add", attribute, values: [to] },
+    ],
+  }));
 }
 
 function sameSet(a: string[], b: string[]): boolean {

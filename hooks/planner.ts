@@ -7,7 +7,7 @@
  * https://docs.pingidentity.com/pingone/integrations/p1_create_provisioning_connection_gateway.html
  */
 import type { DeprovisionAction } from "./config.js";
-import { parentDn, parseDn, rdnOf, sameDn } from "./ldap/dn.js";
+import { parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "./ldap/dn.js";
 import type { CompiledRule, MappedEntry } from "./mapping.js";
 import type { LdapModification, LdapOp, LdapValue } from "./ops.js";
 import type { Preset } from "./presets.js";
@@ -131,14 +131,19 @@ function update(input: PlanInput, preset: Preset, after: MappedEntry, last: Writ
     if (invalid) return { error: `rule ${input.rule.name}: ${invalid}` };
     const state = byLowerName(last.attributes);
     // sameDn, not string equality: the stored DN may be the server's spelling (ldap-targets.md §5.1).
-    if (!sameDn(last.dn, after.dn)) {
+    // A case-only change of the RDN (userName Dan → dan) names the same entry but is a rename all
+    // the same: modifyDN to the new spelling also rewrites the naming value (RFC 4511 §4.9), which
+    // OpenLDAP and AD accept as is (measured, ldap-targets.md §7); a modify of the value alone
+    // leaves the DN as it was, and AD refuses it (67).
+    if (!sameDn(last.dn, after.dn) || !sameDnSpelling(rdnOf(last.dn), rdnOf(after.dn))) {
       const moved = !sameDn(parentDn(last.dn), parentDn(after.dn));
       ops.push({ kind: "modifyDN", dn: last.dn, newRdn: rdnOf(after.dn), ...(moved ? { newSuperior: parentDn(after.dn) } : {}) });
       applyRename(state, last.dn, after.dn);
       dn = after.dn;
     }
-    // Naming attributes compare case-insensitively: a case-only change keeps the DN (sameDn) and AD
-    // rejects any modify of its RDN attribute with 67 notAllowedOnRDN (ldap-targets.md §1.6).
+    // Naming attributes compare case-insensitively: their values changed with the modifyDN above
+    // (a case-only one too), and AD rejects any modify of its RDN attribute with 67
+    // notAllowedOnRDN (ldap-targets.md §1.6).
     const naming = new Set((parseDn(dn)[0] ?? []).map((a) => a.type.toLowerCase()));
     const changes = diff(state, after.attributes, naming);
     if (changes.length > 0) ops.push({ kind: "modify", dn, changes });

@@ -8,7 +8,7 @@ import type { SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import { isTargetSecure } from "./config.js";
 import type { GroupDelivery, WorkerServices } from "./group-delivery.js";
-import { dnKey, sameDn } from "./ldap/dn.js";
+import { dnKey, sameDnSpelling } from "./ldap/dn.js";
 import { executeOps, LdapDeliveryError, readEntry } from "./ldap/executor.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
@@ -95,8 +95,9 @@ export class UserDelivery {
       if (plan.written === null || event === "ruleRemoved") this.w.finish(row, { state: "remove" });
       else {
         // A new or changed DN: the groups holding (or waiting for) this user look again, in the
-        // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP).
-        const moved = dn !== undefined && (row.dn === null || !sameDn(row.dn, dn)) ? dn : undefined;
+        // same transaction, so a crash cannot lose the membership (no refint in OpenLDAP). A DN
+        // changed in case only counts: the groups' values follow its spelling (ldap-targets.md §7).
+        const moved = dn !== undefined && (row.dn === null || !sameDnSpelling(row.dn, dn)) ? dn : undefined;
         // An entry added again (it had gone from the directory) without the password it had: the
         // password was erased once delivered, so the account cannot log in until the identity
         // provider sends one. Said as a state of its own, never as in_sync.

@@ -284,6 +284,31 @@ export function sameDn(a: string, b: string): boolean {
   }
 }
 
+/**
+ * Whether two DNs are spelled alike: the same RDNs with the same values character for character
+ * once unescaped (types compare case-insensitively, escaping and RDN order inside a multi-valued
+ * RDN do not count). Stricter than sameDn: `uid=Dan` and `uid=dan` name one entry (caseIgnoreMatch,
+ * RFC 4517 §4.2.11) but are spelled differently, which a case-only rename must still write
+ * (ldap-targets.md §7). Unparsable DNs only equal themselves.
+ */
+export function sameDnSpelling(a: string, b: string): boolean {
+  if (a === b) return true;
+  try {
+    const spelled = (dn: string) =>
+      parseDn(dn)
+        .map((rdn) =>
+          rdn
+            .map((x) => `${x.type.toLowerCase().replace(/^oid\./, "")}=${x.value}`)
+            .sort()
+            .join("\u0000+"),
+        )
+        .join("\u0000,");
+    return spelled(a) === spelled(b);
+  } catch {
+    return false;
+  }
+}
+
 /** The DN above `dn`, in the caller's spelling; "" for a single-RDN DN. Throws DnError. */
 export function parentDn(dn: string): string {
   return scan(dn)

@@ -339,17 +339,18 @@ function toChange(m: LdapModification): Change {
   return new Change({ operation: m.operation, modification: attribute(m.attribute, m.values) });
 }
 
-/** Codes meaning "already so" when every change is a value add (or every one a value delete) of
- *  member/uniqueMember; undefined when the modify is anything else. */
+/** Codes meaning "already so" when every change is a value add or delete of member/uniqueMember;
+ *  undefined when the modify is anything else. A mixed one (a member value rewritten in a new
+ *  spelling: delete the old, add the new) takes both sets: redone value by value, its delete of a
+ *  value someone already removed is skipped and its add still lands. */
 function memberTolerance(changes: LdapModification[]): { codes: readonly number[]; values: number } | undefined {
   const first = changes[0];
-  if (!first || first.operation === "replace") return undefined;
-  const uniform = changes.every(
-    (ch) => ch.operation === first.operation && MEMBER_ATTRIBUTES.has(ch.attribute.toLowerCase()) && ch.values.length > 0,
-  );
-  if (!uniform) return undefined;
-  const codes = first.operation === "add" ? MEMBER_VALUE_ALREADY_PRESENT : MEMBER_VALUE_ALREADY_ABSENT;
-  return { codes, values: changes.reduce((n, ch) => n + ch.values.length, 0) };
+  if (!first) return undefined;
+  const valueChanges = changes.every((ch) => ch.operation !== "replace" && MEMBER_ATTRIBUTES.has(ch.attribute.toLowerCase()) && ch.values.length > 0);
+  if (!valueChanges) return undefined;
+  const values = changes.reduce((n, ch) => n + ch.values.length, 0);
+  if (changes.some((ch) => ch.operation !== first.operation)) return { codes: [...MEMBER_VALUE_ALREADY_ABSENT, ...MEMBER_VALUE_ALREADY_PRESENT], values };
+  return { codes: first.operation === "add" ? MEMBER_VALUE_ALREADY_PRESENT : MEMBER_VALUE_ALREADY_ABSENT, values };
 }
 
 function valuesOf(attrs: Record<string, LdapValue[]>, name: string): LdapValue[] | undefined {

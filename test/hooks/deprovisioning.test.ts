@@ -5,37 +5,17 @@
  * test profile's ACL makes refuse binds as PingDirectory does). Active Directory: test/ad/.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { Attribute } from "ldapts";
 import { PATCH_OP, USER_SCHEMA } from "../helpers/app.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
+import { addOus, presetTargetsAndRules, SLAPD_PRESETS as PRESETS, SUFFIX } from "../helpers/slapd-presets.js";
 import { canBind, useSlapd } from "../harness/slapd.js";
 
 const ldap = useSlapd({ schemas: ["pingdirectory"] });
-const SUFFIX = "dc=example,dc=com";
-
-const PRESETS = [
-  { preset: "openldap", ou: "ol", objectClasses: undefined },
-  // scimbridgeTestPingAccount lets slapd hold ds-pwp-account-disabled (hooks/ldap/slapd/pingdirectory.ldif).
-  { preset: "pingdirectory", ou: "pd", objectClasses: ["top", "person", "organizationalPerson", "inetOrgPerson", "scimbridgeTestPingAccount"] },
-] as const;
 
 let p: Provisioned;
 beforeAll(async () => {
-  for (const { ou } of PRESETS) {
-    await ldap.admin.add(`ou=${ou},${SUFFIX}`, [new Attribute({ type: "objectClass", values: ["organizationalUnit"] }), new Attribute({ type: "ou", values: [ou] })]);
-  }
-  const target = (name: string, directory: string) => ({ name, directory, urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 });
-  p = provisioned(undefined, {
-    targets: PRESETS.map((x) => target(x.preset, x.preset)),
-    userRules: PRESETS.map((x) => ({
-      name: x.preset,
-      target: x.preset,
-      dn: `uid={userName},ou=${x.ou},${SUFFIX}`,
-      // Each rule takes the users whose userName starts with its ou, so one SCIM user has one entry.
-      filter: `userName sw "${x.ou}-"`,
-      ...(x.objectClasses ? { objectClasses: x.objectClasses } : {}),
-    })),
-  });
+  await addOus(ldap, PRESETS.map(({ ou }) => ou));
+  p = provisioned(undefined, presetTargetsAndRules(ldap));
 });
 afterAll(async () => p?.close());
 

@@ -11,6 +11,7 @@ import {
   parseDn,
   rdnOf,
   sameDn,
+  sameDnSpelling,
 } from "../../hooks/ldap/dn.js";
 
 describe("escapeDnValue (RFC 4514 §2.4)", () => {
@@ -115,6 +116,27 @@ describe("normalizeDn / sameDn (ldap-targets.md §5.1: never compare DN strings)
 
   it("normal form is lower-case and re-escaped", () => {
     expect(normalizeDn("CN=Smith\\2C John,DC=Example")).toBe("cn=smith\\, john,dc=example");
+  });
+});
+
+describe("sameDnSpelling: the same entry spelled alike (a case-only rename is a change, ldap-targets.md §7)", () => {
+  it.each([
+    ["OpenLDAP hex form vs ours", "cn=Smith\\2C John,dc=example,dc=com", "cn=Smith\\, John,dc=example,dc=com"],
+    ["types in another case", "UID=Dan,OU=people,DC=x", "uid=Dan,ou=people,dc=x"],
+    ["spaces after commas", "uid=a, ou=people, dc=x", "uid=a,ou=people,dc=x"],
+    ["multi-valued RDN order", "cn=a+uid=b,dc=x", "uid=b+cn=a,dc=x"],
+  ])("alike: %s", (_name, a, b) => {
+    expect(sameDnSpelling(a, b)).toBe(true);
+  });
+
+  it.each([
+    ["a case-only rename", "uid=Dan,ou=people,dc=x", "uid=dan,ou=people,dc=x"],
+    ["a parent in another case", "uid=a,ou=People,dc=x", "uid=a,ou=people,dc=x"],
+    ["inner spaces", "cn=John  Smith,dc=x", "cn=John Smith,dc=x"],
+    ["another entry", "uid=a,dc=x", "uid=b,dc=x"],
+    ["unparsable", "cn=a;b", "cn=a\\;b"],
+  ])("spelled differently: %s", (_name, a, b) => {
+    expect(sameDnSpelling(a, b)).toBe(false);
   });
 });
 

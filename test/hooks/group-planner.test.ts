@@ -181,9 +181,22 @@ describe("rename and move", () => {
     expect(r.written?.dn).toBe(after.dn);
   });
 
-  it("a DN that differs only in case or escaping is not a rename", () => {
-    const r = plan({ rule: rule("openldap"), lastWritten: written({ dn: `CN=ENG,OU=Groups,DC=example,DC=com` }), after: entry() });
+  it("a DN that differs only in escaping, the types' case or the parent's case is not a rename", () => {
+    const r = plan({ rule: rule("openldap"), lastWritten: written({ dn: `CN=e\\6eg,OU=Groups,DC=Example,DC=com` }), after: entry() });
     expect(r.ops).toEqual([]);
+  });
+
+  // The directory shows the identity provider's spelling: a case-only rename is written (ldap-targets.md §7).
+  it.each(["openldap", "pingdirectory", "active-directory"] as const)("%s: a case-only change of the name is a modifyDN to the new case", (preset) => {
+    const r = plan({ rule: rule(preset), lastWritten: written({ dn: `cn=blue,${GROUPS}`, attributes: { cn: ["blue"] } }), after: entry("BLUE") });
+    expect(r.ops).toEqual([{ kind: "modifyDN", dn: `cn=blue,${GROUPS}`, newRdn: "cn=BLUE" }]);
+    expect(r.written?.dn).toBe(`cn=BLUE,${GROUPS}`);
+  });
+
+  it("a case-only rename with rename off: nothing", () => {
+    const r = plan({ rule: rule("openldap", { actions: { rename: false } }), lastWritten: written({ dn: `cn=blue,${GROUPS}`, attributes: { cn: ["blue"] } }), after: entry("BLUE") });
+    expect(r.ops).toEqual([]);
+    expect(r.written?.dn).toBe(`cn=blue,${GROUPS}`);
   });
 
   it("rename off: no modifyDN; other changes go to the existing DN", () => {
@@ -226,6 +239,24 @@ describe("attributes", () => {
 });
 
 describe("memberships", () => {
+  // A member renamed in case only: the value follows its entry's spelling (ldap-targets.md §7).
+  const respelled = [{ from: "uid=Dan,ou=people,dc=example,dc=com", to: "uid=dan,ou=people,dc=example,dc=com" }];
+  it("a member value in an old spelling is rewritten in one modify: delete the old, add the new", () => {
+    const r = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 1 }), membersRespelled: respelled, membersAdded: [u(3)], memberCount: 2 });
+    expect(r.ops).toEqual([
+      { kind: "modify", dn: `cn=eng,${GROUPS}`, changes: [{ operation: "delete", attribute: "member", values: [respelled[0]!.from] }, { operation: "add", attribute: "member", values: [respelled[0]!.to] }] },
+      add(u(3)),
+    ]);
+    expect(r.written).toMatchObject({ placeholder: false, memberCount: 2 });
+  });
+
+  it("uniqueMember for groupOfUniqueNames; never on AD, which shows a member's current DN itself", () => {
+    const unique = plan({ rule: rule("pingdirectory", { objectClass: "groupOfUniqueNames" }), lastWritten: written(), membersRespelled: respelled });
+    expect(unique.ops).toEqual([{ kind: "modify", dn: `cn=eng,${GROUPS}`, changes: [{ operation: "delete", attribute: "uniqueMember", values: [respelled[0]!.from] }, { operation: "add", attribute: "uniqueMember", values: [respelled[0]!.to] }] }]);
+    expect(plan({ rule: rule("active-directory"), lastWritten: written(), membersRespelled: respelled }).ops).toEqual([]);
+    expect(plan({ rule: rule("openldap", { actions: { members: false } }), lastWritten: written(), membersRespelled: respelled }).ops).toEqual([]);
+  });
+
   it("each added and removed member is its own single-value modify", () => {
     const r = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 3 }), membersAdded: [u(3), u(4)], membersRemoved: [u(1)], memberCount: 4 });
     expect(r.ops).toEqual([add(u(3)), add(u(4)), del(u(1))]);

@@ -3,7 +3,7 @@
  * twice (the second run stands for a retry after an unseen success, ldap-targets.md §5.5).
  */
 import { describe, expect, it } from "vitest";
-import { Client } from "ldapts";
+import { Attribute, Change, Client } from "ldapts";
 import type { LdapOp } from "../../hooks/ops.js";
 import { executeOps, guidString, LdapDeliveryError, ldaptsNewDn, readEntry, type ExecOptions } from "../../hooks/ldap/executor.js";
 import { LdapTarget } from "../../hooks/ldap/connection.js";
@@ -126,6 +126,24 @@ describe("member values", () => {
 
   it("a multi-value add with one value already present adds the rest", async () => {
     await executeOps(ldap.target(), [member("add", "m2", "m3")], plain);
+    expect((await ldap.search(group))?.["member"]?.sort()).toEqual([`uid=m2,${PEOPLE}`, `uid=m3,${PEOPLE}`]);
+  });
+
+  it("a member value rewritten in a new spelling (delete the old, add the new, one modify) holds on a retry and when the old value is gone", async () => {
+    const respell: LdapOp = {
+      kind: "modify",
+      dn: group,
+      changes: [
+        { operation: "delete", attribute: "member", values: [`uid=M3,${PEOPLE}`] },
+        { operation: "add", attribute: "member", values: [`uid=m3,${PEOPLE}`] },
+      ],
+    };
+    await ldap.admin.modify(group, new Change({ operation: "replace", modification: new Attribute({ type: "member", values: [`uid=m2,${PEOPLE}`, `uid=M3,${PEOPLE}`] }) }));
+    await twice([respell]); // the second run deletes the new spelling (distinguishedNameMatch) and adds it back
+    expect((await ldap.search(group))?.["member"]?.sort()).toEqual([`uid=m2,${PEOPLE}`, `uid=m3,${PEOPLE}`]);
+    // Someone removed the member meanwhile: 16 on the delete; value by value, the add still lands.
+    await executeOps(ldap.target(), [member("delete", "m3")], plain);
+    await executeOps(ldap.target(), [respell], plain);
     expect((await ldap.search(group))?.["member"]?.sort()).toEqual([`uid=m2,${PEOPLE}`, `uid=m3,${PEOPLE}`]);
   });
 });

@@ -164,11 +164,57 @@ const cases: Case[] = [
     ops: [],
     written: { dn: "CN=Smith\\2C John,OU=People,DC=example,DC=com" },
   },
+  // Case-only renames: the same entry (sameDn), a new spelling the directory must show (ldap-targets.md §7).
   {
-    name: "case-only change of the naming value: no modifyDN, no modify of the RDN attribute (AD 67)",
+    name: "case-only change of the naming value (AD): modifyDN to the new case, no modify of the RDN attribute (AD 67)",
     preset: "active-directory",
     input: { event: "upsert", after: ad({ dn: `CN=JDoe,${USERS}` }, { cn: ["JDoe"] }), lastWritten: written(ad()), targetSecure: true },
+    ops: [{ kind: "modifyDN", dn: AD_DN, newRdn: "CN=JDoe" }],
+    written: { dn: `CN=JDoe,${USERS}`, attributes: ad({}, { cn: ["JDoe"] }).attributes },
+    dn: `CN=JDoe,${USERS}`,
+  },
+  {
+    name: "case-only change of the naming value (AD), with sAMAccountName: modifyDN, then the ordinary attribute",
+    preset: "active-directory",
+    input: { event: "upsert", after: ad({ dn: `CN=JDoe,${USERS}` }, { cn: ["JDoe"], sAMAccountName: ["JDoe"] }), lastWritten: written(ad()), targetSecure: true },
+    ops: [{ kind: "modifyDN", dn: AD_DN, newRdn: "CN=JDoe" }, replace(`CN=JDoe,${USERS}`, "sAMAccountName", ["JDoe"])],
+  },
+  ...(["openldap", "pingdirectory"] as const).map(
+    (preset): Case => ({
+      name: `case-only change of uid (${preset}): modifyDN rewrites uid, cn is an ordinary replace`,
+      preset,
+      input: { event: "upsert", after: ol({ dn: `uid=JDoe,${PEOPLE}` }, { uid: ["JDoe"], cn: ["JDoe"] }), lastWritten: written(ol()) },
+      ops: [{ kind: "modifyDN", dn: OL_DN, newRdn: "uid=JDoe" }, replace(`uid=JDoe,${PEOPLE}`, "cn", ["JDoe"])],
+      written: { dn: `uid=JDoe,${PEOPLE}` },
+      dn: `uid=JDoe,${PEOPLE}`,
+    }),
+  ),
+  {
+    name: "case-only rename and a move: one modifyDN with newSuperior",
+    preset: "openldap",
+    input: { event: "upsert", after: ol({ dn: "uid=JDoe,ou=sales,dc=example,dc=com" }, { uid: ["JDoe"] }), lastWritten: written(ol()) },
+    ops: [{ kind: "modifyDN", dn: OL_DN, newRdn: "uid=JDoe", newSuperior: "ou=sales,dc=example,dc=com" }],
+  },
+  {
+    name: "only the parent's case differs: no modifyDN (the parent is another entry, spelled its own way)",
+    preset: "openldap",
+    input: { event: "upsert", after: ol({ dn: "uid=jdoe,OU=People,DC=Example,DC=com" }), lastWritten: written(ol()) },
     ops: [],
+    written: { dn: OL_DN },
+  },
+  {
+    name: "the stored DN already has the new case (a retry after the rename landed): nothing to send",
+    preset: "openldap",
+    input: { event: "upsert", after: ol({ dn: `uid=JDoe,${PEOPLE}` }, { uid: ["JDoe"], cn: ["JDoe"] }), lastWritten: written(ol({ dn: `UID=JDoe,${PEOPLE}` }, { uid: ["JDoe"], cn: ["JDoe"] })) },
+    ops: [],
+  },
+  {
+    name: "case-only rename with update off: stays put",
+    preset: "openldap",
+    actions: { update: false },
+    input: { event: "upsert", after: ol({ dn: `uid=JDoe,${PEOPLE}` }, { uid: ["JDoe"] }), lastWritten: written(ol()) },
+    ops: [],
+    dn: OL_DN,
   },
   { name: "rename with update off: stays put", preset: "openldap", actions: { update: false }, input: { event: "upsert", after: ol({ dn: `uid=x,${PEOPLE}` }, { uid: ["x"] }), lastWritten: written(ol()) }, ops: [], dn: OL_DN },
 
