@@ -5,6 +5,7 @@
  */
 import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
+import { isDatabaseBusy } from "../../db/busy.js";
 import type { Db } from "../../db/open.js";
 import { tokens } from "../../db/schema.js";
 
@@ -117,6 +118,13 @@ export class TokenService {
     const now = Date.now();
     if (now - (this.touched.get(name) ?? 0) < 60_000) return;
     this.touched.set(name, now);
-    this.db.update(tokens).set({ lastUsed: new Date(now).toISOString() }).where(eq(tokens.name, name)).run();
+    try {
+      this.db.update(tokens).set({ lastUsed: new Date(now).toISOString() }).where(eq(tokens.name, name)).run();
+    } catch (e) {
+      // Last use is informational: a database busy with another writer must not refuse a client
+      // that authenticated; the next request records it.
+      if (!isDatabaseBusy(e)) throw e;
+      this.touched.delete(name);
+    }
   }
 }

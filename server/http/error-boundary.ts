@@ -8,6 +8,7 @@ import type { ErrorRequestHandler } from "express";
 import type { Logger } from "pino";
 import { ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
+import { BUSY_RETRY_AFTER_SECONDS, databaseBusyError } from "./database-busy.js";
 import { errorBody, sendScim } from "./scim-response.js";
 
 interface BodyParserError {
@@ -33,6 +34,15 @@ export function errorBoundary(logger: Logger): ErrorRequestHandler {
     }
     if (err instanceof FilterError) {
       sendScim(req, res, 400, errorBody(400, err.message, "invalidFilter"));
+      return;
+    }
+    // Another connection (a CLI command on the same file) held the write lock past busy_timeout:
+    // the service is briefly unavailable, not broken.
+    const busy = databaseBusyError(err);
+    if (busy) {
+      logger.warn({ err, reqId: req.id }, "database busy");
+      res.setHeader("Retry-After", String(BUSY_RETRY_AFTER_SECONDS));
+      sendScim(req, res, busy.status, errorBody(busy.status, busy.detail));
       return;
     }
     const bp = err as BodyParserError;

@@ -6,6 +6,7 @@
  */
 import { and, asc, desc, eq, gt, gte, lt } from "drizzle-orm";
 import type { RequestHandler } from "express";
+import { isDatabaseBusy } from "../../db/busy.js";
 import type { Db } from "../../db/open.js";
 import { auditLog } from "../../db/schema.js";
 import type { Logger } from "../logger.js";
@@ -40,6 +41,7 @@ export interface AuditQuery {
 
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const DAY_MS = 86_400_000;
+const BUSY_FLUSH_RETRY_MS = 1000;
 
 type Row = [
   at: string,
@@ -75,7 +77,22 @@ export class AuditLog {
     this.pending.push(row);
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setImmediate(() => this.flush());
+    setImmediate(() => this.flushInBackground());
+  }
+
+  /**
+   * The end-of-turn flush, outside any request: a database kept busy past busy_timeout (a CLI
+   * command writing to the same file) keeps the rows for a later try instead of throwing where
+   * nothing catches it.
+   */
+  private flushInBackground(): void {
+    try {
+      this.flush();
+    } catch (e) {
+      if (!isDatabaseBusy(e)) throw e;
+      this.flushQueued = true;
+      setTimeout(() => this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
+    }
   }
 
   /** Records a SCIM write once its response is sent. */
@@ -98,9 +115,15 @@ export class AuditLog {
     const insert = this.db.$client.prepare(
       "INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, target, dn, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
     );
-    this.db.$client.transaction(() => {
-      for (const r of rows) insert.run(...r);
-    })();
+    try {
+      this.db.$client.transaction(() => {
+        for (const r of rows) insert.run(...r);
+      }).immediate();
+    } catch (e) {
+      // Busy: nothing was written, and the rows go in with the next flush.
+      if (isDatabaseBusy(e)) this.pending = rows.concat(this.pending);
+      throw e;
+    }
   }
 
   /** Deletes rows older than `retentionDays`; returns how many. */

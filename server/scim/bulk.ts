@@ -7,6 +7,7 @@
 import { badRequest, ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import type { ResourceKind } from "../../schemas/registry.js";
+import { databaseBusyError } from "../http/database-busy.js";
 import { normalizePath } from "../http/normalize-path.js";
 import { errorBody } from "../http/scim-response.js";
 import { locationOf } from "./render.js";
@@ -250,6 +251,9 @@ export function runBulk(service: ResourceService, body: unknown, ctx: RequestCon
     } catch (e) {
       if (e instanceof ScimError) return fail(op, e, location);
       if (e instanceof FilterError) return fail(op, badRequest("invalidFilter", e.message), location);
+      // A busy database is this operation's 503 (RFC 7644 §3.7.3: per-operation status), not a 500.
+      const busy = databaseBusyError(e);
+      if (busy) return fail(op, busy, location);
       // One operation's fault must not hide what the others did (they are committed): report a
       // generic 500 in this operation and let the caller log the cause.
       hooks.onUnexpected?.(e, op.index);

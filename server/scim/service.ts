@@ -260,6 +260,13 @@ export class ResourceService {
     this.recorded.push(this.q.recordChange(c));
   }
 
+  /**
+   * BEGIN IMMEDIATE: the write lock is taken before the first read. A deferred transaction that
+   * reads and then writes cannot wait for the lock: its upgrade fails at once with SQLITE_BUSY when
+   * another connection has modified the database or is modifying it
+   * (https://www.sqlite.org/lang_transaction.html, "Read transactions"). Taken up front, the lock
+   * is waited for up to busy_timeout, and a failure comes before anything was written.
+   */
   private transaction<T>(fn: () => T): T {
     // Saved and restored: a write nested in another (a savepoint) keeps the outer one's rows apart.
     const outer = this.recorded;
@@ -270,7 +277,7 @@ export class ResourceService {
         const r = fn();
         this.deps.beforeCommit?.(this.recorded);
         return r;
-      })();
+      }).immediate();
     } finally {
       this.recorded = outer;
     }
