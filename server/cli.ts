@@ -9,6 +9,7 @@ import { ConfigError, configPath, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { TokenError, TokenService } from "./auth/tokens.js";
 import { startServer } from "./serve.js";
+import { ServeLockHeldError } from "./serve-lock.js";
 import { existsSync } from "node:fs";
 import { SyncQueries } from "../db/sync.js";
 import { formatPreview, previewUser, printablePreview } from "../hooks/preview.js";
@@ -264,6 +265,9 @@ main(process.argv.slice(2)).then(
     } else if (e instanceof ConfigError || e instanceof TokenError) {
       process.stderr.write(`${e.message}\n`);
       process.exitCode = 2;
+    } else if (e instanceof ServeLockHeldError) {
+      process.stderr.write(`scimbridge: ${e.message}\n`);
+      process.exitCode = 1;
     } else {
       process.stderr.write(`scimbridge: ${(e as Error).stack ?? String(e)}\n`);
       process.exitCode = 1;

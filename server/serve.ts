@@ -18,6 +18,7 @@ import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisio
 import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";
 import type { LdapWriteEvent } from "./observability/audit.js";
+import { acquireServeLock, type ServeLock } from "./serve-lock.js";
 
 export interface Running {
   url: string;
@@ -92,7 +93,24 @@ export function assemble(config: Config, store: Store, logger: Logger, observers
   return { app, provisioning };
 }
 
-export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv; handleSignals?: boolean; observers?: Observers }): Promise<Running> {
+type ServeOptions = { env: NodeJS.ProcessEnv; handleSignals?: boolean; observers?: Observers };
+
+/**
+ * Starts the service once it holds the database's serve lock (./serve-lock.ts), before anything
+ * else (a second embedded slapd on the same data directory included). Throws ServeLockHeldError
+ * when another server has the file; stop() releases the lock last.
+ */
+export async function startServer(given: Config, opts: ServeOptions): Promise<Running> {
+  const lock = acquireServeLock(given.storage.file);
+  try {
+    return await startLocked(given, opts, lock);
+  } catch (e) {
+    lock.release();
+    throw e;
+  }
+}
+
+async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): Promise<Running> {
   const logger = createLogger(given.logging.level);
   let config = given;
   let embedded: SlapdHandle | undefined;
@@ -199,6 +217,7 @@ export async function startServer(given: Config, opts: { env: NodeJS.ProcessEnv;
       app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
       store.close();
       await embedded?.stop();
+      lock.release();
     })());
 
   if (opts.handleSignals !== false) {
