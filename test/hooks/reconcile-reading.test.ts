@@ -8,11 +8,12 @@ import { LdapConnectionError, describeLdapError } from "../../hooks/ldap/errors.
 import { PRESETS } from "../../hooks/presets.js";
 
 describe("Preset.isDisabled reads what disable writes", () => {
-  it.each([
+  const cases: [keyof typeof PRESETS, Record<string, string[]>, Record<string, string[]>][] = [
     ["openldap", { pwdaccountlockedtime: ["000001010000Z"] }, {}],
     ["pingdirectory", { "ds-pwp-account-disabled": ["TRUE"] }, { "ds-pwp-account-disabled": ["false"] }],
     ["active-directory", { useraccountcontrol: ["514"] }, { useraccountcontrol: ["512"] }],
-  ] as const)("%s", (name, disabled, enabled) => {
+  ];
+  it.each(cases)("%s", (name, disabled, enabled) => {
     const preset = PRESETS[name];
     expect(preset.stateAttributes.length).toBe(1);
     expect(preset.isDisabled(disabled)).toBe(true);
