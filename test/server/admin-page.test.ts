@@ -117,8 +117,8 @@ describe("admin page in headless Chromium", () => {
     await target.waitFor(WAIT);
     await target.locator(".badge", { hasText: /^reachable$/ }).waitFor(WAIT);
     const cells = await target.locator("td.num").allTextContents();
-    expect(cells).toEqual(["1", "0", "0", "1", "0"]); // in sync, pending, retrying, failed, out of scope
-    expect(await page.locator('tr.rule[data-rule="people"] td.num').allTextContents()).toEqual(["1", "0", "0", "1", "0"]);
+    expect(cells).toEqual(["1", "0", "0", "1", "0", "0"]); // in sync, pending, retrying, failed, out of scope, needs password
+    expect(await page.locator('tr.rule[data-rule="people"] td.num').allTextContents()).toEqual(["1", "0", "0", "1", "0", "0"]);
     // The token is in this tab's sessionStorage only, never in a URL.
     expect(await page.evaluate("sessionStorage.getItem('scimbridge.adminToken')")).toBe(ADMIN_TOKEN);
     expect(page.url()).not.toContain(ADMIN_TOKEN);
@@ -213,7 +213,7 @@ describe("admin page in headless Chromium", () => {
     await page.getByRole("link", { name: "Overview" }).click();
     const target = page.locator('tr.target[data-target="slapd"]');
     await target.waitFor(WAIT);
-    expect(await target.locator("td.num").allTextContents()).toEqual(["2", "0", "0", "0", "0"]);
+    expect(await target.locator("td.num").allTextContents()).toEqual(["2", "0", "0", "0", "0", "0"]);
     await page.getByRole("button", { name: "Reconcile (dry run)" }).click();
     const result = page.locator(".reconcile-result tbody tr");
     await result.waitFor(WAIT);

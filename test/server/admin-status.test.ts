@@ -87,10 +87,10 @@ describe("GET /admin/api/status", () => {
       targets: [
         {
           name: "slapd",
-          counts: { in_sync: 4, pending: 0, retrying: 0, failed: 2, out_of_scope: 0 },
+          counts: { in_sync: 4, pending: 0, retrying: 0, failed: 2, out_of_scope: 0, needs_password: 0 },
           rules: [
-            { name: "people", configured: true, counts: { in_sync: 3, pending: 0, retrying: 0, failed: 0, out_of_scope: 0 } },
-            { name: "broken", configured: true, counts: { in_sync: 1, pending: 0, retrying: 0, failed: 2, out_of_scope: 0 } },
+            { name: "people", configured: true, counts: { in_sync: 3, pending: 0, retrying: 0, failed: 0, out_of_scope: 0, needs_password: 0 } },
+            { name: "broken", configured: true, counts: { in_sync: 1, pending: 0, retrying: 0, failed: 2, out_of_scope: 0, needs_password: 0 } },
           ],
         },
       ],

@@ -59,17 +59,17 @@ describe("scimbridge status / failures / retry / resync", () => {
       targets: [
         {
           name: "slapd",
-          counts: { in_sync: 3, pending: 0, retrying: 0, failed: 1, out_of_scope: 0 },
+          counts: { in_sync: 3, pending: 0, retrying: 0, failed: 1, out_of_scope: 0, needs_password: 0 },
           rules: [
-            { name: "people", configured: true, counts: { in_sync: 2, pending: 0, retrying: 0, failed: 0, out_of_scope: 0 } },
-            { name: "broken", configured: true, counts: { in_sync: 1, pending: 0, retrying: 0, failed: 1, out_of_scope: 0 } },
+            { name: "people", configured: true, counts: { in_sync: 2, pending: 0, retrying: 0, failed: 0, out_of_scope: 0, needs_password: 0 } },
+            { name: "broken", configured: true, counts: { in_sync: 1, pending: 0, retrying: 0, failed: 1, out_of_scope: 0, needs_password: 0 } },
           ],
         },
       ],
     });
     const plain = cli("status");
-    expect(plain.stdout).toContain("target slapd: in_sync 3, pending 0, retrying 0, failed 1, out_of_scope 0");
-    expect(plain.stdout).toContain("  rule broken: in_sync 1, pending 0, retrying 0, failed 1, out_of_scope 0");
+    expect(plain.stdout).toContain("target slapd: in_sync 3, pending 0, retrying 0, failed 1, out_of_scope 0, needs_password 0");
+    expect(plain.stdout).toContain("  rule broken: in_sync 1, pending 0, retrying 0, failed 1, out_of_scope 0, needs_password 0");
   });
 
   it("failures --json with filters; plain output shows the LDAP code and message", () => {
