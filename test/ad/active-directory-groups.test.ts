@@ -353,3 +353,66 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     expect(await ad.find(GROUPS, "(cn=bad*)")).toEqual([]);
   });
 });
+
+// A case-only rename names the same object, but AD must show the identity provider's spelling
+// (ldap-targets.md §7): one modifyDN respells DN, cn and name (a modify of cn is 67), and a group's
+// member value shows the member's new DN without a write from us (AD keeps the link to the object).
+// The slapd counterpart is test/hooks/case-rename.test.ts.
+describe("case-only renames in Active Directory (Samba AD DC)", () => {
+  const password = "Case-Pa55phrase!";
+
+  it("userName Dan → dan: DN, cn and name by one modifyDN, sAMAccountName and UPN by a modify; same object; the password binds; the group shows the new DN", async () => {
+    const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user(upn("Dan"), { password }));
+    expect(res.status, JSON.stringify(res.body)).toBe(201);
+    const id = res.body.id as string;
+    const gid = await createGroup("case-staff", [id]);
+    await p.settle();
+    const guid = (await ad.search(userDn("Dan"), ["objectGUID"]))!.objectguid![0]!;
+    const before = auditSeq();
+
+    expect((await p.http.patch(`/scim/v2/Users/${id}`).set(p.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "userName", value: upn("dan") }] })).status).toBe(200);
+    await p.settle();
+    const newDn = userDn("dan");
+    expect(await ad.find(ad.baseDn, guidFilter(guid))).toEqual([newDn]); // AD's own spelling of the DN
+    expect(await ad.search(newDn, ["cn", "name", "distinguishedName", "sAMAccountName", "userPrincipalName"])).toMatchObject({
+      cn: [upn("dan")],
+      name: [upn("dan")],
+      distinguishedname: [newDn],
+      samaccountname: ["dan"],
+      userprincipalname: [upn("dan")],
+    });
+    // The RDN attribute changes only through modifyDN; the modify carries the ordinary attributes
+    // (writesTo compares DNs lower-cased: both spellings).
+    expect(writesTo(newDn, before)).toEqual([
+      "modifyDN success newRdn: CN=dan@test.example.com",
+      "modify success changes: replace sAMAccountName, replace userPrincipalName",
+    ]);
+    await ad.bindAs(upn("dan"), password);
+    await ad.bindAs(newDn, password);
+    // Nothing sent to the group; its value already shows the new DN, and delivery records that.
+    expect((await ad.search(groupDn("case-staff"), ["member"]))?.member).toEqual([newDn]);
+    expect(writesTo(groupDn("case-staff"), before)).toEqual([]);
+    expect(syncRow(gid, "ad-groups")?.state).toBe("in_sync");
+    const pair = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(gid, id) as { dn: string };
+    expect(pair.dn).toBe(newDn);
+  });
+
+  it("group blue → BLUE: DN, cn and name by one modifyDN, the preset's sAMAccountName and displayName by a modify; same object; members kept", async () => {
+    const member = await createUser("gm");
+    const gid = await createGroup("blue", [member]);
+    await p.settle();
+    const guid = (await ad.search(groupDn("blue"), ["objectGUID"]))!.objectguid![0]!;
+    const before = auditSeq();
+
+    await patchGroup(gid, [{ op: "replace", path: "displayName", value: "BLUE" }]);
+    await p.settle();
+    expect(await ad.find(ad.baseDn, guidFilter(guid))).toEqual([groupDn("BLUE")]);
+    expect(await ad.search(groupDn("BLUE"), ["cn", "name", "sAMAccountName", "member"])).toMatchObject({ cn: ["BLUE"], name: ["BLUE"], samaccountname: ["BLUE"], member: [userDn("gm")] });
+    expect((await ad.search(userDn("gm"), ["memberOf"]))?.memberof).toEqual([groupDn("BLUE")]);
+    expect(writesTo(groupDn("BLUE"), before)).toEqual([
+      "modifyDN success newRdn: CN=BLUE",
+      "modify success changes: replace sAMAccountName, replace displayName",
+    ]);
+    expect(syncRow(gid, "ad-groups")).toMatchObject({ state: "in_sync", dn: groupDn("BLUE"), directory_id: guid });
+  });
+});

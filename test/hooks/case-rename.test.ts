@@ -4,7 +4,7 @@
  * must show the identity provider's spelling: the DN and the naming value change with one
  * modifyDN, and the groups' member values follow the user's new spelling. One slapd, the openldap
  * preset and the PingDirectory profile (hooks/ldap/slapd/pingdirectory.ldif). Active Directory:
- * test/ad/case-rename.test.ts.
+ * test/ad/active-directory-groups.test.ts ("case-only renames").
  */
 import { Attribute, Change, Client } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
