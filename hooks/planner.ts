@@ -175,7 +175,7 @@ function update(input: PlanInput, preset: Preset, after: MappedEntry, last: Writ
   } else if (passwordWritten && written.active === false) {
     // A password write can lift a lock as a side effect: slapo-ppolicy removes
     // pwdAccountLockedTime on any password change, even an administrator's, and a lock sent in the
-    // same modify as the password is lost too (docs/research/ldap-targets.md §2.4). So an entry
+    // same modify after the password is lost too (docs/research/ldap-targets.md §2.6). So an entry
     // that stays disabled is locked again, in its own operation, after the password.
     ops.push(...preset.disable(dn));
   }
