@@ -24,6 +24,7 @@ import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
 import type { CompiledRule } from "./mapping.js";
 import type { LdapOp } from "./ops.js";
 import type { WorkerOptions } from "./worker.js";
+import { claimDn } from "./dn-claims.js";
 
 /** What the group path needs from the worker: its queries, options and outcome recorders. */
 export interface WorkerServices {
@@ -230,6 +231,9 @@ export class GroupDelivery {
         plan = planGroup({ rule, event, lastWritten: written, membersAdded: [], membersRemoved: [] });
       }
       if ("error" in plan) throw new LdapDeliveryError(plan.error, { transient: false, opIndex: -1 });
+      // A group renamed away from a name another group then takes: the new one waits for the
+      // entry to move (dn-claims.ts), it never merges into it.
+      if (plan.written?.dn !== undefined && plan.ops.length > 0 && !(await claimDn(this.w, row, plan.written.dn, started))) return;
       let dn = plan.written?.dn ?? written?.dn;
       let directoryId = row.directoryId ?? undefined;
       if (plan.ops.length) {

@@ -8,8 +8,9 @@ import type { SyncStateRow } from "../db/sync.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import { isTargetSecure } from "./config.js";
 import type { GroupDelivery, WorkerServices } from "./group-delivery.js";
-import { dnKey, sameDnSpelling } from "./ldap/dn.js";
-import { executeOps, LdapDeliveryError, readEntry } from "./ldap/executor.js";
+import { sameDnSpelling } from "./ldap/dn.js";
+import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import { claimDn } from "./dn-claims.js";
 import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
 import { openSecret } from "./secrets.js";
@@ -68,7 +69,7 @@ export class UserDelivery {
       const recreate = recreateOps[0]?.kind === "add" ? recreateOps[0] : undefined;
       // Each resource owns its own entry: one that would take a DN another resource still holds
       // waits for it to leave, or fails if it stays (it is never adopted).
-      if (plan.dn !== undefined && plan.written !== null && !(await this.claimDn(row, plan.dn, started))) return;
+      if (plan.dn !== undefined && plan.written !== null && !(await claimDn(this.w, row, plan.dn, started))) return;
       let dn = plan.dn ?? written?.dn;
       let directoryId = row.directoryId ?? undefined;
       let recreated = false;
@@ -115,40 +116,5 @@ export class UserDelivery {
       // Same classification as fail(): only an LdapDeliveryError marked transient is retried as such.
       this.w.reportDelivery(row.target, e instanceof LdapDeliveryError && e.transient ? "transient_failure" : "permanent_failure", t0);
     }
-  }
-
-  /**
-   * Records that the row's entry is (about to be) at `dn`, unless another resource holds that DN
-   * on the same target. A holder whose delivery is under way (a deleted user whose entry waits for
-   * its groups, then is deleted) is waited for: the row is parked and woken by the holder's
-   * finish(). A settled holder keeps the DN (an entry kept by a disable or none deprovision
-   * action): a permanent failure that names it, until its entry is gone from the directory, when
-   * the stale claim is dropped and the row goes on. Whether it may go on now.
-   */
-  private async claimDn(row: SyncStateRow, dn: string, at: string): Promise<boolean> {
-    const key = dnKey(dn);
-    if (row.dnKey === key) return true;
-    const holder = this.w.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
-    if (holder && (holder.state === "pending" || holder.state === "retrying")) {
-      this.w.waitFor(row, holder, dn, at);
-      return false;
-    }
-    if (holder) {
-      const target = this.w.options.targets.get(row.target)!;
-      const there = await readEntry(target.connection, dn, ["entryUUID", "objectGUID"]);
-      const id = there?.["entryuuid"]?.[0] ?? there?.["objectguid"]?.[0];
-      if (there && (holder.directoryId === null || id === holder.directoryId)) {
-        const deleted = this.w.options.readResource(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
-        throw new LdapDeliveryError(
-          `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
-            "this resource gets its own entry once that one is deleted from the directory",
-          { transient: false, opIndex: -1 },
-        );
-      }
-      // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
-      this.w.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at });
-    }
-    this.w.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
-    return true;
   }
 }

@@ -147,3 +147,21 @@ describe("delete and re-create under the same userName", () => {
     }
   });
 });
+
+describe("a group renamed away from a name another group then takes", () => {
+  it("the new group gets its own entry; the renamed one keeps its entry under the new name", async () => {
+    const u = await postUser("grp-member");
+    const first = (await p.http.post("/scim/v2/Groups").set(p.auth).send({ schemas: [GROUP_SCHEMA], displayName: "teal", members: [{ value: u }] })).body.id as string;
+    await p.settle();
+    const before = (await ldap.search(`cn=teal,${GROUPS}`, ["entryUUID"]))!.entryuuid![0];
+    // No pause: the rename's modifyDN and the new group's add race for cn=teal.
+    expect((await patch("Groups", first, [{ op: "replace", path: "displayName", value: "cyan" }])).status).toBe(200);
+    const second = await p.http.post("/scim/v2/Groups").set(p.auth).send({ schemas: [GROUP_SCHEMA], displayName: "teal", members: [] });
+    expect(second.status).toBe(201);
+    await p.settle();
+    expect((await ldap.search(`cn=cyan,${GROUPS}`, ["entryUUID", "member"]))).toMatchObject({ entryuuid: [before], member: [`uid=grp-member,${PEOPLE}`] });
+    const teal = await ldap.search(`cn=teal,${GROUPS}`, ["entryUUID", "member"]);
+    expect(teal?.entryuuid?.[0]).not.toBe(before);
+    expect(teal?.member).toEqual(["cn=nobody,dc=example,dc=com"]);
+  });
+});

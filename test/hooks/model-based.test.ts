@@ -230,8 +230,10 @@ class Run {
     const touched = (op: Op): string[] => {
       const u = "user" in op ? this.user(op.user) : undefined;
       const g = "group" in op ? this.group(op.group) : undefined;
-      if (op.kind === "create" || op.kind === "groupCreate" || op.kind === "rename" || op.kind === "groupRename") return ["names"]; // the uniqueness check decides
-      return [u, g].filter((x): x is string => x !== undefined);
+      const ids = [u, g].filter((x): x is string => x !== undefined);
+      // Names are shared by all creates and renames (uniqueness decides who wins), except that
+      // two creates may race: exactly one of them gets 201.
+      return op.kind === "create" || op.kind === "groupCreate" || op.kind === "rename" || op.kind === "groupRename" ? ["names", ...ids] : ids;
     };
     const [x, y] = [touched(a), touched(b)];
     if (a.kind === "create" && b.kind === "create") return false;
@@ -259,6 +261,8 @@ class Run {
       const entry = byDn.get(key(userDn(u.userName)));
       expect(entry, `entry of user ${u.userName} (${id})`).toBeDefined();
       expect(entry!.entryUUID, `entry of ${u.userName} is its own`).toBe(rows.find((r) => r.type === "User" && r.id === id)?.directoryId);
+      // Spelled as SCIM spells it, case included (a case-only rename is a modifyDN too).
+      expect(entry!.uid, `uid of ${u.userName}`).toBe(u.userName);
       if (u.password !== undefined) {
         expect(await canBind(ldap.slapd.url, entry!.dn, u.password), `bind as ${u.userName} (active ${u.active})`).toBe(u.active);
       }
@@ -267,6 +271,7 @@ class Run {
     expect([...byDn.keys()].sort()).toEqual(expectedDns);
 
     const groupEntries = (await ldap.admin.search(this.groupsOu, { scope: "one", attributes: ["cn", "member"] })).searchEntries;
+    expect(groupEntries.map((e) => e.cn).sort(), "group names as SCIM spells them").toEqual([...model.groups.values()].map((g) => g.displayName).sort());
     const underPeople = key(this.people);
     const groupsByDn = new Map(groupEntries.map((e) => [key(e.dn), e]));
     for (const g of model.groups.values()) {
@@ -275,7 +280,7 @@ class Run {
       const values = ([] as string[]).concat((entry!.member as string | string[] | undefined) ?? []);
       const members = values.map(key).filter((dn) => dn.endsWith(`,${underPeople}`));
       const want = [...g.members].map((id) => key(userDn(model.users.get(id)!.userName)));
-      expect(members.sort(), `members of group ${g.displayName}`).toEqual(want.sort());
+      expect(members.sort().join(" | "), `members of group ${g.displayName}`).toEqual(want.sort().join(" | "));
     }
     expect([...groupsByDn.keys()].sort()).toEqual([...model.groups.values()].map((g) => key(`cn=${g.displayName},${this.groupsOu}`)).sort());
   }
@@ -303,7 +308,15 @@ describe("model-based: random SCIM sequences converge to a directory that matche
           try {
             const run = new Run(p, n);
             for (const step of steps) await run.step(step);
-            await run.check();
+            try {
+              await run.check();
+            } catch (e) {
+              // What the server recorded, to read beside fast-check's counterexample.
+              console.error(JSON.stringify({ statuses: run.statuses, syncState: p.store.sqlite.prepare("SELECT resource_type, resource_id, rule, state, dn, last_error FROM sync_state").all(), members: p.store.sqlite.prepare("SELECT * FROM group_member_sync").all(), ids: { users: run.model.userIds, groups: run.model.groupIds } }));
+              p.assembled.app.audit.flush();
+              console.error(JSON.stringify(p.store.sqlite.prepare("SELECT kind, operation, resource_id, dn, outcome, detail FROM audit_log ORDER BY seq").all()));
+              throw e;
+            }
           } finally {
             await p.close();
           }

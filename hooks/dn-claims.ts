@@ -1,0 +1,49 @@
+/**
+ * Which resource holds a DN (design.md decision 7: correlation by SCIM id and the directory's own
+ * id). Two resources can map to one DN: a user deleted and created again under the same userName,
+ * a group renamed away from a name another group takes. Each resource owns its own entry: one
+ * that would take a DN another resource still holds waits for it to leave, or fails naming it,
+ * and is never handed the other's entry (an add that meets an existing entry merges into it,
+ * hooks/ldap/executor.ts, which is right only for an entry of its own).
+ */
+import type { SyncStateRow } from "../db/sync.js";
+import type { ResourceKind } from "../schemas/registry.js";
+import type { WorkerServices } from "./group-delivery.js";
+import { dnKey } from "./ldap/dn.js";
+import { LdapDeliveryError, readEntry } from "./ldap/executor.js";
+
+/**
+ * Records that the row's entry is (about to be) at `dn`, unless another resource holds that DN
+ * on the same target. A holder whose delivery is under way (a deleted user whose entry waits for
+ * its groups, then is deleted) is waited for: the row is parked and woken by the holder's
+ * finish(). A settled holder keeps the DN (an entry kept by a disable or none deprovision
+ * action): a permanent failure that names it, until its entry is gone from the directory, when
+ * the stale claim is dropped and the row goes on. Whether it may go on now.
+ */
+export async function claimDn(w: WorkerServices, row: SyncStateRow, dn: string, at: string): Promise<boolean> {
+  const key = dnKey(dn);
+  if (row.dnKey === key) return true;
+  const holder = w.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
+  if (holder && (holder.state === "pending" || holder.state === "retrying")) {
+    w.waitFor(row, holder, dn, at);
+    return false;
+  }
+  if (holder) {
+    const target = w.options.targets.get(row.target)!;
+    const there = await readEntry(target.connection, dn, ["entryUUID", "objectGUID"]);
+    const id = there?.["entryuuid"]?.[0] ?? there?.["objectguid"]?.[0];
+    if (there && (holder.directoryId === null || id === holder.directoryId)) {
+      const scim = holder.resourceType === "User" || holder.resourceType === "Group";
+      const deleted = scim && w.options.readResource(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
+      throw new LdapDeliveryError(
+        `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
+          "this resource gets its own entry once that one is deleted from the directory",
+        { transient: false, opIndex: -1 },
+      );
+    }
+    // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
+    w.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at });
+  }
+  w.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
+  return true;
+}
