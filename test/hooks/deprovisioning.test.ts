@@ -91,3 +91,38 @@ describe.each(PRESETS)("$preset: a disabled account stays disabled", ({ ou }) =>
     expect(await bindAs(ou, `${ou}-en`, "En-Pa55-1!")).toBe(false);
   });
 });
+
+describe.each(PRESETS)("$preset: a deleted user has no usable entry, under each Remove Action", ({ preset, ou }) => {
+  it("onDelete delete: the entry is gone", async () => {
+    const id = await create(`${ou}-gone`, { password: "Gone-Pa55!" });
+    await p.settle();
+    expect(await bindAs(ou, `${ou}-gone`, "Gone-Pa55!")).toBe(true);
+    expect((await p.http.delete(`/scim/v2/Users/${id}`).set(p.auth)).status).toBe(204);
+    await p.settle();
+    expect(await ldap.search(`uid=${ou}-gone,ou=${ou},${SUFFIX}`)).toBeUndefined();
+    expect(await bindAs(ou, `${ou}-gone`, "Gone-Pa55!")).toBe(false);
+  });
+
+  it("onDelete disable: the entry stays, locked, even when a password was the last change before the delete", async () => {
+    const keptOu = `${ou}k`;
+    await addOus(ldap, [keptOu]);
+    const { targets, userRules } = presetTargetsAndRules(ldap);
+    const rule = userRules.find((r) => r.name === preset)!;
+    const q = provisioned(undefined, {
+      targets,
+      userRules: [{ ...rule, name: `${preset}-keep`, dn: `uid={userName},ou=${keptOu},${SUFFIX}`, actions: { deprovision: { onDelete: "disable" } } }],
+    });
+    try {
+      const res = await q.http.post("/scim/v2/Users").set(q.auth).send(body(`${ou}-kept`, { password: "Kept-Pa55-1!" }));
+      await q.settle();
+      await q.http.patch(`/scim/v2/Users/${res.body.id}`).set(q.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "password", value: "Kept-Pa55-2!" }] });
+      expect((await q.http.delete(`/scim/v2/Users/${res.body.id}`).set(q.auth)).status).toBe(204);
+      await q.settle();
+      expect(await ldap.search(`uid=${ou}-kept,ou=${keptOu},${SUFFIX}`)).toBeDefined();
+      expect(await bindAs(keptOu, `${ou}-kept`, "Kept-Pa55-2!")).toBe(false);
+      expect(await bindAs(keptOu, `${ou}-kept`, "Kept-Pa55-1!")).toBe(false);
+    } finally {
+      await q.close();
+    }
+  });
+});
