@@ -215,6 +215,13 @@ export class SyncQueries {
       .get(target, dnKey, kind, id) as SyncStateRow | undefined;
   }
 
+  /** The entries one resource holds on a target, per rule (rows with a DN). */
+  entriesOf(kind: string, id: string, target: string): { rule: string; dn: string }[] {
+    return this.sqlite
+      .prepare("SELECT rule, dn FROM sync_state WHERE resource_type = ? AND resource_id = ? AND target = ? AND dn IS NOT NULL")
+      .all(kind, id, target) as { rule: string; dn: string }[];
+  }
+
   /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */
   wakeWaitingFor(holder: string, at: string): number {
     return this.sqlite

@@ -167,9 +167,12 @@ export class GroupDelivery {
    */
   evictFromGroups(row: SyncStateRow, at: string, dn: string): boolean {
     const rules = this.groupRulesOn.get(row.target) ?? [];
-    // Only values naming the entry being deleted: the user may have another rule's entry in the
+    // Values naming the entry being deleted, under its current DN or one it had before a rename
+    // the group has not caught up with (with refint, the directory already holds the new DN while
+    // the pair still records the old one). Not values naming another of the user's entries in the
     // same directory (e.g. a group-based rule's), which its groups keep.
-    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null && sameDn(m.dn, dn));
+    const others = this.w.sync.entriesOf(row.resourceType, row.resourceId, row.target).filter((o) => o.rule !== row.rule && !sameDn(o.dn, dn));
+    const held = this.members.ofMember(row.resourceId, rules).filter((m) => m.dn !== null && (sameDn(m.dn, dn) || !others.some((o) => sameDn(o.dn, m.dn!))));
     if (!held.length) return false;
     if (row.attempts >= EVICTION_MAX_WAITS) {
       // A group that cannot be written (its own delivery failing) must not hold the user's
@@ -339,6 +342,14 @@ export class GroupDelivery {
       }
       if (had !== null) removed.push(had);
       if (want !== undefined) added.push(want);
+      else if (had !== null) {
+        // The member's entry may have been renamed since the value was written, and OpenLDAP's
+        // refint (slapo-refint(5)) rewrites member values on a modrdn by itself: the group may
+        // hold the current DN rather than the one recorded. Both go (a value already absent is
+        // success, ldap-targets.md §5.5).
+        const current = this.members.memberDn("User", member.memberId, userRules) ?? this.members.memberDn("Group", member.memberId, groupRules);
+        if (current !== undefined && !sameDn(current, had)) removed.push(current);
+      }
       settles.push({ member, dn: want ?? null });
     }
     return { added, removed, respelled, settles };
