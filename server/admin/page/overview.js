@@ -53,6 +53,8 @@ function reconcileResult(result) {
       h("td", null, r.target),
       ["expected", "checked"].map((k) => h("td", { class: "num" }, r[k])),
       ["missing", "extra", "differing", "unmappable"].map((k) => h("td", { class: ["num", r.counts[k] > 0 && "warn"] }, r.counts[k])),
+      // Entries under the base that this rule did not write: reported, never deleted unless asked.
+      h("td", { class: "num" }, r.counts.unmanaged ?? 0),
       h("td", { class: "msg" }, r.error ?? ""),
     ),
   );
@@ -61,6 +63,7 @@ function reconcileResult(result) {
       ...r.missing.map((m) => h("li", null, "missing ", h("a", { href: resourceHref("User", m.id) }, m.dn))),
       ...r.differing.map((d) => h("li", null, "differing ", h("a", { href: resourceHref("User", d.id) }, d.dn), `: ${d.attributes.map((a) => a.name).join(", ")}`)),
       ...r.extra.map((x) => h("li", null, `extra ${x.dn}`)),
+      ...(r.unmanaged ?? []).map((x) => h("li", null, `unmanaged ${x.dn}${x.owner ? ` (written by rule ${x.owner})` : ""}`)),
       ...r.unmappable.map((u) => h("li", null, "unmappable ", h("a", { href: resourceHref("User", u.id) }, u.id), `: ${u.error}`)),
     ];
     return items.length ? h("details", null, h("summary", null, `Rule ${r.rule}: ${items.length} finding${items.length === 1 ? "" : "s"} shown`), h("ul", null, items)) : null;
@@ -69,7 +72,7 @@ function reconcileResult(result) {
     "div",
     { class: "reconcile-result" },
     h("p", null, `Dry run finished ${new Date(result.at).toLocaleTimeString()}: nothing was changed.`),
-    table("Reconcile (dry run)", ["Rule", "Target", "Expected", "In directory", "Missing", "Extra", "Differing", "Unmappable", "Error"], rows, { empty: "No rules configured." }),
+    table("Reconcile (dry run)", ["Rule", "Target", "Expected", "In directory", "Missing", "Extra", "Differing", "Unmappable", "Unmanaged", "Error"], rows, { empty: "No rules configured." }),
     details,
   );
 }
