@@ -216,10 +216,10 @@ export class SyncQueries {
   }
 
   /** The entries one resource holds on a target, per rule (rows with a DN). */
-  entriesOf(kind: string, id: string, target: string): { rule: string; dn: string }[] {
+  entriesOf(kind: string, id: string, target: string): { rule: string; dn: string; state: string }[] {
     return this.sqlite
-      .prepare("SELECT rule, dn FROM sync_state WHERE resource_type = ? AND resource_id = ? AND target = ? AND dn IS NOT NULL")
-      .all(kind, id, target) as { rule: string; dn: string }[];
+      .prepare("SELECT rule, dn, state FROM sync_state WHERE resource_type = ? AND resource_id = ? AND target = ? AND dn IS NOT NULL")
+      .all(kind, id, target) as { rule: string; dn: string; state: string }[];
   }
 
   /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */

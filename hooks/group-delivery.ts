@@ -21,7 +21,7 @@ import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-r
 import type { LdapTarget } from "./ldap/connection.js";
 import { sameDn, sameDnSpelling } from "./ldap/dn.js";
 import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
-import type { CompiledRule } from "./mapping.js";
+import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
 import type { LdapOp } from "./ops.js";
 import type { WorkerOptions } from "./worker.js";
 import { claimDn } from "./dn-claims.js";
@@ -92,6 +92,7 @@ export class GroupDelivery {
   /** Per target: the user rules and group rules writing to it (where member DNs come from). */
   private readonly userRulesOn = new Map<string, string[]>();
   private readonly groupRulesOn = new Map<string, string[]>();
+  private readonly userRulesByName: Map<string, CompiledRule>;
   /** User rules selecting users by group membership, and whether they read groups.display. */
   private readonly groupBasedRules: { rule: CompiledRule; display: boolean }[];
   private readonly members: MemberSyncQueries;
@@ -104,6 +105,7 @@ export class GroupDelivery {
     this.members = w.members;
     this.sync = w.sync;
     this.groupRulesByName = new Map(rules.groups.map((r) => [r.name, r]));
+    this.userRulesByName = new Map(rules.users.map((r) => [r.name, r]));
     this.removedGroupsByName = new Map(rules.removedGroups.map((r) => [r.name, r]));
     const add = (m: Map<string, string[]>, target: string, rule: string) => m.set(target, [...(m.get(target) ?? []), rule]);
     for (const r of [...rules.users, ...rules.removedUsers]) add(this.userRulesOn, r.target, r.name);
@@ -342,17 +344,38 @@ export class GroupDelivery {
       }
       if (had !== null) removed.push(had);
       if (want !== undefined) added.push(want);
-      else if (had !== null) {
-        // The member's entry may have been renamed since the value was written, and OpenLDAP's
-        // refint (slapo-refint(5)) rewrites member values on a modrdn by itself: the group may
-        // hold the current DN rather than the one recorded. Both go (a value already absent is
-        // success, ldap-targets.md §5.5).
-        const current = this.members.memberDn("User", member.memberId, userRules) ?? this.members.memberDn("Group", member.memberId, groupRules);
-        if (current !== undefined && !sameDn(current, had)) removed.push(current);
+      else {
+        // The member's entry may have been renamed since the value was written, or be being
+        // renamed now, and OpenLDAP's refint (slapo-refint(5)) rewrites member values on a modrdn
+        // by itself, asynchronously: the group may hold (or be about to hold) the member's
+        // current or coming DN rather than the one recorded. Every such value goes (one already
+        // absent is success, ldap-targets.md §5.5).
+        for (const dn of await this.dnsOfMember(target, member.memberId)) {
+          if (![...(had === null ? [] : [had]), ...removed].some((r) => sameDn(r, dn))) removed.push(dn);
+        }
       }
       settles.push({ member, dn: want ?? null });
     }
     return { added, removed, respelled, settles };
+  }
+
+  /**
+   * The DNs a member's entries have in a directory (users or groups), and for a user whose
+   * delivery is due (a rename may be under way), the DN its current SCIM state maps to.
+   */
+  private async dnsOfMember(target: string, memberId: string): Promise<string[]> {
+    const users = this.sync.entriesOf("User", memberId, target).filter((e) => this.userRulesOn.get(target)?.includes(e.rule));
+    const groups = users.length ? [] : this.sync.entriesOf("Group", memberId, target).filter((e) => this.groupRulesOn.get(target)?.includes(e.rule));
+    const dns = [...users, ...groups].map((e) => e.dn);
+    const moving = users.filter((e) => e.state === "pending" || e.state === "retrying");
+    const resource = moving.length ? this.w.options.readResource("User", memberId) : undefined;
+    for (const e of moving) {
+      const rule = this.userRulesByName.get(e.rule);
+      if (!resource || !rule || !matchesRule(rule, resource)) continue;
+      const mapped = await mapUser(rule, resource).catch(() => undefined);
+      if (mapped) dns.push(mapped.dn);
+    }
+    return dns;
   }
 
   /**

@@ -187,3 +187,23 @@ describe("a group member renamed, then deleted at once", () => {
     expect(left).toEqual([]);
   });
 });
+
+describe("a group member renamed, then removed from the group at once", () => {
+  // refint rewrites the value to the new DN while the group still records the old one: removing
+  // the member must remove whichever DN the directory holds, or the user keeps the membership.
+  it("the user is not left in the group, over 30 rounds", async () => {
+    const left: unknown[] = [];
+    for (let round = 0; round < 30; round++) {
+      const u = await postUser(`rm-${round}`);
+      const g = (await p.http.post("/scim/v2/Groups").set(p.auth).send({ schemas: [GROUP_SCHEMA], displayName: `rm-g${round}`, members: [{ value: u }] })).body.id as string;
+      await p.settle();
+      await patch("Users", u, [{ op: "replace", path: "userName", value: `rm-moved-${round}` }]);
+      if (round % 3) await sleep(round % 3);
+      expect((await patch("Groups", g, [{ op: "remove", path: `members[value eq "${u}"]` }])).status).toBeLessThan(300);
+      await p.settle(15_000);
+      const members = (await ldap.search(`cn=rm-g${round},${GROUPS}`, ["member"]))?.member;
+      if (JSON.stringify(members) !== JSON.stringify(["cn=nobody,dc=example,dc=com"])) left.push({ round, members });
+    }
+    expect(left).toEqual([]);
+  });
+});
