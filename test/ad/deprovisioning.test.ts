@@ -205,3 +205,38 @@ describe("active-directory: SCIM DELETE under each Remove Action", () => {
     for (const password of ["Tw1ce-Pa55phrase-1", "Tw1ce-Pa55phrase-2"]) expect(["533", "52e"]).toContain(await bind("l-dd", password));
   });
 });
+
+describe("active-directory: a user deleted and created again under the same userName (a re-hire)", () => {
+  // Four requests with no pause: create in a group, delete, create again. The new user must get its
+  // own entry (a new objectGUID), its own password, and no membership of the old one's group.
+  it("the new user has its own entry and password, and the group holds no member, 5 times", async () => {
+    const groups = await ad.ensureOu("rehire-groups");
+    const q = provisioned(undefined, {
+      targets: [ad.targetConfig()],
+      userRules: [{ name: "rehire", target: "ad", filter: 'userName sw "r-"', dn: `CN={userName},${OUS.keep}` }],
+      groupRules: [{ name: "rehire-groups", target: "ad", preset: "active-directory", dn: `CN={displayName},${groups}`, groupType: { scope: "global", security: true } }],
+    });
+    try {
+      for (let i = 0; i < 5; i++) {
+        const name = `r-hire${i}`;
+        const a = (await q.http.post("/scim/v2/Users").set(q.auth).send(body(name, { password: "F1rst-Pa55phrase" }))).body.id as string;
+        const g = await q.http.post("/scim/v2/Groups").set(q.auth).send({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: `rehire-g${i}`, members: [{ value: a }] });
+        expect(g.status).toBe(201);
+        expect((await q.http.delete(`/scim/v2/Users/${a}`).set(q.auth)).status).toBe(204);
+        const b = await q.http.post("/scim/v2/Users").set(q.auth).send(body(name, { password: "S3cond-Pa55phrase" }));
+        expect(b.status).toBe(201);
+        await q.settle(30_000);
+        const entry = await ad.search(dnOf(name), ["objectGUID"]);
+        expect(entry, name).toBeDefined();
+        const row = q.store.sqlite.prepare("SELECT state, directory_id AS directoryId FROM sync_state WHERE resource_id = ?").get(b.body.id) as { state: string; directoryId: string };
+        expect(row).toEqual({ state: "in_sync", directoryId: entry!.objectguid![0] });
+        expect(await bind(name, "S3cond-Pa55phrase")).toBe("ok");
+        expect(await bind(name, "F1rst-Pa55phrase")).toBe("52e");
+        const members = (await ad.search(`CN=rehire-g${i},${groups}`, ["member"]))?.member ?? [];
+        expect(members.map((m) => m.toLowerCase())).not.toContain(dnOf(name).toLowerCase());
+      }
+    } finally {
+      await q.close();
+    }
+  });
+});
