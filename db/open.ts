@@ -5,9 +5,10 @@
 import Database from "better-sqlite3";
 import { drizzle, type BetterSQLite3Database } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import { existsSync, mkdirSync } from "node:fs";
+import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
+import { ensurePrivateDir, restrictDatabaseFiles } from "./file-modes.js";
 import { FOLD_SQL_FUNCTION, fold } from "./fold.js";
 import * as schema from "./schema.js";
 
@@ -55,7 +56,10 @@ function cacheStatements(sqlite: Database.Database): void {
 }
 
 export function openStore(file: string): Store {
-  if (file !== ":memory:") mkdirSync(dirname(file), { recursive: true });
+  if (file !== ":memory:") {
+    ensurePrivateDir(dirname(file));
+    restrictDatabaseFiles(file);
+  }
   const sqlite = new Database(file);
   sqlite.pragma("journal_mode = WAL");
   // NORMAL is durable across process crashes in WAL mode (only an OS crash can lose the last commits).

@@ -85,13 +85,13 @@ export const groupMembers = sqliteTable(
   (t) => [primaryKey({ columns: [t.groupId, t.memberId] }), index("group_members_member").on(t.memberId)],
 );
 
-/** Bearer tokens for SCIM clients: only a SHA-256 of the secret is kept. */
+/** Bearer tokens for SCIM clients: only a keyed hash of the secret is kept (server/auth/tokens.ts). */
 export const tokens = sqliteTable(
   "tokens",
   {
     name: text("name").primaryKey(),
     hash: text("hash").notNull(),
-    /** First characters of the token, shown in `token list` so an operator can tell tokens apart. */
+    /** At most 4 characters of the token (after `scb_`), shown in `token list` to tell tokens apart. */
     hint: text("hint").notNull(),
     created: text("created").notNull(),
     lastUsed: text("last_used"),

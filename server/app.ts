@@ -11,6 +11,10 @@ import { SchemaRegistry } from "../schemas/registry.js";
 import { adminRouter, type AdminDeps } from "./admin/routes.js";
 import { AccessTokens } from "./auth/jwt.js";
 import { authenticate } from "./auth/middleware.js";
+import { authorize } from "./auth/scopes.js";
+import { FailureThrottle } from "./auth/throttle.js";
+import { baseUrlResolver, rejectRepeatedHost } from "./http/host.js";
+import { secretKeyOf } from "./secret-key.js";
 import { tokenEndpoint, tokenEndpointErrors } from "./auth/oauth.js";
 import { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
@@ -48,12 +52,16 @@ export interface AppDeps {
    */
   targetHealth?: () => Promise<TargetsHealth>;
   now?: () => Date;
+  /** The server's secret key (stored tokens are hashed under a key derived from it); default: secretKeyOf(config). */
+  secretKey?: Buffer;
 }
 
 export interface App {
   app: Express;
   service: ResourceService;
   tokens: TokenService;
+  /** JWT access tokens: ours and the external issuer's (its JWKS state included). */
+  accessTokens: AccessTokens;
   registry: SchemaRegistry;
   /** This app's Prometheus registry and recorders (the worker reports deliveries to it). */
   metrics: Metrics;
@@ -75,7 +83,7 @@ function isJsonBody(req: IncomingMessage): boolean {
 export function createApp(deps: AppDeps): App {
   const { config, store, logger } = deps;
   const registry = new SchemaRegistry(config.scim.extensions);
-  const tokens = new TokenService(store.db);
+  const tokens = new TokenService(store.db, deps.secretKey ?? secretKeyOf(config));
   const service = new ResourceService({
     store,
     registry,
@@ -92,8 +100,7 @@ export function createApp(deps: AppDeps): App {
     : undefined;
   const caps: Capabilities = { changePassword: deps.onPassword !== undefined, bulk: bulkLimits };
   const basePath = config.server.basePath.replace(/\/+$/, "");
-  const baseUrlOf = (req: Request) =>
-    config.server.publicUrl?.replace(/\/+$/, "") ?? `${req.protocol}://${req.get("host") ?? "localhost"}${basePath}`;
+  const baseUrlOf: (req: Request) => string = baseUrlResolver(config.server);
 
   const metrics = createMetrics({ store, basePath, targets: config.targets.map((t) => t.name) });
 
@@ -103,7 +110,11 @@ export function createApp(deps: AppDeps): App {
   app.set("trust proxy", config.server.trustProxy);
   // Probes and scrapes first: outside the SCIM base and its auth, and kept out of the request log
   // (a kubelet or Prometheus every few seconds would drown the lines that matter).
-  app.use(observabilityRouter({ store, metrics, config: config.observability, targetHealth: deps.targetHealth }));
+  const accessTokens = new AccessTokens(config.auth, deps.now, logger);
+  const jwks = accessTokens.jwks && (() => accessTokens.jwks!.state());
+  app.use(observabilityRouter({ store, metrics, config: config.observability, targetHealth: deps.targetHealth, jwks }));
+  // Links are built from the Host header when no publicUrl is set: two of them are refused first.
+  app.use(rejectRepeatedHost);
   app.use(requestLog(logger));
   app.use(normalizePathMiddleware);
   // Traffic inspector and audit of SCIM writes: SCIM base path only, after normalisation; they
@@ -117,9 +128,9 @@ export function createApp(deps: AppDeps): App {
   app.use(jsonBody({ isJson: isJsonBody, limit: config.server.maxBodyBytes }));
 
   // OAuth 2 client credentials (RFC 6749 §4.4), outside the SCIM base path; form bodies only here.
-  const accessTokens = new AccessTokens(config.auth, deps.now, logger);
+  const throttle = new FailureThrottle(config.auth.throttle, deps.now, logger);
   if (config.auth.oauth.clients.length) {
-    app.post("/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), tokenEndpoint(config.auth, accessTokens), tokenEndpointErrors);
+    app.post("/oauth/token", express.urlencoded({ extended: false, limit: "16kb" }), tokenEndpoint(config.auth, accessTokens, throttle), tokenEndpointErrors);
   }
 
   const scim = express.Router();
@@ -128,9 +139,11 @@ export function createApp(deps: AppDeps): App {
       config: config.auth,
       tokens,
       jwt: accessTokens,
+      throttle,
       isOpen: (path) => config.auth.openDiscovery && DISCOVERY_PATH.test(path),
     }),
   );
+  scim.use(authorize());
   scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
   // With a delivery worker behind onCommit, a write's response yields to the delivery it woke.
   const afterCommit = deps.onCommit ? yieldToDelivery : undefined;
@@ -158,12 +171,12 @@ export function createApp(deps: AppDeps): App {
     // Without provisioning wired in (createApp alone), counts and failures still come from the
     // store; only planned operations need the rules, and a poll-driven worker needs no wake-up.
     const admin = deps.admin ?? { rules: () => [], targets: config.targets };
-    app.use("/admin/api", observeRouter({ config, traffic, audit }));
-    app.use("/admin/api", adminRouter({ config, store, service, audit, deps: admin, targetHealth: deps.targetHealth, now: deps.now }));
+    app.use("/admin/api", observeRouter({ config, traffic, audit, throttle }));
+    app.use("/admin/api", adminRouter({ config, store, service, audit, deps: admin, targetHealth: deps.targetHealth, now: deps.now, throttle, jwks }));
     // The admin web page: static files calling the API above with the token the operator enters.
     app.use("/admin", adminPage());
   }
   app.use((req, res) => sendScim(req, res, 404, errorBody(404, `no endpoint at ${req.method} ${req.path}`)));
   app.use(errorBoundary(logger));
-  return { app, service, tokens, registry, metrics, traffic, audit };
+  return { app, service, tokens, accessTokens, registry, metrics, traffic, audit };
 }

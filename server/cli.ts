@@ -8,6 +8,7 @@ import { openStore } from "../db/open.js";
 import { ConfigError, configPath, loadConfig } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 import { TokenError, TokenService } from "./auth/tokens.js";
+import { secretKeyOf } from "./secret-key.js";
 import { startServer } from "./serve.js";
 import { ServeLockHeldError } from "./serve-lock.js";
 import { existsSync } from "node:fs";
@@ -173,7 +174,7 @@ async function main(argv: string[]): Promise<number> {
       const config = load(values.config);
       const store = openStore(config.storage.file);
       try {
-        const tokens = new TokenService(store.db);
+        const tokens = new TokenService(store.db, secretKeyOf(config));
         if (sub === "create") {
           if (!arg) throw new UsageError("token create needs a NAME");
           const token = tokens.create(arg);
@@ -183,6 +184,7 @@ async function main(argv: string[]): Promise<number> {
           const list = tokens.list();
           if (values.json) out(JSON.stringify(list));
           else for (const t of list) out(`${t.name}\t${t.hint}…\tcreated ${t.created}\tlast used ${t.lastUsed ?? "never"}`);
+          for (const name of tokens.storedUnderOtherKey()) process.stderr.write(`token ${name} was stored under another secret key and cannot work: revoke and re-create it\n`);
         } else if (sub === "revoke") {
           if (!arg) throw new UsageError("token revoke needs a NAME");
           if (!tokens.revoke(arg)) {

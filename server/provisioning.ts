@@ -3,14 +3,13 @@
  * key and the delivery worker; and, for the embedded default, a local slapd with one rule.
  */
 import { randomBytes } from "node:crypto";
-import { chmodSync, existsSync, mkdirSync, readFileSync, writeFileSync } from "node:fs";
-import { dirname, join, resolve } from "node:path";
+import { existsSync, readFileSync } from "node:fs";
+import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Store } from "../db/open.js";
 import { LdapTarget } from "../hooks/ldap/connection.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, RuleError, type CompiledRule } from "../hooks/mapping.js";
-import { parseKey } from "../hooks/secrets.js";
 import { groupRuleSchema } from "../hooks/group-config.js";
 import { compileDeliverableGroupRule, type DeliverableGroupRule } from "../hooks/group-rule.js";
 import { DeliveryWorker, type WorkerOptions } from "../hooks/worker.js";
@@ -18,31 +17,8 @@ import type { TargetConfig, UserRuleConfig } from "../hooks/config.js";
 import { SyncQueries } from "../db/sync.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { ConfigError, parseConfig } from "./config/load.js";
+import { secretFile, secretKeyOf } from "./secret-key.js";
 import type { Config } from "./config/schema.js";
-
-/** Reads or creates a file holding a secret, readable by this user only. */
-function secretFile(path: string, make: () => string): string {
-  if (existsSync(path)) return readFileSync(path, "utf8").trim();
-  mkdirSync(dirname(path), { recursive: true });
-  const value = make();
-  writeFileSync(path, value, { mode: 0o600 });
-  chmodSync(path, 0o600);
-  return value;
-}
-
-export function secretKeyOf(config: Config): Buffer {
-  if (config.provisioning.secretKey) {
-    try {
-      return parseKey(config.provisioning.secretKey);
-    } catch (e) {
-      throw new ConfigError("config is invalid", [`provisioning.secretKey: ${(e as Error).message}`]);
-    }
-  }
-  // No key configured: one generated beside the database. Set provisioning.secretKey from the
-  // environment in production so the key never sits next to the data it protects.
-  const file = join(dirname(resolve(config.storage.file)), "secret.key");
-  return parseKey(secretFile(file, () => randomBytes(32).toString("base64")));
-}
 
 export interface EmbeddedDirectory {
   slapd: SlapdHandle;

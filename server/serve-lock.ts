@@ -18,11 +18,11 @@
  * Like SQLite itself, this relies on a filesystem with working POSIX locks (not every NFS does,
  * https://www.sqlite.org/howtocorrupt.html#_filesystems_with_broken_or_missing_lock_implementations).
  */
-import { mkdirSync } from "node:fs";
 import { hostname } from "node:os";
 import { dirname, resolve } from "node:path";
 import Database from "better-sqlite3";
 import { isDatabaseBusy } from "../db/busy.js";
+import { ensurePrivateDir, restrictDatabaseFiles } from "../db/file-modes.js";
 
 /** Who holds the lock, as it recorded itself. */
 export interface ServeLockHolder {
@@ -66,7 +66,8 @@ const READ_BUSY_MS = 2000;
 export function acquireServeLock(database: string): ServeLock {
   if (database === ":memory:") return { file: "", release: () => undefined };
   const file = serveLockFile(database);
-  mkdirSync(dirname(file), { recursive: true });
+  ensurePrivateDir(dirname(file));
+  restrictDatabaseFiles(file); // it names the host and pid holding the database: 0600 like the rest
   const db = new Database(file);
   try {
     // Rollback journal: a RESERVED lock leaves readers in. In WAL mode the lock would sit in the

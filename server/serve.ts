@@ -19,6 +19,7 @@ import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";
 import type { LdapWriteEvent } from "./observability/audit.js";
 import { acquireServeLock, type ServeLock } from "./serve-lock.js";
+import { warnAboutExposedData } from "./data-files.js";
 
 export interface Running {
   url: string;
@@ -119,7 +120,9 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
     logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
   }
   const store = openStore(config.storage.file);
+  warnAboutExposedData(config, logger);
   const { app, provisioning } = assemble(config, store, logger, opts.observers);
+  for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
   const stopReconcile = every

@@ -12,6 +12,7 @@ import express, { type Request, type Response, type Router } from "express";
 import type { Config } from "../config/schema.js";
 import type { AuditKind, AuditLog } from "../observability/audit.js";
 import type { TrafficInspector } from "../observability/traffic.js";
+import type { FailureThrottle } from "../auth/throttle.js";
 import { adminAuth } from "./routes.js";
 import { kindOf } from "./status.js";
 
@@ -32,9 +33,9 @@ function positiveInt(raw: string | undefined | null): number | undefined | null 
   return raw !== null && /^\d+$/.test(raw) && Number(raw) >= 1 ? Number(raw) : null;
 }
 
-export function observeRouter(o: { config: Config; traffic?: TrafficInspector | undefined; audit: AuditLog }): Router {
+export function observeRouter(o: { config: Config; traffic?: TrafficInspector | undefined; audit: AuditLog; throttle?: FailureThrottle | undefined }): Router {
   const r = express.Router();
-  r.use(["/traffic", "/audit"], adminAuth(o.config.admin.tokens));
+  r.use(["/traffic", "/audit"], adminAuth(o.config.admin.tokens, o.throttle));
 
   r.get("/traffic", (req, res) => {
     if (!o.traffic) {

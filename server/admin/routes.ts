@@ -12,6 +12,8 @@ import { isTargetSecure } from "../../hooks/config.js";
 import type { ReconcileReport } from "../../hooks/reconcile.js";
 import { ScimError } from "../../schemas/errors.js";
 import { parseAuthorization, safeEqual } from "../auth/middleware.js";
+import { callerOf, type FailureThrottle } from "../auth/throttle.js";
+import type { JwksState } from "../auth/jwks.js";
 import type { Config } from "../config/schema.js";
 import type { TargetsHealth } from "../observability/health.js";
 import type { ResourceService } from "../scim/service.js";
@@ -48,15 +50,26 @@ function fail(res: Response, status: number, detail: string): void {
   res.status(status).json({ error: { status, detail } });
 }
 
-/** Bearer token against every configured admin token (all compared: timing tells nothing). */
-export function adminAuth(tokens: Config["admin"]["tokens"]): RequestHandler {
+/**
+ * Bearer token against every configured admin token (all compared: timing tells nothing). Failures
+ * spend the caller's budget (../auth/throttle.ts): 429 with Retry-After once it is used up.
+ */
+export function adminAuth(tokens: Config["admin"]["tokens"], throttle?: FailureThrottle): RequestHandler {
   return (req, res, next) => {
+    const caller = callerOf(req);
+    const wait = throttle?.retryAfter(caller) ?? 0;
+    if (wait > 0) {
+      res.setHeader("Retry-After", String(wait));
+      fail(res, 429, `too many failed authentication attempts; retry in ${wait} s`);
+      return;
+    }
     const auth = parseAuthorization(req.headers.authorization);
     let name: string | undefined;
     if (auth?.scheme === "bearer") {
       for (const t of tokens) if (safeEqual(t.token, auth.credentials) && name === undefined) name = t.name;
     }
     if (name === undefined) {
+      if (auth) throttle?.fail(caller, "/admin", "invalid admin token");
       res.setHeader("WWW-Authenticate", 'Bearer realm="scimbridge-admin"');
       fail(res, 401, auth ? "invalid admin credentials" : "authentication required: send Authorization: Bearer <admin token>");
       return;
@@ -114,13 +127,21 @@ export function adminRouter(o: {
   deps: AdminDeps;
   targetHealth?: (() => Promise<TargetsHealth>) | undefined;
   now?: (() => Date) | undefined;
+  throttle?: FailureThrottle | undefined;
+  /** The external issuer's key state (auth.jwt), shown on the page; undefined without one. */
+  jwks?: (() => JwksState) | undefined;
 }): Router {
   const { store } = o;
   const clock = () => o.now?.() ?? new Date();
   const now = () => clock().toISOString();
   let reconciling = false;
   const r = express.Router();
-  r.use(adminAuth(o.config.admin.tokens));
+  r.use(adminAuth(o.config.admin.tokens, o.throttle));
+
+  // How the SCIM API authenticates right now: the external JWKS's state (null without auth.jwt).
+  r.get("/auth", (_req, res) => {
+    res.json({ jwks: o.jwks?.() ?? null });
+  });
 
   r.get("/status", (_req, res) => {
     const rules = [...o.deps.rules(), ...(o.deps.groupRules?.() ?? [])].map((x) => ({ name: x.name, target: x.target }));

@@ -8,18 +8,23 @@ import type { ErrorRequestHandler, Request, RequestHandler, Response } from "exp
 import type { Config } from "../config/schema.js";
 import type { AccessTokens } from "./jwt.js";
 import { safeEqual } from "./middleware.js";
+import { callerOf, type FailureThrottle } from "./throttle.js";
 
-type OAuthErrorCode = "invalid_request" | "invalid_client" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope";
+type OAuthErrorCode = "invalid_request" | "invalid_client" | "invalid_grant" | "unsupported_grant_type" | "invalid_scope" | "temporarily_unavailable";
 
-/** An RFC 6749 §5.2 error; `invalid_client` is 401, the rest 400. */
+/**
+ * An RFC 6749 §5.2 error; `invalid_client` is 401, the rest 400. A throttled caller gets 429 (RFC
+ * 6585 §4) with `temporarily_unavailable`, the code §4.1.2.1 gives a server that cannot serve now.
+ */
 export class OAuthError extends Error {
   readonly status: number;
   constructor(
     readonly error: OAuthErrorCode,
     readonly description: string,
+    readonly retryAfter?: number,
   ) {
     super(description);
-    this.status = error === "invalid_client" ? 401 : 400;
+    this.status = retryAfter !== undefined ? 429 : error === "invalid_client" ? 401 : 400;
   }
 }
 
@@ -117,11 +122,12 @@ function send(res: Response, status: number, body: object): void {
 function sendError(res: Response, e: OAuthError): void {
   // RFC 6749 §5.2: a 401 invalid_client carries a challenge for the scheme clients can use.
   if (e.status === 401) res.setHeader("WWW-Authenticate", 'Basic realm="scimbridge-oauth", charset="UTF-8"');
+  if (e.retryAfter !== undefined) res.setHeader("Retry-After", String(e.retryAfter));
   send(res, e.status, { error: e.error, error_description: e.description });
 }
 
 /** POST /oauth/token. Needs express.urlencoded in front of it. */
-export function tokenEndpoint(auth: Config["auth"], tokens: AccessTokens): RequestHandler {
+export function tokenEndpoint(auth: Config["auth"], tokens: AccessTokens, throttle?: FailureThrottle): RequestHandler {
   return async (req, res) => {
     try {
       // RFC 6749 §4.4.2: the request body is application/x-www-form-urlencoded.
@@ -133,8 +139,17 @@ export function tokenEndpoint(auth: Config["auth"], tokens: AccessTokens): Reque
       if (grantType === undefined) throw new OAuthError("invalid_request", "grant_type is required");
       if (grantType !== "client_credentials") throw new OAuthError("unsupported_grant_type", "only grant_type=client_credentials is supported");
       const requested = parseScope(param(body, "scope"));
-      const client = authenticateClient(auth.oauth.clients, presentedCredentials(req, body));
-      if (!client) throw new OAuthError("invalid_client", "unknown client or wrong secret");
+      const presented = presentedCredentials(req, body);
+      // The budget is per address and claimed client id: guessing one client's secret never
+      // refuses another client, nor this client calling from elsewhere.
+      const caller = callerOf(req, presented.clientId);
+      const wait = throttle?.retryAfter(caller) ?? 0;
+      if (wait > 0) throw new OAuthError("temporarily_unavailable", `too many failed attempts for this client; retry in ${wait} s`, wait);
+      const client = authenticateClient(auth.oauth.clients, presented);
+      if (!client) {
+        throttle?.fail(caller, "/oauth/token", "unknown client or wrong secret");
+        throw new OAuthError("invalid_client", "unknown client or wrong secret");
+      }
       const scopes = grantScopes(client, requested);
       const issued = await tokens.issue(client.clientId, scopes);
       req.scimClient = client.clientId;

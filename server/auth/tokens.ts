@@ -1,17 +1,34 @@
 /**
- * Bearer tokens for SCIM clients. A token is 256 random bits; only its SHA-256 is stored (a fast
- * hash is right for high-entropy secrets: nothing to brute-force). Verification hashes the
- * presented token and compares it with every stored hash in constant time, without early exit.
+ * Bearer tokens for SCIM clients. A generated token is 256 random bits, but `SCIM_TOKEN` is chosen
+ * by a person and may be short, so what is stored is a keyed hash: HMAC-SHA-256 under a key
+ * derived from the server's secret key (provisioning.secretKey or secret.key, RFC 5869 HKDF) of
+ * the token's SHA-256. A copy of the database alone then gives nothing to guess offline. The inner
+ * SHA-256 is what older versions stored, so their rows are upgraded in place without the tokens.
+ * Verification compares the presented token's hash with every stored one in constant time,
+ * without early exit.
  */
-import { createHash, randomBytes, timingSafeEqual } from "node:crypto";
+import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { isDatabaseBusy } from "../../db/busy.js";
 import type { Db } from "../../db/open.js";
 import { tokens } from "../../db/schema.js";
 
 export const TOKEN_PREFIX = "scb_";
+/** Characters of a token shown in `token list` (after the `scb_` prefix of generated ones). */
+const HINT_CHARS = 4;
 
 const sha256 = (s: string) => createHash("sha256").update(s, "utf8").digest();
+
+/** `hmac$<key id>$<hex>`: the key id tells a row stored under another secret key from a wrong token. */
+const KEYED = /^hmac\$([0-9a-f]{8})\$([0-9a-f]{64})$/;
+/** What versions before keyed hashing stored: the bare SHA-256 in hex. */
+const LEGACY = /^[0-9a-f]{64}$/;
+
+/** The shown part of a token: its first characters, never more than HINT_CHARS of the secret. */
+export function hintOf(token: string): string {
+  const prefix = token.startsWith(TOKEN_PREFIX) ? TOKEN_PREFIX : "";
+  return token.slice(0, prefix.length + HINT_CHARS);
+}
 
 export interface TokenInfo {
   name: string;
@@ -35,7 +52,55 @@ export class TokenService {
   /** The stored hashes, read again whenever a write may have changed them (see verify). */
   private cache: { version: string; rows: { name: string; hash: Buffer }[] } | undefined;
 
-  constructor(private readonly db: Db) {}
+  private readonly key: Buffer;
+  private readonly keyId: string;
+
+  /** `secretKey`: the server's 32-byte secret key; the token hashing key is derived from it. */
+  constructor(
+    private readonly db: Db,
+    secretKey: Buffer,
+  ) {
+    this.key = Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "scimbridge bearer token hash", 32));
+    this.keyId = createHmac("sha256", this.key).update("key id").digest("hex").slice(0, 8);
+    this.upgradeStored();
+  }
+
+  private keyed(inner: Buffer): Buffer {
+    return createHmac("sha256", this.key).update(inner).digest();
+  }
+
+  private stored(token: string): string {
+    return `hmac$${this.keyId}$${this.keyed(sha256(token)).toString("hex")}`;
+  }
+
+  /**
+   * Rows from versions before keyed hashing: their SHA-256 is keyed in place and their hint cut to
+   * HINT_CHARS, in one transaction, without needing the tokens. A database busy with another
+   * writer is left for the next start; verify() reads old rows meanwhile.
+   */
+  private upgradeStored(): void {
+    const sqlite = this.db.$client;
+    try {
+      sqlite.transaction(() => {
+        const rows = sqlite.prepare("SELECT name, hash, hint FROM tokens WHERE hash NOT LIKE 'hmac$%'").all() as { name: string; hash: string; hint: string }[];
+        const update = sqlite.prepare("UPDATE tokens SET hash = ?, hint = ? WHERE name = ?");
+        for (const r of rows) {
+          if (!LEGACY.test(r.hash)) continue;
+          update.run(`hmac$${this.keyId}$${this.keyed(Buffer.from(r.hash, "hex")).toString("hex")}`, hintOf(r.hint), r.name);
+        }
+        if (rows.length) this.wrote();
+      }).immediate();
+    } catch (e) {
+      if (!isDatabaseBusy(e)) throw e;
+    }
+  }
+
+  /** Names of tokens stored under another secret key: they cannot work until re-created. */
+  storedUnderOtherKey(): string[] {
+    return this.db.select({ name: tokens.name, hash: tokens.hash }).from(tokens).all()
+      .filter((r) => KEYED.exec(r.hash)?.[1] !== this.keyId && !LEGACY.test(r.hash))
+      .map((r) => r.name);
+  }
 
   private wrote(): void {
     localWrites.set(this.db.$client, (localWrites.get(this.db.$client) ?? 0) + 1);
@@ -53,7 +118,12 @@ export class TokenService {
     const version = `${dataVersion}:${localWrites.get(sqlite) ?? 0}`;
     if (this.cache?.version !== version) {
       const rows = sqlite.prepare("SELECT name, hash FROM tokens").all() as { name: string; hash: string }[];
-      this.cache = { version, rows: rows.map((r) => ({ name: r.name, hash: Buffer.from(r.hash, "hex") })) };
+      const usable = rows.flatMap((r) => {
+        const keyed = KEYED.exec(r.hash);
+        if (keyed) return keyed[1] === this.keyId ? [{ name: r.name, hash: Buffer.from(keyed[2]!, "hex") }] : [];
+        return LEGACY.test(r.hash) ? [{ name: r.name, hash: this.keyed(Buffer.from(r.hash, "hex")) }] : [];
+      });
+      this.cache = { version, rows: usable };
     }
     return this.cache.rows;
   }
@@ -79,7 +149,7 @@ export class TokenService {
   private store(name: string, token: string): void {
     this.db
       .insert(tokens)
-      .values({ name, hash: sha256(token).toString("hex"), hint: token.slice(0, TOKEN_PREFIX.length + 4), created: new Date().toISOString() })
+      .values({ name, hash: this.stored(token), hint: hintOf(token), created: new Date().toISOString() })
       .run();
     this.wrote();
   }
@@ -104,7 +174,7 @@ export class TokenService {
 
   /** The name of the client holding `token`, or undefined. */
   verify(token: string): string | undefined {
-    const presented = sha256(token);
+    const presented = this.keyed(sha256(token));
     let match: string | undefined;
     // Every stored hash is compared (in constant time), so timing says nothing about which matched.
     for (const row of this.hashes()) {

@@ -5,6 +5,7 @@
 import { z } from "zod";
 import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/config.js";
 import { groupRulesSchema, refineGroupRules } from "../../hooks/group-config.js";
+import { FULL_SCOPE, KNOWN_SCOPES } from "../auth/scopes.js";
 
 const attributeType = z.enum(["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex", "binary"]);
 
@@ -60,8 +61,21 @@ const basicCredential = z
     /** Usually `${ENV_VAR}`; compared in constant time, never logged. */
     password: z.string().min(8, "at least 8 characters"),
     name: z.string().optional(),
+    /** What this credential may do (server/auth/scopes.ts); default everything. */
+    scopes: z.array(z.enum(KNOWN_SCOPES)).min(1).default([FULL_SCOPE]),
   })
   .strict();
+
+const jwksSettings = z
+  .object({
+    cacheSeconds: z.number().int().min(1).default(600),
+    graceSeconds: z.number().int().min(0).default(86_400),
+    cooldownSeconds: z.number().int().min(1).default(30),
+    maxBackoffSeconds: z.number().int().min(1).default(300),
+    timeoutMs: z.number().int().min(100).default(5000),
+  })
+  .strict();
+const JWKS_DEFAULTS = { cacheSeconds: 600, graceSeconds: 86_400, cooldownSeconds: 30, maxBackoffSeconds: 300, timeoutMs: 5000 };
 
 export const configSchema = z
   .object({
@@ -75,6 +89,11 @@ export const configSchema = z
           .default("/scim/v2"),
         /** Base URL clients use (for meta.location) when behind a proxy; else derived from the request. */
         publicUrl: z.url().optional(),
+        /**
+         * Without publicUrl: the Host names links may be built from (besides the address a
+         * connection arrives on); any other Host header is ignored (server/http/host.ts).
+         */
+        hostNames: z.array(z.string().regex(/^[A-Za-z0-9.-]+$/, "a host name without port")).default([]),
         /** Largest request body accepted; larger ones get 413. */
         maxBodyBytes: z.number().int().positive().default(1_048_576),
         trustProxy: z.boolean().default(false),
@@ -85,7 +104,7 @@ export const configSchema = z
         shutdownGraceMs: z.number().int().min(0).default(10_000),
       })
       .strict()
-      .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", maxBodyBytes: 1_048_576, trustProxy: false, shutdownGraceMs: 10_000 }),
+      .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", hostNames: [], maxBodyBytes: 1_048_576, trustProxy: false, shutdownGraceMs: 10_000 }),
     storage: z
       .object({ file: z.string().min(1).default("./data/scimbridge.db") })
       .strict()
@@ -100,6 +119,13 @@ export const configSchema = z
         basic: z.array(basicCredential).default([]),
         /** Let unauthenticated clients read /ServiceProviderConfig, /ResourceTypes and /Schemas. */
         openDiscovery: z.boolean().default(false),
+        /** Leeway for `exp`, `nbf` and `iat` of JWTs (RFC 7519 §4.1.4: "a few minutes" at most). */
+        clockSkewSeconds: z.number().int().min(0).max(600).default(60),
+        /** Failed credential checks allowed per caller within windowSeconds before 429 (server/auth/throttle.ts). */
+        throttle: z
+          .object({ maxFailures: z.number().int().min(1).default(20), windowSeconds: z.number().int().min(1).default(60) })
+          .strict()
+          .default({ maxFailures: 20, windowSeconds: 60 }),
         /** OAuth 2 client credentials (RFC 6749 §4.4): POST /oauth/token issues HS256 JWTs. */
         oauth: z
           .object({
@@ -141,6 +167,13 @@ export const configSchema = z
               const url = new URL(u);
               return url.protocol === "https:" || (url.protocol === "http:" && ["localhost", "127.0.0.1", "[::1]"].includes(url.hostname));
             }, "an https URL (plain http only for localhost, 127.0.0.1 or [::1])"),
+            /** Calling applications allowed (`client_id`, `azp`, `appid` or `cid`); empty: any the issuer serves. */
+            clientIds: z.array(z.string().min(1)).default([]),
+            /** Claims holding the token's scopes or roles (RFC 8693 §4.2 `scope`, Okta `scp`, Entra `roles`). */
+            scopeClaims: z.array(z.string().min(1)).min(1).default(["scope", "scp", "roles"]),
+            /** Longest `exp - iat` accepted, and oldest `iat` (RFC 8725 §3.10); Entra app tokens live 60-90 min. */
+            maxLifetimeSeconds: z.number().int().min(60).default(86_400),
+            jwks: jwksSettings.default(JWKS_DEFAULTS),
           })
           .strict()
           .optional(),
@@ -156,7 +189,7 @@ export const configSchema = z
           seen.add(c.clientId);
         });
       })
-      .default({ bearerSchemes: [], basic: [], openDiscovery: false, oauth: { clients: [], tokenLifetimeSeconds: 3600 } }),
+      .default({ bearerSchemes: [], basic: [], openDiscovery: false, clockSkewSeconds: 60, throttle: { maxFailures: 20, windowSeconds: 60 }, oauth: { clients: [], tokenLifetimeSeconds: 3600 } }),
     scim: z
       .object({
         /** Largest page served; `count` above it (PingFederate asks 1000 or -1) is clamped to it. */

@@ -8,6 +8,7 @@ import { join } from "node:path";
 import express, { type Router } from "express";
 import { migrationsFolder, type Store } from "../../db/open.js";
 import type { LdapTarget } from "../../hooks/ldap/connection.js";
+import type { JwksState } from "../auth/jwks.js";
 import { safeEqual } from "../auth/middleware.js";
 import type { Metrics } from "./metrics.js";
 
@@ -69,6 +70,8 @@ export function observabilityRouter(o: {
   metrics: Metrics;
   config: { metrics: boolean; metricsToken?: string | undefined };
   targetHealth?: (() => Promise<TargetsHealth>) | undefined;
+  /** The external issuer's keys (auth.jwt): stale or unavailable keys make the service degraded. */
+  jwks?: (() => JwksState) | undefined;
 }): Router {
   const r = express.Router();
   const expected = committedMigrations();
@@ -86,8 +89,9 @@ export function observabilityRouter(o: {
       return;
     }
     const targets = (await o.targetHealth?.()) ?? {};
-    const degraded = Object.values(targets).some((t) => !t.reachable);
-    res.json({ status: degraded ? "degraded" : "ready", database: "ok", targets });
+    const jwks = o.jwks?.();
+    const degraded = Object.values(targets).some((t) => !t.reachable) || jwks?.state === "stale" || jwks?.state === "unavailable";
+    res.json({ status: degraded ? "degraded" : "ready", database: "ok", targets, ...(jwks && { jwks }) });
   });
 
   if (o.config.metrics) {

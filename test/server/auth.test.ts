@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { TokenService } from "../../server/auth/tokens.js";
+import { secretKeyOf } from "../../server/secret-key.js";
 import { testApp, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
@@ -46,11 +47,11 @@ describe("authentication", () => {
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200); // hashes now cached
     const cli = openStore(t.dbFile);
     try {
-      const created = new TokenService(cli.db).create("from-cli");
+      const created = new TokenService(cli.db, secretKeyOf(t.config)).create("from-cli");
       expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(200);
-      new TokenService(cli.db).revoke("test-client");
+      new TokenService(cli.db, secretKeyOf(t.config)).revoke("test-client");
       expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(401);
-      new TokenService(cli.db).revoke("from-cli");
+      new TokenService(cli.db, secretKeyOf(t.config)).revoke("from-cli");
       expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(401);
     } finally {
       cli.close();

@@ -138,12 +138,12 @@ describe("issued tokens on the SCIM API", () => {
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `oauth2 ${at}`)).status).toBe(200);
   });
 
-  it("expires after tokenLifetimeSeconds (RFC 7519 §4.1.4)", async () => {
+  it("expires after tokenLifetimeSeconds and the clock skew allowance (RFC 7519 §4.1.4)", async () => {
     let clock = new Date("2030-01-01T00:00:00Z");
     t = testApp(oauthDoc({ tokenLifetimeSeconds: 60 }), { now: () => clock });
     const at = await issue();
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${at}`)).status).toBe(200);
-    clock = new Date(clock.getTime() + 61_000);
+    clock = new Date(clock.getTime() + 60_000 + 61_000); // auth.clockSkewSeconds: 60 by default
     const res = await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${at}`);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toMatch(/^Bearer/);
@@ -163,7 +163,7 @@ describe("issued tokens on the SCIM API", () => {
 
   it.each([
     ["signed with our key (control)", () => sign(KEY), 200],
-    ["already expired", () => sign(KEY, { exp: Math.floor(Date.now() / 1000) - 1 }), 401],
+    ["expired longer ago than the clock skew allowance", () => sign(KEY, { exp: Math.floor(Date.now() / 1000) - 61 }), 401],
     ["signed with another key", () => sign("x".repeat(32)), 401],
     ["for another audience", () => sign(KEY, { aud: "something-else" }), 401],
     ["from another issuer", () => sign(KEY, { iss: "evil" }), 401],
@@ -203,7 +203,7 @@ describe("JWTs from an external issuer (auth.jwt)", () => {
   afterAll(() => new Promise<void>((resolve) => server.close(() => resolve())));
 
   const sign = (aud = AUDIENCE, extra: Record<string, unknown> = {}) =>
-    new SignJWT({ azp: "entra-app", ...extra })
+    new SignJWT({ azp: "entra-app", roles: ["scim.write"], ...extra })
       .setProtectedHeader({ alg: "ES256", kid: "k1" })
       .setIssuer(ISSUER)
       .setAudience(aud)

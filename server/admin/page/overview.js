@@ -42,6 +42,23 @@ function targetsTable(status, targets) {
   return table("Targets and rules", ["Target / rule", "Reachability", ...STATES.map(([, label]) => label)], rows, { empty: "No targets configured.", className: "status" });
 }
 
+const JWKS_BADGE = { ok: "state-in_sync", stale: "state-retrying", unavailable: "state-failed" };
+
+/** The external issuer's signing keys (auth.jwt): stale means the last good keys are in their grace period. */
+function jwksStatus(auth) {
+  const j = auth.jwks;
+  if (!j) return null;
+  return h(
+    "p",
+    { id: "jwks-state" },
+    "External token keys (JWKS): ",
+    h("span", { class: `badge ${JWKS_BADGE[j.state] ?? "state-none"}` }, j.state),
+    " ",
+    h("span", { class: "muted" }, `${j.url}, ${j.keys} keys, last fetched ${j.lastSuccess ?? "never"}`),
+    j.lastError ? [" ", h("span", { class: "msg" }, `last error: ${j.lastError}`)] : null,
+  );
+}
+
 function reconcileResult(result) {
   if (!result) return null;
   if (result.error) return h("p", { class: "error", role: "alert" }, `Reconcile failed: ${result.error}`);
@@ -78,7 +95,7 @@ function reconcileResult(result) {
 }
 
 export async function overview(ctx) {
-  const [status, targets, activity] = await Promise.all([api("status"), api("targets"), api("activity", { query: { hours: 24 } })]);
+  const [status, targets, activity, auth] = await Promise.all([api("status"), api("targets"), api("activity", { query: { hours: 24 } }), api("auth")]);
   const failing = status.targets.reduce((n, t) => n + t.counts.failed + t.counts.retrying, 0);
 
   const retryAll = h("button", { type: "button", id: "retry-all", disabled: failing === 0 }, "Retry all failed");
@@ -107,7 +124,7 @@ export async function overview(ctx) {
     "div",
     null,
     h("h1", { tabindex: "-1" }, "Overview"),
-    h("section", { "aria-labelledby": "sec-status" }, h("h2", { id: "sec-status" }, "Status at a glance"), targetsTable(status, targets)),
+    h("section", { "aria-labelledby": "sec-status" }, h("h2", { id: "sec-status" }, "Status at a glance"), targetsTable(status, targets), jwksStatus(auth)),
     h("section", { "aria-labelledby": "sec-activity" }, h("h2", { id: "sec-activity" }, "Deliveries in the last 24 hours"), activityPlot(activity)),
     h(
       "section",
