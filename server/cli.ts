@@ -37,10 +37,14 @@ commands:
   config check          validate the configuration and print the effective values
   preview --user ID     dry run: for each rule, the DN and LDAP operations a user's delivery
                         would send now (id or userName), without contacting any directory
-  conformance --base URL (--token T | --basic user:pass) [--client NAME]
-                        replay what PingFederate, PingOne, Entra ID and Okta send (and the RFC
-                        cases) against any SCIM server; NAME: pingfederate, pingone, entra, okta,
-                        rfc (repeatable; default all). Exit 1 when a step fails
+  conformance --base URL (--token T | --basic user:pass) [--client NAME] [--only AREA|ID]
+              [--skip AREA|ID] [--json] [--junit FILE]
+                        test any SCIM server: checks by area (auth, crud, patch, membership,
+                        filter, paging, sort, etag, bulk, errors, referential, encoding,
+                        concurrency) and replays of what PingFederate, PingOne, Entra ID and Okta
+                        send; NAME: checks, rfc, pingfederate, pingone, entra, okta (default all).
+                        Exit 1 when a MUST fails, 2 when the server is unreachable or refuses
+                        the credentials
   status                deliveries per target and rule, counted by state
   failures [--target T] [--rule R]
                         failed and retrying deliveries with the LDAP result code and message
@@ -148,6 +152,9 @@ async function main(argv: string[]): Promise<number> {
       token: { type: "string" },
       basic: { type: "string" },
       client: { type: "string", multiple: true },
+      junit: { type: "string" },
+      only: { type: "string", multiple: true },
+      skip: { type: "string", multiple: true },
       target: { type: "string" },
       rule: { type: "string" },
       all: { type: "boolean", default: false },

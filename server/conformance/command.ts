@@ -1,15 +1,21 @@
 /** `scimbridge conformance`: option checking and the run, for cli.ts. */
-import type { ConformanceAuth } from "./runner.js";
-import { runSuites } from "./runner.js";
-import { CLIENTS } from "./suites/index.js";
-import type { ClientName } from "./types.js";
+import { writeFileSync } from "node:fs";
+import { formatRecord, PreflightError, runConformance, summary, type ConformanceAuth, type StepRecord } from "./runner.js";
+import { junitXml } from "./junit.js";
+import { SUITE_NAMES, type SuiteName } from "./selection.js";
 
 export interface ConformanceArgs {
   base?: string | undefined;
   token?: string | undefined;
   basic?: string | undefined;
   client?: string[] | undefined;
+  json?: boolean | undefined;
+  junit?: string | undefined;
+  only?: string[] | undefined;
+  skip?: string[] | undefined;
 }
+
+const split = (v: string[] | undefined) => (v ?? []).flatMap((c) => c.split(",")).filter(Boolean);
 
 /** The usage problem with the options, if any (cli.ts turns it into exit code 2). */
 export function conformanceUsageError(a: ConformanceArgs): string | undefined {
@@ -23,16 +29,33 @@ export function conformanceUsageError(a: ConformanceArgs): string | undefined {
   if (url.protocol !== "http:" && url.protocol !== "https:") return "--base must be an http or https URL";
   if ((a.token === undefined) === (a.basic === undefined)) return "conformance needs one of --token T or --basic user:pass";
   if (a.basic !== undefined && !a.basic.includes(":")) return "--basic takes user:pass";
-  const unknown = (a.client ?? []).flatMap((c) => c.split(",")).filter((c) => !CLIENTS.includes(c as ClientName));
-  if (unknown.length) return `unknown --client ${unknown.join(", ")} (one of ${CLIENTS.join(", ")})`;
+  const unknown = split(a.client).filter((c) => !SUITE_NAMES.includes(c as SuiteName));
+  if (unknown.length) return `unknown --client ${unknown.join(", ")} (one of ${SUITE_NAMES.join(", ")})`;
   return undefined;
 }
 
-/** Runs the chosen suites (all by default); exit code 1 when any step failed. */
-export async function conformance(a: ConformanceArgs, out: (line: string) => void): Promise<number> {
-  const chosen = (a.client ?? []).flatMap((c) => c.split(","));
-  const clients = chosen.length ? CLIENTS.filter((c) => chosen.includes(c)) : CLIENTS;
+/**
+ * Runs the chosen suites (all by default). Exit 0 when nothing failed, 1 when a step failed, 2
+ * when the server is unreachable or refused the credentials (one line on stderr).
+ */
+export async function conformance(a: ConformanceArgs, out: (line: string) => void, err: (line: string) => void = (l) => process.stderr.write(`${l}\n`)): Promise<number> {
+  const chosen = split(a.client);
+  const names = chosen.length ? SUITE_NAMES.filter((c) => chosen.includes(c)) : SUITE_NAMES;
   const auth: ConformanceAuth = a.token !== undefined ? { token: a.token } : { basic: a.basic! };
-  const { failed } = await runSuites(a.base!, auth, clients, out);
-  return failed ? 1 : 0;
+  const records: StepRecord[] = [];
+  const report = (r: StepRecord) => {
+    records.push(r);
+    if (a.json) out(JSON.stringify(r));
+    else formatRecord(r).forEach((l) => out(l));
+  };
+  try {
+    const counts = await runConformance(a.base!, auth, names, report, { only: split(a.only), skip: split(a.skip) });
+    if (a.junit) writeFileSync(a.junit, junitXml(records, counts));
+    (a.json ? err : out)(summary(counts));
+    return counts.failed ? 1 : 0;
+  } catch (e) {
+    if (!(e instanceof PreflightError)) throw e;
+    err(`conformance: ${e.message}`);
+    return 2;
+  }
 }

@@ -1,18 +1,49 @@
 /**
- * Sends the conformance suites to a SCIM base URL and prints one line per step:
- * `ok   <client> <step>` or `FAIL <client> <step>: <reason>` followed by the request (passwords
- * redacted) and the response (body cut at 2 KB), then `N passed, N failed`.
+ * Runs the conformance checks and client suites against a SCIM base URL. Each step ends as pass,
+ * fail (a MUST broken), warn (a SHOULD or a known identity-provider expectation broken) or skip (a
+ * feature the server's /ServiceProviderConfig says it lacks, or a step whose prerequisite failed).
+ * Whatever the run created is deleted at its end, even when steps fail.
  */
 import { randomBytes } from "node:crypto";
-import { MissingCapture, type ClientName, type Ctx, type Step, type StepRequest, type StepResponse, type Suite } from "./types.js";
+import { CheckSkipped, MissingCapture, type Check, type Ctx, type Feature, type Level, type Outcome, type Step, type StepRequest, type StepResponse } from "./types.js";
+import { createHttp, deleteCreated, type RecordingHttp } from "./http.js";
 import { suites } from "./suites/index.js";
+import { checks } from "./checks/index.js";
+import { selected, type SuiteName } from "./selection.js";
 
 export type ConformanceAuth = { token: string } | { basic: string };
 
 export interface RunOptions {
   /** Per-request timeout; default 15 s. */
   timeoutMs?: number;
+  /** Areas or step ids to run (all when empty), and to leave out. */
+  only?: string[];
+  skip?: string[];
 }
+
+/** One step's result: what --json prints and --junit writes. */
+export interface StepRecord {
+  id: string;
+  area: string;
+  title: string;
+  source: string;
+  level: Level;
+  outcome: Outcome;
+  reason?: string;
+  request?: string;
+  response?: string;
+  ms: number;
+}
+
+export interface Counts {
+  passed: number;
+  failed: number;
+  warned: number;
+  skipped: number;
+}
+
+/** The server cannot be tested: unreachable, or it refused the credentials (exit code 2). */
+export class PreflightError extends Error {}
 
 const BODY_LIMIT = 2048;
 
@@ -37,10 +68,6 @@ export function createContext(): Ctx {
   };
 }
 
-function authorization(auth: ConformanceAuth): string {
-  return "token" in auth ? `Bearer ${auth.token}` : `Basic ${Buffer.from(auth.basic, "utf8").toString("base64")}`;
-}
-
 /** Deep copy with every `password` value (any case) replaced. */
 export function redact(value: unknown): unknown {
   if (Array.isArray(value)) return value.map(redact);
@@ -52,27 +79,9 @@ function truncate(text: string): string {
   return text.length > BODY_LIMIT ? `${text.slice(0, BODY_LIMIT)}… (${text.length} characters)` : text;
 }
 
-async function send(base: string, req: StepRequest, auth: ConformanceAuth, timeoutMs: number): Promise<StepResponse> {
-  const headers: Record<string, string> = { Accept: "application/scim+json, application/json", ...req.headers };
-  if (!req.anonymous) headers.Authorization = authorization(auth);
-  let body: string | undefined;
-  if (req.body !== undefined) {
-    body = typeof req.body === "string" ? req.body : JSON.stringify(req.body);
-    headers["Content-Type"] ??= "application/scim+json";
-  }
-  const res = await fetch(base.replace(/\/+$/, "") + req.path, { method: req.method, headers, body, signal: AbortSignal.timeout(timeoutMs), redirect: "manual" });
-  const text = await res.text();
-  let parsed: unknown;
-  try {
-    parsed = text ? JSON.parse(text) : undefined;
-  } catch {
-    parsed = undefined;
-  }
-  return { status: res.status, headers: res.headers, text, body: parsed };
-}
-
 function describeRequest(req: StepRequest): string {
-  const body = req.body === undefined ? "" : ` ${typeof req.body === "string" ? req.body : JSON.stringify(redact(req.body))}`;
+  const b = req.body;
+  const body = b === undefined ? "" : ` ${typeof b === "string" ? b : b instanceof Uint8Array ? `(${b.length} bytes)` : JSON.stringify(redact(b))}`;
   return `${req.method} ${req.path}${req.anonymous ? " (no credentials)" : ""}${body}`;
 }
 
@@ -81,60 +90,154 @@ function describeResponse(res: StepResponse): string {
   return `${res.status} ${truncate(text)}`;
 }
 
-async function runStep(base: string, client: ClientName, step: Step, ctx: Ctx, auth: ConformanceAuth, timeoutMs: number, out: (line: string) => void): Promise<boolean | undefined> {
+function describeError(e: unknown, timeoutMs: number): string {
+  const err = e as Error;
+  if (err.name === "TimeoutError") return `no response within ${timeoutMs} ms`;
+  return `request failed: ${err.message}${err.cause ? ` (${String((err.cause as Error).message ?? err.cause)})` : ""}`;
+}
+
+/** A suite step's id: `<suite>.<name as a slug>`. */
+export function stepId(suite: string, step: Step): string {
+  return step.id ?? `${suite}.${step.name.toLowerCase().replace(/[^a-z0-9]+/g, "-").replace(/^-|-$/g, "")}`;
+}
+
+type Judged = Pick<StepRecord, "outcome" | "reason" | "request" | "response">;
+
+function judged(level: Level, reason: string | undefined, http: RecordingHttp): Judged {
+  if (reason === undefined) return { outcome: "pass" };
+  const last = http.last;
+  return {
+    outcome: level === "must" ? "fail" : "warn",
+    reason,
+    ...(last ? { request: describeRequest(last.req) } : {}),
+    ...(last?.res ? { response: describeResponse(last.res) } : {}),
+  };
+}
+
+/**
+ * A client suite's steps replay what one identity provider sends: a miss is a known IdP
+ * expectation (warn) unless the step says MUST; the rfc suite's steps are RFC MUSTs.
+ */
+export function suiteLevel(suite: SuiteName, step: Step): Level {
+  return step.level ?? (suite === "rfc" ? "must" : "should");
+}
+
+async function runSuiteStep(step: Step, level: Level, ctx: Ctx, http: RecordingHttp, timeoutMs: number): Promise<Judged | undefined> {
+  http.last = undefined;
   let req: StepRequest;
   try {
     req = step.request(ctx);
   } catch (e) {
-    if (e instanceof MissingCapture && step.cleanup) return undefined; // nothing was created
-    out(`FAIL ${client} ${step.name}: ${(e as Error).message}`);
-    return false;
+    if (e instanceof MissingCapture) return step.cleanup ? undefined : { outcome: "skip", reason: e.message };
+    return judged(level, (e as Error).message, http);
   }
   let res: StepResponse;
   try {
-    res = await send(base, req, auth, timeoutMs);
+    res = await http.send(req);
   } catch (e) {
-    const err = e as Error;
-    const reason = err.name === "TimeoutError" ? `no response within ${timeoutMs} ms` : `request failed: ${err.message}${err.cause ? ` (${String((err.cause as Error).message ?? err.cause)})` : ""}`;
-    out(`FAIL ${client} ${step.name}: ${reason}`);
-    out(`     request:  ${describeRequest(req)}`);
-    return false;
+    return judged(level, describeError(e, timeoutMs), http);
   }
   let reason: string | undefined;
   try {
     reason = step.expect(res, ctx);
     if (reason === undefined) step.capture?.(res, ctx);
   } catch (e) {
-    reason = e instanceof MissingCapture ? `cannot check: needs "${e.key}", which an earlier step did not capture` : `check failed: ${(e as Error).message}`;
+    if (e instanceof MissingCapture) return { outcome: "skip", reason: e.message };
+    reason = `check failed: ${(e as Error).message}`;
   }
-  if (reason === undefined) {
-    out(`ok   ${client} ${step.name}`);
-    return true;
+  return judged(level, reason, http);
+}
+
+async function runCheck(check: Check, ctx: Ctx, http: RecordingHttp, features: Set<Feature>, timeoutMs: number): Promise<Judged> {
+  if (check.requires && !features.has(check.requires)) return { outcome: "skip", reason: `/ServiceProviderConfig says ${check.requires} is not supported` };
+  http.last = undefined;
+  try {
+    return judged(check.level, await check.run(http, ctx), http);
+  } catch (e) {
+    if (e instanceof CheckSkipped) return { outcome: "skip", reason: e.message };
+    const timeout = (e as Error).name === "TimeoutError" || (e as Error).name === "TypeError";
+    return judged(check.level, timeout ? describeError(e, timeoutMs) : (e as Error).message, http);
   }
-  out(`FAIL ${client} ${step.name}: ${reason}`);
-  out(`     request:  ${describeRequest(req)}`);
-  out(`     response: ${describeResponse(res)}`);
-  return false;
 }
 
 /**
- * Runs the named clients' suites in order against `base` (e.g. https://host/scim/v2). Every step
- * runs even after a failure (later ones report what they miss), so clean-up steps at a suite's end
- * still delete what was created.
+ * Checks the server can be tested at all (exit 2 otherwise) and reads which features its
+ * /ServiceProviderConfig says it supports (RFC 7643 §5); all are assumed when it cannot be read.
  */
-export async function runSuites(base: string, auth: ConformanceAuth, clients: readonly ClientName[], out: (line: string) => void, opts: RunOptions = {}): Promise<{ passed: number; failed: number }> {
+export async function preflight(http: RecordingHttp, base: string): Promise<Set<Feature>> {
+  const all: Feature[] = ["patch", "bulk", "filter", "sort", "etag", "changePassword"];
+  let res: StepResponse;
+  try {
+    res = await http.send({ method: "GET", path: "/Users?count=1" });
+  } catch (e) {
+    const err = e as Error & { cause?: { code?: string; message?: string } };
+    throw new PreflightError(`cannot reach ${base}: ${err.cause?.code ?? err.cause?.message ?? err.message}`);
+  }
+  if (res.status === 401 || res.status === 403) throw new PreflightError(`${base} refused the credentials (GET /Users answered ${res.status})`);
+  const spc = await http.send({ method: "GET", path: "/ServiceProviderConfig" }).catch(() => undefined);
+  const body = spc?.status === 200 ? (spc.body as Record<string, { supported?: unknown } | undefined>) : undefined;
+  if (!body || typeof body !== "object") return new Set(all);
+  return new Set(all.filter((f) => body[f]?.supported !== false));
+}
+
+/**
+ * Runs the chosen suites in order against `base` (e.g. https://host/scim/v2), calling `report`
+ * once per step. Every step runs even after a failure; what was created is deleted at the end.
+ */
+export async function runConformance(base: string, auth: ConformanceAuth, names: readonly SuiteName[], report: (r: StepRecord) => void, opts: RunOptions = {}): Promise<Counts> {
   const timeoutMs = opts.timeoutMs ?? 15_000;
-  let passed = 0;
-  let failed = 0;
-  for (const client of clients) {
-    const suite: Suite = suites[client];
+  const http = createHttp(base, auth, timeoutMs);
+  const features = await preflight(http, base);
+  const counts: Counts = { passed: 0, failed: 0, warned: 0, skipped: 0 };
+  const tally = (r: StepRecord) => {
+    counts[r.outcome === "pass" ? "passed" : r.outcome === "fail" ? "failed" : r.outcome === "warn" ? "warned" : "skipped"]++;
+    report(r);
+  };
+  for (const name of names) {
     const ctx = createContext();
-    for (const step of suite.steps) {
-      const ok = await runStep(base, client, step, ctx, auth, timeoutMs, out);
-      if (ok === true) passed++;
-      else if (ok === false) failed++;
+    try {
+      if (name === "checks") {
+        for (const check of checks) {
+          if (!selected(check.id, check.area, opts)) continue;
+          const t = Date.now();
+          const j = await runCheck(check, ctx, http, features, timeoutMs);
+          tally({ id: check.id, area: check.area, title: check.title, source: check.source, level: check.level, ...j, ms: Date.now() - t });
+        }
+        continue;
+      }
+      for (const step of suites[name].steps) {
+        const id = stepId(name, step);
+        if (!step.cleanup && !selected(id, name, opts)) continue;
+        const t = Date.now();
+        const level = suiteLevel(name, step);
+        const j = await runSuiteStep(step, level, ctx, http, timeoutMs);
+        if (j) tally({ id, area: name, title: step.name, source: step.source, level, ...j, ms: Date.now() - t });
+      }
+    } finally {
+      // Each suite leaves the server as it found it, whatever failed.
+      await deleteCreated(http);
     }
   }
-  out(`${passed} passed, ${failed} failed`);
-  return { passed, failed };
+  return counts;
+}
+
+export function summary(c: Counts): string {
+  return `${c.passed} passed, ${c.failed} failed, ${c.warned} warned, ${c.skipped} skipped`;
+}
+
+/** The text form of a record: `ok   id`, or FAIL/WARN/SKIP with the reason (and request/response). */
+export function formatRecord(r: StepRecord): string[] {
+  const tag = { pass: "ok  ", fail: "FAIL", warn: "WARN", skip: "SKIP" }[r.outcome];
+  if (r.outcome === "pass") return [`${tag} ${r.id}`];
+  const lines = [`${tag} ${r.id}: ${r.reason ?? ""}${r.outcome === "skip" ? "" : ` [${r.level === "must" ? "MUST" : "SHOULD"}: ${r.source}]`}`];
+  if (r.request) lines.push(`     request:  ${r.request}`);
+  if (r.response) lines.push(`     response: ${r.response}`);
+  return lines;
+}
+
+/** Text-mode run (kept for the client-suite tests): prints each record and the summary. */
+export async function runSuites(base: string, auth: ConformanceAuth, names: readonly SuiteName[], out: (line: string) => void, opts: RunOptions = {}): Promise<Counts> {
+  const counts = await runConformance(base, auth, names, (r) => formatRecord(r).forEach((l) => out(l)), opts);
+  out(summary(counts));
+  return counts;
 }

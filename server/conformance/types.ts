@@ -6,12 +6,22 @@
 
 export type ClientName = "pingfederate" | "pingone" | "entra" | "okta" | "rfc";
 
+/** fail: the RFC says MUST; warn: SHOULD, or what a known identity provider expects. */
+export type Level = "must" | "should";
+
+/** A ServiceProviderConfig capability (RFC 7643 §5); a check needing one the server lacks is skipped. */
+export type Feature = "patch" | "bulk" | "filter" | "sort" | "etag" | "changePassword";
+
+export type Outcome = "pass" | "fail" | "warn" | "skip";
+
 export interface StepRequest {
   method: "GET" | "POST" | "PUT" | "PATCH" | "DELETE";
+  /** Replaces the Authorization header the run would send (scheme-case checks). */
+  authorization?: string;
   /** Relative to the base URL, starting with "/", query string included (already encoded). */
   path: string;
   headers?: Record<string, string>;
-  /** JSON-encoded when an object; a string is sent as-is (to test malformed bodies). */
+  /** JSON-encoded when an object; a string or bytes are sent as-is (to test malformed bodies). */
   body?: unknown;
   /** Send no Authorization header (the 401 checks). */
   anonymous?: boolean;
@@ -47,6 +57,10 @@ export class MissingCapture extends Error {
 
 export interface Step {
   name: string;
+  /** Stable id for --only/--skip and reports; default `<suite>.<name as a slug>`. */
+  id?: string;
+  /** Default "must". */
+  level?: Level;
   /** The vendor document (or RFC section) this request shape comes from. */
   source: string;
   request: (ctx: Ctx) => StepRequest;
@@ -63,4 +77,30 @@ export interface Step {
 export interface Suite {
   client: ClientName;
   steps: Step[];
+}
+
+/** Sends requests for a Check (with the run's credentials unless the request says otherwise). */
+export interface Http {
+  send(req: StepRequest): Promise<StepResponse>;
+  /** The run's Authorization header value. */
+  readonly authorization: string;
+}
+
+/** Why a check cannot judge the server: its precondition is missing (not a defect). */
+export class CheckSkipped extends Error {}
+
+/**
+ * A check of one server behaviour, which may take several requests (create, change, read back).
+ * `run` answers undefined when the server behaves, else why not; thrown errors are failures.
+ */
+export interface Check {
+  /** `<area>.<name>`, e.g. `auth.scheme-case-insensitive`. */
+  id: string;
+  area: string;
+  title: string;
+  /** The RFC section or vendor document the check applies. */
+  source: string;
+  level: Level;
+  requires?: Feature;
+  run(http: Http, ctx: Ctx): Promise<string | undefined>;
 }

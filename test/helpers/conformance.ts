@@ -42,7 +42,7 @@ export async function startScimbridge(): Promise<Started> {
 }
 
 /** Runs one client's suite; the printed lines come back for the assertion message. */
-export async function runClient(url: string, client: ClientName): Promise<{ passed: number; failed: number; output: string }> {
+export async function runClient(url: string, client: ClientName): Promise<{ passed: number; failed: number; warned: number; output: string }> {
   const lines: string[] = [];
   const result = await runSuites(url, { token: TOKEN }, [client], (line) => lines.push(line));
   return { ...result, output: lines.join("\n") };
@@ -62,7 +62,8 @@ export function conformanceSuite(client: ClientName, title: string): void {
   describe(`${title} conformance`, () => {
     it("passes every step", async () => {
       const r = await runClient(server.url, client);
-      expect(r.failed, r.output).toBe(0);
+      // A client suite's misses are warnings (IdP expectations): scimbridge must meet them all.
+      expect(r.failed + r.warned, r.output).toBe(0);
       expect(r.passed).toBeGreaterThan(5);
     });
   });

@@ -1,5 +1,6 @@
 /** Building blocks shared by the suites: schema URNs, query strings, response checks. */
 import type { Ctx, Step, StepResponse } from "../types.js";
+import { attr, sameMeaning } from "../compare.js";
 
 export const USER = "urn:ietf:params:scim:schemas:core:2.0:User";
 export const GROUP = "urn:ietf:params:scim:schemas:core:2.0:Group";
@@ -30,19 +31,20 @@ export function status(res: StepResponse, ...codes: number[]): string | undefine
   return codes.includes(res.status) ? undefined : `expected status ${codes.join(" or ")}, got ${res.status}`;
 }
 
-/** Reads a dotted path (`name.givenName`, or a URN-keyed extension as a first segment). */
+/**
+ * Reads a dotted path (`name.givenName`, or a URN-keyed extension as a first segment); attribute
+ * names match in any case (RFC 7643 §2.1).
+ */
 export function at(obj: unknown, path: string[]): unknown {
   let cur = obj;
-  for (const key of path) {
-    if (cur === null || typeof cur !== "object") return undefined;
-    cur = (cur as Json)[key];
-  }
+  for (const key of path) cur = attr(cur, key);
   return cur;
 }
 
+/** The value at `path` means `want`: key order and the order of multi-valued attributes aside. */
 export function equals(res: StepResponse, path: string[], want: unknown): string | undefined {
   const got = at(res.body, path);
-  return JSON.stringify(got) === JSON.stringify(want) ? undefined : `expected ${path.join(".")} ${JSON.stringify(want)}, got ${JSON.stringify(got)}`;
+  return sameMeaning(got, want) ? undefined : `expected ${path.join(".")} ${JSON.stringify(want)}, got ${JSON.stringify(got)}`;
 }
 
 /** A resource body with a server-issued string id; PingFederate ≥1.2 reports users without one. */
@@ -57,7 +59,7 @@ export function noPassword(res: StepResponse): string | undefined {
 
 /** `Resources` of a ListResponse (empty when absent, as RFC 7644 §3.4.2 allows for zero results). */
 export function resources(res: StepResponse): Json[] {
-  const r = json(res).Resources;
+  const r = attr(res.body, "Resources");
   return Array.isArray(r) ? (r as Json[]) : [];
 }
 
@@ -84,7 +86,7 @@ export function list(res: StepResponse, ids?: string[]): string | undefined {
 
 /** The member ids of a Group body, sorted. */
 export function memberIds(res: StepResponse): string[] {
-  const m = json(res).members;
+  const m = attr(res.body, "members");
   return Array.isArray(m) ? (m as Json[]).map((x) => String(x.value)).sort() : [];
 }
 
