@@ -2,10 +2,11 @@
  * `npm run bench [-- suite ...]`: prints figures and ratios against the targets in the issues.
  * Suites: scim (store and lists), groups (large-group PATCH, concurrent clients), provisioning
  * (SCIM to slapd end to end), reconcile (dry run at 100,000 users), group-members (one member
- * added to a 10,000 and a 100,000-member group until visible in slapd). Without arguments, all
- * suites run.
+ * added to a 10,000 and a 100,000-member group until visible in slapd), patch (PATCH time per
+ * operation from 10 operations to scim.limits.patchOperations). Without arguments, all suites run.
  */
 import { benchGroupMembers } from "./group-members.js";
+import { benchPatchOps } from "./patch-ops.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchReconcile } from "./reconcile.js";
 import { benchScimGroups } from "./scim-groups.js";
@@ -16,6 +17,7 @@ const suites: Record<string, () => Promise<void>> = {
   groups: () => benchScimGroups(Number(process.env.BENCH_GROUP_MEMBERS ?? 100_000)),
   provisioning: () => benchProvisioning(Number(process.env.BENCH_PROV_USERS ?? 10_000), Number(process.env.BENCH_PROV_CONCURRENCY ?? 8)),
   reconcile: () => benchReconcile(Number(process.env.BENCH_RECONCILE_USERS ?? 100_000)),
+  patch: () => benchPatchOps(),
   "group-members": () => benchGroupMembers((process.env.BENCH_GROUP_SIZES ?? "10000,100000").split(",").map(Number)),
 };
 

@@ -18,6 +18,7 @@ import { describeOp, type LdapOp } from "./ops.js";
 import type { CompiledRule } from "./mapping.js";
 import type { WrittenEntry } from "./planner.js";
 import { sealSecret } from "./secrets.js";
+import { storageHealthOf } from "../db/storage-faults.js";
 import { dnKey } from "./ldap/dn.js";
 import type { DeliverableGroupRule } from "./group-rule.js";
 import type { WrittenGroup } from "./group-planner.js";
@@ -83,6 +84,8 @@ export function rowKey(row: Pick<SyncStateRow, "resourceType" | "resourceId" | "
 }
 /** Outbox rows a SCIM write fans out itself (its own, plus a few left by concurrent writers). */
 const INLINE_FAN_OUT_MAX = 8;
+/** Pump interval while the database cannot be written (db/storage-faults.ts). */
+const STORAGE_FAULT_PUMP_MS = 1000;
 
 /**
  * A (resource, rule) row a fan-out marked pending. `row` is the group row as marked (RETURNING),
@@ -191,10 +194,16 @@ export class DeliveryWorker implements WorkerServices {
       return;
     }
     this.pumping = true;
-    setImmediate(() => {
+    // While the disk cannot be written every delivery fails at its first write: pump once a
+    // second rather than spin (a pump that writes again is also what notices space came back).
+    const later = storageHealthOf(this.o.store.sqlite).fault() ? (f: () => void) => setTimeout(f, STORAGE_FAULT_PUMP_MS) : setImmediate;
+    later(() => {
       try {
         this.pump();
       } catch (e) {
+        // A full or read-only disk (db/storage-faults.ts) is reported to /readyz; the rows stay
+        // pending and the next pump tries again.
+        storageHealthOf(this.o.store.sqlite).note(e, "worker");
         this.o.logger.error({ err: e }, "delivery worker pump failed");
       } finally {
         this.pumping = false;
@@ -274,7 +283,10 @@ export class DeliveryWorker implements WorkerServices {
     if (this.inFlight.has(key)) return false;
     this.perTarget.set(target, (this.perTarget.get(target) ?? 0) + 1);
     const task = this.deliver(row)
-      .catch((e: unknown) => this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery crashed"))
+      .catch((e: unknown) => {
+        storageHealthOf(this.o.store.sqlite).note(e, "worker");
+        this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery crashed");
+      })
       .finally(() => {
         this.inFlight.delete(key);
         this.perTarget.set(target, (this.perTarget.get(target) ?? 1) - 1);

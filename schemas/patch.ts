@@ -8,6 +8,7 @@
  * the caller never rewrites a whole group (scimmy-pitfalls.md, "PATCH hands over the whole resource").
  */
 import { badRequest } from "./errors.js";
+import { tooManyPatchOperations } from "./limits.js";
 import { FilterError, type FilterNode } from "./filter/ast.js";
 import { matchElement } from "./filter/match.js";
 import { parseFilter } from "./filter/parse.js";
@@ -46,9 +47,24 @@ interface Target {
 interface State {
   registry: SchemaRegistry;
   kind: ResourceKind;
+  limits: PatchLimits;
   attrs: Obj;
   password?: string;
   memberOps: MemberOp[];
+  /**
+   * The list the previous operation appended to and the canonical keys of its values. Only a
+   * plain multi-valued add sets it and every operation clears it first (applyTarget), so it is
+   * never stale: a run of `add emails` costs O(1) per operation, not a re-key of the whole list
+   * (which made 10,000 operations quadratic).
+   */
+  addCache?: { list: unknown[]; keys: Set<string> } | undefined;
+}
+
+export interface PatchLimits {
+  /** scim.limits.patchOperations: more operations are 413 before any is applied. */
+  maxOperations?: number | undefined;
+  /** scim.limits.filterDepth, for value filters in paths. */
+  filterDepth?: number | undefined;
 }
 
 const isObject = (v: unknown): v is Obj => typeof v === "object" && v !== null && !Array.isArray(v);
@@ -112,7 +128,7 @@ function resolveTarget(s: State, text: string): { target: Target } | { urn: stri
   if (!r) return undefined;
   if (filterText === undefined) return { target: { text, r, sub: r.sub } };
   if (r.sub || !r.attr.multiValued) throw invalidPath(text, "a value filter applies only to a multi-valued attribute");
-  const filter = asInvalidFilter(text, () => parseFilter(filterText));
+  const filter = asInvalidFilter(text, () => parseFilter(filterText, { maxDepth: s.limits.filterDepth }));
   if (subName === undefined) return { target: { text, r, filter } };
   const sub = r.attr.subAttributes?.find((x) => lower(x.name) === lower(subName));
   return sub ? { target: { text, r, filter, sub } } : undefined;
@@ -174,11 +190,20 @@ function merge(base: unknown, patch: Obj): Obj {
   return out;
 }
 
-/** RFC 7644 §3.5.2: setting one value's "primary" to true SHALL set it to false on the others. */
-function demoteOtherPrimaries(attr: AttributeDef, list: unknown[], written: unknown[]): void {
+/**
+ * RFC 7644 §3.5.2: setting one value's "primary" to true SHALL set it to false on the others.
+ * With `keys` (canonical keys of `list`), the keys of demoted values are kept current.
+ */
+function demoteOtherPrimaries(attr: AttributeDef, list: unknown[], written: unknown[], keys?: Set<string>): void {
   if (!attr.subAttributes?.some((d) => d.name === "primary")) return;
   if (!written.some((w) => isObject(w) && isTrue(w.primary))) return;
-  for (const el of list) if (isObject(el) && !written.includes(el) && isTrue(el.primary)) el.primary = false;
+  const mine = new Set(written);
+  for (const el of list) {
+    if (!isObject(el) || mine.has(el) || !isTrue(el.primary)) continue;
+    keys?.delete(canonicalJson(el));
+    el.primary = false;
+    keys?.add(canonicalJson(el));
+  }
 }
 
 /** `type eq "work"`: the one filter from which an add can build the missing element. */
@@ -187,7 +212,7 @@ function simpleTypeEq(f: FilterNode): string | undefined {
 }
 
 /** Applies one operation to an attribute target (not members, not password). */
-function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue: boolean): void {
+function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue: boolean, cache?: State["addCache"]): void {
   const { r } = t;
   const key = r.attr.name;
   const obj = container(s, r, op !== "remove");
@@ -220,8 +245,8 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
     // Entra's `remove` with a value array (its member form, idp-traffic.md §3) on another multi-valued
     // attribute removes only the values given, rather than the whole attribute.
     if (r.attr.multiValued && hasValue && value !== null && obj[key] !== undefined) {
-      const doomed = (Array.isArray(value) ? value : [value]).map((v) => canonicalJson(shape(r, v)));
-      putList(obj, key, asArray(obj[key]).filter((el) => !doomed.includes(canonicalJson(el))));
+      const doomed = new Set((Array.isArray(value) ? value : [value]).map((v) => canonicalJson(shape(r, v))));
+      putList(obj, key, asArray(obj[key]).filter((el) => !doomed.has(canonicalJson(el))));
     } else delete obj[key];
     return;
   }
@@ -234,8 +259,10 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
   if (r.attr.multiValued) {
     const items = (Array.isArray(value) ? value : [value]).map((v) => shape(r, v));
     // replace: "the attribute and all values are replaced" (§3.5.2.3); add appends (§3.5.2.1).
-    const list = op === "replace" ? [] : [...asArray(obj[key])];
-    const seen = new Set(list.map(canonicalJson));
+    // The list the previous add built is this request's own: appended to in place, keys reused.
+    const hit = op === "add" && cache !== undefined && cache.list === obj[key];
+    const list = op === "replace" ? [] : hit ? cache.list : [...asArray(obj[key])];
+    const seen = hit ? cache.keys : new Set(list.map(canonicalJson));
     const written: unknown[] = [];
     for (const item of items) {
       const k = canonicalJson(item);
@@ -244,8 +271,9 @@ function applyToAttribute(s: State, op: Op, t: Target, value: unknown, hasValue:
       list.push(item);
       written.push(item);
     }
-    if (op === "add") demoteOtherPrimaries(r.attr, list, written);
+    if (op === "add") demoteOtherPrimaries(r.attr, list, written, seen);
     obj[key] = list;
+    s.addCache = { list, keys: seen };
     return;
   }
   const shaped = shape(r, value);
@@ -360,6 +388,8 @@ function applyToMembers(s: State, op: Op, t: Target, value: unknown, hasValue: b
 }
 
 function applyTarget(s: State, op: Op, t: Target, value: unknown, hasValue: boolean): void {
+  const cache = s.addCache;
+  s.addCache = undefined;
   const { attr } = t.r;
   if (!t.r.extension && s.kind === "Group" && attr.name === "members") return applyToMembers(s, op, t, value, hasValue);
   if (!t.r.extension && s.kind === "User" && attr.name === "password") {
@@ -368,7 +398,7 @@ function applyTarget(s: State, op: Op, t: Target, value: unknown, hasValue: bool
     s.password = value;
     return;
   }
-  applyToAttribute(s, op, t, value, hasValue);
+  applyToAttribute(s, op, t, value, hasValue, cache);
 }
 
 /** An explicit path: unknown is invalidPath, readOnly is mutability (RFC 7644 §3.5.2, §3.12). */
@@ -429,7 +459,7 @@ function applyWithoutPath(s: State, op: Op, value: unknown): void {
  * Applies a PatchOp body (RFC 7644 §3.5.2) to `current` (stored attributes) for resource `kind`.
  * @throws ScimError 400 with the RFC 7644 §3.12 scimType for a body, path or value it cannot apply.
  */
-export function applyPatch(registry: SchemaRegistry, kind: ResourceKind, current: Record<string, unknown>, body: unknown): PatchResult {
+export function applyPatch(registry: SchemaRegistry, kind: ResourceKind, current: Record<string, unknown>, body: unknown, limits: PatchLimits = {}): PatchResult {
   if (!isObject(body)) throw badRequest("invalidSyntax", "PATCH body must be a JSON object (RFC 7644 §3.5.2)");
   // A missing `schemas` is tolerated (no client relies on the check); a wrong one is rejected.
   const schemas = getCI(body, "schemas")?.value;
@@ -442,8 +472,10 @@ export function applyPatch(registry: SchemaRegistry, kind: ResourceKind, current
   // `operations` (lower case) is sent by some clients; RFC 7643 §2.1 names are case-insensitive.
   const ops = getCI(body, "Operations")?.value;
   if (!Array.isArray(ops)) throw badRequest("invalidSyntax", "PATCH body needs an 'Operations' array (RFC 7644 §3.5.2)");
+  // Refused before any work: the cost of a PATCH grows with its operations.
+  if (limits.maxOperations !== undefined && ops.length > limits.maxOperations) throw tooManyPatchOperations(ops.length, limits.maxOperations);
 
-  const s: State = { registry, kind, attrs: structuredClone(current), memberOps: [] };
+  const s: State = { registry, kind, limits, attrs: structuredClone(current), memberOps: [] };
   // An empty Operations array is a no-op: Entra sends one (scimmy-pitfalls.md).
   ops.forEach((raw, i) => {
     if (!isObject(raw)) throw badRequest("invalidSyntax", `Operations[${i}] must be an object`);

@@ -6,6 +6,7 @@
 import type { IncomingMessage } from "node:http";
 import express, { type Express, type Request } from "express";
 import type { Store } from "../db/open.js";
+import { storageHealthOf } from "../db/storage-faults.js";
 import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { adminRouter, type AdminDeps } from "./admin/routes.js";
@@ -121,11 +122,15 @@ export function createApp(deps: AppDeps): App {
   // read the body and client when the response finishes. Not mounted at all when disabled.
   const traffic = config.inspector.enabled ? new TrafficInspector(config.inspector.size) : undefined;
   const audit = new AuditLog(store.db, deps.now);
+  // A full or read-only disk is logged once when it starts and once when it ends (db/storage-faults.ts).
+  storageHealthOf(store.sqlite).onChange((f) =>
+    f ? logger.error({ storage: f }, "the database cannot be written; SCIM writes answer 503") : logger.info("the database takes writes again"),
+  );
   if (traffic) app.use(basePath, traffic.middleware());
   app.use(basePath, auditScimWrites(audit, logger));
   // Before body parsing, so a request refused by the JSON parser is counted (and timed) too.
   if (config.observability.metrics) app.use(basePath, metrics.scimRequests);
-  app.use(jsonBody({ isJson: isJsonBody, limit: config.server.maxBodyBytes }));
+  app.use(jsonBody({ isJson: isJsonBody, limit: config.server.maxBodyBytes, maxDepth: config.scim.limits.jsonDepth }));
 
   // OAuth 2 client credentials (RFC 6749 §4.4), outside the SCIM base path; form bodies only here.
   const throttle = new FailureThrottle(config.auth.throttle, deps.now, logger);

@@ -13,6 +13,7 @@ import { ScimError } from "../schemas/errors.js";
 import { errorBody } from "./http/scim-response.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
+import { SlapdSupervisor, withSupervisor, type SupervisedStatus } from "../hooks/ldap/slapd-supervisor.js";
 import type { CompiledRule } from "../hooks/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
 import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
@@ -52,7 +53,14 @@ export interface Observers {
 }
 
 /** The app and its provisioning side, wired together (used by serve and by tests). */
-export function assemble(config: Config, store: Store, logger: Logger, observers: Observers = {}): { app: App; provisioning: Provisioning } {
+export function assemble(
+  config: Config,
+  store: Store,
+  logger: Logger,
+  observers: Observers = {},
+  /** The embedded slapd's supervision, shown with its target's health. */
+  embedded?: () => SupervisedStatus,
+): { app: App; provisioning: Provisioning } {
   // The worker needs the service to read resources, and the service needs the worker's hooks.
   const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
   const probe: { targets?: () => Promise<TargetsHealth> } = {};
@@ -90,7 +98,8 @@ export function assemble(config: Config, store: Store, logger: Logger, observers
     },
   });
   late.provisioning = provisioning;
-  probe.targets = probeTargets(provisioning.targets);
+  const probed = probeTargets(provisioning.targets);
+  probe.targets = embedded ? () => probed().then((h) => withSupervisor(h, "embedded", embedded())) : probed;
   return { app, provisioning };
 }
 
@@ -115,13 +124,18 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   const logger = createLogger(given.logging.level);
   let config = given;
   let embedded: SlapdHandle | undefined;
+  let supervisor: SlapdSupervisor | undefined;
   if (config.embeddedDirectory.enabled) {
     ({ slapd: embedded, config } = await startEmbeddedDirectory(config));
     logger.info({ url: embedded.url, suffix: config.embeddedDirectory.suffix }, "embedded directory started");
+    // Restarted with backoff if it dies, on the same directory and port (hooks/ldap/slapd-supervisor.ts).
+    // The port it got (embeddedDirectory.port may be 0), since the targets' URL names it.
+    const again = { ...given, embeddedDirectory: { ...given.embeddedDirectory, port: embedded.port } };
+    supervisor = new SlapdSupervisor(embedded, async () => (await startEmbeddedDirectory(again)).slapd, logger);
   }
   const store = openStore(config.storage.file);
   warnAboutExposedData(config, logger);
-  const { app, provisioning } = assemble(config, store, logger, opts.observers);
+  const { app, provisioning } = assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()));
   for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
@@ -219,7 +233,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
       logger.info({ ms: Math.round(performance.now() - t0) }, "in-flight deliveries finished");
       app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
       store.close();
-      await embedded?.stop();
+      await (supervisor ? supervisor.stop() : embedded?.stop());
       lock.release();
     })());
 

@@ -193,3 +193,33 @@ export function describeLdapError(e: unknown): string {
   const context = e instanceof Error ? e.message.split(" (")[0] : "";
   return context ? `${context}: ${described}` : described;
 }
+
+/**
+ * What to check, for the result codes whose name alone does not say it. OpenLDAP's meanings:
+ * https://www.openldap.org/doc/admin26/appendix-ldap-result-codes.html; AD's:
+ * https://learn.microsoft.com/en-us/troubleshoot/windows-server/active-directory/ldap-error-codes
+ */
+export const LDAP_HINTS: Readonly<Record<number, string>> = {
+  17: "the rule maps to an attribute the directory's schema does not define",
+  19: "a value breaks a directory constraint (a password policy, a single-valued attribute, a size limit)",
+  21: "a value does not match the attribute's syntax (a date, an integer, a DN)",
+  32: "the parent entry (the rule's base DN) does not exist",
+  34: "the DN is malformed: check the rule's DN template and the escaping of the values in it",
+  50: "the service account may not write here: grant it write access to the rule's base DN",
+  53: "the directory refuses the operation as configured (AD: a password needs TLS; a protected attribute)",
+  64: "the RDN attribute is not allowed for this object class, or the RDN is not in the entry",
+  65: "an object class is missing or an attribute is not allowed by the entry's object classes",
+  68: "an entry already exists at this DN",
+  80: "OpenLDAP answers 'other' for a value or DN over its internal size limits (a very long RDN) and AD for values it rejects: check the length and content of the values written",
+};
+
+/**
+ * An LDAP failure for the sync status, the admin page and the logs: the result code and its
+ * name, the server's diagnostic message (describeLdapError) and, where known, a hint.
+ */
+export function describeLdapFailure(e: unknown): string {
+  const described = describeLdapError(e);
+  const code = resultOf(e)?.code;
+  const hint = code === undefined ? undefined : LDAP_HINTS[code];
+  return hint ? `${described} (hint: ${hint})` : described;
+}

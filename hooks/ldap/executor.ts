@@ -4,7 +4,7 @@
  * operation are in ldap-targets.md §5.5, measured on OpenLDAP and Samba).
  */
 import { Attribute, Change, type Client, type Entry } from "ldapts";
-import { classifyLdapError } from "./errors.js";
+import { classifyLdapError, describeLdapFailure } from "./errors.js";
 import type { LdapTarget } from "./connection.js";
 import { MEMBER_VALUE_ALREADY_ABSENT, MEMBER_VALUE_ALREADY_PRESENT, type LdapModification, type LdapOp, type LdapValue } from "../ops.js";
 
@@ -368,7 +368,8 @@ function toDeliveryError(e: unknown, opIndex: number): LdapDeliveryError {
     return e.opIndex === opIndex ? e : new LdapDeliveryError(e.message, { ...e, opIndex, connection: e.connection, cause: e.cause });
   }
   const cls = classifyLdapError(e);
-  return new LdapDeliveryError(cls.message, { transient: cls.transient, code: cls.code, opIndex, connection: cls.connection, cause: e });
+  // Never ldapts's bare "Code: 0x50": the result's name, the server's diagnostic and a hint.
+  return new LdapDeliveryError(describeLdapFailure(e), { transient: cls.transient, code: cls.code, opIndex, connection: cls.connection, cause: e });
 }
 
 /** Index just past the first RDN: the first comma not escaped by a backslash (RFC 4514 §3). */

@@ -85,7 +85,10 @@ class Parser {
   private i = 0;
   private depth = 0;
 
-  constructor(private readonly toks: Token[]) {}
+  constructor(
+    private readonly toks: Token[],
+    private readonly maxDepth: number,
+  ) {}
 
   parse(): FilterNode {
     if (this.toks.length === 0) throw new FilterError("Empty filter");
@@ -117,8 +120,8 @@ class Parser {
   }
 
   private enter(pos: number): void {
-    if (++this.depth > MAX_FILTER_DEPTH) {
-      throw new FilterError(`Filter nested deeper than ${MAX_FILTER_DEPTH} levels ${at(pos)}`);
+    if (++this.depth > this.maxDepth) {
+      throw new FilterError(`Filter nested deeper than ${this.maxDepth} levels ${at(pos)} (scim.limits.filterDepth)`);
     }
   }
 
@@ -242,9 +245,10 @@ function bareValue(text: string): FilterValue {
  * Parses a SCIM filter (RFC 7644 §3.4.2.2) into a FilterNode.
  * @throws FilterError naming the position and token at fault (the route answers 400 invalidFilter).
  */
-export function parseFilter(input: string): FilterNode {
-  if (input.length > MAX_FILTER_LENGTH) {
-    throw new FilterError(`Filter longer than ${MAX_FILTER_LENGTH} characters`);
+export function parseFilter(input: string, limits: { maxLength?: number; maxDepth?: number } = {}): FilterNode {
+  const maxLength = limits.maxLength ?? MAX_FILTER_LENGTH;
+  if (input.length > maxLength) {
+    throw new FilterError(`Filter longer than ${maxLength} characters (${input.length}; scim.limits.filterLength)`);
   }
-  return new Parser(tokenize(input)).parse();
+  return new Parser(tokenize(input), limits.maxDepth ?? MAX_FILTER_DEPTH).parse();
 }

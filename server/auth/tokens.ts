@@ -10,6 +10,7 @@
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { asc, eq } from "drizzle-orm";
 import { isDatabaseBusy } from "../../db/busy.js";
+import { storageFaultCode } from "../../db/storage-faults.js";
 import type { Db } from "../../db/open.js";
 import { tokens } from "../../db/schema.js";
 
@@ -192,8 +193,8 @@ export class TokenService {
       this.db.update(tokens).set({ lastUsed: new Date(now).toISOString() }).where(eq(tokens.name, name)).run();
     } catch (e) {
       // Last use is informational: a database busy with another writer must not refuse a client
-      // that authenticated; the next request records it.
-      if (!isDatabaseBusy(e)) throw e;
+      // that authenticated, nor may a full or read-only disk (reads keep working); the next request records it.
+      if (!isDatabaseBusy(e) && storageFaultCode(e) === undefined) throw e;
       this.touched.delete(name);
     }
   }

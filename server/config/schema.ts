@@ -3,6 +3,8 @@
  * file at all; a bad file fails at start-up with the key path and what was expected (style.md).
  */
 import { z } from "zod";
+import { DEFAULT_LIMITS } from "../../schemas/limits.js";
+import { limitsSchema } from "./limits.js";
 import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/config.js";
 import { groupRulesSchema, refineGroupRules } from "../../hooks/group-config.js";
 import { FULL_SCOPE, KNOWN_SCOPES } from "../auth/scopes.js";
@@ -209,6 +211,8 @@ export const configSchema = z
           })
           .strict()
           .default({ enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 }),
+        /** Bounded work per request (server/config/limits.ts). */
+        limits: limitsSchema,
       })
       .strict()
       .default({
@@ -216,6 +220,7 @@ export const configSchema = z
         defaultPageSize: 100,
         extensions: [],
         bulk: { enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 },
+        limits: { ...DEFAULT_LIMITS },
       }),
     logging: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })

@@ -8,7 +8,8 @@ import type { ErrorRequestHandler } from "express";
 import type { Logger } from "pino";
 import { ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
-import { BUSY_RETRY_AFTER_SECONDS, databaseBusyError } from "./database-busy.js";
+import { databaseBusyError } from "./database-busy.js";
+import { INVALID_UTF8, TOO_DEEP } from "./json-body.js";
 import { errorBody, sendScim } from "./scim-response.js";
 
 interface BodyParserError {
@@ -27,27 +28,37 @@ export function errorBoundary(logger: Logger): ErrorRequestHandler {
       res.end();
       return;
     }
+    // Another connection (a CLI command on the same file) held the write lock past busy_timeout,
+    // or the disk is full or read-only: the service is unavailable for writes, not broken.
+    const busy = databaseBusyError(err);
+    if (busy) {
+      logger.warn({ err, reqId: req.id }, "database unavailable for writes");
+      res.setHeader("Retry-After", String(busy.retryAfterSeconds));
+      sendScim(req, res, busy.status, errorBody(busy.status, busy.detail));
+      return;
+    }
     if (err instanceof ScimError) {
       if (err.status >= 500) logger.error({ err, reqId: req.id }, "request failed");
       sendScim(req, res, err.status, errorBody(err.status, err.detail, err.scimType));
+      return;
+    }
+    // The router decodes path parameters with decodeURIComponent and passes its URIError on
+    // (status 400, not exposed): `%E0%A4%A` is not percent-encoded UTF-8 (RFC 3986 §2.1, §2.5).
+    if (err instanceof URIError) {
+      sendScim(req, res, 400, errorBody(400, "the request path is not valid percent-encoded UTF-8 (RFC 3986 §2.5)"));
       return;
     }
     if (err instanceof FilterError) {
       sendScim(req, res, 400, errorBody(400, err.message, "invalidFilter"));
       return;
     }
-    // Another connection (a CLI command on the same file) held the write lock past busy_timeout:
-    // the service is briefly unavailable, not broken.
-    const busy = databaseBusyError(err);
-    if (busy) {
-      logger.warn({ err, reqId: req.id }, "database busy");
-      res.setHeader("Retry-After", String(BUSY_RETRY_AFTER_SECONDS));
-      sendScim(req, res, busy.status, errorBody(busy.status, busy.detail));
-      return;
-    }
     const bp = err as BodyParserError;
     if (bp?.type === "entity.parse.failed") {
       sendScim(req, res, 400, errorBody(400, "request body is not valid JSON", "invalidSyntax"));
+      return;
+    }
+    if (bp?.type === INVALID_UTF8 || bp?.type === TOO_DEEP) {
+      sendScim(req, res, 400, errorBody(400, bp.message ?? "the request body is not valid UTF-8", "invalidSyntax"));
       return;
     }
     if (bp?.type === "entity.too.large") {

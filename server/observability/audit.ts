@@ -8,6 +8,7 @@ import { and, asc, desc, eq, gt, gte, lt } from "drizzle-orm";
 import type { RequestHandler } from "express";
 import { isDatabaseBusy } from "../../db/busy.js";
 import type { Db } from "../../db/open.js";
+import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
 import { auditLog } from "../../db/schema.js";
 import type { Logger } from "../logger.js";
 
@@ -42,6 +43,12 @@ export interface AuditQuery {
 const WRITE_METHODS = new Set(["POST", "PUT", "PATCH", "DELETE"]);
 const DAY_MS = 86_400_000;
 const BUSY_FLUSH_RETRY_MS = 1000;
+/**
+ * Rows held in memory while the disk is full or read-only; beyond this the oldest are dropped
+ * and counted (a row saying how many is written once the disk takes writes again), so a long
+ * outage cannot exhaust memory.
+ */
+const MAX_PENDING_ROWS = 50_000;
 
 type Row = [
   at: string,
@@ -60,11 +67,15 @@ export class AuditLog {
   /** Rows waiting for the end of this event-loop turn (see record). */
   private pending: Row[] = [];
   private flushQueued = false;
+  private dropped = 0;
+  private readonly storage: StorageHealth;
 
   constructor(
     private readonly db: Db,
     private readonly now: () => Date = () => new Date(),
-  ) {}
+  ) {
+    this.storage = storageHealthOf(db.$client);
+  }
 
   /**
    * The rows of one event-loop turn, SCIM and LDAP, are written together in one transaction
@@ -75,6 +86,10 @@ export class AuditLog {
    */
   private record(row: Row): void {
     this.pending.push(row);
+    if (this.pending.length > MAX_PENDING_ROWS) {
+      this.dropped += this.pending.length - MAX_PENDING_ROWS;
+      this.pending.splice(0, this.pending.length - MAX_PENDING_ROWS);
+    }
     if (this.flushQueued) return;
     this.flushQueued = true;
     setImmediate(() => this.flushInBackground());
@@ -82,17 +97,28 @@ export class AuditLog {
 
   /**
    * The end-of-turn flush, outside any request: a database kept busy past busy_timeout (a CLI
-   * command writing to the same file) keeps the rows for a later try instead of throwing where
-   * nothing catches it.
+   * command writing to the same file), or a full or read-only disk, keeps the rows for a later try
+   * instead of throwing where nothing catches it (an uncaught throw in setImmediate ends the
+   * process). Anything else is a bug, and still must not end the process: the rows are dropped.
    */
   private flushInBackground(): void {
     try {
       this.flush();
     } catch (e) {
-      if (!isDatabaseBusy(e)) throw e;
-      this.flushQueued = true;
-      setTimeout(() => this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
+      if (!isDatabaseBusy(e)) {
+        this.dropped += this.pending.length;
+        this.pending = [];
+        return;
+      }
+      this.retryLater();
     }
+    if (this.pending.length) this.retryLater();
+  }
+
+  private retryLater(): void {
+    if (this.flushQueued) return;
+    this.flushQueued = true;
+    setTimeout(() => this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
   }
 
   /** Records a SCIM write once its response is sent. */
@@ -110,6 +136,11 @@ export class AuditLog {
   flush(): void {
     this.flushQueued = false;
     if (!this.pending.length || !this.db.$client.open) return;
+    if (this.dropped) {
+      const n = this.dropped;
+      this.dropped = 0;
+      this.pending.push([this.now().toISOString(), "scim", null, "audit", null, null, null, null, "error", `${n} audit rows dropped: the database could not be written for a long time`]);
+    }
     const rows = this.pending;
     this.pending = [];
     const insert = this.db.$client.prepare(
@@ -120,10 +151,19 @@ export class AuditLog {
         for (const r of rows) insert.run(...r);
       }).immediate();
     } catch (e) {
-      // Busy: nothing was written, and the rows go in with the next flush.
-      if (isDatabaseBusy(e)) this.pending = rows.concat(this.pending);
+      // Busy, or the disk is full or read-only: nothing was written, and the rows go in with a
+      // later flush. A storage fault is not the reader's problem (reads still work): it is
+      // reported to /readyz and retried in the background.
+      const busy = isDatabaseBusy(e);
+      const fault = busy ? undefined : this.storage.note(e, "audit");
+      if (busy || fault) this.pending = rows.concat(this.pending);
+      if (fault) {
+        this.retryLater();
+        return;
+      }
       throw e;
     }
+    this.storage.ok();
   }
 
   /** Deletes rows older than `retentionDays`; returns how many. */

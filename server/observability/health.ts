@@ -1,12 +1,15 @@
 /**
  * /healthz, /readyz and /metrics, outside the SCIM base path and its authentication.
  * Readiness is the database only: a down LDAP target makes the service `degraded`, still 200,
- * because SCIM intake keeps working and the outbox delivers once the target is back.
+ * because SCIM intake keeps working and the outbox delivers once the target is back. A database
+ * that cannot be written (a full or read-only disk) is unready with the reason; readiness
+ * returns by itself once a write goes through (probed here while the fault lasts).
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import express, { type Router } from "express";
 import { migrationsFolder, type Store } from "../../db/open.js";
+import { probeWritable, storageHealthOf } from "../../db/storage-faults.js";
 import type { LdapTarget } from "../../hooks/ldap/connection.js";
 import type { JwksState } from "../auth/jwks.js";
 import { safeEqual } from "../auth/middleware.js";
@@ -86,6 +89,12 @@ export function observabilityRouter(o: {
       checkDatabase(o.store, expected);
     } catch (e) {
       res.status(503).json({ status: "not_ready", database: (e as Error).message });
+      return;
+    }
+    const fault = storageHealthOf(o.store.sqlite).fault();
+    if (fault && !probeWritable(o.store.sqlite)) {
+      const now = storageHealthOf(o.store.sqlite).fault() ?? fault;
+      res.status(503).json({ status: "not_ready", database: now.reason, storage: { code: now.code, since: now.since, seenIn: now.where } });
       return;
     }
     const targets = (await o.targetHealth?.()) ?? {};

@@ -12,7 +12,7 @@ import type { ResourceService } from "./service.js";
 
 /** The handler for POST {base}/Bulk; limits are the effective ones (see app.ts). */
 export function bulkHandler(service: ResourceService, limits: BulkLimits, baseUrlOf: BaseUrlOf, logger: Logger): RequestHandler {
-  return (req, res) => {
+  return async (req, res) => {
     // §3.7.4: a payload over maxPayloadSize is 413. Content-Length is exact when sent; runBulk also
     // measures the parsed body for chunked requests. The global JSON parser (server.maxBodyBytes)
     // has already refused anything larger than its own limit, which is why the advertised
@@ -21,7 +21,7 @@ export function bulkHandler(service: ResourceService, limits: BulkLimits, baseUr
     if (Number.isFinite(declared) && declared > limits.maxPayloadSize) {
       throw new ScimError(413, undefined, `The size of the bulk operation exceeds the maxPayloadSize (${limits.maxPayloadSize}).`);
     }
-    const result = runBulk(service, req.body, contextOf(req, baseUrlOf), limits, {
+    const result = await runBulk(service, req.body, contextOf(req, baseUrlOf), limits, {
       onUnexpected: (err, operationIndex) => logger.error({ err, reqId: req.id, operationIndex }, "bulk operation failed"),
     });
     sendScim(req, res, 200, result);

@@ -153,7 +153,14 @@ function checkRequest(body: unknown, limits: BulkLimits): { operations: unknown[
  * Runs a BulkRequest (RFC 7644 §3.7) against the service and returns the BulkResponse. Throws a
  * ScimError only for the request as a whole (413 limits, 400 malformed message).
  */
-export function runBulk(service: ResourceService, body: unknown, ctx: RequestContext, limits: BulkLimits, hooks: BulkHooks = {}): BulkResponse {
+/**
+ * How long the operations of one request run before yielding to the event loop: a Bulk request of
+ * maxOperations writes (each its own transaction, §3.7) would otherwise hold every other client,
+ * and /healthz, for as long as all of them take.
+ */
+const BULK_SLICE_MS = 20;
+
+export async function runBulk(service: ResourceService, body: unknown, ctx: RequestContext, limits: BulkLimits, hooks: BulkHooks = {}): Promise<BulkResponse> {
   const { operations, failOnErrors } = checkRequest(body, limits);
   const ops = operations.map(parseOp);
 
@@ -261,9 +268,14 @@ export function runBulk(service: ResourceService, body: unknown, ctx: RequestCon
     }
   };
 
+  let sliceStart = performance.now();
   for (const op of ops) {
     if (stopped()) break;
     execute(op);
+    if (performance.now() - sliceStart > BULK_SLICE_MS) {
+      await new Promise<void>((resolve) => setImmediate(resolve));
+      sliceStart = performance.now();
+    }
   }
   const out = [...results.entries()].sort(([a], [b]) => a - b).map(([, r]) => r);
   return { schemas: [BULK_RESPONSE], Operations: out };

@@ -4,7 +4,7 @@
  * these paths; it forces patch/filter/sort/bulk "supported" when constructed, so the
  * ServiceProviderConfig is set afterwards to what this server really does (no false claims).
  */
-import type { Request, RequestHandler } from "express";
+import type { Request, RequestHandler, Response } from "express";
 import SCIMMYRouters from "scimmy-routers";
 import { declareScimmyResources, SCIMMY } from "../../schemas/scimmy-declarations.js";
 import type { SchemaRegistry } from "../../schemas/registry.js";
@@ -58,6 +58,28 @@ export function serviceProviderConfig(config: Config, caps: Capabilities) {
   };
 }
 
+/**
+ * RFC 7643 §5 defines no PATCH limit, and scimmy refuses sub-attributes its schema lacks, so
+ * `patch.maxOperations` (scim.limits.patchOperations) is added to the body scimmy renders, beside
+ * `supported`, as `bulk.maxOperations` is for /Bulk: clients ignore attributes they do not know
+ * (RFC 7643 §2.1 extensibility), and a client that reads it knows where a PATCH is split.
+ */
+function advertisePatchLimit(res: Response, maxOperations: number): void {
+  const send = res.send.bind(res);
+  res.send = ((body: unknown) => {
+    try {
+      const parsed = (typeof body === "string" ? JSON.parse(body) : Buffer.isBuffer(body) ? JSON.parse(body.toString("utf8")) : body) as Record<string, unknown>;
+      if (parsed && typeof parsed.patch === "object" && parsed.patch !== null) {
+        (parsed.patch as Record<string, unknown>).maxOperations = maxOperations;
+        return send(JSON.stringify(parsed));
+      }
+    } catch {
+      // Not the JSON we expected (an error page): sent as it is.
+    }
+    return send(body);
+  }) as Response["send"];
+}
+
 /** A handler for the discovery paths; other paths fall through with next(). */
 export function discoveryHandler(registry: SchemaRegistry, config: Config, caps: Capabilities, baseUrlOf: (req: Request) => string): RequestHandler {
   declareScimmyResources(registry);
@@ -83,6 +105,7 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
     if (!DISCOVERY_PATH.test(req.path)) return next();
     // scimmy keeps one global config; re-assert ours in case another app in this process changed it.
     assert();
+    if (/^\/ServiceProviderConfig$/i.test(req.path)) advertisePatchLimit(res, config.scim.limits.patchOperations);
     return handle(req, res, next);
   };
 }

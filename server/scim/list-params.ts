@@ -3,6 +3,7 @@
  * normalised into one shape. Pure.
  */
 import { badRequest } from "../../schemas/errors.js";
+import { DEFAULT_LIMITS, type ScimLimits } from "../../schemas/limits.js";
 
 export interface ListParams {
   filter?: string | undefined;
@@ -18,6 +19,23 @@ export interface ListParams {
 export interface PagingLimits {
   maxPageSize: number;
   defaultPageSize: number;
+  /** scim.limits (config); DEFAULT_LIMITS when absent. */
+  limits?: ScimLimits | undefined;
+}
+
+/** RFC 7644 §3.9 lists past scim.limits.attributeNames are 400 invalidValue, naming the key. */
+function boundedList(name: string, list: string[] | undefined, max: number): string[] | undefined {
+  if (list && list.length > max) throw badRequest("invalidValue", `${name} names ${list.length} attributes; the limit is ${max} (scim.limits.attributeNames)`);
+  return list;
+}
+
+/** attributes / excludedAttributes of a read, bounded. */
+export function readAttributes(source: { attributes?: unknown; excludedAttributes?: unknown }, limits: PagingLimits): { attributes?: string[] | undefined; excludedAttributes?: string[] | undefined } {
+  const max = (limits.limits ?? DEFAULT_LIMITS).attributeNames;
+  return {
+    attributes: boundedList("attributes", attributeList(source.attributes), max),
+    excludedAttributes: boundedList("excludedAttributes", attributeList(source.excludedAttributes), max),
+  };
 }
 
 /** Comma-separated attribute list (RFC 7644 §3.9), from a query string or a JSON array. */
@@ -36,6 +54,12 @@ function integer(name: string, v: unknown): number | undefined {
   if (!Number.isFinite(n) || !Number.isInteger(n)) {
     throw badRequest("invalidValue", `${name} must be an integer, got ${JSON.stringify(v)}`);
   }
+  // RFC 7644 §3.4.2.4 defines startIndex and count as integers without a bound; beyond 2^53 a
+  // JavaScript number is no longer exact and beyond 2^63 SQLite's OFFSET/LIMIT overflow, so a
+  // value outside the safe integers is refused rather than rounded (or answered with a 500).
+  if (!Number.isSafeInteger(n)) {
+    throw badRequest("invalidValue", `${name} must be an integer between ${Number.MIN_SAFE_INTEGER} and ${Number.MAX_SAFE_INTEGER}, got ${JSON.stringify(v)}`);
+  }
   return n;
 }
 
@@ -50,6 +74,10 @@ function pick(source: Record<string, unknown>, name: string): unknown {
 export function parseListParams(source: Record<string, unknown>, limits: PagingLimits): ListParams {
   const filter = pick(source, "filter");
   if (filter !== undefined && typeof filter !== "string") throw badRequest("invalidFilter", "filter must be a string");
+  const maxFilter = (limits.limits ?? DEFAULT_LIMITS).filterLength;
+  if (typeof filter === "string" && filter.length > maxFilter) {
+    throw badRequest("invalidFilter", `filter longer than ${maxFilter} characters (${filter.length}; scim.limits.filterLength)`);
+  }
   const sortBy = pick(source, "sortBy");
   const sortOrder = pick(source, "sortOrder");
   const startIndex = integer("startIndex", pick(source, "startIndex"));
@@ -68,7 +96,6 @@ export function parseListParams(source: Record<string, unknown>, limits: PagingL
     // "A value less than 1 SHALL be interpreted as 1" (RFC 7644 §3.4.2.4).
     startIndex: Math.max(1, startIndex ?? 1),
     count,
-    attributes: attributeList(pick(source, "attributes")),
-    excludedAttributes: attributeList(pick(source, "excludedAttributes")),
+    ...readAttributes({ attributes: pick(source, "attributes"), excludedAttributes: pick(source, "excludedAttributes") }, limits),
   };
 }

@@ -6,7 +6,7 @@ import { Router, type Request, type Response } from "express";
 import { badRequest } from "../../schemas/errors.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import { sendScim } from "../http/scim-response.js";
-import { attributeList, parseListParams, type ListParams, type PagingLimits } from "./list-params.js";
+import { parseListParams, readAttributes, type ListParams, type PagingLimits } from "./list-params.js";
 import { locationOf, type RenderContext } from "./render.js";
 import type { RequestContext, ResourceService, WriteResult } from "./service.js";
 
@@ -19,10 +19,6 @@ export function contextOf(req: Request, baseUrlOf: BaseUrlOf): RequestContext {
   return { baseUrl: baseUrlOf(req), client: req.scimClient };
 }
 
-const readOptions = (req: Request) => ({
-  attributes: attributeList(req.query.attributes),
-  excludedAttributes: attributeList(req.query.excludedAttributes),
-});
 
 const header = (req: Request, name: string) => {
   const v = req.headers[name];
@@ -77,6 +73,7 @@ export function resourceRouter(
   const settle = async (changed: boolean) => {
     if (changed && afterCommit) await afterCommit();
   };
+  const readOptions = (req: Request) => readAttributes(req.query, limits);
   const ctx = (req: Request) => ({ ...contextOf(req, baseUrlOf), read: readOptions(req) });
 
   router.get("/", (req, res) => {

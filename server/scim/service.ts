@@ -9,12 +9,14 @@ import type { SQL } from "drizzle-orm";
 import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
 import type { Store } from "../../db/open.js";
 import { ResourceQueries, type StoredResource } from "../../db/resources.js";
+import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
 import type { OutboxEntry } from "../../db/sync.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { matchElement } from "../../schemas/filter/match.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
+import { checkValueLimits, DEFAULT_LIMITS, type ScimLimits } from "../../schemas/limits.js";
 import { applyPatch, type MemberOp, type MemberRef } from "../../schemas/patch.js";
 import { normaliseMultiValuedForOutput, projectResource } from "../../schemas/project.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
@@ -89,10 +91,16 @@ function isUniqueViolation(e: unknown): boolean {
 export class ResourceService {
   private readonly q: ResourceQueries;
   private readonly now: () => Date;
+  private readonly storage: StorageHealth;
 
   constructor(private readonly deps: ServiceDeps) {
     this.q = new ResourceQueries(deps.store.db);
+    this.storage = storageHealthOf(deps.store.sqlite);
     this.now = deps.now ?? (() => new Date());
+  }
+
+  private get limits(): ScimLimits {
+    return this.deps.paging.limits ?? DEFAULT_LIMITS;
   }
 
   get registry(): SchemaRegistry {
@@ -105,7 +113,7 @@ export class ResourceService {
     let where: SQL | undefined;
     let orderBy: SQL | undefined;
     try {
-      if (p.filter !== undefined) where = compileFilter(this.registry, kind, parseFilter(p.filter));
+      if (p.filter !== undefined) where = compileFilter(this.registry, kind, parseFilter(p.filter, { maxLength: this.limits.filterLength, maxDepth: this.limits.filterDepth }));
       if (p.sortBy !== undefined) orderBy = compileSortKey(this.registry, kind, p.sortBy);
     } catch (e) {
       if (e instanceof FilterError) throw badRequest("invalidFilter", e.message);
@@ -171,6 +179,7 @@ export class ResourceService {
 
   create(kind: ResourceKind, body: unknown, ctx: RequestContext): WriteResult {
     const input = coerceInput(this.registry, kind, body, "create");
+    checkValueLimits(input.attributes, this.limits, input.password);
     const at = this.now().toISOString();
     const r: StoredResource = { id: randomUUID(), attributes: input.attributes, created: at, lastModified: at, version: 1 };
     this.transaction(() => {
@@ -184,6 +193,7 @@ export class ResourceService {
 
   replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
     const input = coerceInput(this.registry, kind, body, "replace");
+    checkValueLimits(input.attributes, this.limits, input.password);
     // RFC 7644 §3.5.1 lets a server keep omitted attributes; a PUT without `members` does not
     // assert membership, so it keeps the members (PingFederate always sends the full list).
     const memberOps: MemberOp[] = input.members === undefined ? [] : [{ op: "removeAll" }, { op: "add", members: input.members }];
@@ -192,9 +202,10 @@ export class ResourceService {
 
   patch(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
     return this.write(kind, id, ctx, ifMatch, (current) => {
-      const result = applyPatch(this.registry, kind, current.attributes, body);
+      const result = applyPatch(this.registry, kind, current.attributes, body, { maxOperations: this.limits.patchOperations, filterDepth: this.limits.filterDepth });
       // The patched resource must still be a valid resource: same checks as a PUT.
       const input = coerceInput(this.registry, kind, { ...result.attributes, schemas: undefined }, "replace");
+      checkValueLimits(input.attributes, this.limits, result.password);
       return { attributes: input.attributes, password: result.password, memberOps: result.memberOps };
     });
   }
@@ -278,9 +289,15 @@ export class ResourceService {
         this.deps.beforeCommit?.(this.recorded);
         return r;
       }).immediate();
+    } catch (e) {
+      // A full or read-only disk: SQLite rolled the write back; the boundary answers 503 and
+      // /readyz shows the fault until a write goes through again (db/storage-faults.ts).
+      this.storage.note(e, "scim");
+      throw e;
     } finally {
       this.recorded = outer;
     }
+    this.storage.ok();
     this.deps.onCommit?.();
     return result;
   }

@@ -33,6 +33,8 @@ export function provisioned(
     provisioning?: Record<string, unknown>;
     dbFile?: string;
     admin?: Record<string, unknown>;
+    /** The `scim` config section (limits, paging). */
+    scim?: Record<string, unknown>;
     /** Listeners passed to assemble(), as startServer passes them. */
     observers?: Observers;
   },
@@ -51,6 +53,7 @@ export function provisioned(
       userRules: doc.userRules,
       ...(doc.groupRules ? { groupRules: doc.groupRules } : {}),
       ...(doc.admin ? { admin: doc.admin } : {}),
+      ...(doc.scim ? { scim: doc.scim } : {}),
       provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64"), ...doc.provisioning },
     },
     {},

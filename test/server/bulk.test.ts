@@ -216,12 +216,12 @@ describe("Bulk limits and switches", () => {
 });
 
 describe("runBulk", () => {
-  it("measures the parsed body when no Content-Length was sent (chunked)", () => {
+  it("measures the parsed body when no Content-Length was sent (chunked)", async () => {
     const s = testApp();
     try {
       const body = { schemas: [BULK_REQUEST], Operations: [{ method: "POST", path: "/Users", bulkId: "c", data: user("chunked") }] };
-      expect(() => runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 100 })).toThrow(/maxPayloadSize \(100\)/);
-      expect(runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 10_000 }).Operations[0]!.status).toBe("201");
+      await expect(runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 100 })).rejects.toThrow(/maxPayloadSize \(100\)/);
+      expect((await runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 10_000 })).Operations[0]!.status).toBe("201");
     } finally {
       s.close();
     }
