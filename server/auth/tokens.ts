@@ -77,7 +77,8 @@ export class TokenService {
   /**
    * Rows from versions before keyed hashing: their SHA-256 is keyed in place and their hint cut to
    * HINT_CHARS, in one transaction, without needing the tokens. A database busy with another
-   * writer is left for the next start; verify() reads old rows meanwhile.
+   * writer, or on a full or read-only disk, is left for the next start; verify() reads old rows
+   * meanwhile.
    */
   private upgradeStored(): void {
     const sqlite = this.db.$client;
@@ -92,7 +93,7 @@ export class TokenService {
         if (rows.length) this.wrote();
       }).immediate();
     } catch (e) {
-      if (!isDatabaseBusy(e)) throw e;
+      if (!isDatabaseBusy(e) && storageFaultCode(e) === undefined) throw e;
     }
   }
 
