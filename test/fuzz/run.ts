@@ -25,11 +25,16 @@ console.log(`fuzz: ${runs} runs per property, seed ${seed}`);
 for (const [name, make] of Object.entries(PROPERTIES)) {
   if (only && only !== name) continue;
   const p0 = performance.now();
+  let slowest = { ms: 0, what: "" };
   target.loop.reset();
   const details = await fc.check(
     fc.asyncProperty(make(target), async (r) => {
       requests++;
-      target.check(r, await target.send(r));
+      const t1 = performance.now();
+      const a = await target.send(r);
+      const took = performance.now() - t1;
+      if (took > slowest.ms) slowest = { ms: took, what: `${r.method} ${r.path.slice(0, 120)} ${String(r.body ?? "").slice(0, 160)} -> ${a.status}` };
+      target.check(r, a);
     }),
     { numRuns: runs, seed, endOnFailure: true },
   );
@@ -43,6 +48,7 @@ for (const [name, make] of Object.entries(PROPERTIES)) {
     console.log(`  error: ${String(details.errorInstance).slice(0, 2000)}`);
   } else {
     console.log(`ok ${name}: ${details.numRuns} runs in ${secs} s, largest event-loop delay ${propertyMax.toFixed(1)} ms`);
+    console.log(`  slowest request ${slowest.ms.toFixed(1)} ms: ${slowest.what}`);
   }
 }
 const maxDelayMs = Math.max(...maxima);
