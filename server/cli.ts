@@ -23,6 +23,7 @@ import { compileGroupRules, compileRules } from "./provisioning.js";
 import { describeOverlap, overlappingRules } from "../hooks/rule-overlap.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { conformance, conformanceUsageError } from "./conformance/command.js";
+import { conformanceClients, clientsUsageError } from "./conformance/clients/command.js";
 import { AdminUsageError, adminCommand, type AdminCommand } from "./admin/commands.js";
 import { AuditLog } from "./observability/audit.js";
 import { reconcileCommand } from "./reconcile.js";
@@ -45,6 +46,10 @@ commands:
                         send; NAME: checks, rfc, pingfederate, pingone, entra, okta (default all).
                         Exit 1 when a MUST fails, 2 when the server is unreachable or refuses
                         the credentials
+  conformance clients --base URL --token ADMIN_TOKEN [--since ISO] [--json]
+                        what each identity provider sent (from a running server's traffic
+                        inspector): per client, each request shape, RFC 7644 or a known dialect,
+                        and whether scimbridge accepted or refused it (docs/conformance.md)
   status                deliveries per target and rule, counted by state
   failures [--target T] [--rule R]
                         failed and retrying deliveries with the LDAP result code and message
@@ -222,6 +227,11 @@ async function main(argv: string[]): Promise<number> {
       return preview(load(values.config), values.user, values.json);
     }
     case "conformance": {
+      if (sub === "clients") {
+        const usage = clientsUsageError(values);
+        if (usage) throw new UsageError(usage);
+        return conformanceClients(values, out);
+      }
       const problem = conformanceUsageError(values);
       if (problem) throw new UsageError(problem);
       return conformance(values, out);

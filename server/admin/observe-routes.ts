@@ -12,6 +12,7 @@ import express, { type Request, type Response, type Router } from "express";
 import type { Config } from "../config/schema.js";
 import type { AuditKind, AuditLog } from "../observability/audit.js";
 import type { TrafficInspector } from "../observability/traffic.js";
+import { clientReport } from "../conformance/clients/report.js";
 import type { FailureThrottle } from "../auth/throttle.js";
 import { adminAuth } from "./routes.js";
 import { kindOf } from "./status.js";
@@ -49,6 +50,13 @@ export function observeRouter(o: { config: Config; traffic?: TrafficInspector | 
     if (status === null) return bad(res, "status must be an HTTP status code");
     if (client === null) return bad(res, "client must be given once");
     res.json({ enabled: true, size: o.traffic.size, records: o.traffic.list({ limit, status, client }) });
+  });
+
+  // Per client, each request shape seen: RFC 7644 or a known dialect, and what was done with it.
+  r.get("/traffic/conformance", (req, res) => {
+    const since = one(req, "since");
+    if (since === null || (since !== undefined && Number.isNaN(Date.parse(since)))) return bad(res, "since must be an ISO 8601 time");
+    res.json({ enabled: Boolean(o.traffic), clients: o.traffic ? clientReport(o.traffic.list(), since) : [] });
   });
 
   r.get("/traffic/:requestId", (req, res) => {

@@ -13,6 +13,8 @@ export interface Created {
 }
 
 export interface RecordingHttp extends Http {
+  /** Sent as User-Agent, so a traffic inspector tells the suites apart. */
+  userAgent: string;
   /** The last request sent and its response (for a failure report). */
   last?: { req: StepRequest; res?: StepResponse };
   created: Created[];
@@ -22,10 +24,11 @@ export function createHttp(base: string, auth: ConformanceAuth, timeoutMs: numbe
   const root = base.replace(/\/+$/, "");
   const http: RecordingHttp = {
     authorization: authorization(auth),
+    userAgent: "scimbridge-conformance",
     created: [],
     async send(req) {
       http.last = { req };
-      const res = await sendOnce(root, req, http.authorization, timeoutMs);
+      const res = await sendOnce(root, { ...req, headers: { "User-Agent": http.userAgent, ...req.headers } }, http.authorization, timeoutMs);
       http.last = { req, res };
       noteCreated(http.created, req, res);
       return res;

@@ -195,6 +195,7 @@ export async function runConformance(base: string, auth: ConformanceAuth, names:
   };
   for (const name of names) {
     const ctx = createContext();
+    http.userAgent = `scimbridge-conformance (${name})`;
     try {
       if (name === "checks") {
         for (const check of checks) {

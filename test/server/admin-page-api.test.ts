@@ -164,7 +164,7 @@ describe("the admin page's files", () => {
         for (const m of source.matchAll(/from "\.\/([\w-]+\.js)"/g)) refs.push(m[1]!);
       }
     }
-    expect([...seen].sort()).toEqual(["api.js", "app.js", "dom.js", "failures.js", "logs.js", "overview.js", "plot.js", "resource.js", "style.css"]);
+    expect([...seen].sort()).toEqual(["api.js", "app.js", "client-report.js", "dom.js", "failures.js", "logs.js", "overview.js", "plot.js", "resource.js", "style.css"]);
     expect((await a.http.get("/admin/no-such-file.js")).status).toBe(404);
   });
 

@@ -155,6 +155,11 @@ describe("admin page in headless Chromium", () => {
     expect(await page.locator('table.audit tr[data-kind="ldap"]').count()).toBe(2);
     expect(await page.locator('table.audit tr[data-kind="scim"]').count()).toBe(2);
     await shot("audit");
+
+    await page.getByRole("link", { name: "Client conformance" }).click();
+    await page.locator("table.client-report tr", { hasText: "/Users" }).first().waitFor(WAIT);
+    expect(await page.locator("table.client-report").first().textContent()).toContain("accepted as RFC");
+    await shot("client-conformance");
   });
 
   it("lists the failure with its LDAP result code and error", async () => {

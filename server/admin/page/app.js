@@ -5,6 +5,7 @@ import { api, onUnauthorized, session } from "./api.js";
 import { errorBox, h } from "./dom.js";
 import { failures } from "./failures.js";
 import { audit, traffic } from "./logs.js";
+import { clientReport } from "./client-report.js";
 import { overview } from "./overview.js";
 import { resource } from "./resource.js";
 
@@ -13,6 +14,7 @@ const ROUTES = [
   { name: "failures", re: /^#\/failures$/, view: failures, live: true },
   { name: "resource", re: /^#\/resource\/([^/]+)\/(.+)$/, view: resource, live: true, nav: "failures" },
   { name: "traffic", re: /^#\/traffic$/, view: traffic, live: false },
+  { name: "clients", re: /^#\/clients$/, view: clientReport, live: false },
   { name: "audit", re: /^#\/audit$/, view: audit, live: false },
 ];
 const SLOW_MS = 5000;
