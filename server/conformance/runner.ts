@@ -155,8 +155,9 @@ async function runCheck(check: Check, ctx: Ctx, http: RecordingHttp, features: S
     return judged(check.level, await check.run(http, ctx), http);
   } catch (e) {
     if (e instanceof CheckSkipped) return { outcome: "skip", reason: e.message };
-    const timeout = (e as Error).name === "TimeoutError" || (e as Error).name === "TypeError";
-    return judged(check.level, timeout ? describeError(e, timeoutMs) : (e as Error).message, http);
+    // fetch rejects with TimeoutError, or TypeError "fetch failed" when the connection fails.
+    const network = (e as Error).name === "TimeoutError" || ((e as Error).name === "TypeError" && (e as Error).message === "fetch failed");
+    return judged(check.level, network ? describeError(e, timeoutMs) : (e as Error).message, http);
   }
 }
 

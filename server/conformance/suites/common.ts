@@ -71,16 +71,18 @@ export function list(res: StepResponse, ids?: string[]): string | undefined {
   const bad = status(res, 200);
   if (bad) return bad;
   const b = json(res);
-  if (!Array.isArray(b.schemas) || !b.schemas.includes(LIST)) return `schemas does not name ${LIST}`;
+  const schemas = attr(b, "schemas");
+  if (!Array.isArray(schemas) || !schemas.includes(LIST)) return `schemas does not name ${LIST}`;
   for (const k of ["totalResults", "startIndex", "itemsPerPage"]) {
-    if (k !== "totalResults" && b[k] === undefined) continue;
-    if (!Number.isInteger(b[k])) return `${k} is ${JSON.stringify(b[k])}, not an integer`;
+    const v = attr(b, k);
+    if (k !== "totalResults" && v === undefined) continue;
+    if (!Number.isInteger(v)) return `${k} is ${JSON.stringify(v)}, not an integer`;
   }
   if (ids === undefined) return undefined;
   const got = resources(res).map((r) => String(r.id));
   const same = got.length === ids.length && ids.every((id) => got.includes(id));
   if (!same) return `expected resources ${JSON.stringify(ids)}, got ${JSON.stringify(got)}`;
-  if (b.totalResults !== ids.length) return `totalResults is ${JSON.stringify(b.totalResults)}, expected ${ids.length}`;
+  if (attr(b, "totalResults") !== ids.length) return `totalResults is ${JSON.stringify(attr(b, "totalResults"))}, expected ${ids.length}`;
   return undefined;
 }
 
