@@ -6,9 +6,6 @@
  * log's background flush must not end the process, and everything acknowledged is still there
  * after recovery and after reopening the file.
  */
-import { execFileSync } from "node:child_process";
-import { closeSync, mkdtempSync, openSync, rmSync, rmdirSync, writeSync } from "node:fs";
-import { tmpdir } from "node:os";
 import { join } from "node:path";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -16,47 +13,23 @@ import { openStore, type Store } from "../../db/open.js";
 import { createApp, type App } from "../../server/app.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/logger.js";
+import { mountTmpfs, type Tmpfs } from "../harness/tmpfs.js";
 import { user } from "../helpers/app.js";
 
 const ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 const MOUNT_SIZE = "8m";
 
-let dir: string | undefined;
-let mounted = false;
+let disk: Tmpfs | undefined;
 let store: Store | undefined;
 
-function requireRoot(): void {
-  // Not skipped: a suite that silently passes without its fault proves nothing.
-  if (process.getuid?.() !== 0) throw new Error("the full-disk test mounts a tmpfs and needs root (CI runs as root); run it as root");
-}
-
 beforeAll(() => {
-  requireRoot();
-  dir = mkdtempSync(join(tmpdir(), "scimbridge-fulldisk-"));
-  execFileSync("mount", ["-t", "tmpfs", "-o", `size=${MOUNT_SIZE}`, "tmpfs", dir]);
-  mounted = true;
+  disk = mountTmpfs(MOUNT_SIZE);
 });
 
 afterAll(() => {
   store?.close();
-  if (mounted && dir) execFileSync("umount", ["-l", dir]);
-  if (dir) rmdirSync(dir);
+  disk?.unmount();
 });
-
-/** Writes zeros to `file` until the filesystem says ENOSPC; returns the bytes written. */
-function fill(file: string): number {
-  const fd = openSync(file, "w");
-  const chunk = Buffer.alloc(64 * 1024);
-  let written = 0;
-  try {
-    for (;;) written += writeSync(fd, chunk);
-  } catch (e) {
-    if ((e as NodeJS.ErrnoException).code !== "ENOSPC") throw e;
-  } finally {
-    closeSync(fd);
-  }
-  return written;
-}
 
 function app(file: string): { a: App; http: ReturnType<typeof supertest>; auth: { Authorization: string } } {
   const config = parseConfig({ storage: { file }, logging: { level: "silent" }, server: { publicUrl: "https://scim.example.test/scim/v2" } }, {});
@@ -68,7 +41,7 @@ function app(file: string): { a: App; http: ReturnType<typeof supertest>; auth: 
 
 describe("the database on a full disk", () => {
   it("writes answer 503 + Retry-After, reads and /readyz keep answering, and it recovers when space returns", async () => {
-    const file = join(dir!, "scim.db");
+    const file = join(disk!.dir, "scim.db");
     const { a, http, auth } = app(file);
     const acknowledged: string[] = [];
     const post = async (name: string) => {
@@ -78,16 +51,15 @@ describe("the database on a full disk", () => {
     };
     for (let i = 0; i < 20; i++) expect((await post(`before${i}`)).status).toBe(201);
 
-    const filler = join(dir!, "filler");
     let refused: supertest.Response | undefined;
     // Writes stream in while the disk fills: the filler takes what is left, then a few more
     // writes grow the WAL until SQLite gets ENOSPC.
     for (let i = 0; i < 400 && !refused; i++) {
-      if (i === 5) fill(filler);
+      if (i === 5) disk!.fill();
       const res = await post(`during${i}`);
       expect([201, 503]).toContain(res.status);
       if (res.status === 503) refused = res;
-      if (i > 5 && i % 20 === 0) fill(`${filler}${i}`);
+      if (i > 5 && i % 20 === 0) disk!.fill();
     }
     expect(refused, "no write was refused: the disk never filled").toBeDefined();
     expect(refused!.headers["retry-after"]).toMatch(/^\d+$/);
@@ -106,7 +78,7 @@ describe("the database on a full disk", () => {
     expect(ready.body).toMatchObject({ status: "not_ready", database: expect.stringMatching(/SQLITE_(FULL|IOERR)/) });
 
     // Space returns: readiness and writes come back by themselves.
-    for (const f of execFileSync("ls", [dir!]).toString().split("\n").filter((n) => n.startsWith("filler"))) rmSync(join(dir!, f));
+    disk!.free();
     const again = await http.get("/readyz");
     expect(again.status).toBe(200);
     expect((await post("after")).status).toBe(201);
@@ -124,7 +96,7 @@ describe("the database on a full disk", () => {
 
   it("a read-only database (query_only, SQLITE_READONLY): writes answer 503, reads work, writes resume", async () => {
     store?.close();
-    const file = join(dir!, "ro.db");
+    const file = join(disk!.dir, "ro.db");
     const { http, auth } = app(file);
     const id = ((await http.post("/scim/v2/Users").set(auth).send(user("ro"))).body as { id: string }).id;
     // A mount cannot be remounted read-only under a file open for writing, so SQLite's own
