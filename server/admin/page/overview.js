@@ -18,9 +18,12 @@ const STATES = [
 let lastReconcile;
 let reconciling = false;
 
+/** The embedded slapd's supervision (hooks/ldap/slapd-supervisor.ts): how often it was restarted. */
+const restarts = (health) => (health.supervisor?.restarts ? [" ", h("span", { class: "msg" }, `slapd restarted ${health.supervisor.restarts}× (last exit ${health.supervisor.lastExit ?? "?"})`)] : []);
+
 function reachability(health) {
   if (!health) return h("span", { class: "badge state-none" }, "unknown");
-  if (health.reachable) return [h("span", { class: "badge state-in_sync" }, "reachable"), " ", h("span", { class: "muted" }, health.url ?? "")];
+  if (health.reachable) return [h("span", { class: "badge state-in_sync" }, "reachable"), " ", h("span", { class: "muted" }, health.url ?? ""), ...restarts(health)];
   return [h("span", { class: "badge state-failed" }, "unreachable"), " ", h("span", { class: "msg" }, health.lastError ?? "")];
 }
 
