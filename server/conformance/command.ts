@@ -2,7 +2,15 @@
 import { writeFileSync } from "node:fs";
 import { formatRecord, PreflightError, runConformance, summary, type ConformanceAuth, type StepRecord } from "./runner.js";
 import { junitXml } from "./junit.js";
-import { SUITE_NAMES, type SuiteName } from "./selection.js";
+import { selected, SUITE_NAMES, type SuiteName } from "./selection.js";
+import { checks } from "./checks/index.js";
+import { suites } from "./suites/index.js";
+import { stepId } from "./runner.js";
+
+/** Every step's id and area, for checking --only/--skip. */
+function allSteps(): { id: string; area: string }[] {
+  return [...checks.map((c) => ({ id: c.id, area: c.area })), ...Object.entries(suites).flatMap(([name, suite]) => suite.steps.map((s) => ({ id: stepId(name, s), area: name })))];
+}
 
 export interface ConformanceArgs {
   base?: string | undefined;
@@ -31,6 +39,10 @@ export function conformanceUsageError(a: ConformanceArgs): string | undefined {
   if (a.basic !== undefined && !a.basic.includes(":")) return "--basic takes user:pass";
   const unknown = split(a.client).filter((c) => !SUITE_NAMES.includes(c as SuiteName));
   if (unknown.length) return `unknown --client ${unknown.join(", ")} (one of ${SUITE_NAMES.join(", ")})`;
+  const steps = allSteps();
+  const names = (p: string) => steps.some((s) => selected(s.id, s.area, { only: [p] }));
+  const stray = [...split(a.only), ...split(a.skip)].filter((p) => !names(p));
+  if (stray.length) return `--only/--skip ${stray.join(", ")} names no area or step (areas: ${[...new Set(steps.map((s) => s.area))].join(", ")})`;
   return undefined;
 }
 

@@ -92,6 +92,14 @@ describe("scimbridge conformance against a plain SCIMMY + scimmy-routers server"
     expect(counts.failed).toBe(failed().length);
   });
 
+  it("deletes what it created, although steps failed", async () => {
+    const headers = { Authorization: `Bearer ${REFERENCE_TOKEN}` };
+    for (const kind of ["Users", "Groups"]) {
+      const res = await fetch(`${server.url}/${kind}`, { headers });
+      expect(((await res.json()) as { totalResults: number }).totalResults, kind).toBe(0);
+    }
+  });
+
   it("every step cites its RFC section or vendor document", () => {
     for (const r of records) expect(r.source, r.id).toMatch(/^https:\/\//);
   });

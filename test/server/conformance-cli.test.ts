@@ -92,5 +92,8 @@ describe("scimbridge conformance", () => {
     expect(runCli(["conformance", "--token", TOKEN]).code).toBe(2);
     expect(runCli(["conformance", "--base", url]).code).toBe(2);
     expect(runCli(["conformance", "--base", url, "--token", TOKEN, "--client", "salesforce"]).code).toBe(2);
+    const stray = runCli(["conformance", "--base", url, "--token", TOKEN, "--only", "filtr"]);
+    expect(stray.code).toBe(2);
+    expect(stray.stderr).toContain("--only/--skip filtr names no area or step");
   });
 });
