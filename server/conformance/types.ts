@@ -59,7 +59,7 @@ export interface Step {
   name: string;
   /** Stable id for --only/--skip and reports; default `<suite>.<name as a slug>`. */
   id?: string;
-  /** Default "must". */
+  /** Default: "must" in the rfc suite, "should" (an IdP expectation) in a client's suite. */
   level?: Level;
   /** The vendor document (or RFC section) this request shape comes from. */
   source: string;

@@ -42,7 +42,7 @@ export const authChecks: Check[] = [
     },
   },
   {
-    id: "auth.spc-readable",
+    id: "discovery.spc-authentication-schemes",
     area: "discovery",
     title: "/ServiceProviderConfig lists authenticationSchemes",
     source: `${RFC7644}#section-4`,

@@ -98,6 +98,7 @@ export const resourceChecks: Check[] = [
     title: "attributes= on a list keeps id and schemas on every resource",
     source: `${RFC7644}#section-3.4.2.5`,
     level: "must",
+    requires: "filter",
     async run(http, ctx) {
       const { body: b } = await createUser(http, ctx, "lattrs");
       const res = await http.send({ method: "GET", path: q("/Users", { filter: `userName eq "${String(attr(b, "userName"))}"`, attributes: "userName" }) });
