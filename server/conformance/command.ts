@@ -60,14 +60,25 @@ export async function conformance(a: ConformanceArgs, out: (line: string) => voi
     if (a.json) out(JSON.stringify(r));
     else formatRecord(r).forEach((l) => out(l));
   };
+  // Ctrl-C (or SIGTERM from CI) ends the run after the current step, deleting what it created;
+  // a second one ends the process at once.
+  const stop = new AbortController();
+  const onSignal = () => stop.abort();
+  process.once("SIGINT", onSignal).once("SIGTERM", onSignal);
   try {
-    const counts = await runConformance(a.base!, auth, names, report, { only: split(a.only), skip: split(a.skip) });
+    const counts = await runConformance(a.base!, auth, names, report, { only: split(a.only), skip: split(a.skip), signal: stop.signal });
     if (a.junit) writeFileSync(a.junit, junitXml(records, counts));
     (a.json ? err : out)(summary(counts));
+    if (stop.signal.aborted) {
+      err("conformance: interrupted; what the run created was deleted");
+      return 130;
+    }
     return counts.failed ? 1 : 0;
   } catch (e) {
     if (!(e instanceof PreflightError)) throw e;
     err(`conformance: ${e.message}`);
     return 2;
+  } finally {
+    process.off("SIGINT", onSignal).off("SIGTERM", onSignal);
   }
 }

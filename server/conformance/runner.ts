@@ -19,6 +19,8 @@ export interface RunOptions {
   /** Areas or step ids to run (all when empty), and to leave out. */
   only?: string[];
   skip?: string[];
+  /** Stops the run before its next step (Ctrl-C); what was created is still deleted. */
+  signal?: AbortSignal;
 }
 
 /** One step's result: what --json prints and --junit writes. */
@@ -200,6 +202,7 @@ export async function runConformance(base: string, auth: ConformanceAuth, names:
     try {
       if (name === "checks") {
         for (const check of checks) {
+          if (opts.signal?.aborted) break;
           if (!selected(check.id, check.area, opts)) continue;
           const t = Date.now();
           const j = await runCheck(check, ctx, http, features, timeoutMs);
@@ -208,6 +211,7 @@ export async function runConformance(base: string, auth: ConformanceAuth, names:
         continue;
       }
       for (const step of suites[name].steps) {
+        if (opts.signal?.aborted) break;
         const id = stepId(name, step);
         if (!step.cleanup && !selected(id, name, opts)) continue;
         const t = Date.now();
@@ -219,6 +223,7 @@ export async function runConformance(base: string, auth: ConformanceAuth, names:
       // Each suite leaves the server as it found it, whatever failed.
       await deleteCreated(http);
     }
+    if (opts.signal?.aborted) break;
   }
   return counts;
 }
