@@ -18,6 +18,9 @@ const COMPARE_OPS: ReadonlySet<string> = new Set(["eq", "ne", "co", "sw", "ew", 
  * first character because `members.$ref` / `groups.$ref` are real sub-attribute names.
  */
 const ATTR_PATH = /^(?:urn:[A-Za-z0-9.\-_:]+:)?[A-Za-z$][A-Za-z0-9_$-]*(?:\.[A-Za-z$][A-Za-z0-9_$-]*)?$/i;
+
+/** Whether `s` is an attrPath (RFC 7644 §3.10), as `attributes` and `excludedAttributes` name them. */
+export const isAttributePath = (s: string): boolean => ATTR_PATH.test(s);
 /** A sub-attribute after a valuePath's closing bracket: `].value`. */
 const SUB_ATTR = /^\.[A-Za-z$][A-Za-z0-9_$-]*$/;
 /** RFC 8259 §6 number grammar; anything else unquoted is a bare string (see bareValue). */

@@ -8,6 +8,9 @@ import type { Request, RequestHandler, Response } from "express";
 import SCIMMYRouters from "scimmy-routers";
 import { declareScimmyResources, SCIMMY } from "../../schemas/scimmy-declarations.js";
 import type { SchemaRegistry } from "../../schemas/registry.js";
+import { badRequest } from "../../schemas/errors.js";
+import { isAttributePath } from "../../schemas/filter/parse.js";
+import { attributeList } from "./list-params.js";
 import type { Config } from "../config/schema.js";
 
 export const DISCOVERY_PATH = /^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/[^/]+)?$/i;
@@ -105,6 +108,12 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
     if (!DISCOVERY_PATH.test(req.path)) return next();
     // scimmy keeps one global config; re-assert ours in case another app in this process changed it.
     assert();
+    // scimmy parses these lists as filters and throws a TypeError (a 500) on a name that is not
+    // an attribute path (a number, say): refused here as the client's error, RFC 7644 §3.10.
+    for (const key of ["attributes", "excludedAttributes"] as const) {
+      const bad = attributeList(req.query[key])?.find((a) => !isAttributePath(a));
+      if (bad !== undefined) throw badRequest("invalidValue", `${key} names ${JSON.stringify(bad.slice(0, 100))}, which is not an attribute path (RFC 7644 §3.10)`);
+    }
     if (/^\/ServiceProviderConfig$/i.test(req.path)) advertisePatchLimit(res, config.scim.limits.patchOperations);
     return handle(req, res, next);
   };

@@ -207,3 +207,13 @@ describe("request shape", () => {
     expect(order).toEqual(["healthz", "bulk"]);
   });
 });
+
+describe("discovery endpoints", () => {
+  it("an attributes list naming something that is not an attribute path is 400, not scimmy's 500", async () => {
+    const app = (t = testApp());
+    const res = await app.http.get("/scim/v2/ServiceProviderConfig?attributes=-9223372036854775809").set(app.auth);
+    expect(res.status).toBe(400);
+    expect(res.body).toMatchObject(scimError(400, "invalidValue", /not an attribute path/));
+    expect((await app.http.get("/scim/v2/Schemas?attributes=id,name").set(app.auth)).status).toBe(200);
+  });
+});
