@@ -9,7 +9,8 @@ import SCIMMYRouters from "scimmy-routers";
 import { declareScimmyResources, SCIMMY } from "../../schemas/scimmy-declarations.js";
 import type { SchemaRegistry } from "../../schemas/registry.js";
 import { badRequest } from "../../schemas/errors.js";
-import { isAttributePath } from "../../schemas/filter/parse.js";
+import { FilterError } from "../../schemas/filter/ast.js";
+import { isAttributePath, parseFilter } from "../../schemas/filter/parse.js";
 import { attributeList } from "./list-params.js";
 import type { Config } from "../config/schema.js";
 
@@ -113,6 +114,18 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
     for (const key of ["attributes", "excludedAttributes"] as const) {
       const bad = attributeList(req.query[key])?.find((a) => !isAttributePath(a));
       if (bad !== undefined) throw badRequest("invalidValue", `${key} names ${JSON.stringify(bad.slice(0, 100))}, which is not an attribute path (RFC 7644 §3.10)`);
+    }
+    // Likewise a filter scimmy cannot read (`filter=userName`, a repeated parameter): checked
+    // with our own parser first (RFC 7644 §3.4.2.2), 400 invalidFilter.
+    const filter = req.query.filter;
+    if (filter !== undefined) {
+      if (typeof filter !== "string") throw badRequest("invalidFilter", "filter must be given once, as a string");
+      try {
+        parseFilter(filter, { maxLength: config.scim.limits.filterLength, maxDepth: config.scim.limits.filterDepth });
+      } catch (e) {
+        if (e instanceof FilterError) throw badRequest("invalidFilter", e.message);
+        throw e;
+      }
     }
     if (/^\/ServiceProviderConfig$/i.test(req.path)) advertisePatchLimit(res, config.scim.limits.patchOperations);
     return handle(req, res, next);
