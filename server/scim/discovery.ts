@@ -11,7 +11,6 @@ import type { SchemaRegistry } from "../../schemas/registry.js";
 import { badRequest } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { isAttributePath, parseFilter } from "../../schemas/filter/parse.js";
-import { attributeList } from "./list-params.js";
 import type { Config } from "../config/schema.js";
 
 export const DISCOVERY_PATH = /^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/[^/]+)?$/i;
@@ -112,7 +111,10 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
     // scimmy parses these lists as filters and throws a TypeError (a 500) on a name that is not
     // an attribute path (a number, say): refused here as the client's error, RFC 7644 §3.10.
     for (const key of ["attributes", "excludedAttributes"] as const) {
-      const bad = attributeList(req.query[key])?.find((a) => !isAttributePath(a));
+      // Raw, empty names included (`,groups`): scimmy reads each element as it is.
+      const raw = req.query[key];
+      const names = (Array.isArray(raw) ? raw : [raw]).filter((x): x is string => typeof x === "string" && x.trim() !== "").flatMap((s) => s.split(","));
+      const bad = names.map((a) => a.trim()).find((a) => !isAttributePath(a));
       if (bad !== undefined) throw badRequest("invalidValue", `${key} names ${JSON.stringify(bad.slice(0, 100))}, which is not an attribute path (RFC 7644 §3.10)`);
     }
     // Likewise a filter scimmy cannot read (`filter=userName`, a repeated parameter): checked

@@ -215,6 +215,8 @@ describe("discovery endpoints", () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidValue", /not an attribute path/));
     expect((await app.http.get("/scim/v2/Schemas?attributes=id,name").set(app.auth)).status).toBe(200);
+    expect((await app.http.get("/scim/v2/ResourceTypes/User?excludedAttributes=,name").set(app.auth)).status).toBe(400);
+    expect((await app.http.get("/scim/v2/ResourceTypes/User?excludedAttributes=").set(app.auth)).status).toBeLessThan(500);
     const filtered = await app.http.get("/scim/v2/ServiceProviderConfig?filter=userName").set(app.auth);
     expect(filtered.status).toBe(400);
     expect(filtered.body).toMatchObject(scimError(400, "invalidFilter", /./));
