@@ -15,6 +15,7 @@ const KNOWN_DEFECTS: Record<string, string> = {
   "rfc.error-no-credentials-is-401-with-www-authenticate": "401 without WWW-Authenticate",
   "crud.create-201-location": "no Location header on 201",
   "patch.operations-key-any-case": 'a PatchOp with lower-case "operations" is refused',
+  "patch.replace-multi-valued-without-path": "a path-less replace of emails appends the new values instead of replacing them",
   "etag.if-match-mismatch-412": "If-Match is ignored (no 412)",
   "membership.add-existing-member-idempotent": "re-adding a member stores it twice",
   "projection.attributes-keeps-id-schemas": "attributes= drops schemas",
