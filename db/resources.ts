@@ -97,6 +97,20 @@ export class ResourceQueries {
 
   page(kind: ResourceKind, q: ListQuery): StoredResource[] {
     if (q.limit <= 0) return [];
+    return this.pageQuery(kind, q).all().map(toStored);
+  }
+
+  /**
+   * Whether the page's ORDER BY needs a sort of every matching row (SQLite's query plan says
+   * "USE TEMP B-TREE FOR ORDER BY": no index delivers the order), rather than an index walk.
+   */
+  sortsEveryRow(kind: ResourceKind, q: ListQuery): boolean {
+    const { sql: text, params } = this.pageQuery(kind, { ...q, limit: Math.max(q.limit, 1) }).toSQL();
+    const plan = this.db.$client.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...(params as unknown[])) as { detail: string }[];
+    return plan.some((p) => p.detail === "USE TEMP B-TREE FOR ORDER BY");
+  }
+
+  private pageQuery(kind: ResourceKind, q: ListQuery) {
     const t = tableOf(kind);
     const dir = q.descending ? desc : asc;
     // seq breaks ties so the order is stable across pages (Okta's import pages by startIndex).
@@ -107,9 +121,7 @@ export class ResourceQueries {
       .where(q.where)
       .orderBy(...order)
       .limit(q.limit)
-      .offset(q.offset)
-      .all()
-      .map(toStored);
+      .offset(q.offset);
   }
 
   insert(kind: ResourceKind, r: StoredResource): void {

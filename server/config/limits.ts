@@ -21,6 +21,7 @@ export const limitsSchema = z
       .transform((given) => ({ ...DEFAULT_LIMITS.attributeLength, ...given })),
     attributeNames: positive.default(DEFAULT_LIMITS.attributeNames),
     jsonDepth: positive.max(10_000).default(DEFAULT_LIMITS.jsonDepth),
+    sortResources: positive.default(DEFAULT_LIMITS.sortResources),
   })
   .strict()
   .default({ ...DEFAULT_LIMITS });

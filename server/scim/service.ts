@@ -120,7 +120,14 @@ export class ResourceService {
       throw e;
     }
     const totalResults = this.q.count(kind, where);
-    const rows = this.q.page(kind, { where, orderBy, descending: p.descending, offset: p.startIndex - 1, limit: p.count });
+    const query = { where, orderBy, descending: p.descending, offset: p.startIndex - 1, limit: p.count };
+    // A sort no index delivers is one synchronous SQLite sort of every match: bounded, so one
+    // request cannot hold the event loop (RFC 7644 §3.12 tooMany: more results than the server is
+    // willing to process).
+    if (orderBy !== undefined && p.count > 0 && totalResults > this.limits.sortResources && this.q.sortsEveryRow(kind, query)) {
+      throw badRequest("tooMany", `sorting ${totalResults} resources by ${p.sortBy} needs a sort of every one (no index orders that attribute); the limit is ${this.limits.sortResources} (scim.limits.sortResources): narrow the filter or sort by userName`);
+    }
+    const rows = this.q.page(kind, query);
     const read = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
     return {
       totalResults,

@@ -222,3 +222,22 @@ describe("discovery endpoints", () => {
     expect(filtered.body).toMatchObject(scimError(400, "invalidFilter", /./));
   });
 });
+
+describe("sort limit", () => {
+  it("sorting more than scim.limits.sortResources matches by an attribute no index orders is 400 tooMany; userName (indexed), a narrower filter and count=0 are not", async () => {
+    const app = (t = testApp({ scim: { limits: { sortResources: 3 } } }));
+    for (let i = 0; i < 5; i++) expect((await app.http.post("/scim/v2/Users").set(app.auth).send(user(`sorted-${i}`, { title: `T${5 - i}` }))).status).toBe(201);
+    const wide = await app.http.get("/scim/v2/Users").query({ sortBy: "title" }).set(app.auth);
+    expect(wide.status).toBe(400);
+    expect(wide.body).toMatchObject(scimError(400, "tooMany", /scim\.limits\.sortResources/));
+    const indexed = await app.http.get("/scim/v2/Users").query({ sortBy: "userName" }).set(app.auth);
+    expect(indexed.status).toBe(200);
+    expect(indexed.body.Resources.map((r: { userName: string }) => r.userName)).toEqual(["sorted-0", "sorted-1", "sorted-2", "sorted-3", "sorted-4"]);
+    const narrow = await app.http.get("/scim/v2/Users").query({ sortBy: "title", filter: 'userName sw "sorted-3" or userName sw "sorted-4"' }).set(app.auth);
+    expect(narrow.status).toBe(200);
+    expect(narrow.body.Resources.map((r: { title: string }) => r.title)).toEqual(["T1", "T2"]);
+    const countOnly = await app.http.get("/scim/v2/Users").query({ sortBy: "title", count: 0 }).set(app.auth);
+    expect(countOnly.status).toBe(200);
+    expect(countOnly.body.totalResults).toBe(5);
+  });
+});
