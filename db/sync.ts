@@ -222,6 +222,24 @@ export class SyncQueries {
       .all(kind, id, target) as { rule: string; dn: string; state: string }[];
   }
 
+  /**
+   * Rows holding a DN, streamed, but those of `skipKind` (rows that record no provenance): a
+   * rule's own (`{ rule }`), or every other rule's on a target (`{ target, exceptRule }`).
+   */
+  rowsHoldingDns(skipKind: string, of: { rule: string } | { target: string; exceptRule: string }): IterableIterator<SyncStateRow & { dn: string }> {
+    const [where, args] = "rule" in of ? ["rule = ?", [of.rule]] : ["target = ? AND rule != ?", [of.target, of.exceptRule]];
+    return this.sqlite.prepare(`${SELECT_ROW} WHERE dn IS NOT NULL AND resource_type != ? AND ${where}`).iterate(skipKind, ...args) as IterableIterator<SyncStateRow & { dn: string }>;
+  }
+
+  /** Whether a row of `kind` for this DN of a target, under another rule, still waits for delivery. */
+  waitingAt(kind: string, target: string, dnKey: string, exceptRule: string): boolean {
+    return (
+      this.sqlite
+        .prepare("SELECT 1 FROM sync_state WHERE resource_type = ? AND target = ? AND dn_key = ? AND rule != ? AND state IN ('pending', 'retrying') LIMIT 1")
+        .get(kind, target, dnKey, exceptRule) !== undefined
+    );
+  }
+
   /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */
   wakeWaitingFor(holder: string, at: string): number {
     return this.sqlite

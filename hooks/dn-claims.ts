@@ -11,6 +11,7 @@ import type { ResourceKind } from "../schemas/registry.js";
 import type { WorkerServices } from "./group-delivery.js";
 import { dnKey } from "./ldap/dn.js";
 import { LdapDeliveryError, readEntry } from "./ldap/executor.js";
+import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf } from "./entry-ownership.js";
 
 /**
  * Records that the row's entry is (about to be) at `dn`, unless another resource holds that DN
@@ -30,8 +31,8 @@ export async function claimDn(w: WorkerServices, row: SyncStateRow, dn: string, 
   }
   if (holder) {
     const target = w.options.targets.get(row.target)!;
-    const there = await readEntry(target.connection, dn, ["entryUUID", "objectGUID"]);
-    const id = there?.["entryuuid"]?.[0] ?? there?.["objectguid"]?.[0];
+    const there = await readEntry(target.connection, dn, [...DIRECTORY_ID_ATTRIBUTES]);
+    const id = there && directoryIdOf(there);
     if (there && (holder.directoryId === null || id === holder.directoryId)) {
       const scim = holder.resourceType === "User" || holder.resourceType === "Group";
       const deleted = scim && w.options.readResource(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;

@@ -4,9 +4,10 @@
  * retried and audited (reportLdapWrites) like one. The entry is deleted only while it is still the
  * one reconcile read: the same DN and directory id (an entry made there since is someone else's).
  */
+import { dnKey } from "./ldap/dn.js";
 import type { SyncStateRow } from "../db/sync.js";
 import { forgetTombstones } from "../db/tombstones.js";
-import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf, dnKeyOf } from "./entry-ownership.js";
+import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf } from "./entry-ownership.js";
 import type { WorkerServices } from "./group-delivery.js";
 import { executeOps, LdapDeliveryError, readEntry } from "./ldap/executor.js";
 import type { LdapOp } from "./ops.js";
@@ -37,7 +38,7 @@ export class EntryDelivery {
       }
       // Gone: no rule's tombstone can name it any more.
       this.w.finish(row, { state: "remove" }, () => {
-        if (row.directoryId !== null) forgetTombstones(this.w.options.store.sqlite, row.target, dnKeyOf(dn), row.directoryId);
+        if (row.directoryId !== null) forgetTombstones(this.w.options.store.sqlite, row.target, dnKey(dn), row.directoryId);
       });
       this.w.reportDelivery(row.target, "success", t0);
     } catch (e) {

@@ -6,9 +6,10 @@
  * Reconcile deletes only a rule's own leftovers; anything else under its base is `unmanaged`.
  */
 import type Database from "better-sqlite3";
-import type { SyncStateRow } from "../db/sync.js";
+import type { Store } from "../db/open.js";
+import { SyncQueries, type SyncStateRow } from "../db/sync.js";
 import { recordTombstone, tombstoneOwner, tombstonesOf } from "../db/tombstones.js";
-import { normalizeDn } from "./ldap/dn.js";
+import { dnKey } from "./ldap/dn.js";
 
 /**
  * sync_state rows of this type stand for a directory entry rather than a SCIM resource (an
@@ -24,14 +25,6 @@ export function directoryIdOf(entry: Record<string, string[]>): string | undefin
   return entry["entryuuid"]?.[0] ?? entry["objectguid"]?.[0];
 }
 
-/** sync_state.dn_key's spelling: the normalised DN, or the DN itself when it does not parse. */
-export function dnKeyOf(dn: string): string {
-  try {
-    return normalizeDn(dn);
-  } catch {
-    return dn;
-  }
-}
 
 interface RemovableRule {
   actions: { deprovision: { onRuleRemoved: string }; delete?: boolean };
@@ -51,7 +44,7 @@ export function removalLeavesEntries(rule: RemovableRule): boolean {
 export function tombstoneIfLeftInPlace(sqlite: Database.Database, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): void {
   if (row.resourceType === ENTRY_KIND || row.dn === null || row.directoryId === null) return;
   if (!removedRule || !removalLeavesEntries(removedRule)) return;
-  recordTombstone(sqlite, { rule: row.rule, target: row.target, dnKey: dnKeyOf(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
+  recordTombstone(sqlite, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
 }
 
 /** A directory entry under a rule's base that the rule does not expect. */
@@ -96,35 +89,30 @@ const sameEntry = (recorded: string | null, read: string | undefined) => recorde
  * rows and tombstones once each (streamed) and the other rules' rows of the target once, keeping
  * only the unexpected entries in memory.
  */
-export function classifyUnexpected(sqlite: Database.Database, rule: { name: string; target: string }, entries: UnexpectedEntry[]): { extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] } {
+export function classifyUnexpected(store: Store, rule: { name: string; target: string }, entries: UnexpectedEntry[]): { extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] } {
   if (!entries.length) return { extra: [], unmanaged: [] };
-  const byKey = new Map(entries.map((e) => [dnKeyOf(e.dn), e] as const));
+  const byKey = new Map(entries.map((e) => [dnKey(e.dn), e] as const));
   const owned = new Map<string, OwnedEntry>();
-  type RowRef = Pick<SyncStateRow, "resourceType" | "resourceId" | "rule" | "dn" | "dnKey" | "directoryId">;
-  const rows = (where: string, ...args: string[]) =>
-    sqlite
-      .prepare(`SELECT resource_type AS resourceType, resource_id AS resourceId, rule, dn, dn_key AS dnKey, directory_id AS directoryId FROM sync_state WHERE dn IS NOT NULL AND resource_type != ? AND ${where}`)
-      .iterate(ENTRY_KIND, ...args) as IterableIterator<RowRef & { dn: string }>;
-
+  const { sqlite } = store;
+  const sync = new SyncQueries(store.db);
   // Entry rows (a delete queued for an unmanaged entry) record no provenance: they are skipped.
-  for (const r of rows("rule = ?", rule.name)) {
-    const key = r.dnKey ?? dnKeyOf(r.dn);
+  for (const r of sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
+    const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && sameEntry(r.directoryId, e.directoryId)) owned.set(key, { dn: e.dn, resourceType: r.resourceType, resourceId: r.resourceId, provenance: "correlation", directoryId: e.directoryId });
   }
-  const current = sqlite.prepare("SELECT dn FROM sync_state WHERE resource_type = ? AND resource_id = ? AND rule = ? AND dn IS NOT NULL");
   for (const t of tombstonesOf(sqlite, rule.name, rule.target)) {
     const e = byKey.get(t.dnKey);
     if (!e || owned.has(t.dnKey) || e.directoryId === undefined || e.directoryId !== t.directoryId) continue;
-    const holds = current.get(t.resourceType, t.resourceId, rule.name) as { dn: string } | undefined;
+    const holds = sync.get(t.resourceType, t.resourceId, rule.name);
     const x: OwnedEntry = { dn: e.dn, resourceType: t.resourceType, resourceId: t.resourceId, provenance: "tombstone", directoryId: e.directoryId };
-    if (holds) x.blocked = `${t.resourceType}/${t.resourceId} holds ${holds.dn} for this rule`;
+    if (holds?.dn) x.blocked = `${t.resourceType}/${t.resourceId} holds ${holds.dn} for this rule`;
     owned.set(t.dnKey, x);
   }
 
   const others = new Map<string, string>();
-  for (const r of rows("target = ? AND rule != ?", rule.target, rule.name)) {
-    const key = r.dnKey ?? dnKeyOf(r.dn);
+  for (const r of sync.rowsHoldingDns(ENTRY_KIND, { target: rule.target, exceptRule: rule.name })) {
+    const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && !owned.has(key) && !others.has(key) && sameEntry(r.directoryId, e.directoryId)) others.set(key, r.rule);
   }

@@ -219,7 +219,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
       sync.refreshGroup(want.id, [], at);
     });
   }
-  Object.assign(report, classifyUnexpected(o.store.sqlite, rule, unexpected));
+  Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
 
   if (o.dryRun) return report;
   o.store.sqlite

@@ -3,12 +3,13 @@
  * delivery worker takes like any other change: ordered per resource, retried with backoff, and
  * each LDAP write in the audit log (the worker's onLdapWrite). Nothing here talks to LDAP.
  */
+import { dnKey } from "./ldap/dn.js";
 import { eq } from "drizzle-orm";
 import type { Store } from "../db/open.js";
 import { changes, syncState, users } from "../db/schema.js";
 import { SyncQueries } from "../db/sync.js";
 import { forgetTombstones } from "../db/tombstones.js";
-import { dnKeyOf, ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "./entry-ownership.js";
+import { ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "./entry-ownership.js";
 
 /** Records an outbox change by reconcile; its seq. */
 function recordChange(store: Store, resourceType: string, resourceId: string, op: string, at: string): number {
@@ -35,9 +36,9 @@ export function queueLeftover(store: Store, rule: { name: string; target: string
   const seq = x.resourceType === "Group" ? recordChange(store, "Group", x.resourceId, "refresh", at) : recordChange(store, x.resourceType, x.resourceId, "resync", at);
   sync.markPending(x.resourceType, x.resourceId, rule.name, rule.target, seq, at);
   const written = x.resourceType === "Group" ? { dn: x.dn, attributes: {}, placeholder: false } : { dn: x.dn, attributes: {} };
-  sync.update(x.resourceType, x.resourceId, rule.name, { dn: x.dn, dnKey: dnKeyOf(x.dn), directoryId: x.directoryId ?? null, written: JSON.stringify(written), updated: at });
+  sync.update(x.resourceType, x.resourceId, rule.name, { dn: x.dn, dnKey: dnKey(x.dn), directoryId: x.directoryId ?? null, written: JSON.stringify(written), updated: at });
   // The row is the entry's provenance again.
-  if (x.directoryId !== undefined) forgetTombstones(store.sqlite, rule.target, dnKeyOf(x.dn), x.directoryId);
+  if (x.directoryId !== undefined) forgetTombstones(store.sqlite, rule.target, dnKey(x.dn), x.directoryId);
   return true;
 }
 
@@ -49,12 +50,9 @@ export function queueLeftover(store: Store, rule: { name: string; target: string
 export function queueUnmanagedDelete(store: Store, rule: { name: string; target: string }, x: UnmanagedEntry, at: string): void {
   // Another rule sharing the base found the same entry in this run (or an earlier one's delete
   // still waits): one delete is enough.
-  const waiting = store.sqlite
-    .prepare("SELECT 1 FROM sync_state WHERE resource_type = ? AND target = ? AND dn_key = ? AND rule != ? AND state IN ('pending', 'retrying') LIMIT 1")
-    .get(ENTRY_KIND, rule.target, dnKeyOf(x.dn), rule.name);
-  if (waiting) return;
+  if (new SyncQueries(store.db).waitingAt(ENTRY_KIND, rule.target, dnKey(x.dn), rule.name)) return;
   const seq = recordChange(store, ENTRY_KIND, x.dn, "delete", at);
-  const values = { state: "pending", wantedSeq: seq, dn: x.dn, dnKey: dnKeyOf(x.dn), directoryId: x.directoryId ?? null, attempts: 0, nextAttempt: null, lastCode: null, lastError: null, updated: at };
+  const values = { state: "pending", wantedSeq: seq, dn: x.dn, dnKey: dnKey(x.dn), directoryId: x.directoryId ?? null, attempts: 0, nextAttempt: null, lastCode: null, lastError: null, updated: at };
   store.db
     .insert(syncState)
     .values({ resourceType: ENTRY_KIND, resourceId: x.dn, rule: rule.name, target: rule.target, ...values })

@@ -42,9 +42,9 @@ import { changes, users } from "../db/schema.js";
 import { SyncQueries } from "../db/sync.js";
 import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
 import type { TargetConfig } from "./config.js";
-import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, dnKeyOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "./entry-ownership.js";
+import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "./entry-ownership.js";
 import type { LdapTarget } from "./ldap/connection.js";
-import { parseDn } from "./ldap/dn.js";
+import { dnKey, parseDn } from "./ldap/dn.js";
 import { describeLdapError } from "./ldap/errors.js";
 import { normalizeEntry } from "./ldap/executor.js";
 import { ownershipRepairsNeeded, queueOwnershipRepairs } from "./reconcile-repairs.js";
@@ -193,7 +193,6 @@ function attributeDrift(cmp: Comparer, expected: Record<string, string[]>, actua
   return out;
 }
 
-const safeNormalize = dnKeyOf;
 
 /**
  * The account state a rule keeps an entry in, for the expected map: "d" disabled (inactive in
@@ -245,7 +244,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
       try {
         const mapped = await mapUser(rule, resource);
         cmp ??= comparerOf(rule, mapped);
-        expected.set(safeNormalize(mapped.dn), `${id}\n${wantedState(rule, mapped)}${digest(cmp, mapped.attributes)}`);
+        expected.set(dnKey(mapped.dn), `${id}\n${wantedState(rule, mapped)}${digest(cmp, mapped.attributes)}`);
       } catch (e) {
         report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
       }
@@ -270,7 +269,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
         for await (const result of search) {
           for (const entry of result.searchEntries) {
             report.checked += 1;
-            const norm = safeNormalize(entry.dn);
+            const norm = dnKey(entry.dn);
             const hit = expected.get(norm);
             const actual = normalizeEntry(entry);
             if (hit === undefined) {
@@ -311,7 +310,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   expected.clear();
 
   // ---- entries the rule does not expect: its own (extra) or not (unmanaged) ----
-  Object.assign(report, classifyUnexpected(o.store.sqlite, rule, unexpected));
+  Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
 
   if (!o.dryRun) repair(o, rule, report);
   return report;

@@ -4,7 +4,7 @@
  * unmanaged and deletes only its own leftovers (hooks/entry-ownership.ts). `config check` warns
  * about such pairs so the overlap is a choice, not a surprise.
  */
-import { dnKeyOf } from "./entry-ownership.js";
+import { dnKey } from "./ldap/dn.js";
 import { ruleBase } from "./reconcile.js";
 import type { CompiledRule } from "./mapping.js";
 
@@ -30,7 +30,7 @@ function within(inner: string, outer: string): boolean {
 export function overlappingRules(rules: RuleLike[]): RuleOverlap[] {
   const bases = rules.map((r) => {
     const { base, scope } = ruleBase(r);
-    return { rule: r, base, scope, key: dnKeyOf(base) };
+    return { rule: r, base, scope, key: dnKey(base) };
   });
   const out: RuleOverlap[] = [];
   for (let i = 0; i < bases.length; i++) {
