@@ -11,7 +11,7 @@ import { join } from "node:path";
 import { openStore } from "../db/open.js";
 import { ResourceQueries } from "../db/resources.js";
 import { startSlapd } from "../hooks/ldap/slapd.js";
-import { mapUser } from "../hooks/mapping.js";
+import { mapUser } from "../hooks/rules/mapping.js";
 import { parseConfig } from "../server/config/load.js";
 import { createApp } from "../server/app.js";
 import { createLogger } from "../server/logger.js";

@@ -21,7 +21,7 @@ import {
   type PositiveTest,
 } from "../schemas/filter/match.js";
 import type { AttributeDef, ResolvedPath, ResourceKind, SchemaRegistry } from "../schemas/registry.js";
-import { FOLD_SQL_FUNCTION } from "./fold.js";
+import { FOLD_SQL_FUNCTION } from "../schemas/fold.js";
 import { groupMembers, groups, userEmails, users } from "./schema.js";
 
 /** How one scalar is read in SQL. */

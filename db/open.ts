@@ -9,7 +9,7 @@ import { existsSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { ensurePrivateDir, restrictDatabaseFiles } from "./file-modes.js";
-import { FOLD_SQL_FUNCTION, fold } from "./fold.js";
+import { FOLD_SQL_FUNCTION, fold } from "../schemas/fold.js";
 import * as schema from "./schema.js";
 
 /** The drizzle database, with the better-sqlite3 connection it wraps (for plain prepared SQL on hot paths). */

@@ -4,7 +4,7 @@
  */
 import { asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
-import { fold } from "./fold.js";
+import { fold } from "../schemas/fold.js";
 import type { Db } from "./open.js";
 import { insertRow, updateRow } from "./raw.js";
 import type { OutboxEntry } from "./sync.js";

@@ -5,7 +5,7 @@
  * The formatter and the throttle are pure, for tests; progressFor() is the only part that looks
  * at the stream.
  */
-import type { ReconcileProgress } from "../hooks/reconcile.js";
+import type { ReconcileProgress } from "../hooks/reconcile/reconcile.js";
 
 export const PROGRESS_INTERVAL_MS = 100;
 

@@ -1,6 +1,6 @@
 /**
  * `scimbridge reconcile` and the periodic reconcile of `serve` (provisioning.reconcileEveryMinutes):
- * wiring of hooks/reconcile.ts to the config, the store and the targets. Repairs are queued in
+ * wiring of hooks/reconcile/reconcile.ts to the config, the store and the targets. Repairs are queued in
  * the outbox; the worker of a running server (or of the next `serve`) delivers them.
  *
  * Exit codes of the command, for scripts: 0 no drift, 3 drift found (dry run) or repairs queued,
@@ -8,9 +8,9 @@
  */
 import { existsSync } from "node:fs";
 import { openStore, type Store } from "../db/open.js";
-import type { TargetConfig } from "../hooks/config.js";
+import type { TargetConfig } from "../hooks/rules/config.js";
 import type { LdapTarget } from "../hooks/ldap/connection.js";
-import { hasDrift, reconcile, summarize, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile.js";
+import { hasDrift, reconcile, summarize, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile/reconcile.js";
 import { ScimError } from "../schemas/errors.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import { createApp, type App } from "./app.js";
@@ -18,7 +18,7 @@ import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
 import { progressFor, reconcileProgress } from "./progress.js";
 import { compileGroupRules, compileRules, connectTargets, embeddedConfigForClients } from "./provisioning.js";
-import { reconcileGroups, type GroupReconcileReport } from "../hooks/reconcile-groups.js";
+import { reconcileGroups, type GroupReconcileReport } from "../hooks/reconcile/reconcile-groups.js";
 
 type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
 

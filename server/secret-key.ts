@@ -1,13 +1,13 @@
 /**
  * The server's secret key (provisioning.secretKey, or `secret.key` generated beside the database):
- * it seals SCIM passwords until delivered (hooks/secrets.ts) and keys the hashes of stored bearer
+ * it seals SCIM passwords until delivered (hooks/delivery/secrets.ts) and keys the hashes of stored bearer
  * tokens (server/auth/tokens.ts).
  */
 import { randomBytes } from "node:crypto";
 import { chmodSync, existsSync, readFileSync, writeFileSync } from "node:fs";
 import { dirname, join, resolve } from "node:path";
 import { ensurePrivateDir, PRIVATE_FILE_MODE } from "../db/file-modes.js";
-import { parseKey } from "../hooks/secrets.js";
+import { parseKey } from "../hooks/delivery/secrets.js";
 import { ConfigError } from "./config/load.js";
 import type { Config } from "./config/schema.js";
 

@@ -14,7 +14,7 @@ import { errorBody } from "./http/scim-response.js";
 import type { ResourceKind } from "../schemas/registry.js";
 import type { SlapdHandle } from "../hooks/ldap/slapd.js";
 import { SlapdSupervisor, withSupervisor, type SupervisedStatus } from "../hooks/ldap/slapd-supervisor.js";
-import type { CompiledRule } from "../hooks/mapping.js";
+import type { CompiledRule } from "../hooks/rules/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
 import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
 import { probeTargets, type TargetsHealth } from "./observability/health.js";

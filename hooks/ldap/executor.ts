@@ -6,7 +6,7 @@
 import { Attribute, Change, type Client, type Entry } from "ldapts";
 import { classifyLdapError, describeLdapFailure } from "./errors.js";
 import type { LdapTarget } from "./connection.js";
-import { MEMBER_VALUE_ALREADY_ABSENT, MEMBER_VALUE_ALREADY_PRESENT, type LdapModification, type LdapOp, type LdapValue } from "../ops.js";
+import { MEMBER_VALUE_ALREADY_ABSENT, MEMBER_VALUE_ALREADY_PRESENT, type LdapModification, type LdapOp, type LdapValue } from "../planning/ops.js";
 
 export interface ExecOptions {
   /** A modify/setBits of a missing entry may run `recreate` (an add) instead. */

@@ -3,7 +3,7 @@
  * filters. The semantics are exactly those of db/filter-sql.ts, and the shared pieces (operand
  * coercion, presence, dateTime normalisation) live here so both sides use one definition:
  *
- * - strings fold case (db/fold.ts) when caseExact=false (RFC 7643 §2.2), and order by code point,
+ * - strings fold case (schemas/fold.ts) when caseExact=false (RFC 7643 §2.2), and order by code point,
  *   which is how SQLite's BINARY collation orders UTF-8;
  * - on a multi-valued attribute a test holds when any value satisfies it; `ne` is `not eq` and
  *   `eq null` is `not pr`, so `ne` on a missing attribute is true;
@@ -14,7 +14,7 @@
  * One deliberate difference: an unknown attribute is simply false here (a rule must not crash on a
  * resource), while the SQL compiler rejects it with FilterError (400 invalidFilter).
  */
-import { fold } from "../../db/fold.js";
+import { fold } from "../fold.js";
 import type { AttributeDef, ResolvedPath, ResourceKind, SchemaRegistry } from "../registry.js";
 import { FilterError, type CompareOp, type FilterNode, type FilterValue } from "./ast.js";
 

@@ -3,13 +3,13 @@
  * ./status.ts. Its own bearer tokens (config `admin.tokens`): a SCIM client's credential must not
  * let it retry or resync deliveries, nor read other resources' LDAP errors.
  */
-import type { LdapOp } from "../../hooks/ops.js";
+import type { LdapOp } from "../../hooks/planning/ops.js";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
 import type { Store } from "../../db/open.js";
-import type { TargetConfig } from "../../hooks/config.js";
-import type { CompiledRule } from "../../hooks/mapping.js";
-import { isTargetSecure } from "../../hooks/config.js";
-import type { ReconcileReport } from "../../hooks/reconcile.js";
+import type { TargetConfig } from "../../hooks/rules/config.js";
+import type { CompiledRule } from "../../hooks/rules/mapping.js";
+import { isTargetSecure } from "../../hooks/rules/config.js";
+import type { ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { ScimError } from "../../schemas/errors.js";
 import { parseAuthorization, safeEqual } from "../auth/middleware.js";
 import { callerOf, type FailureThrottle } from "../auth/throttle.js";

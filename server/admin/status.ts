@@ -3,15 +3,15 @@
  * `resync` commands: both read and write the same SQLite file, so the CLI works whether or not the
  * server runs (a running worker picks up rows set pending on its next poll). No HTTP here.
  */
-import type { LdapOp } from "../../hooks/ops.js";
+import type { LdapOp } from "../../hooks/planning/ops.js";
 import { and, asc, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/open.js";
 import { changes, groups, syncState, users } from "../../db/schema.js";
 import { SyncQueries, type SyncStateRow, type SyncStatus } from "../../db/sync.js";
-import type { TargetConfig } from "../../hooks/config.js";
-import type { CompiledRule } from "../../hooks/mapping.js";
-import type { WrittenEntry } from "../../hooks/planner.js";
-import { previewUser, printableOp } from "../../hooks/preview.js";
+import type { TargetConfig } from "../../hooks/rules/config.js";
+import type { CompiledRule } from "../../hooks/rules/mapping.js";
+import type { WrittenEntry } from "../../hooks/planning/planner.js";
+import { previewUser, printableOp } from "../../hooks/delivery/preview.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 
 export const STATES: readonly SyncStatus[] = ["in_sync", "pending", "retrying", "failed", "out_of_scope", "needs_password"];

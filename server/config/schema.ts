@@ -5,8 +5,8 @@
 import { z } from "zod";
 import { DEFAULT_LIMITS } from "../../schemas/limits.js";
 import { limitsSchema } from "./limits.js";
-import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/config.js";
-import { groupRulesSchema, refineGroupRules } from "../../hooks/group-config.js";
+import { refineHooks, targetsSchema, userRulesSchema } from "../../hooks/rules/config.js";
+import { groupRulesSchema, refineGroupRules } from "../../hooks/rules/group-config.js";
 import { FULL_SCOPE, KNOWN_SCOPES } from "../auth/scopes.js";
 
 const attributeType = z.enum(["string", "boolean", "decimal", "integer", "dateTime", "reference", "complex", "binary"]);

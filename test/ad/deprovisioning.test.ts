@@ -10,7 +10,7 @@
  */
 import { Attribute, Change, InvalidCredentialsError } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { unicodePwd } from "../../hooks/presets.js";
+import { unicodePwd } from "../../hooks/rules/presets.js";
 import { PATCH_OP, user } from "../helpers/app.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSambaAd } from "../harness/samba.js";

@@ -9,7 +9,7 @@ import { join } from "node:path";
 import { asc, sql, type SQL } from "drizzle-orm";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
-import { fold } from "../../db/fold.js";
+import { fold } from "../../schemas/fold.js";
 import { openStore, type Store } from "../../db/open.js";
 import { groupMembers, groups, userEmails, users } from "../../db/schema.js";
 import { FilterError } from "../../schemas/filter/ast.js";

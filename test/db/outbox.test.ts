@@ -1,6 +1,6 @@
 /**
  * The outbox as the write reports it and as the fan-out reads it back: the inline fan-out uses
- * the write's own report instead of a read (hooks/worker.ts fanOutInline), so the two must agree
+ * the write's own report instead of a read (hooks/delivery/worker.ts fanOutInline), so the two must agree
  * on every field, for every kind of change.
  */
 import { mkdtempSync, rmSync } from "node:fs";

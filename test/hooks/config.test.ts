@@ -6,7 +6,7 @@ import {
   parseDnTemplate,
   targetSchema,
   userRuleSchema,
-} from "../../hooks/config.js";
+} from "../../hooks/rules/config.js";
 
 const target = {
   name: "corp-ad",

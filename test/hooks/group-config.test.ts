@@ -1,6 +1,6 @@
 // Group rule config (issue 5): defaults, strictness, and errors that name the offending key.
 import { describe, expect, it } from "vitest";
-import { checkGroupFilter, defaultPlaceholderDn, groupRuleSchema, groupRulesSchema, refineGroupRules, type GroupRuleConfig } from "../../hooks/group-config.js";
+import { checkGroupFilter, defaultPlaceholderDn, groupRuleSchema, groupRulesSchema, refineGroupRules, type GroupRuleConfig } from "../../hooks/rules/group-config.js";
 
 const base = { name: "staff-groups", target: "ldap", dn: "cn={displayName},ou=groups,dc=example,dc=com" };
 

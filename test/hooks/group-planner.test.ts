@@ -1,10 +1,10 @@
 // The group planner is pure: rule + mapped group + last written state + member DN deltas -> LDAP ops (issue 5).
 import { describe, expect, it } from "vitest";
-import type { PresetName } from "../../hooks/config.js";
-import { groupRuleSchema, type GroupRuleInput } from "../../hooks/group-config.js";
-import { compileGroupRule, planGroup, SINGLE_VALUE_MEMBER_OPS, type GroupEntry, type GroupPlanInput, type WrittenGroup } from "../../hooks/group-planner.js";
-import { adGroupType, checkGroupSamAccountName, getGroupPreset } from "../../hooks/group-presets.js";
-import type { LdapOp } from "../../hooks/ops.js";
+import type { PresetName } from "../../hooks/rules/config.js";
+import { groupRuleSchema, type GroupRuleInput } from "../../hooks/rules/group-config.js";
+import { compileGroupRule, planGroup, SINGLE_VALUE_MEMBER_OPS, type GroupEntry, type GroupPlanInput, type WrittenGroup } from "../../hooks/planning/group-planner.js";
+import { adGroupType, checkGroupSamAccountName, getGroupPreset } from "../../hooks/rules/group-presets.js";
+import type { LdapOp } from "../../hooks/planning/ops.js";
 
 const GROUPS = "ou=groups,dc=example,dc=com";
 const PLACEHOLDER = "cn=nobody,dc=example,dc=com";

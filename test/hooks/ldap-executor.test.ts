@@ -4,7 +4,7 @@
  */
 import { describe, expect, it } from "vitest";
 import { Attribute, Change, Client } from "ldapts";
-import type { LdapOp } from "../../hooks/ops.js";
+import type { LdapOp } from "../../hooks/planning/ops.js";
 import { executeOps, guidString, LdapDeliveryError, ldaptsNewDn, readEntry, type ExecOptions } from "../../hooks/ldap/executor.js";
 import { LdapTarget } from "../../hooks/ldap/connection.js";
 import { freePort } from "../../hooks/ldap/slapd.js";

@@ -1,8 +1,8 @@
 // Rule compilation and SCIM -> LDAP attribute mapping. Needs schemas/filter (parse + match) for
 // value paths and rule filters.
 import { describe, expect, it } from "vitest";
-import { userRuleSchema, type UserRuleInput } from "../../hooks/config.js";
-import { MappingError, RuleError, compileRule, mapUser, matchesRule } from "../../hooks/mapping.js";
+import { userRuleSchema, type UserRuleInput } from "../../hooks/rules/config.js";
+import { MappingError, RuleError, compileRule, mapUser, matchesRule } from "../../hooks/rules/mapping.js";
 import { ENTERPRISE_USER, SchemaRegistry } from "../../schemas/registry.js";
 
 const registry = new SchemaRegistry([

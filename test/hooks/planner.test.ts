@@ -1,10 +1,10 @@
 // The planner is pure: rule + mapped entries + last written state -> LDAP ops (issue 4).
 import { describe, expect, it } from "vitest";
-import { userRuleSchema, type PresetName, type UserRuleInput } from "../../hooks/config.js";
-import type { CompiledRule, MappedEntry } from "../../hooks/mapping.js";
-import type { LdapOp } from "../../hooks/ops.js";
-import { planUser, type PlanInput, type WrittenEntry } from "../../hooks/planner.js";
-import { PRESETS, unicodePwd } from "../../hooks/presets.js";
+import { userRuleSchema, type PresetName, type UserRuleInput } from "../../hooks/rules/config.js";
+import type { CompiledRule, MappedEntry } from "../../hooks/rules/mapping.js";
+import type { LdapOp } from "../../hooks/planning/ops.js";
+import { planUser, type PlanInput, type WrittenEntry } from "../../hooks/planning/planner.js";
+import { PRESETS, unicodePwd } from "../../hooks/rules/presets.js";
 import { SchemaRegistry } from "../../schemas/registry.js";
 
 const registry = new SchemaRegistry();

@@ -1,9 +1,9 @@
 // previewUser: the worker's decision and plan for one user, computed without sending anything (issue 4).
 import { describe, expect, it } from "vitest";
-import { userRuleSchema } from "../../hooks/config.js";
-import { compileRule, mapUser } from "../../hooks/mapping.js";
-import { planUser, type WrittenEntry } from "../../hooks/planner.js";
-import { formatPreview, previewUser, printablePreview, type PreviewState } from "../../hooks/preview.js";
+import { userRuleSchema } from "../../hooks/rules/config.js";
+import { compileRule, mapUser } from "../../hooks/rules/mapping.js";
+import { planUser, type WrittenEntry } from "../../hooks/planning/planner.js";
+import { formatPreview, previewUser, printablePreview, type PreviewState } from "../../hooks/delivery/preview.js";
 import { SchemaRegistry } from "../../schemas/registry.js";
 
 const registry = new SchemaRegistry();

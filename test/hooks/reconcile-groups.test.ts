@@ -5,9 +5,9 @@
  */
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { groupRuleSchema } from "../../hooks/group-config.js";
-import { compileDeliverableGroupRule } from "../../hooks/group-rule.js";
-import { reconcileGroups, type GroupReconcileOptions } from "../../hooks/reconcile-groups.js";
+import { groupRuleSchema } from "../../hooks/rules/group-config.js";
+import { compileDeliverableGroupRule } from "../../hooks/rules/group-rule.js";
+import { reconcileGroups, type GroupReconcileOptions } from "../../hooks/reconcile/reconcile-groups.js";
 import { user } from "../helpers/app.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";

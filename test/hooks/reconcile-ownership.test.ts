@@ -13,7 +13,7 @@ import { join } from "node:path";
 import { Attribute, Change } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
-import { hasDrift, reconcile, type ReconcileReport } from "../../hooks/reconcile.js";
+import { hasDrift, reconcile, type ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { parseConfig } from "../../server/config/load.js";
 import { compileRules, startEmbeddedDirectory } from "../../server/provisioning.js";
 import { resourceReader } from "../../server/reconcile.js";

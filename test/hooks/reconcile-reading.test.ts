@@ -5,7 +5,7 @@
 import { InvalidCredentialsError } from "ldapts";
 import { describe, expect, it } from "vitest";
 import { LdapConnectionError, describeLdapError } from "../../hooks/ldap/errors.js";
-import { PRESETS } from "../../hooks/presets.js";
+import { PRESETS } from "../../hooks/rules/presets.js";
 
 describe("Preset.isDisabled reads what disable writes", () => {
   const cases: [keyof typeof PRESETS, Record<string, string[]>, Record<string, string[]>][] = [

@@ -12,7 +12,7 @@ import { user } from "../helpers/app.js";
 import { ROOT, runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
-import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile.js";
+import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { compileRules } from "../../server/provisioning.js";
 import { parseConfig } from "../../server/config/load.js";
 import { resourceReader } from "../../server/reconcile.js";

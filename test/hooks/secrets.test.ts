@@ -1,6 +1,6 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { SecretError, openSecret, parseKey, sealSecret } from "../../hooks/secrets.js";
+import { SecretError, openSecret, parseKey, sealSecret } from "../../hooks/delivery/secrets.js";
 
 const key = randomBytes(32);
 

@@ -1,5 +1,5 @@
 /**
- * The worker's hand-off after a SCIM write commits (hooks/worker.ts afterCommit): rows the inline
+ * The worker's hand-off after a SCIM write commits (hooks/delivery/worker.ts afterCommit): rows the inline
  * fan-out marked start in the request's turn, and the pump runs only when something else may be
  * due. The poll timer is set to a minute here, so anything that relied on it instead of a wake
  * would not arrive within the test's few seconds.

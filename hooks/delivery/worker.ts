@@ -7,21 +7,21 @@
  * the LDAP result code and, after `maxAttempts`, parked as failed until the next change.
  */
 import type { Logger } from "pino";
-import type { Store } from "../db/open.js";
-import { MemberSyncQueries } from "../db/member-sync.js";
-import { outboxBatch, SyncQueries, type OutboxBatch, type OutboxEntry, type SyncStateRow } from "../db/sync.js";
-import type { ResourceKind } from "../schemas/registry.js";
-import type { TargetConfig } from "./config.js";
-import type { LdapTarget } from "./ldap/connection.js";
-import { LdapDeliveryError } from "./ldap/executor.js";
-import { describeOp, type LdapOp } from "./ops.js";
-import type { CompiledRule } from "./mapping.js";
-import type { WrittenEntry } from "./planner.js";
+import type { Store } from "../../db/open.js";
+import { MemberSyncQueries } from "../../db/member-sync.js";
+import { outboxBatch, SyncQueries, type OutboxBatch, type OutboxEntry, type SyncStateRow } from "../../db/sync.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import type { TargetConfig } from "../rules/config.js";
+import type { LdapTarget } from "../ldap/connection.js";
+import { LdapDeliveryError } from "../ldap/executor.js";
+import { describeOp, type LdapOp } from "../planning/ops.js";
+import type { CompiledRule } from "../rules/mapping.js";
+import type { WrittenEntry } from "../planning/planner.js";
 import { sealSecret } from "./secrets.js";
-import { storageHealthOf } from "../db/storage-faults.js";
-import { dnKey } from "./ldap/dn.js";
-import type { DeliverableGroupRule } from "./group-rule.js";
-import type { WrittenGroup } from "./group-planner.js";
+import { storageHealthOf } from "../../db/storage-faults.js";
+import { dnKey } from "../ldap/dn.js";
+import type { DeliverableGroupRule } from "../rules/group-rule.js";
+import type { WrittenGroup } from "../planning/group-planner.js";
 import { GroupDelivery, type WorkerServices } from "./group-delivery.js";
 import { UserDelivery } from "./user-delivery.js";
 import { EntryDelivery } from "./entry-delivery.js";

@@ -6,11 +6,11 @@
  * modifyDN and writes only the attributes that changed.
  * https://docs.pingidentity.com/pingone/integrations/p1_create_provisioning_connection_gateway.html
  */
-import type { DeprovisionAction } from "./config.js";
-import { parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "./ldap/dn.js";
-import type { CompiledRule, MappedEntry } from "./mapping.js";
+import type { DeprovisionAction } from "../rules/config.js";
+import { parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "../ldap/dn.js";
+import type { CompiledRule, MappedEntry } from "../rules/mapping.js";
 import type { LdapModification, LdapOp, LdapValue } from "./ops.js";
-import type { Preset } from "./presets.js";
+import type { Preset } from "../rules/presets.js";
 
 /** What the directory holds for a (user, rule) after our last successful delivery. */
 export interface WrittenEntry {

@@ -4,15 +4,15 @@
  * the worker. Deleting an entry waits until its groups dropped it, and a new DN brings the user's
  * groups back (group-delivery.ts).
  */
-import type { SyncStateRow } from "../db/sync.js";
-import type { ResourceKind } from "../schemas/registry.js";
-import { isTargetSecure } from "./config.js";
+import type { SyncStateRow } from "../../db/sync.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import { isTargetSecure } from "../rules/config.js";
 import type { GroupDelivery, WorkerServices } from "./group-delivery.js";
-import { sameDnSpelling } from "./ldap/dn.js";
-import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
+import { sameDnSpelling } from "../ldap/dn.js";
+import { executeOps, LdapDeliveryError } from "../ldap/executor.js";
 import { claimDn } from "./dn-claims.js";
-import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
-import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "./planner.js";
+import { mapUser, matchesRule, type CompiledRule } from "../rules/mapping.js";
+import { planUser, type PlanEvent, type PlanInput, type WrittenEntry } from "../planning/planner.js";
 import { openSecret } from "./secrets.js";
 
 /** What a delivery does for (rule, resource): the same decision the preview shows. */

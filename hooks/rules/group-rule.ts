@@ -4,12 +4,12 @@
  * attribute mappings over Group paths). Compiled once at start-up so a bad path fails there with
  * the key that holds it, exactly like user rules (mapping.ts).
  */
-import type { FilterNode } from "../schemas/filter/ast.js";
-import { matchesFilter } from "../schemas/filter/match.js";
-import type { SchemaRegistry } from "../schemas/registry.js";
+import type { FilterNode } from "../../schemas/filter/ast.js";
+import { matchesFilter } from "../../schemas/filter/match.js";
+import type { SchemaRegistry } from "../../schemas/registry.js";
 import { parseDnTemplate, type AttributeMapping, type DirectoryKind } from "./config.js";
 import type { GroupRuleConfig } from "./group-config.js";
-import { compileGroupRule, type CompiledGroupRule, type GroupEntry } from "./group-planner.js";
+import { compileGroupRule, type CompiledGroupRule, type GroupEntry } from "../planning/group-planner.js";
 import { compileMapping, compilePath, renderEntry, RuleError, type CompiledMapping, type CompiledPath } from "./mapping.js";
 
 export interface DeliverableGroupRule extends CompiledGroupRule {

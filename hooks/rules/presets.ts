@@ -6,7 +6,7 @@
  * `null`; account state and passwords are owned here.
  */
 import type { AttributeMapping, PresetName } from "./config.js";
-import type { LdapOp, LdapValue } from "./ops.js";
+import type { LdapOp, LdapValue } from "../planning/ops.js";
 
 export interface Preset {
   name: PresetName;

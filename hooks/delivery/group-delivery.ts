@@ -11,18 +11,18 @@
  *   user's entry is deleted only after its groups dropped it.
  */
 import type { Logger } from "pino";
-import type { Store } from "../db/open.js";
-import type { MemberSyncQueries, MemberSyncRow } from "../db/member-sync.js";
-import type { GroupChange, SyncQueries, SyncStateRow } from "../db/sync.js";
-import type { FilterNode } from "../schemas/filter/ast.js";
-import type { TargetConfig } from "./config.js";
-import { planGroup, type GroupPlanEvent, type WrittenGroup } from "./group-planner.js";
-import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
-import type { LdapTarget } from "./ldap/connection.js";
-import { sameDn, sameDnSpelling } from "./ldap/dn.js";
-import { executeOps, LdapDeliveryError } from "./ldap/executor.js";
-import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
-import type { LdapOp } from "./ops.js";
+import type { Store } from "../../db/open.js";
+import type { MemberSyncQueries, MemberSyncRow } from "../../db/member-sync.js";
+import type { GroupChange, SyncQueries, SyncStateRow } from "../../db/sync.js";
+import type { FilterNode } from "../../schemas/filter/ast.js";
+import type { TargetConfig } from "../rules/config.js";
+import { planGroup, type GroupPlanEvent, type WrittenGroup } from "../planning/group-planner.js";
+import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "../rules/group-rule.js";
+import type { LdapTarget } from "../ldap/connection.js";
+import { sameDn, sameDnSpelling } from "../ldap/dn.js";
+import { executeOps, LdapDeliveryError } from "../ldap/executor.js";
+import { mapUser, matchesRule, type CompiledRule } from "../rules/mapping.js";
+import type { LdapOp } from "../planning/ops.js";
 import type { WorkerOptions } from "./worker.js";
 import { claimDn } from "./dn-claims.js";
 

@@ -6,11 +6,11 @@
  * and is never handed the other's entry (an add that meets an existing entry merges into it,
  * hooks/ldap/executor.ts, which is right only for an entry of its own).
  */
-import type { SyncStateRow } from "../db/sync.js";
-import type { ResourceKind } from "../schemas/registry.js";
+import type { SyncStateRow } from "../../db/sync.js";
+import type { ResourceKind } from "../../schemas/registry.js";
 import type { WorkerServices } from "./group-delivery.js";
-import { dnKey } from "./ldap/dn.js";
-import { LdapDeliveryError, readEntry } from "./ldap/executor.js";
+import { dnKey } from "../ldap/dn.js";
+import { LdapDeliveryError, readEntry } from "../ldap/executor.js";
 import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf } from "./entry-ownership.js";
 
 /**

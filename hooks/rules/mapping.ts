@@ -4,12 +4,12 @@
  * that holds them; mapping a user is then just reading paths and evaluating JSONata.
  */
 import jsonata from "jsonata";
-import type { AttributeDef, ResolvedPath, ResourceKind, SchemaRegistry } from "../schemas/registry.js";
-import type { FilterNode } from "../schemas/filter/ast.js";
-import { parseFilter } from "../schemas/filter/parse.js";
-import { matchElement, matchesFilter } from "../schemas/filter/match.js";
+import type { AttributeDef, ResolvedPath, ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
+import type { FilterNode } from "../../schemas/filter/ast.js";
+import { parseFilter } from "../../schemas/filter/parse.js";
+import { matchElement, matchesFilter } from "../../schemas/filter/match.js";
 import { parseDnTemplate, presetOf, type AttributeMapping, type DirectoryKind, type RuleActions, type UserRuleConfig } from "./config.js";
-import { escapeDnValue, parseDn } from "./ldap/dn.js";
+import { escapeDnValue, parseDn } from "../ldap/dn.js";
 import { getPreset, type Preset } from "./presets.js";
 
 type Resource = Record<string, unknown>;

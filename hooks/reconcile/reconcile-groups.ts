@@ -19,19 +19,19 @@
  * ownership as for users: the rule's own leftovers go back to the delivery path, unmanaged ones
  * are deleted only when asked (hooks/entry-ownership.ts, hooks/reconcile-repairs.ts).
  */
-import type { Store } from "../db/open.js";
-import { MemberSyncQueries } from "../db/member-sync.js";
-import { SyncQueries } from "../db/sync.js";
-import type { ResourceKind } from "../schemas/registry.js";
-import type { TargetConfig } from "./config.js";
-import type { WrittenGroup } from "./group-planner.js";
-import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "./group-rule.js";
-import type { LdapTarget } from "./ldap/connection.js";
-import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type UnexpectedEntry } from "./entry-ownership.js";
-import { normalizeDn, parseDn } from "./ldap/dn.js";
-import { describeLdapError } from "./ldap/errors.js";
-import { normalizeEntry } from "./ldap/executor.js";
-import { readAllValues } from "./ldap/range.js";
+import type { Store } from "../../db/open.js";
+import { MemberSyncQueries } from "../../db/member-sync.js";
+import { SyncQueries } from "../../db/sync.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import type { TargetConfig } from "../rules/config.js";
+import type { WrittenGroup } from "../planning/group-planner.js";
+import { mapGroup, matchesGroupRule, type DeliverableGroupRule } from "../rules/group-rule.js";
+import type { LdapTarget } from "../ldap/connection.js";
+import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type UnexpectedEntry } from "../delivery/entry-ownership.js";
+import { normalizeDn, parseDn } from "../ldap/dn.js";
+import { describeLdapError } from "../ldap/errors.js";
+import { normalizeEntry } from "../ldap/executor.js";
+import { readAllValues } from "../ldap/range.js";
 import { ruleBase, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "./reconcile.js";
 import { queueOwnershipRepairs } from "./reconcile-repairs.js";
 

@@ -7,7 +7,7 @@
  */
 import jsonata from "jsonata";
 import { z } from "zod";
-import { DnError, parseDn } from "./ldap/dn.js";
+import { DnError, parseDn } from "../ldap/dn.js";
 
 export const DIRECTORIES = ["openldap", "active-directory", "pingdirectory"] as const;
 export type DirectoryKind = (typeof DIRECTORIES)[number];

@@ -12,13 +12,13 @@
  * Member DNs are resolved by the caller (the user rules' correlation state) at send time; members
  * it could not resolve are not passed here (they wait until the user is delivered).
  */
-import type { DirectoryKind } from "./config.js";
-import { defaultPlaceholderDn, type GroupDeprovisionAction, type GroupRuleActions, type GroupRuleConfig } from "./group-config.js";
-import { adGroupType, getGroupPreset, type GroupPreset } from "./group-presets.js";
-import { formatRdn, normalizeDn, parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "./ldap/dn.js";
+import type { DirectoryKind } from "../rules/config.js";
+import { defaultPlaceholderDn, type GroupDeprovisionAction, type GroupRuleActions, type GroupRuleConfig } from "../rules/group-config.js";
+import { adGroupType, getGroupPreset, type GroupPreset } from "../rules/group-presets.js";
+import { formatRdn, normalizeDn, parentDn, parseDn, rdnOf, sameDn, sameDnSpelling } from "../ldap/dn.js";
 import type { LdapModification, LdapOp, LdapValue } from "./ops.js";
-import { parseFilter } from "../schemas/filter/parse.js";
-import type { FilterNode } from "../schemas/filter/ast.js";
+import { parseFilter } from "../../schemas/filter/parse.js";
+import type { FilterNode } from "../../schemas/filter/ast.js";
 
 /** A group rule with its preset resolved; built once at start-up by compileGroupRule. */
 export interface CompiledGroupRule {

@@ -4,13 +4,13 @@
  * retried and audited (reportLdapWrites) like one. The entry is deleted only while it is still the
  * one reconcile read: the same DN and directory id (an entry made there since is someone else's).
  */
-import { dnKey } from "./ldap/dn.js";
-import type { SyncStateRow } from "../db/sync.js";
-import { forgetTombstones } from "../db/tombstones.js";
+import { dnKey } from "../ldap/dn.js";
+import type { SyncStateRow } from "../../db/sync.js";
+import { forgetTombstones } from "../../db/tombstones.js";
 import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf } from "./entry-ownership.js";
 import type { WorkerServices } from "./group-delivery.js";
-import { executeOps, LdapDeliveryError, readEntry } from "./ldap/executor.js";
-import type { LdapOp } from "./ops.js";
+import { executeOps, LdapDeliveryError, readEntry } from "../ldap/executor.js";
+import type { LdapOp } from "../planning/ops.js";
 
 type Services = Pick<WorkerServices, "options" | "now" | "finish" | "fail" | "reportLdapWrites" | "reportDelivery">;
 

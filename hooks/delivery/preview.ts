@@ -4,10 +4,10 @@
  * DN and the planned LDAP operations (planUser against what was last written) — without sending
  * anything. Passwords are never opened: a pending one is only reported as pending.
  */
-import { isTargetSecure, type TargetConfig } from "./config.js";
-import { mapUser, matchesRule, type CompiledRule } from "./mapping.js";
-import type { LdapOp, LdapValue } from "./ops.js";
-import { planUser, type PlanEvent, type WrittenEntry } from "./planner.js";
+import { isTargetSecure, type TargetConfig } from "../rules/config.js";
+import { mapUser, matchesRule, type CompiledRule } from "../rules/mapping.js";
+import type { LdapOp, LdapValue } from "../planning/ops.js";
+import { planUser, type PlanEvent, type WrittenEntry } from "../planning/planner.js";
 import { deliveryEvent } from "./user-delivery.js";
 
 /** What the sync state holds for (user, rule), as far as the preview needs it. */

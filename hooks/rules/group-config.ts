@@ -26,10 +26,10 @@
  *   https://docs.pingidentity.com/pingone/integrations/p1_create_provisioning_connection_gateway.html).
  */
 import { z } from "zod";
-import { FilterError, type FilterNode } from "../schemas/filter/ast.js";
-import { parseFilter } from "../schemas/filter/parse.js";
+import { FilterError, type FilterNode } from "../../schemas/filter/ast.js";
+import { parseFilter } from "../../schemas/filter/parse.js";
 import { attributeMappingSchema, checkDnTemplate, checkJsonata, DIRECTORIES, parseDnTemplate } from "./config.js";
-import { DnError, formatDn, parseDn } from "./ldap/dn.js";
+import { DnError, formatDn, parseDn } from "../ldap/dn.js";
 
 const NAME = /^[A-Za-z0-9][\w.-]*$/;
 const name = (what: string) => z.string().regex(NAME, "letters, digits, '.', '_' or '-'").describe(what);

@@ -36,20 +36,20 @@
  * disable) are the deliveries' business: reported, never repaired here.
  */
 import { createHash } from "node:crypto";
-import type { Store } from "../db/open.js";
+import type { Store } from "../../db/open.js";
 import { eq } from "drizzle-orm";
-import { changes, users } from "../db/schema.js";
-import { SyncQueries } from "../db/sync.js";
-import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
-import type { TargetConfig } from "./config.js";
-import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "./entry-ownership.js";
-import type { LdapTarget } from "./ldap/connection.js";
-import { dnKey, parseDn } from "./ldap/dn.js";
-import { describeLdapError } from "./ldap/errors.js";
-import { normalizeEntry } from "./ldap/executor.js";
+import { changes, users } from "../../db/schema.js";
+import { SyncQueries } from "../../db/sync.js";
+import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
+import type { TargetConfig } from "../rules/config.js";
+import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
+import type { LdapTarget } from "../ldap/connection.js";
+import { dnKey, parseDn } from "../ldap/dn.js";
+import { describeLdapError } from "../ldap/errors.js";
+import { normalizeEntry } from "../ldap/executor.js";
 import { ownershipRepairsNeeded, queueOwnershipRepairs } from "./reconcile-repairs.js";
-import { mapUser, matchesRule, type CompiledRule, type MappedEntry } from "./mapping.js";
-import type { WrittenEntry } from "./planner.js";
+import { mapUser, matchesRule, type CompiledRule, type MappedEntry } from "../rules/mapping.js";
+import type { WrittenEntry } from "../planning/planner.js";
 
 export interface ReconcileOptions {
   store: Store;

@@ -3,13 +3,13 @@
  * delivery worker takes like any other change: ordered per resource, retried with backoff, and
  * each LDAP write in the audit log (the worker's onLdapWrite). Nothing here talks to LDAP.
  */
-import { dnKey } from "./ldap/dn.js";
+import { dnKey } from "../ldap/dn.js";
 import { eq } from "drizzle-orm";
-import type { Store } from "../db/open.js";
-import { changes, syncState, users } from "../db/schema.js";
-import { SyncQueries } from "../db/sync.js";
-import { forgetTombstones } from "../db/tombstones.js";
-import { ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "./entry-ownership.js";
+import type { Store } from "../../db/open.js";
+import { changes, syncState, users } from "../../db/schema.js";
+import { SyncQueries } from "../../db/sync.js";
+import { forgetTombstones } from "../../db/tombstones.js";
+import { ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
 
 /** Records an outbox change by reconcile; its seq. */
 function recordChange(store: Store, resourceType: string, resourceId: string, op: string, at: string): number {

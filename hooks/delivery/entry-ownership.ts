@@ -6,10 +6,10 @@
  * Reconcile deletes only a rule's own leftovers; anything else under its base is `unmanaged`.
  */
 import type Database from "better-sqlite3";
-import type { Store } from "../db/open.js";
-import { SyncQueries, type SyncStateRow } from "../db/sync.js";
-import { recordTombstone, tombstoneOwner, tombstonesOf } from "../db/tombstones.js";
-import { dnKey } from "./ldap/dn.js";
+import type { Store } from "../../db/open.js";
+import { SyncQueries, type SyncStateRow } from "../../db/sync.js";
+import { recordTombstone, tombstoneOwner, tombstonesOf } from "../../db/tombstones.js";
+import { dnKey } from "../ldap/dn.js";
 
 /**
  * sync_state rows of this type stand for a directory entry rather than a SCIM resource (an

@@ -4,8 +4,8 @@
  * unmanaged and deletes only its own leftovers (hooks/entry-ownership.ts). `config check` warns
  * about such pairs so the overlap is a choice, not a surprise.
  */
-import { dnKey } from "./ldap/dn.js";
-import { ruleBase } from "./reconcile.js";
+import { dnKey } from "../ldap/dn.js";
+import { ruleBase } from "../reconcile/reconcile.js";
 import type { CompiledRule } from "./mapping.js";
 
 export interface RuleOverlap {
