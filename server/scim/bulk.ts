@@ -10,7 +10,7 @@ import type { ResourceKind } from "../../schemas/registry.js";
 import { databaseBusyError } from "../http/database-busy.js";
 import { normalizePath } from "../http/normalize-path.js";
 import { errorBody } from "../http/scim-response.js";
-import { locationOf } from "./render.js";
+import { locationOf } from "../../schemas/render.js";
 import type { RequestContext, ResourceService } from "./service.js";
 
 export const BULK_REQUEST = "urn:ietf:params:scim:api:messages:2.0:BulkRequest";

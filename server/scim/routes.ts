@@ -7,7 +7,7 @@ import { badRequest } from "../../schemas/errors.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import { sendScim } from "../http/scim-response.js";
 import { parseListParams, readAttributes, type ListParams, type PagingLimits } from "./list-params.js";
-import { locationOf, type RenderContext } from "./render.js";
+import { locationOf, type RenderContext } from "../../schemas/render.js";
 import type { RequestContext, ResourceService, WriteResult } from "./service.js";
 
 export const LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse";

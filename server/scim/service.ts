@@ -21,7 +21,7 @@ import { applyPatch, type MemberOp, type MemberRef } from "../../schemas/patch.j
 import { normaliseMultiValuedForOutput, projectResource } from "../../schemas/project.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { ListParams, PagingLimits } from "./list-params.js";
-import { etagOf, renderResource, type Derived, type RenderContext } from "./render.js";
+import { etagOf, renderResource, type Derived, type RenderContext } from "../../schemas/render.js";
 
 export interface RequestContext extends RenderContext {
   /** Authenticated client name (audit and outbox). */

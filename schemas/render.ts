@@ -2,8 +2,8 @@
  * Stored resource → SCIM wire representation (RFC 7643 §3): schemas, id, meta, derived
  * attributes (a User's groups, a Group's members), then the client-written attributes.
  */
-import type { StoredResource } from "../../db/resources.js";
-import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
+import type { StoredResource } from "../db/resources.js";
+import type { ResourceKind, SchemaRegistry } from "./registry.js";
 
 export interface RenderContext {
   /** Absolute SCIM base URL, e.g. http://127.0.0.1:8080/scim/v2 (no trailing slash). */
