@@ -3,7 +3,8 @@
  * Suites: scim (store and lists), groups (large-group PATCH, concurrent clients), provisioning
  * (SCIM to slapd end to end), reconcile (dry run at 100,000 users), group-members (one member
  * added to a 10,000 and a 100,000-member group until visible in slapd), patch (PATCH time per
- * operation from 10 operations to scim.limits.patchOperations). Without arguments, all suites run.
+ * operation from 10 operations to scim.limits.patchOperations), tokens (the bearer-token check
+ * beside a small PATCH). Without arguments, all suites run.
  */
 import { benchGroupMembers } from "./group-members.js";
 import { benchPatchOps } from "./patch-ops.js";
@@ -11,6 +12,7 @@ import { benchProvisioning } from "./provisioning.js";
 import { benchReconcile } from "./reconcile.js";
 import { benchScimGroups } from "./scim-groups.js";
 import { benchScimStore } from "./scim-store.js";
+import { benchTokenCheck } from "./token-check.js";
 
 const suites: Record<string, () => Promise<void>> = {
   scim: () => benchScimStore(Number(process.env.BENCH_USERS ?? 100_000)),
@@ -18,6 +20,7 @@ const suites: Record<string, () => Promise<void>> = {
   provisioning: () => benchProvisioning(Number(process.env.BENCH_PROV_USERS ?? 10_000), Number(process.env.BENCH_PROV_CONCURRENCY ?? 8)),
   reconcile: () => benchReconcile(Number(process.env.BENCH_RECONCILE_USERS ?? 100_000)),
   patch: () => benchPatchOps(),
+  tokens: () => benchTokenCheck(Number(process.env.BENCH_TOKENS ?? 10)),
   "group-members": () => benchGroupMembers((process.env.BENCH_GROUP_SIZES ?? "10000,100000").split(",").map(Number)),
 };
 
