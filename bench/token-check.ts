@@ -55,13 +55,6 @@ export async function benchTokenCheck(stored = 10): Promise<void> {
           if (r.status !== 200) throw new Error(`PATCH ${r.status} ${r.body.slice(0, 200)}`);
         }),
       );
-      // The hash cache (keyed on PRAGMA data_version) dropped before each call: the check without it.
-      const uncached = microsPerCall(() => {
-        (tokens as unknown as { cache?: unknown }).cache = undefined;
-        if (tokens.verify(TOKEN) !== "env") throw new Error("the bench token does not verify");
-      });
-      row("verify() without the hash cache (median)", `${fmt(uncached, 1)} µs`);
-      row("without / with cache, as a share of the PATCH", `${fmt(uncached / verify, 1)}x, ${fmt(((uncached - verify) / (patch * 1000)) * 100, 1)} %`);
       row("verify() per request (median)", `${fmt(verify, 1)} µs`);
       row("small PATCH over HTTP (p50, sequential)", `${fmt(patch * 1000, 0)} µs`);
       row("verify() / PATCH", `${fmt((verify / (patch * 1000)) * 100, 1)} %`);

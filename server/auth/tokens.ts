@@ -8,11 +8,12 @@
  * without early exit.
  */
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
-import { asc, eq } from "drizzle-orm";
 import { isDatabaseBusy } from "../../db/busy.js";
-import { storageFaultCode } from "../../db/storage-faults.js";
 import type { Db } from "../../db/open.js";
-import { tokens } from "../../db/schema.js";
+import { storageFaultCode } from "../../db/storage-faults.js";
+import { TokenStore, type TokenInfo } from "../../db/tokens.js";
+
+export type { TokenInfo };
 
 export const TOKEN_PREFIX = "scb_";
 /** Characters of a token shown in `token list` (after the `scb_` prefix of generated ones). */
@@ -31,36 +32,18 @@ export function hintOf(token: string): string {
   return token.slice(0, prefix.length + HINT_CHARS);
 }
 
-export interface TokenInfo {
-  name: string;
-  hint: string;
-  created: string;
-  lastUsed: string | null;
-}
-
 export class TokenError extends Error {}
-
-/**
- * Writes to the tokens table through this connection, per connection: a TokenService on the same
- * connection sees them at once. Other connections' writes (the CLI's `token create`/`revoke` in
- * another process) change SQLite's data_version instead.
- */
-const localWrites = new WeakMap<object, number>();
 
 export class TokenService {
   /** Last-used times are written at most once a minute per token, not on every request. */
   private readonly touched = new Map<string, number>();
-  /** The stored hashes, read again whenever a write may have changed them (see verify). */
-  private cache: { version: string; rows: { name: string; hash: Buffer }[] } | undefined;
-
   private readonly key: Buffer;
   private readonly keyId: string;
+  private readonly store: TokenStore;
 
   /** `secretKey`: the server's 32-byte secret key; the token hashing key is derived from it. */
-  constructor(
-    private readonly db: Db,
-    secretKey: Buffer,
-  ) {
+  constructor(db: Db, secretKey: Buffer) {
+    this.store = new TokenStore({ db });
     this.key = Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "scimbridge bearer token hash", 32));
     this.keyId = createHmac("sha256", this.key).update("key id").digest("hex").slice(0, 8);
     this.upgradeStored();
@@ -81,17 +64,10 @@ export class TokenService {
    * meanwhile.
    */
   private upgradeStored(): void {
-    const sqlite = this.db.$client;
     try {
-      sqlite.transaction(() => {
-        const rows = sqlite.prepare("SELECT name, hash, hint FROM tokens WHERE hash NOT LIKE 'hmac$%'").all() as { name: string; hash: string; hint: string }[];
-        const update = sqlite.prepare("UPDATE tokens SET hash = ?, hint = ? WHERE name = ?");
-        for (const r of rows) {
-          if (!LEGACY.test(r.hash)) continue;
-          update.run(`hmac$${this.keyId}$${this.keyed(Buffer.from(r.hash, "hex")).toString("hex")}`, hintOf(r.hint), r.name);
-        }
-        if (rows.length) this.wrote();
-      }).immediate();
+      this.store.rekeyUnkeyed((r) =>
+        LEGACY.test(r.hash) ? { hash: `hmac$${this.keyId}$${this.keyed(Buffer.from(r.hash, "hex")).toString("hex")}`, hint: hintOf(r.hint) } : undefined,
+      );
     } catch (e) {
       if (!isDatabaseBusy(e) && storageFaultCode(e) === undefined) throw e;
     }
@@ -99,69 +75,46 @@ export class TokenService {
 
   /** Names of tokens stored under another secret key: they cannot work until re-created. */
   storedUnderOtherKey(): string[] {
-    return this.db.select({ name: tokens.name, hash: tokens.hash }).from(tokens).all()
+    return this.store
+      .hashes()
       .filter((r) => KEYED.exec(r.hash)?.[1] !== this.keyId && !LEGACY.test(r.hash))
       .map((r) => r.name);
   }
 
-  private wrote(): void {
-    localWrites.set(this.db.$client, (localWrites.get(this.db.$client) ?? 0) + 1);
-  }
-
   /**
-   * The stored hashes, cached between writes: verify runs on every request, and reading the
-   * table each time was a few percent of a small PATCH (measured). PRAGMA data_version moves when
-   * another connection commits, so a revocation from the CLI applies to the next request.
+   * The stored hashes under this server's key, read on every request: a revocation by the CLI
+   * (another process) applies to the next one. Not cached: reading a few rows costs about 1% of
+   * a small PATCH (`npm run bench -- tokens`).
    */
   private hashes(): { name: string; hash: Buffer }[] {
-    const sqlite = this.db.$client;
-    // A prepared statement (cached by the connection): pragma() would compile one per request.
-    const { data_version: dataVersion } = sqlite.prepare("PRAGMA data_version").get() as { data_version: number };
-    const version = `${dataVersion}:${localWrites.get(sqlite) ?? 0}`;
-    if (this.cache?.version !== version) {
-      const rows = sqlite.prepare("SELECT name, hash FROM tokens").all() as { name: string; hash: string }[];
-      const usable = rows.flatMap((r) => {
-        const keyed = KEYED.exec(r.hash);
-        if (keyed) return keyed[1] === this.keyId ? [{ name: r.name, hash: Buffer.from(keyed[2]!, "hex") }] : [];
-        return LEGACY.test(r.hash) ? [{ name: r.name, hash: this.keyed(Buffer.from(r.hash, "hex")) }] : [];
-      });
-      this.cache = { version, rows: usable };
-    }
-    return this.cache.rows;
+    return this.store.hashes().flatMap((r) => {
+      const keyed = KEYED.exec(r.hash);
+      if (keyed) return keyed[1] === this.keyId ? [{ name: r.name, hash: Buffer.from(keyed[2]!, "hex") }] : [];
+      return LEGACY.test(r.hash) ? [{ name: r.name, hash: this.keyed(Buffer.from(r.hash, "hex")) }] : [];
+    });
   }
 
   /** Creates a token and returns it: the only time the secret is ever seen. */
   create(name: string): string {
     if (!/^[\w.@-]{1,64}$/.test(name)) throw new TokenError(`token name must be 1-64 of [A-Za-z0-9_.@-], got ${JSON.stringify(name)}`);
-    if (this.db.select().from(tokens).where(eq(tokens.name, name)).get()) {
-      throw new TokenError(`a token named ${name} already exists (revoke it first)`);
-    }
+    if (this.store.has(name)) throw new TokenError(`a token named ${name} already exists (revoke it first)`);
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    this.store(name, token);
+    this.store.add(this.row(name, token));
     return token;
   }
 
   /** Stores a token chosen elsewhere (SCIM_TOKEN), replacing any token of that name. */
   put(name: string, token: string): void {
     if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
-    this.db.delete(tokens).where(eq(tokens.name, name)).run();
-    this.store(name, token); // counts as the write that invalidates cached hashes
+    this.store.replace(this.row(name, token));
   }
 
-  private store(name: string, token: string): void {
-    this.db
-      .insert(tokens)
-      .values({ name, hash: this.stored(token), hint: hintOf(token), created: new Date().toISOString() })
-      .run();
-    this.wrote();
+  private row(name: string, token: string) {
+    return { name, hash: this.stored(token), hint: hintOf(token), created: new Date().toISOString() };
   }
 
   list(): TokenInfo[] {
-    return this.db
-      .select({ name: tokens.name, hint: tokens.hint, created: tokens.created, lastUsed: tokens.lastUsed })
-      .from(tokens)
-      .orderBy(asc(tokens.created))
-      .all();
+    return this.store.list();
   }
 
   count(): number {
@@ -169,9 +122,7 @@ export class TokenService {
   }
 
   revoke(name: string): boolean {
-    const gone = this.db.delete(tokens).where(eq(tokens.name, name)).run().changes > 0;
-    this.wrote();
-    return gone;
+    return this.store.remove(name);
   }
 
   /** The name of the client holding `token`, or undefined. */
@@ -191,7 +142,7 @@ export class TokenService {
     if (now - (this.touched.get(name) ?? 0) < 60_000) return;
     this.touched.set(name, now);
     try {
-      this.db.update(tokens).set({ lastUsed: new Date(now).toISOString() }).where(eq(tokens.name, name)).run();
+      this.store.markUsed(name, new Date(now).toISOString());
     } catch (e) {
       // Last use is informational: a database busy with another writer must not refuse a client
       // that authenticated, nor may a full or read-only disk (reads keep working); the next request records it.
