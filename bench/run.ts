@@ -4,8 +4,9 @@
  * (SCIM to slapd end to end), reconcile (dry run at 100,000 users), group-members (one member
  * added to a 10,000 and a 100,000-member group until visible in slapd), patch (PATCH time per
  * operation from 10 operations to scim.limits.patchOperations), tokens (the bearer-token check
- * beside a small PATCH). Without arguments, all suites run.
+ * beside a small PATCH), audit (the audit log's cost per row). Without arguments, all suites run.
  */
+import { benchAuditAppend } from "./audit-append.js";
 import { benchGroupMembers } from "./group-members.js";
 import { benchPatchOps } from "./patch-ops.js";
 import { benchProvisioning } from "./provisioning.js";
@@ -21,6 +22,7 @@ const suites: Record<string, () => Promise<void>> = {
   reconcile: () => benchReconcile(Number(process.env.BENCH_RECONCILE_USERS ?? 100_000)),
   patch: () => benchPatchOps(),
   tokens: () => benchTokenCheck(Number(process.env.BENCH_TOKENS ?? 10)),
+  audit: () => benchAuditAppend(Number(process.env.BENCH_AUDIT_ROWS ?? 20_000)),
   "group-members": () => benchGroupMembers((process.env.BENCH_GROUP_SIZES ?? "10000,100000").split(",").map(Number)),
 };
 

@@ -3,9 +3,8 @@
  * (one per LDAP operation the worker ran, server/observability/audit.ts) counted by outcome in
  * UTC hours. Computed from audit_log, so it survives restarts and is pruned with it.
  */
-import { and, count, eq, gte, sql } from "drizzle-orm";
+import { AuditStore } from "../../db/audit.js";
 import type { Db } from "../../db/open.js";
-import { auditLog } from "../../db/schema.js";
 
 const HOUR_MS = 3_600_000;
 export const MAX_ACTIVITY_HOURS = 24 * 14;
@@ -31,21 +30,11 @@ function hourOf(t: Date): number {
   return Math.floor(t.getTime() / HOUR_MS) * HOUR_MS;
 }
 
-/**
- * `hours` buckets ending with the hour that contains `now`. `at` is stored as toISOString() (UTC,
- * fixed width), so its first 13 characters ("2025-01-31T14") name the hour and grouping on them
- * needs no date parsing in SQL; the range test uses the audit_log_at index.
- */
+/** `hours` buckets ending with the hour that contains `now` (hours named as AuditStore counts them). */
 export function activity(db: Db, o: { hours: number; now: Date }): Activity {
   const last = hourOf(o.now);
   const first = last - (o.hours - 1) * HOUR_MS;
-  const hour = sql<string>`substr(${auditLog.at}, 1, 13)`;
-  const rows = db
-    .select({ hour, outcome: auditLog.outcome, n: count() })
-    .from(auditLog)
-    .where(and(eq(auditLog.kind, "ldap"), gte(auditLog.at, new Date(first).toISOString())))
-    .groupBy(hour, auditLog.outcome)
-    .all();
+  const rows = new AuditStore({ db }).ldapOutcomesPerHour(new Date(first).toISOString());
   const byHour = new Map<string, ActivityBucket>();
   const buckets: ActivityBucket[] = [];
   for (let t = first; t <= last; t += HOUR_MS) {

@@ -4,16 +4,15 @@
  * exported as JSON lines (admin API and `scimbridge audit export`). Never holds attribute values:
  * LDAP rows name the attributes written, not what was written (passwords go through here).
  */
-import { and, asc, desc, eq, gt, gte, lt } from "drizzle-orm";
 import type { RequestHandler } from "express";
+import { AuditStore, type AuditEntry, type AuditRow } from "../../db/audit.js";
 import { isDatabaseBusy } from "../../db/busy.js";
 import type { Db } from "../../db/open.js";
-import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
-import { auditLog } from "../../db/schema.js";
+import type { StorageHealth } from "../../db/storage-faults.js";
 import type { Logger } from "../logger.js";
 
 export type AuditKind = "scim" | "ldap";
-export type AuditRow = typeof auditLog.$inferSelect;
+export type { AuditRow };
 
 /** What the delivery worker reports per LDAP operation it ran (or that failed). */
 export interface LdapWriteEvent {
@@ -50,31 +49,20 @@ const BUSY_FLUSH_RETRY_MS = 1000;
  */
 const MAX_PENDING_ROWS = 50_000;
 
-type Row = [
-  at: string,
-  kind: AuditKind,
-  client: string | null,
-  operation: string,
-  resourceType: string | null,
-  resourceId: string | null,
-  target: string | null,
-  dn: string | null,
-  outcome: string,
-  detail: string | null,
-];
-
 export class AuditLog {
   /** Rows waiting for the end of this event-loop turn (see record). */
-  private pending: Row[] = [];
+  private pending: AuditEntry[] = [];
   private flushQueued = false;
   private dropped = 0;
   private readonly storage: StorageHealth;
+  private readonly store: AuditStore;
 
   constructor(
-    private readonly db: Db,
+    db: Db,
     private readonly now: () => Date = () => new Date(),
   ) {
-    this.storage = storageHealthOf(db.$client);
+    this.store = new AuditStore({ db });
+    this.storage = this.store.storageHealth();
   }
 
   /**
@@ -84,7 +72,7 @@ export class AuditLog {
    * recorded outcome. Every read of the log flushes first, and so does close. A crash loses at
    * most the current turn's rows, never a change or a delivery state.
    */
-  private record(row: Row): void {
+  private record(row: AuditEntry): void {
     this.pending.push(row);
     if (this.pending.length > MAX_PENDING_ROWS) {
       this.dropped += this.pending.length - MAX_PENDING_ROWS;
@@ -123,33 +111,28 @@ export class AuditLog {
 
   /** Records a SCIM write once its response is sent. */
   recordScim(e: { client?: string | undefined; method: string; resourceType?: string | undefined; resourceId?: string | undefined; status: number; detail?: string | undefined }): void {
-    this.record([this.now().toISOString(), "scim", e.client ?? null, e.method, e.resourceType ?? null, e.resourceId ?? null, null, null, String(e.status), e.detail ?? null]);
+    this.record({ at: this.now().toISOString(), kind: "scim", client: e.client ?? null, operation: e.method, resourceType: e.resourceType ?? null, resourceId: e.resourceId ?? null, target: null, dn: null, outcome: String(e.status), detail: e.detail ?? null });
   }
 
   /** Records one LDAP operation the delivery worker ran (or that failed). */
   recordLdap(e: LdapWriteEvent): void {
     const detail = e.outcome === "error" ? [e.code === undefined ? undefined : `code ${e.code}`, e.detail].filter(Boolean).join(": ") : e.detail;
-    this.record([this.now().toISOString(), "ldap", `rule:${e.rule}`, e.operation, e.resourceType, e.resourceId, e.target, e.dn, e.outcome, detail ? detail.slice(0, 2000) : null]);
+    this.record({ at: this.now().toISOString(), kind: "ldap", client: `rule:${e.rule}`, operation: e.operation, resourceType: e.resourceType, resourceId: e.resourceId, target: e.target, dn: e.dn, outcome: e.outcome, detail: detail ? detail.slice(0, 2000) : null });
   }
 
   /** Writes the rows recorded so far. Safe to call at any time (reads and shutdown do). */
   flush(): void {
     this.flushQueued = false;
-    if (!this.pending.length || !this.db.$client.open) return;
+    if (!this.pending.length || !this.store.isOpen()) return;
     if (this.dropped) {
       const n = this.dropped;
       this.dropped = 0;
-      this.pending.push([this.now().toISOString(), "scim", null, "audit", null, null, null, null, "error", `${n} audit rows dropped: the database could not be written for a long time`]);
+      this.pending.push({ at: this.now().toISOString(), kind: "scim", client: null, operation: "audit", resourceType: null, resourceId: null, target: null, dn: null, outcome: "error", detail: `${n} audit rows dropped: the database could not be written for a long time` });
     }
     const rows = this.pending;
     this.pending = [];
-    const insert = this.db.$client.prepare(
-      "INSERT INTO audit_log (at, kind, client, operation, resource_type, resource_id, target, dn, outcome, detail) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-    );
     try {
-      this.db.$client.transaction(() => {
-        for (const r of rows) insert.run(...r);
-      }).immediate();
+      this.store.append(rows);
     } catch (e) {
       // Busy, or the disk is full or read-only: nothing was written, and the rows go in with a
       // later flush. A storage fault is not the reader's problem (reads still work): it is
@@ -170,7 +153,7 @@ export class AuditLog {
   prune(retentionDays: number): number {
     this.flush();
     const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
-    return this.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
+    return this.store.pruneBefore(cutoff);
   }
 
   /**
@@ -184,21 +167,7 @@ export class AuditLog {
     let left = q.limit ?? Number.MAX_SAFE_INTEGER;
     while (left > 0) {
       const size = Math.min(left, 1000);
-      const page = this.db
-        .select()
-        .from(auditLog)
-        .where(
-          and(
-            cursor === undefined ? undefined : newest ? lt(auditLog.seq, cursor) : gt(auditLog.seq, cursor),
-            q.since ? gte(auditLog.at, q.since) : undefined,
-            q.kind ? eq(auditLog.kind, q.kind) : undefined,
-            q.resourceType ? eq(auditLog.resourceType, q.resourceType) : undefined,
-            q.resourceId ? eq(auditLog.resourceId, q.resourceId) : undefined,
-          ),
-        )
-        .orderBy(newest ? desc(auditLog.seq) : asc(auditLog.seq))
-        .limit(size)
-        .all();
+      const page = this.store.page({ after: cursor, newest, since: q.since, kind: q.kind, resourceType: q.resourceType, resourceId: q.resourceId, limit: size });
       for (const row of page) yield row;
       if (page.length < size) return;
       left -= page.length;
