@@ -2,8 +2,7 @@
  * `scimbridge serve`: open the store, make sure a client can authenticate, listen, and shut down
  * cleanly on SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
  */
-import { createServer, type Server, type ServerResponse } from "node:http";
-import type { AddressInfo } from "node:net";
+import type { Server, ServerResponse } from "node:http";
 import { openStore, type Store } from "../db/open.js";
 import { createApp, type App } from "./app.js";
 import type { TokenService } from "./auth/tokens.js";
@@ -21,6 +20,8 @@ import { probeTargets, type TargetsHealth } from "./observability/health.js";
 import type { LdapWriteEvent } from "./observability/audit.js";
 import { acquireServeLock, type ServeLock } from "./serve-lock.js";
 import { warnAboutExposedData } from "./data-files.js";
+import { certificateClients, listen } from "./http/listener.js";
+import { startBanner } from "./cli/banner.js";
 
 export interface Running {
   url: string;
@@ -135,7 +136,9 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   }
   const store = openStore(config.storage.file);
   warnAboutExposedData(config, logger);
-  const { app, provisioning } = assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()));
+  // SCIM clients authenticated by their TLS certificate (server/http/tls.ts).
+  const certificates = certificateClients(config.server.tls);
+  const { app, provisioning } = assemble(certificates.basic.length ? { ...config, auth: { ...config.auth, basic: [...config.auth.basic, ...certificates.basic] } } : config, store, logger, opts.observers, supervisor && (() => supervisor.status()));
   for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
@@ -161,8 +164,9 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   // serving kept-alive sockets, so a client streaming over one would keep the process up for ever.
   let closing = false;
   const inFlight = new Set<ServerResponse>();
-  const server = await new Promise<Server>((resolve, reject) => {
-    const s = createServer((req, res) => {
+  const { server, url, unwatch } = await listen(
+    config,
+    (req, res) => {
       if (closing) {
         const body = JSON.stringify(errorBody(503, "the service is shutting down; retry later"));
         res.writeHead(503, { "Content-Type": "application/scim+json; charset=utf-8", "Content-Length": Buffer.byteLength(body), Connection: "close", "Retry-After": "5" });
@@ -172,31 +176,13 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
       inFlight.add(res);
       res.once("close", () => inFlight.delete(res));
       void app.app(req, res);
-    });
-    s.listen(config.server.port, config.server.host, () => resolve(s));
-    s.once("error", reject);
-  });
-  const { port } = server.address() as AddressInfo;
-  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
-  const url = `http://${host}:${port}${config.server.basePath}`;
+    },
+    logger,
+    certificates.authenticate,
+  );
 
-  const banner = [`scimbridge listening on ${url}`];
-  if (embedded) {
-    banner.push(
-      `Embedded OpenLDAP on ${embedded.url} (${config.embeddedDirectory.suffix}); users land in ou=people:`,
-      `  ldapsearch -x -H ${embedded.url} -b ou=people,${config.embeddedDirectory.suffix}`,
-    );
-  }
-  if (first?.token) {
-    banner.push(
-      `First bearer token (client "default"); it is shown only now, store it securely:`,
-      `  ${first.token}`,
-      `Try: curl -H "Authorization: Bearer ${first.token}" ${url}/Users`,
-    );
-  } else if (first) {
-    banner.push(`Bearer token from SCIM_TOKEN accepted as client "env"`);
-  }
-  process.stdout.write(banner.join("\n") + "\n");
+  // Human lines go to stderr; stdout carries only the JSON log lines.
+  process.stderr.write(startBanner({ url, publicUrl: config.server.publicUrl, database: config.storage.file, embedded: embedded && { url: embedded.url, suffix: config.embeddedDirectory.suffix }, first }) + "\n");
   logger.info({ url, database: config.storage.file }, "started");
 
   let stopping: Promise<void> | undefined;
@@ -232,6 +218,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
       await provisioning.close();
       logger.info({ ms: Math.round(performance.now() - t0) }, "in-flight deliveries finished");
       app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
+      unwatch();
       store.close();
       await (supervisor ? supervisor.stop() : embedded?.stop());
       lock.release();

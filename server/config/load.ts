@@ -1,8 +1,11 @@
 /**
- * Loads the YAML config: path from --config or SCIMBRIDGE_CONFIG, `${ENV}` interpolation for
- * secrets, one zod validation. No file means the embedded default (every key defaulted).
+ * Loads the YAML config: path from --config, else SCIMBRIDGE_CONFIG, else ./scimbridge.yaml when it
+ * exists; `${ENV}` interpolation for secrets, one zod validation. No file means the embedded
+ * default (every key defaulted). Every command resolves it the same way, so `serve` and `token
+ * create` run in one directory use one database.
  */
-import { readFileSync } from "node:fs";
+import { existsSync, readFileSync } from "node:fs";
+import { resolve } from "node:path";
 import { parse as parseYaml, YAMLParseError } from "yaml";
 import type { z } from "zod";
 import { configSchema, type Config } from "./schema.js";
@@ -55,9 +58,28 @@ export function parseConfig(doc: unknown, env: NodeJS.ProcessEnv = process.env, 
   return result.data;
 }
 
-/** Resolves the config path: --config wins over SCIMBRIDGE_CONFIG; none means defaults. */
-export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env): string | undefined {
-  return flag ?? (env.SCIMBRIDGE_CONFIG || undefined);
+/** The file looked for in the working directory when neither --config nor SCIMBRIDGE_CONFIG names one. */
+export const DEFAULT_CONFIG_FILE = "scimbridge.yaml";
+
+export interface ConfigSource {
+  /** Absent: no file, the built-in defaults (the embedded directory). */
+  file?: string | undefined;
+  /** Where the file came from, for messages: "--config", "SCIMBRIDGE_CONFIG", "./scimbridge.yaml" or "built-in defaults". */
+  from: string;
+}
+
+/** --config wins over SCIMBRIDGE_CONFIG, which wins over ./scimbridge.yaml when it exists; none means defaults. */
+export function configSource(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): ConfigSource {
+  if (flag) return { file: flag, from: "--config" };
+  if (env.SCIMBRIDGE_CONFIG) return { file: env.SCIMBRIDGE_CONFIG, from: "SCIMBRIDGE_CONFIG" };
+  const local = resolve(cwd, DEFAULT_CONFIG_FILE);
+  if (existsSync(local)) return { file: local, from: `./${DEFAULT_CONFIG_FILE}` };
+  return { from: "built-in defaults" };
+}
+
+/** The config path alone (see configSource). */
+export function configPath(flag: string | undefined, env: NodeJS.ProcessEnv = process.env, cwd = process.cwd()): string | undefined {
+  return configSource(flag, env, cwd).file;
 }
 
 export function loadConfig(file: string | undefined, env: NodeJS.ProcessEnv = process.env): Config {

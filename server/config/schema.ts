@@ -77,6 +77,44 @@ const jwksSettings = z
     timeoutMs: z.number().int().min(100).default(5000),
   })
   .strict();
+/**
+ * HTTPS on the SCIM port (server/http/tls.ts). The files are read again when they change, so a
+ * short-lived certificate is renewed without a restart. With caFile, clients may present a
+ * certificate issued by that CA (mTLS); `clients` maps a certificate subject to a SCIM client.
+ */
+const tlsSettings = z
+  .object({
+    certFile: z.string().min(1),
+    keyFile: z.string().min(1),
+    /** CA bundle that client certificates must chain to; without it no client certificate is asked for. */
+    caFile: z.string().min(1).optional(),
+    minVersion: z.enum(["TLSv1.2", "TLSv1.3"]).default("TLSv1.2"),
+    /** With caFile: "optional" lets bearer and Basic clients in too; "required" refuses the handshake without a certificate. */
+    clientCertificate: z.enum(["optional", "required"]).default("optional"),
+    /**
+     * A client authenticated by its certificate: the subject as the certificate states it
+     * (`CN=pingfed,O=Example`, attributes in any order), the client name audit and logs show, and
+     * its scopes (server/auth/scopes.ts).
+     */
+    clients: z
+      .array(
+        z
+          .object({
+            subject: z.string().regex(/^\s*[A-Za-z][\w.-]*=[^,]*(,\s*[A-Za-z][\w.-]*=[^,]*)*$/, "a subject such as CN=pingfed,O=Example"),
+            name: z.string().min(1),
+            scopes: z.array(z.enum(KNOWN_SCOPES)).min(1).default([FULL_SCOPE]),
+          })
+          .strict(),
+      )
+      .default([]),
+    /** How often the certificate files are checked for a change. */
+    reloadSeconds: z.number().min(0.1).max(3600).default(60),
+  })
+  .strict()
+  .superRefine((t, ctx) => {
+    if (t.clients.length && t.caFile === undefined) ctx.addIssue({ code: "custom", path: ["clients"], message: "client certificates need server.tls.caFile (the CA they are issued by)" });
+  });
+
 const JWKS_DEFAULTS = { cacheSeconds: 600, graceSeconds: 86_400, cooldownSeconds: 30, maxBackoffSeconds: 300, timeoutMs: 5000 };
 
 export const configSchema = z
@@ -104,6 +142,8 @@ export const configSchema = z
          * connections still open (a stalled client, a half-sent request) are closed.
          */
         shutdownGraceMs: z.number().int().min(0).default(10_000),
+        /** HTTPS on this port instead of plain HTTP (see tlsSettings). */
+        tls: tlsSettings.optional(),
       })
       .strict()
       .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", hostNames: [], maxBodyBytes: 1_048_576, trustProxy: false, shutdownGraceMs: 10_000 }),
@@ -213,6 +253,13 @@ export const configSchema = z
           .default({ enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 }),
         /** Bounded work per request (server/config/limits.ts). */
         limits: limitsSchema,
+        /**
+         * A Group PATCH's answer when the client asks for nothing in particular (RFC 7644 §3.5.2
+         * allows either): minimal is 204 without a body, full is 200 with the group and all its
+         * members. `attributes`, `excludedAttributes` and `Prefer: return=...` (RFC 7240) still get
+         * what they ask for (server/scim/routes.ts patchAnswer).
+         */
+        groupPatchResponse: z.enum(["minimal", "full"]).default("minimal"),
       })
       .strict()
       .default({
@@ -221,6 +268,7 @@ export const configSchema = z
         extensions: [],
         bulk: { enabled: true, maxOperations: 1000, maxPayloadSize: 1_048_576 },
         limits: { ...DEFAULT_LIMITS },
+        groupPatchResponse: "minimal",
       }),
     logging: z
       .object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace", "silent"]).default("info") })
@@ -314,3 +362,14 @@ export const configSchema = z
 
 export type Config = z.infer<typeof configSchema>;
 export type ExtensionConfigInput = z.infer<typeof extension>;
+
+/**
+ * The config file's JSON Schema (draft 2020-12), generated from the zod schema as the file is
+ * written (io "input": keys with defaults are optional), for editors' YAML language servers.
+ */
+export function configJsonSchema(): Record<string, unknown> {
+  return {
+    ...z.toJSONSchema(configSchema, { io: "input", unrepresentable: "any" }),
+    title: "scimbridge configuration",
+  };
+}

@@ -1,0 +1,66 @@
+/**
+ * `scimbridge failures`: failed and retrying deliveries, newest attempt first, every one of them:
+ * read a page at a time and written as they are read, so the list has no cap and no size in
+ * memory. --json is one document (the admin API's page shape, with all rows), --ndjson one row a
+ * line for `jq` and `head`.
+ */
+import type { Command } from "commander";
+import { openStore } from "../../db/open.js";
+import { listFailures, type FailureQuery, type PublicRow } from "../admin/status.js";
+import { globalsOf, loadFor, requireDatabase } from "./context.js";
+import { out, outputClosed, streamLines } from "./io.js";
+import type { Db } from "../../db/open.js";
+
+const PAGE = 1000;
+
+/** Every row of the query, a page at a time (the pages are stable: a total order, admin/status.ts). */
+function* allFailures(db: Db, q: Omit<FailureQuery, "startIndex" | "count">): Generator<PublicRow> {
+  for (let start = 1; ; start += PAGE) {
+    const page = listFailures(db, { ...q, startIndex: start, count: PAGE });
+    yield* page.failures;
+    if (page.failures.length < PAGE || outputClosed()) return;
+  }
+}
+
+function formatFailure(f: PublicRow): string {
+  const code = f.lastCode === null ? "" : `, LDAP ${f.lastCode}`;
+  const next = f.state === "retrying" && f.nextAttempt ? `, next ${f.nextAttempt}` : "";
+  return `${f.type}/${f.id} rule ${f.rule} (target ${f.target}): ${f.state}, ${f.attempts} attempt${f.attempts === 1 ? "" : "s"}${code}, last ${f.lastAttempt ?? "never"}${next}\n  ${f.lastError ?? ""}`;
+}
+
+export function registerFailures(program: Command): void {
+  program
+    .command("failures")
+    .description("failed and retrying deliveries with the LDAP result code and message, newest attempt first (all of them)")
+    .option("--target <name>", "only this target")
+    .option("--rule <name>", "only this rule")
+    .option("--code <n>", "only this LDAP result code", (v) => Number.parseInt(v, 10))
+    .option("--ndjson", "one JSON object a line (streams; for jq and head)")
+    .action(async (o: { target?: string; rule?: string; code?: number; ndjson?: boolean }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      const loaded = loadFor(g);
+      requireDatabase(loaded, "no deliveries");
+      const store = openStore(loaded.config.storage.file);
+      try {
+        const q = { target: o.target, rule: o.rule, code: o.code };
+        const total = listFailures(store.db, { ...q, startIndex: 1, count: 0 }).totalResults;
+        if (o.ndjson) await streamLines(allFailures(store.db, q), (f) => JSON.stringify(f));
+        else if (g.json) {
+          // The admin API's page shape with every row, written row by row.
+          process.stdout.write(`{"totalResults":${total},"startIndex":1,"itemsPerPage":${total},"failures":[`);
+          let first = true;
+          await streamLines(allFailures(store.db, q), (f) => {
+            const s = `${first ? "" : ","}${JSON.stringify(f)}`;
+            first = false;
+            return s;
+          });
+          out("]}");
+        } else {
+          await streamLines(allFailures(store.db, q), formatFailure);
+          out(`${total} failing deliver${total === 1 ? "y" : "ies"}`);
+        }
+      } finally {
+        store.close();
+      }
+    });
+}

@@ -1,0 +1,63 @@
+/**
+ * `scimbridge preview --user ID`: the delivery worker's decision for one user per rule, computed
+ * from the store (the SCIM service without its HTTP app); nothing is sent, no directory contacted.
+ */
+import type { Command } from "commander";
+import { openStore } from "../../db/open.js";
+import { SyncQueries } from "../../db/sync.js";
+import { formatPreview, previewUser, printablePreview } from "../../hooks/delivery/preview.js";
+import type { WrittenEntry } from "../../hooks/planning/planner.js";
+import { SchemaRegistry } from "../../schemas/registry.js";
+import { compileRules, embeddedRuleConfig } from "../provisioning.js";
+import { resourceReader } from "../reconcile.js";
+import { ResourceService } from "../scim/service.js";
+import { globalsOf, loadFor, requireDatabase } from "./context.js";
+import { CommandError, out, UsageError } from "./io.js";
+
+export function registerPreview(program: Command): void {
+  program
+    .command("preview")
+    .description("dry run: for each rule, the DN and LDAP operations a user's delivery would send now, without contacting any directory")
+    .option("--user <id|userName>", "the user (userName compares case-insensitively)")
+    .action(async (o: { user?: string }, cmd: Command) => {
+      const g = globalsOf(cmd);
+      if (!o.user) throw new UsageError("preview needs --user <id|userName>");
+      const loaded = loadFor(g);
+      requireDatabase(loaded, "nothing to preview");
+      // The embedded directory's rule is previewed too, without starting its slapd.
+      const e = loaded.config.embeddedDirectory;
+      const config = e.enabled ? embeddedRuleConfig(loaded.config, `ldap://127.0.0.1:${e.port}`) : loaded.config;
+      const store = openStore(config.storage.file);
+      try {
+        const registry = new SchemaRegistry(config.scim.extensions);
+        const service = new ResourceService({ store, registry, paging: config.scim });
+        const user = resourceReader({ service })("User", o.user) ?? byUserName(service, o.user);
+        if (!user) throw new CommandError(`no user with id or userName ${JSON.stringify(o.user)}`);
+        const sync = new SyncQueries(store.db);
+        const id = String(user.id);
+        const previews = await previewUser({
+          rules: compileRules(config, registry),
+          targets: config.targets,
+          user,
+          stateOf: (rule) => {
+            const row = sync.get("User", id, rule);
+            if (!row) return undefined;
+            return { state: row.state, written: row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined, passwordPending: row.secret !== null };
+          },
+        });
+        if (g.json) out(JSON.stringify({ user: { id, userName: user.userName }, rules: previews.map(printablePreview) }));
+        else {
+          out(`user ${String(user.userName)} (${id})`);
+          if (!previews.length) out("no rules configured");
+          for (const line of formatPreview(previews)) out(line);
+        }
+      } finally {
+        store.close();
+      }
+    });
+}
+
+/** By userName, case-insensitively as SCIM compares it (RFC 7643 §4.1.1). */
+function byUserName(service: ResourceService, who: string): Record<string, unknown> | undefined {
+  return service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, descending: false, startIndex: 1, count: 1 }, { baseUrl: "" }).resources[0];
+}

@@ -1,0 +1,47 @@
+/**
+ * The SCIM service's socket: plain HTTP, or HTTPS with `server.tls` (./tls.ts), whose
+ * certificates are reloaded while it runs. On the TLS port a plain-HTTP request fails the
+ * handshake and is never served.
+ */
+import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
+import { createServer as createHttpsServer } from "node:https";
+import type { AddressInfo } from "node:net";
+import type { Config } from "../config/schema.js";
+import type { Logger } from "../logger.js";
+import { certificateClients, httpsOptions, watchCertificates } from "./tls.js";
+
+export interface Listener {
+  server: Server;
+  /** The SCIM base URL on the address listened on (https:// with TLS). */
+  url: string;
+  /** Stops watching the certificate files (the server itself is closed by its owner). */
+  unwatch(): void;
+}
+
+type Handler = (req: IncomingMessage, res: ServerResponse) => void;
+
+/** Listens on server.host:server.port; resolves once bound. `authenticate` is certificateClients(...).authenticate. */
+export async function listen(config: Config, handler: Handler, logger: Logger, authenticate?: (req: IncomingMessage) => void): Promise<Listener> {
+  const tls = config.server.tls;
+  const serve: Handler = authenticate
+    ? (req, res) => {
+        authenticate(req);
+        handler(req, res);
+      }
+    : handler;
+  // https.Server has every method of http.Server that serve uses (close, closeAllConnections, ...).
+  const server: Server = tls ? (createHttpsServer(httpsOptions(tls), serve) as unknown as Server) : createServer(serve);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", reject);
+    server.listen(config.server.port, config.server.host, () => {
+      server.off("error", reject);
+      resolve();
+    });
+  });
+  const unwatch = tls ? watchCertificates(tls, (o) => (server as unknown as { setSecureContext(o: object): void }).setSecureContext(o), logger) : () => {};
+  const { port } = server.address() as AddressInfo;
+  const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
+  return { server, url: `${tls ? "https" : "http"}://${host}:${port}${config.server.basePath}`, unwatch };
+}
+
+export { certificateClients };
