@@ -4,9 +4,9 @@
  * server runs (a running worker picks up rows set pending on its next poll). No HTTP here.
  */
 import type { LdapOp } from "../../hooks/planning/ops.js";
-import { and, asc, count, desc, eq, inArray, type SQL } from "drizzle-orm";
 import type { Db } from "../../db/open.js";
-import { changes, groups, syncState, users } from "../../db/schema.js";
+import { RepairRequests } from "../../db/repair-requests.js";
+import { SyncStatusStore, type RetrySelection } from "../../db/sync-status.js";
 import { SyncQueries, type SyncStateRow, type SyncStatus } from "../../db/sync.js";
 import type { TargetConfig } from "../../hooks/rules/config.js";
 import type { CompiledRule } from "../../hooks/rules/mapping.js";
@@ -85,12 +85,7 @@ export function parseResourceRef(ref: string): { type: ResourceKind; id: string 
 }
 
 export function syncRows(db: Db, type: string, id: string): SyncStateRow[] {
-  return db
-    .select()
-    .from(syncState)
-    .where(and(eq(syncState.resourceType, type), eq(syncState.resourceId, id)))
-    .orderBy(asc(syncState.rule))
-    .all();
+  return new SyncStatusStore({ db }).rowsOf(type, id);
 }
 
 export interface PublicRow {
@@ -206,42 +201,20 @@ export interface FailureQuery {
   count: number;
 }
 
-/**
- * Failed and retrying rows, newest attempt first; ties broken by resource id, type and rule so
- * pages are stable (LIMIT/OFFSET over a total order). NULL last_attempt sorts last under DESC.
- */
+/** Failed and retrying rows (and those needing a password), newest attempt first, in stable pages. */
 export function listFailures(db: Db, q: FailureQuery) {
-  const conds: SQL[] = [inArray(syncState.state, NEEDS_ATTENTION)];
-  if (q.target !== undefined) conds.push(eq(syncState.target, q.target));
-  if (q.rule !== undefined) conds.push(eq(syncState.rule, q.rule));
-  if (q.code !== undefined) conds.push(eq(syncState.lastCode, q.code));
-  const where = and(...conds);
-  const total = db.select({ n: count() }).from(syncState).where(where).get()?.n ?? 0;
-  const rows = db
-    .select()
-    .from(syncState)
-    .where(where)
-    .orderBy(desc(syncState.lastAttempt), asc(syncState.resourceId), asc(syncState.resourceType), asc(syncState.rule))
-    .limit(q.count)
-    .offset(q.startIndex - 1)
-    .all();
-  return { totalResults: total, startIndex: q.startIndex, itemsPerPage: rows.length, failures: rows.map(publicRow) };
+  const page = new SyncStatusStore({ db }).failures({ states: NEEDS_ATTENTION, target: q.target, rule: q.rule, code: q.code }, { offset: q.startIndex - 1, limit: q.count });
+  return { totalResults: page.total, startIndex: q.startIndex, itemsPerPage: page.rows.length, failures: page.rows.map(publicRow) };
 }
 
-export type RetrySelection = { all: true } | { type: string; id: string };
+export type { RetrySelection };
 
 /**
  * Failed and retrying rows back to pending with a fresh attempt budget; returns how many. The
  * worker takes pending rows on its next pump (woken by the caller, else by its poll timer).
  */
 export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
-  const conds: SQL[] = [inArray(syncState.state, FAILING)];
-  if (!("all" in sel)) conds.push(eq(syncState.resourceType, sel.type), eq(syncState.resourceId, sel.id));
-  return db
-    .update(syncState)
-    .set({ state: "pending", attempts: 0, nextAttempt: null, updated: at })
-    .where(and(...conds))
-    .run().changes;
+  return new SyncStatusStore({ db }).retry(FAILING, sel, at);
 }
 
 /**
@@ -252,17 +225,5 @@ export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
  * resource neither exists nor has sync state (nothing to resync).
  */
 export function requestResync(db: Db, type: ResourceKind, id: string, at: string, client: string): number | undefined {
-  const table = type === "User" ? users : groups;
-  // Read and insert under the write lock taken up front (BEGIN IMMEDIATE), so the change carries
-  // the version current when it is queued and a busy database waits for busy_timeout (db/open.ts).
-  return db.$client.transaction(() => {
-    const version = db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
-    // A deleted resource that still has entries is resynced too: its delivery deprovisions them.
-    if (version === undefined && !syncRows(db, type, id).length) return undefined;
-    return db
-      .insert(changes)
-      .values({ resourceType: type, resourceId: id, op: "resync", version: version ?? 0, at, client })
-      .returning({ seq: changes.seq })
-      .get().seq;
-  }).immediate();
+  return new RepairRequests({ db }).queueResync(type, id, at, client);
 }
