@@ -5,10 +5,9 @@
  * that cannot be written (a full or read-only disk) is unready with the reason; readiness
  * returns by itself once a write goes through (probed here while the fault lasts).
  */
-import { readFileSync } from "node:fs";
-import { join } from "node:path";
 import express, { type Router } from "express";
-import { migrationsFolder, type Store } from "../../db/open.js";
+import type { Store } from "../../db/open.js";
+import { appliedMigrations, committedMigrations } from "../../db/schema-version.js";
 import { probeWritable, storageHealthOf } from "../../db/storage-faults.js";
 import type { LdapTarget } from "../../hooks/ldap/connection.js";
 import type { JwksState } from "../auth/jwks.js";
@@ -56,15 +55,9 @@ export function probeTargets(
   };
 }
 
-/** Migrations committed with this build (drizzle-kit's journal), read once. */
-function committedMigrations(): number {
-  const journal = JSON.parse(readFileSync(join(migrationsFolder(), "meta", "_journal.json"), "utf8")) as { entries: unknown[] };
-  return journal.entries.length;
-}
-
 /** Throws unless the database answers and holds exactly the committed migrations. */
 function checkDatabase(store: Store, expected: number): void {
-  const applied = (store.sqlite.prepare("SELECT count(*) AS n FROM __drizzle_migrations").get() as { n: number }).n;
+  const applied = appliedMigrations(store);
   if (applied !== expected) throw new Error(`database has ${applied} migrations applied, this build has ${expected}`);
 }
 
@@ -77,6 +70,7 @@ export function observabilityRouter(o: {
   jwks?: (() => JwksState) | undefined;
 }): Router {
   const r = express.Router();
+  // Read once: the journal is part of the build.
   const expected = committedMigrations();
 
   r.get("/healthz", (_req, res) => {
