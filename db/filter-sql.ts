@@ -211,9 +211,8 @@ function sourceOf(ctx: Ctx, r: ResolvedPath): Source {
   }
   if (!r.extension && ctx.kind === "Group" && attr.name === "members") {
     const frame = sql`${groupMembers} AS "gm" WHERE "gm"."group_id" = ${groups.id}`;
-    // The display rendered for a member (db/resources.ts members()): a user's displayName, else
-    // userName; a group's displayName.
-    const display = sql`CASE "gm"."member_type" WHEN 'User' THEN (SELECT coalesce(json_extract("mu"."data", '$.displayName'), "mu"."user_name") FROM ${users} AS "mu" WHERE "mu"."id" = "gm"."member_id") ELSE (SELECT "mg"."display_name" FROM ${groups} AS "mg" WHERE "mg"."id" = "gm"."member_id") END`;
+    // members.display is kept with the membership row (db/resources.ts addMembers, memberDisplay).
+    const display = sql`"gm"."display"`;
     return {
       exists: (cond) => sql`EXISTS (SELECT 1 FROM ${frame} AND (${cond}))`,
       first: (value) => sql`(SELECT ${value} FROM ${frame} ORDER BY "gm"."rowid" LIMIT 1)`,

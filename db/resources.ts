@@ -2,7 +2,7 @@
  * Queries for Users and Groups. Every write runs inside a caller's synchronous transaction
  * (better-sqlite3: never await inside one, scimmy-pitfalls.md) together with its outbox row.
  */
-import { asc, count, desc, eq, inArray, sql, type SQL } from "drizzle-orm";
+import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "../schemas/fold.js";
 import type { Db } from "./open.js";
@@ -27,7 +27,35 @@ export interface ListQuery {
   limit: number;
 }
 
+/** A sort key's value as SQLite returns it (a folded string, a date string, a number, or NULL). */
+export type SortKey = string | number | null;
+
+/** A row's place in a list's order: its sort key and its seq, the tie-breaker. */
+export interface Boundary {
+  key: SortKey;
+  seq: number;
+}
+
+/** A page read from a boundary in the list's order (keyset paging; RFC 9865 cursors). */
+export interface KeysetQuery {
+  where?: SQL | undefined;
+  /** The sort key (compileSortKey); undefined orders by seq alone. */
+  orderBy?: SQL | undefined;
+  descending: boolean;
+  /** Exclusive; undefined starts at the list's first row (its last when `backward`). */
+  from?: Boundary | undefined;
+  /** Read towards the start of the order (a previous page), nearest row first. */
+  backward: boolean;
+  limit: number;
+}
+
+/** A stored resource with its place in the order it was listed in. */
+export interface KeyedResource extends StoredResource {
+  at: Boundary;
+}
+
 type Row = { id: string; data: string; created: string; lastModified: string; version: number };
+type KeyedRow = Row & { seq: number; sortKey: SortKey };
 
 const toStored = (r: Row): StoredResource => ({
   id: r.id,
@@ -74,6 +102,32 @@ function emailRows(id: string, a: Record<string, unknown>) {
   });
 }
 
+/** members.display of a member `@member` (RFC 7643 §4.2): a user's displayName, else its userName; a group's displayName. */
+const USER_DISPLAY_SQL = "(SELECT coalesce(nullif(json_extract(data, '$.displayName'), ''), user_name) FROM users WHERE id = @member)";
+const GROUP_DISPLAY_SQL = "(SELECT display_name FROM groups WHERE id = @member)";
+
+type ListTable = typeof users | typeof groups;
+
+/** ORDER BY key, seq (seq alone without a key): seq breaks ties so pages are stable (Okta pages by startIndex). */
+function orderOf(t: ListTable, key: SQL | undefined, descending: boolean): SQL[] {
+  const dir = descending ? desc : asc;
+  return key ? [dir(key), dir(t.seq)] : [dir(t.seq)];
+}
+
+/** The index ranges that make up the rest of an order after `from`, in the direction walked. */
+function keysetRanges(t: ListTable, key: SQL | undefined, ascending: boolean, from: Boundary | undefined): { where?: SQL; order: SQL[] }[] {
+  const order = orderOf(t, key, !ascending);
+  const bySeq = [ascending ? asc(t.seq) : desc(t.seq)];
+  const seqBeyond = (s: number) => (ascending ? gt(t.seq, s) : lt(t.seq, s));
+  if (from === undefined) return [{ order }];
+  if (key === undefined) return [{ where: seqBeyond(from.seq), order }];
+  const ties = { where: and(sql`${key} IS ${from.key}`, seqBeyond(from.seq)), order: bySeq };
+  if (ascending) return [ties, { where: from.key === null ? sql`${key} IS NOT NULL` : sql`${key} > ${from.key}`, order }];
+  // Descending: smaller keys, then the NULL keys (the smallest of all); nothing lies below NULL.
+  if (from.key === null) return [ties];
+  return [ties, { where: sql`${key} < ${from.key}`, order }, { where: sql`${key} IS NULL`, order: bySeq }];
+}
+
 export class ResourceQueries {
   constructor(private readonly db: Db) {}
 
@@ -105,23 +159,63 @@ export class ResourceQueries {
    * "USE TEMP B-TREE FOR ORDER BY": no index delivers the order), rather than an index walk.
    */
   sortsEveryRow(kind: ResourceKind, q: ListQuery): boolean {
-    const { sql: text, params } = this.pageQuery(kind, { ...q, limit: Math.max(q.limit, 1) }).toSQL();
+    const { sql: text, params } = this.seqQuery(kind, { ...q, limit: Math.max(q.limit, 1) }).toSQL();
     const plan = this.db.$client.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...(params as unknown[])) as { detail: string }[];
     return plan.some((p) => p.detail === "USE TEMP B-TREE FOR ORDER BY");
   }
 
+  /**
+   * The page's seqs: ORDER BY, LIMIT and OFFSET over seq alone, so SQLite walks a covering index
+   * (users_seq, or the sort key's index, which holds the rowid) and skips OFFSET index entries
+   * instead of reading and discarding OFFSET whole rows. The skip stays linear in the offset: an
+   * index entry costs a few nanoseconds where a row cost a few hundred (bench/scale.ts).
+   */
+  private seqQuery(kind: ResourceKind, q: ListQuery) {
+    const t = tableOf(kind);
+    return this.db
+      .select({ seq: t.seq })
+      .from(t)
+      .where(q.where)
+      .orderBy(...orderOf(t, q.orderBy, q.descending ?? false))
+      .limit(q.limit)
+      .offset(q.offset);
+  }
+
   private pageQuery(kind: ResourceKind, q: ListQuery) {
     const t = tableOf(kind);
-    const dir = q.descending ? desc : asc;
-    // seq breaks ties so the order is stable across pages (Okta's import pages by startIndex).
-    const order = q.orderBy ? [dir(q.orderBy), dir(t.seq)] : [dir(t.seq)];
     return this.db
       .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version })
       .from(t)
-      .where(q.where)
-      .orderBy(...order)
-      .limit(q.limit)
-      .offset(q.offset);
+      .where(inArray(t.seq, this.seqQuery(kind, q)))
+      .orderBy(...orderOf(t, q.orderBy, q.descending ?? false));
+  }
+
+  /**
+   * Up to `limit` rows after `from` in the list's order (before it when `backward`, nearest first),
+   * each with its boundary: keyset paging (RFC 9865 cursors). Every read is an index range, so a
+   * page costs the same at any depth, and rows inserted or deleted elsewhere never shift it. The
+   * order is split into ranges each an index can serve: the rows tied with `from` on the sort key
+   * (key IS k AND seq > s), then the keys beyond it; NULL keys come first ascending, as in ORDER BY.
+   * (A row value (key, seq) > (k, s) would use the index for the key only, then scan every tie.)
+   */
+  keyset(kind: ResourceKind, q: KeysetQuery): KeyedResource[] {
+    if (q.limit <= 0) return [];
+    const t = tableOf(kind);
+    // The direction SQLite walks: forward in an ascending order, or backward in a descending one.
+    const ascending = q.descending === q.backward;
+    const out: KeyedResource[] = [];
+    for (const range of keysetRanges(t, q.orderBy, ascending, q.from)) {
+      const rows = this.db
+        .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version, seq: t.seq, sortKey: sql<SortKey>`${q.orderBy ?? t.seq}` })
+        .from(t)
+        .where(and(q.where, range.where))
+        .orderBy(...range.order)
+        .limit(q.limit - out.length)
+        .all() as KeyedRow[];
+      for (const r of rows) out.push({ ...toStored(r), at: { key: r.sortKey, seq: r.seq } });
+      if (out.length >= q.limit) break;
+    }
+    return out;
   }
 
   insert(kind: ResourceKind, r: StoredResource): void {
@@ -139,11 +233,16 @@ export class ResourceQueries {
     const data = JSON.stringify(r.attributes);
     const set = { data, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
-      updateRow(this.db.$client, users, { ...set, ...userColumns(r.attributes) }, { id: r.id });
+      const columns = userColumns(r.attributes);
+      updateRow(this.db.$client, users, { ...set, ...columns }, { id: r.id });
       this.db.$client.prepare("DELETE FROM user_emails WHERE user_id = ?").run(r.id);
       this.writeEmails(r);
+      // One index probe on group_members_member when the user is in no group.
+      this.memberDisplay(r.id, str(r.attributes.displayName) ?? columns.userName);
     } else {
-      updateRow(this.db.$client, groups, { ...set, ...groupColumns(r.attributes) }, { id: r.id });
+      const columns = groupColumns(r.attributes);
+      updateRow(this.db.$client, groups, { ...set, ...columns }, { id: r.id });
+      this.memberDisplay(r.id, columns.displayName);
     }
   }
 
@@ -178,16 +277,17 @@ export class ResourceQueries {
       .all();
   }
 
-  /** Members with their display value: a user's displayName (else userName), a group's displayName. */
+  /**
+   * Members with their display value (RFC 7643 §4.2 members.display), from the membership rows
+   * alone: the display is kept there (memberDisplay), so no member's record is read.
+   */
   members(groupId: string): { value: string; type: string; display: string | null }[] {
-    return this.db.all<{ value: string; type: string; display: string | null }>(sql`
-      SELECT m.member_id AS value, m.member_type AS type,
-             COALESCE(json_extract(u.data, '$.displayName'), u.user_name, g.display_name) AS display
-      FROM group_members m
-      LEFT JOIN users u ON m.member_type = 'User' AND u.id = m.member_id
-      LEFT JOIN groups g ON m.member_type = 'Group' AND g.id = m.member_id
-      WHERE m.group_id = ${groupId}
-      ORDER BY m.rowid`);
+    return this.db
+      .select({ value: groupMembers.memberId, type: groupMembers.memberType, display: groupMembers.display })
+      .from(groupMembers)
+      .where(eq(groupMembers.groupId, groupId))
+      .orderBy(sql`rowid`)
+      .all();
   }
 
   /** Groups that directly contain `memberId` (the User's readOnly `groups`, RFC 7643 §4.1.2). */
@@ -216,14 +316,25 @@ export class ResourceQueries {
     return found;
   }
 
-  /** Inserts members that are not there yet; returns the ids actually added (idempotent add). */
+  /**
+   * Inserts members that are not there yet, each with its display (the member's displayName, else
+   * a user's userName: what was rendered before the display was kept with the row), read from the
+   * member's row in the same statement; returns the ids actually added (idempotent add).
+   */
   addMembers(groupId: string, members: { id: string; type: "User" | "Group" }[]): string[] {
     // Plain prepared SQL here and below: the membership statements run once per member, and a
     // PATCH of a large group is on the path Entra and Okta use most.
-    const insert = this.db.$client.prepare("INSERT INTO group_members (group_id, member_id, member_type) VALUES (?, ?, ?) ON CONFLICT DO NOTHING");
+    const insert = this.db.$client.prepare(
+      `INSERT INTO group_members (group_id, member_id, member_type, display) SELECT @group, @member, @type, CASE @type WHEN 'User' THEN ${USER_DISPLAY_SQL} ELSE ${GROUP_DISPLAY_SQL} END WHERE true ON CONFLICT DO NOTHING`,
+    );
     const added: string[] = [];
-    for (const m of members) if (insert.run(groupId, m.id, m.type).changes > 0) added.push(m.id);
+    for (const m of members) if (insert.run({ group: groupId, member: m.id, type: m.type }).changes > 0) added.push(m.id);
     return added;
+  }
+
+  /** Keeps members.display current where `memberId` is a member (after its name changed). */
+  private memberDisplay(memberId: string, display: string | null): void {
+    this.db.$client.prepare("UPDATE group_members SET display = ? WHERE member_id = ? AND display IS NOT ?").run(display, memberId, display);
   }
 
   /** Deletes the given members; returns the ids actually removed (removing an absent one is a no-op). */

@@ -31,6 +31,14 @@ export const users = sqliteTable(
     index("users_external_id").on(t.externalId),
     index("users_active").on(t.active),
     index("users_last_modified").on(t.lastModified),
+    // The sort keys a list may order by (RFC 7644 §3.4.2.3) each have an index, so a page, index
+    // or cursor, walks the index rather than sorting every match; SQLite appends the rowid (seq)
+    // to each entry, the tie-breaker of every order (db/list-order.ts).
+    index("users_display_name_key").on(t.displayNameKey),
+    index("users_created").on(t.created),
+    // seq alone: the smallest index in seq order, so a deep index page (OFFSET) skips entries of
+    // this covering index instead of reading and discarding whole rows.
+    index("users_seq").on(t.seq),
   ],
 );
 
@@ -69,6 +77,8 @@ export const groups = sqliteTable(
     uniqueIndex("groups_display_name_key").on(t.displayNameKey),
     index("groups_external_id").on(t.externalId),
     index("groups_last_modified").on(t.lastModified),
+    index("groups_created").on(t.created),
+    index("groups_seq").on(t.seq),
   ],
 );
 
@@ -81,6 +91,12 @@ export const groupMembers = sqliteTable(
     memberId: text("member_id").notNull(),
     /** "User" or "Group" (RFC 7643 §4.2 members.type). */
     memberType: text("member_type").notNull(),
+    /**
+     * members.display (RFC 7643 §4.2, readOnly): the member's displayName, else a user's userName.
+     * Kept with the row (written when the member is added, rewritten when the member's name
+     * changes), so listing a group's members reads this table only, not every member's record.
+     */
+    display: text("display"),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.memberId] }), index("group_members_member").on(t.memberId)],
 );

@@ -3,7 +3,7 @@
  * error boundary (server/http/error-boundary.ts) renders it. Anything else becomes a logged 500.
  */
 
-/** scimType values from RFC 7644 §3.12 Table 9 (plus none). */
+/** scimType values from RFC 7644 §3.12 Table 9 and RFC 9865 §2.1 Table 3 (plus none). */
 export type ScimType =
   | "invalidFilter"
   | "tooMany"
@@ -14,7 +14,10 @@ export type ScimType =
   | "noTarget"
   | "invalidValue"
   | "invalidVers"
-  | "sensitive";
+  | "sensitive"
+  | "invalidCursor"
+  | "expiredCursor"
+  | "invalidCount";
 
 export class ScimError extends Error {
   constructor(

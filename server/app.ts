@@ -84,11 +84,13 @@ function isJsonBody(req: IncomingMessage): boolean {
 export function createApp(deps: AppDeps): App {
   const { config, store, logger } = deps;
   const registry = new SchemaRegistry(config.scim.extensions);
-  const tokens = new TokenService(store.db, deps.secretKey ?? secretKeyOf(config));
+  const secretKey = deps.secretKey ?? secretKeyOf(config);
+  const tokens = new TokenService(store.db, secretKey);
   const service = new ResourceService({
     store,
     registry,
     paging: config.scim,
+    secretKey,
     onPassword: deps.onPassword,
     onCommit: deps.onCommit,
     beforeCommit: deps.beforeCommit,

@@ -231,6 +231,9 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
     }
   };
 
+  // An operation's response holds status, location and version, never the resource (RFC 7644
+  // §3.7.3), so nothing is rendered: a group's members are never loaded for nothing.
+  const quiet: RequestContext = { ...ctx, read: "none" };
   const run = (op: ParsedOp): void => {
     const v = op.valid!;
     const id = v.id === undefined ? undefined : (substitute(v.id, resolved) as string);
@@ -241,18 +244,18 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
       if (op.bulkId !== undefined) base.bulkId = op.bulkId;
       // §3.7: `version` is the operation's If-Match (RFC 7232 §3.1); a mismatch is 412 in that operation.
       if (v.method === "POST") {
-        const w = service.create(v.kind, data, ctx);
-        const newId = String(w.resource.id);
+        const w = service.create(v.kind, data, quiet);
+        const newId = w.id;
         if (op.bulkId !== undefined) resolved.set(op.bulkId, newId);
         record(op, { ...base, location: locationOf(ctx, v.kind, newId), version: w.etag, status: "201" });
       } else if (v.method === "PUT") {
-        const w = service.replace(v.kind, id!, data, ctx, v.version);
+        const w = service.replace(v.kind, id!, data, quiet, v.version);
         record(op, { ...base, location, version: w.etag, status: "200" });
       } else if (v.method === "PATCH") {
-        const w = service.patch(v.kind, id!, data, ctx, v.version);
+        const w = service.patch(v.kind, id!, data, quiet, v.version);
         record(op, { ...base, location, version: w.etag, status: "200" });
       } else {
-        service.remove(v.kind, id!, ctx, v.version);
+        service.remove(v.kind, id!, quiet, v.version);
         record(op, { ...base, location, status: "204" });
       }
     } catch (e) {

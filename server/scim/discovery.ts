@@ -12,6 +12,7 @@ import { badRequest } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { isAttributePath, parseFilter } from "../../schemas/filter/parse.js";
 import type { Config } from "../config/schema.js";
+import { CURSOR_TIMEOUT_SECONDS } from "./service.js";
 
 export const DISCOVERY_PATH = /^\/(ServiceProviderConfig|ResourceTypes|Schemas)(\/[^/]+)?$/i;
 
@@ -62,18 +63,36 @@ export function serviceProviderConfig(config: Config, caps: Capabilities) {
 }
 
 /**
- * RFC 7643 §5 defines no PATCH limit, and scimmy refuses sub-attributes its schema lacks, so
- * `patch.maxOperations` (scim.limits.patchOperations) is added to the body scimmy renders, beside
- * `supported`, as `bulk.maxOperations` is for /Bulk: clients ignore attributes they do not know
- * (RFC 7643 §2.1 extensibility), and a client that reads it knows where a PATCH is split.
+ * RFC 9865 §4: `pagination` says which paging methods are served and their bounds. Index paging
+ * stays the default (RFC 9865 §2.4: a server that had only index paging keeps it as the default,
+ * so existing clients see no change); a request with `cursor` gets cursor paging.
  */
-function advertisePatchLimit(res: Response, maxOperations: number): void {
+export function paginationCapabilities(config: Config) {
+  return {
+    cursor: true,
+    index: true,
+    defaultPaginationMethod: "index",
+    defaultPageSize: config.scim.defaultPageSize,
+    maxPageSize: config.scim.maxPageSize,
+    cursorTimeout: CURSOR_TIMEOUT_SECONDS,
+  };
+}
+
+/**
+ * What scimmy's ServiceProviderConfig schema cannot hold (it refuses attributes it lacks), added
+ * to the body it renders; clients ignore attributes they do not know (RFC 7643 §2.1
+ * extensibility). `patch.maxOperations` (scim.limits.patchOperations; RFC 7643 §5 defines no PATCH
+ * limit) sits beside `supported` as `bulk.maxOperations` does for /Bulk, so a client that reads it
+ * knows where a PATCH is split; `pagination` is RFC 9865 §4's.
+ */
+function advertiseBeyondScimmy(res: Response, config: Config): void {
   const send = res.send.bind(res);
   res.send = ((body: unknown) => {
     try {
       const parsed = (typeof body === "string" ? JSON.parse(body) : Buffer.isBuffer(body) ? JSON.parse(body.toString("utf8")) : body) as Record<string, unknown>;
       if (parsed && typeof parsed.patch === "object" && parsed.patch !== null) {
-        (parsed.patch as Record<string, unknown>).maxOperations = maxOperations;
+        (parsed.patch as Record<string, unknown>).maxOperations = config.scim.limits.patchOperations;
+        parsed.pagination = paginationCapabilities(config);
         return send(JSON.stringify(parsed));
       }
     } catch {
@@ -129,7 +148,7 @@ export function discoveryHandler(registry: SchemaRegistry, config: Config, caps:
         throw e;
       }
     }
-    if (/^\/ServiceProviderConfig$/i.test(req.path)) advertisePatchLimit(res, config.scim.limits.patchOperations);
+    if (/^\/ServiceProviderConfig$/i.test(req.path)) advertiseBeyondScimmy(res, config);
     return handle(req, res, next);
   };
 }

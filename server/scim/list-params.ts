@@ -12,6 +12,11 @@ export interface ListParams {
   /** 1-based (RFC 7644 §3.4.2.4). */
   startIndex: number;
   count: number;
+  /**
+   * Set (possibly empty) when the request asks for cursor paging (RFC 9865 §2): "" for the first
+   * page, else a nextCursor or previousCursor this server issued. Undefined: index paging.
+   */
+  cursor?: string | undefined;
   attributes?: string[] | undefined;
   excludedAttributes?: string[] | undefined;
 }
@@ -19,6 +24,11 @@ export interface ListParams {
 export interface PagingLimits {
   maxPageSize: number;
   defaultPageSize: number;
+  /**
+   * What a Group PATCH answers when the client asks for nothing in particular: 204 without a body
+   * (minimal, the default) or 200 with the group (full). See routes.ts patchAnswer.
+   */
+  groupPatchResponse?: "minimal" | "full" | undefined;
   /** scim.limits (config); DEFAULT_LIMITS when absent. */
   limits?: ScimLimits | undefined;
 }
@@ -71,6 +81,18 @@ function pick(source: Record<string, unknown>, name: string): unknown {
   return Array.isArray(v) && name !== "attributes" && name !== "excludedAttributes" ? v[0] : v;
 }
 
+/**
+ * The cursor parameter (RFC 9865 §2): present, even empty (`?cursor`), means cursor paging. Its
+ * value holds only RFC 3986 §2.3 unreserved characters; anything else cannot be one of ours.
+ */
+function cursorParam(v: unknown): string | undefined {
+  if (v === undefined || v === null) return undefined;
+  if (typeof v !== "string") throw badRequest("invalidCursor", "cursor must be a string (RFC 9865 §2)");
+  const value = v.trim();
+  if (!/^[A-Za-z0-9._~-]*$/.test(value)) throw badRequest("invalidCursor", "cursor holds characters no cursor of this server has; use the nextCursor or previousCursor of a previous response, or an empty cursor for the first page (RFC 9865 §2.1)");
+  return value;
+}
+
 export function parseListParams(source: Record<string, unknown>, limits: PagingLimits): ListParams {
   const filter = pick(source, "filter");
   if (filter !== undefined && typeof filter !== "string") throw badRequest("invalidFilter", "filter must be a string");
@@ -82,8 +104,16 @@ export function parseListParams(source: Record<string, unknown>, limits: PagingL
   const sortOrder = pick(source, "sortOrder");
   const startIndex = integer("startIndex", pick(source, "startIndex"));
   const requested = integer("count", pick(source, "count"));
+  const cursor = cursorParam(pick(source, "cursor"));
+  // RFC 9865 §2.4: each request names one method; both at once cannot be answered as either.
+  if (cursor !== undefined && startIndex !== undefined) {
+    throw badRequest("invalidValue", "startIndex (index paging) and cursor (cursor paging, RFC 9865) cannot be used together");
+  }
   let count: number;
   if (requested === undefined) count = limits.defaultPageSize;
+  // RFC 9865 §2 Table 1: with cursor paging "a negative value SHALL be interpreted as 0"; no
+  // cursor client is known to mean the maximum by it (only PingFederate does, with index paging).
+  else if (requested < 0 && cursor !== undefined) count = 0;
   // RFC 7644 §3.4.2.4 reads a negative count as 0, but PingFederate's "Results Per Page" of -1
   // means "the largest page size allowed by the target" (pf_scim_connector settings reference);
   // answering 0 would make it miss every group, so a negative count asks for the maximum.
@@ -96,6 +126,7 @@ export function parseListParams(source: Record<string, unknown>, limits: PagingL
     // "A value less than 1 SHALL be interpreted as 1" (RFC 7644 §3.4.2.4).
     startIndex: Math.max(1, startIndex ?? 1),
     count,
+    cursor,
     ...readAttributes({ attributes: pick(source, "attributes"), excludedAttributes: pick(source, "excludedAttributes") }, limits),
   };
 }

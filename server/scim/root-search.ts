@@ -10,6 +10,8 @@ import type { ListResult, RequestContext, ResourceService } from "./service.js";
 
 export function rootSearch(service: ResourceService, p: ListParams, ctx: RequestContext): ListResult {
   const kinds: ResourceKind[] = ["User", "Group"];
+  // RFC 9865 §3: a SearchRequest may carry a cursor; the page then runs on across both types.
+  if (p.cursor !== undefined) return service.cursorList(kinds, "/.search", p, ctx);
   const totals = new Map<ResourceKind, number>();
   let lastError: unknown;
   for (const kind of kinds) {

@@ -8,7 +8,7 @@ import type { ResourceKind } from "../../schemas/registry.js";
 import { sendScim } from "../http/scim-response.js";
 import { parseListParams, readAttributes, type ListParams, type PagingLimits } from "./list-params.js";
 import { locationOf, type RenderContext } from "../../schemas/render.js";
-import type { RequestContext, ResourceService, WriteResult } from "./service.js";
+import type { ListResult, RequestContext, ResourceService, WriteResult } from "./service.js";
 
 export const LIST_RESPONSE = "urn:ietf:params:scim:api:messages:2.0:ListResponse";
 export const SEARCH_REQUEST = "urn:ietf:params:scim:api:messages:2.0:SearchRequest";
@@ -25,12 +25,15 @@ const header = (req: Request, name: string) => {
   return typeof v === "string" ? v : undefined;
 };
 
-export function listResponse(r: { totalResults: number; startIndex: number; itemsPerPage: number; resources: unknown[] }) {
+/** A ListResponse (RFC 7644 §3.4.2), with RFC 9865 §2's nextCursor and previousCursor on a cursor page. */
+export function listResponse(r: ListResult) {
   return {
     schemas: [LIST_RESPONSE],
     totalResults: r.totalResults,
-    startIndex: r.startIndex,
+    ...(r.startIndex === undefined ? {} : { startIndex: r.startIndex }),
     itemsPerPage: r.itemsPerPage,
+    ...(r.previousCursor === undefined ? {} : { previousCursor: r.previousCursor }),
+    ...(r.nextCursor === undefined ? {} : { nextCursor: r.nextCursor }),
     Resources: r.resources,
   };
 }
@@ -48,8 +51,26 @@ function sendWrite(req: Request, res: Response, status: number, r: WriteResult):
   sendScim(req, res, status, r.resource);
 }
 
-/** `Prefer: return=minimal` (RFC 7240) asks for no body; PATCH then answers 204. */
-const wantsMinimal = (req: Request) => /(^|[,;\s])return=minimal\b/i.test(header(req, "prefer") ?? "");
+/** The `return` preference of a Prefer header (RFC 7240 §4.2), if any. */
+function returnPreference(req: Request): "minimal" | "representation" | undefined {
+  const m = /(?:^|[,;\s])return\s*=\s*"?(minimal|representation)\b/i.exec(header(req, "prefer") ?? "");
+  return m ? (m[1]!.toLowerCase() as "minimal" | "representation") : undefined;
+}
+
+/**
+ * Whether a PATCH answers 200 with the resource or 204 without a body (RFC 7644 §3.5.2 allows
+ * either). `Prefer: return=minimal` or `return=representation` (RFC 7240 §4.2) decides when sent;
+ * then `attributes` (§3.5.2: with it the server MUST answer 200) or `excludedAttributes` asks for a
+ * body. Otherwise a Group answers as scim.groupPatchResponse says, 204 by default: Entra documents
+ * 204 for group PATCH and Okta, PingFederate and PingOne accept it (docs/research/idp-traffic.md),
+ * and a body would hold every member (a 10,000-member group is 1.5 MB). A User answers 200.
+ */
+export function patchAnswer(req: Request, kind: ResourceKind, limits: PagingLimits): "minimal" | "representation" {
+  const preferred = returnPreference(req);
+  if (preferred !== undefined) return preferred;
+  if (req.query.attributes !== undefined || req.query.excludedAttributes !== undefined) return "representation";
+  return kind === "Group" && (limits.groupPatchResponse ?? "minimal") === "minimal" ? "minimal" : "representation";
+}
 
 /**
  * Waits one event-loop turn (setImmediate) after a committed change, before the response is sent.
@@ -115,11 +136,13 @@ export function resourceRouter(
   });
 
   router.patch("/:id", async (req, res) => {
-    // With return=minimal nothing is rendered: no reason to load a large group's members.
-    const context = wantsMinimal(req) ? { ...ctx(req), read: "none" as const } : ctx(req);
+    const answer = patchAnswer(req, kind, limits);
+    // A 204 renders nothing: no reason to load a large group's members.
+    const context = answer === "minimal" ? { ...ctx(req), read: "none" as const } : ctx(req);
     const r = service.patch(kind, req.params.id!, req.body, context, header(req, "if-match"));
     await settle(r.changed);
-    if (wantsMinimal(req)) {
+    if (returnPreference(req) !== undefined) res.setHeader("Preference-Applied", `return=${answer}`);
+    if (answer === "minimal") {
       res.setHeader("ETag", r.etag);
       res.status(204).end();
       return;

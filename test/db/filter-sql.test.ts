@@ -11,7 +11,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
 import { fold } from "../../schemas/fold.js";
 import { openStore, type Store } from "../../db/open.js";
-import { groupMembers, groups, userEmails, users } from "../../db/schema.js";
+import { ResourceQueries } from "../../db/resources.js";
+import { groups, userEmails, users } from "../../db/schema.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { matchesFilter } from "../../schemas/filter/match.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
@@ -138,9 +139,9 @@ beforeAll(() => {
       .values({ id: g.id, displayName: g.displayName, displayNameKey: fold(g.displayName), data, created: "2024-01-01T00:00:00.000Z", lastModified: "2024-01-01T00:00:00.000Z", version: 1 })
       .run();
   }
-  for (const g of GROUPS) {
-    for (const [memberId, memberType] of g.members) db.insert(groupMembers).values({ groupId: g.id, memberId, memberType }).run();
-  }
+  // Through the store's own insert: members.display is written with the row (db/resources.ts).
+  const q = new ResourceQueries(db);
+  for (const g of GROUPS) q.addMembers(g.id, g.members.map(([id, type]) => ({ id, type: type as "User" | "Group" })));
 });
 
 afterAll(() => {
@@ -148,7 +149,7 @@ afterAll(() => {
   if (dir) rmSync(dir, { recursive: true, force: true });
 });
 
-/** The wire shape server/scim/render.ts produces, built from the same rows. */
+/** The wire shape schemas/render.ts produces, built from the same rows. */
 function wire(kind: ResourceKind): Record<string, unknown>[] {
   if (kind === "User") {
     return USERS.map((u) => {

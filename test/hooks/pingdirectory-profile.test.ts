@@ -59,8 +59,9 @@ describe("PingDirectory profile on slapd", () => {
     expect(entry?.uniquemember).toEqual([`uid=pd-ann,${PEOPLE}`]);
     p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
     const seq = (p.store.sqlite.prepare("SELECT max(seq) AS s FROM audit_log").get() as { s: number }).s;
-    expect((await patch("Groups", g.body.id, [{ op: "add", path: "members", value: [{ value: b }] }])).status).toBe(200);
-    expect((await patch("Groups", g.body.id, [{ op: "remove", path: `members[value eq "${a}"]` }])).status).toBe(200);
+    // A group PATCH answers 204 by default (scim.groupPatchResponse).
+    expect((await patch("Groups", g.body.id, [{ op: "add", path: "members", value: [{ value: b }] }])).status).toBe(204);
+    expect((await patch("Groups", g.body.id, [{ op: "remove", path: `members[value eq "${a}"]` }])).status).toBe(204);
     await p.settle();
     expect((await ldap.search(dn, ["uniqueMember"]))?.uniquemember).toEqual([`uid=pd-bob,${PEOPLE}`]);
     p.assembled.app.audit.flush();

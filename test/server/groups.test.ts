@@ -69,7 +69,8 @@ describe("Groups", () => {
 
   it("PATCH add and remove members are idempotent deltas", async () => {
     const g = (await createGroup(group("Delta"))).body;
-    const patch = (ops: unknown[]) => t.http.patch(`/scim/v2/Groups/${g.id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: ops });
+    // A group PATCH answers 204 by default; the representation is asked for (RFC 7240) to see the members.
+    const patch = (ops: unknown[]) => t.http.patch(`/scim/v2/Groups/${g.id}`).set(t.auth).set("Prefer", "return=representation").send({ schemas: [PATCH_OP], Operations: ops });
     await patch([{ op: "add", path: "members", value: [{ value: alice }] }]);
     const again = await patch([{ op: "add", path: "members", value: [{ value: alice }] }]);
     expect(again.body.members).toHaveLength(1);
