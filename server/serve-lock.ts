@@ -13,23 +13,14 @@
  * are committed in the same file for the refusal message. It is a separate file because the
  * database itself must stay writable by the CLI commands beside a running server.
  *
- * POSIX drops every fcntl lock a process holds on a file when the process closes any descriptor
- * of it: nothing but this module may open the lock file (SQLite keeps its own descriptors open).
  * Like SQLite itself, this relies on a filesystem with working POSIX locks (not every NFS does,
  * https://www.sqlite.org/howtocorrupt.html#_filesystems_with_broken_or_missing_lock_implementations).
  */
 import { hostname } from "node:os";
-import { dirname, resolve } from "node:path";
-import Database from "better-sqlite3";
-import { isDatabaseBusy } from "../db/busy.js";
-import { ensurePrivateDir, restrictDatabaseFiles } from "../db/file-modes.js";
+import { resolve } from "node:path";
+import { ServeLockFile, type ServeLockHolder } from "../db/serve-lock.js";
 
-/** Who holds the lock, as it recorded itself. */
-export interface ServeLockHolder {
-  pid: number;
-  host: string;
-  started: string;
-}
+export type { ServeLockHolder };
 
 /** Another process serves this database; `holder` is undefined when it has not recorded itself yet. */
 export class ServeLockHeldError extends Error {
@@ -56,9 +47,6 @@ export function serveLockFile(database: string): string {
   return `${database}.serve-lock`;
 }
 
-/** Waits for the holder's commit of its own row (a few milliseconds), never for the lock itself. */
-const READ_BUSY_MS = 2000;
-
 /**
  * Takes the lock for `database` or throws ServeLockHeldError. An in-memory database is never
  * shared, so it needs no lock.
@@ -66,53 +54,22 @@ const READ_BUSY_MS = 2000;
 export function acquireServeLock(database: string): ServeLock {
   if (database === ":memory:") return { file: "", release: () => undefined };
   const file = serveLockFile(database);
-  ensurePrivateDir(dirname(file));
-  restrictDatabaseFiles(file); // it names the host and pid holding the database: 0600 like the rest
-  const db = new Database(file);
+  const lock = ServeLockFile.open(file);
   try {
-    // Rollback journal: a RESERVED lock leaves readers in. In WAL mode the lock would sit in the
-    // -shm file instead, with two more companion files for nothing.
-    db.pragma("journal_mode = DELETE");
-    take(db, database);
-    db.exec("CREATE TABLE IF NOT EXISTS holder (pid INTEGER NOT NULL, host TEXT NOT NULL, started TEXT NOT NULL)");
-    db.exec("DELETE FROM holder");
-    db.prepare("INSERT INTO holder (pid, host, started) VALUES (?, ?, ?)").run(process.pid, hostname(), new Date().toISOString());
+    take(lock, database);
     // Committing (so others can read the row) lets the lock go for an instant. A process that
     // takes it then wins, and this one refuses to start: at least one of any set of contenders
     // always ends up holding the lock.
-    db.exec("COMMIT");
-    take(db, database);
+    lock.recordHolder({ pid: process.pid, host: hostname(), started: new Date().toISOString() });
+    take(lock, database);
   } catch (e) {
-    db.close();
+    lock.close();
     throw e;
   }
-  return {
-    file,
-    release: () => {
-      // Closing rolls back the empty transaction and drops the lock; the file stays for the next start.
-      if (db.open) db.close();
-    },
-  };
+  return { file, release: () => lock.close() };
 }
 
-/** BEGIN IMMEDIATE without waiting: the RESERVED lock now, or ServeLockHeldError naming its holder. */
-function take(db: Database.Database, database: string): void {
-  db.pragma("busy_timeout = 0");
-  try {
-    db.exec("BEGIN IMMEDIATE");
-  } catch (e) {
-    if (!isDatabaseBusy(e)) throw e;
-    throw new ServeLockHeldError(database, readHolder(db));
-  } finally {
-    db.pragma(`busy_timeout = ${READ_BUSY_MS}`);
-  }
-}
-
-function readHolder(db: Database.Database): ServeLockHolder | undefined {
-  try {
-    return db.prepare("SELECT pid, host, started FROM holder").get() as ServeLockHolder | undefined;
-  } catch {
-    // The first holder has not created the table yet, or is committing its row: holder unknown.
-    return undefined;
-  }
+/** The RESERVED lock now, or ServeLockHeldError naming its holder. */
+function take(lock: ServeLockFile, database: string): void {
+  if (!lock.tryReserve()) throw new ServeLockHeldError(database, lock.holder());
 }
