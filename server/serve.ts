@@ -20,7 +20,7 @@ import { probeTargets, type TargetsHealth } from "./observability/health.js";
 import type { LdapWriteEvent } from "./observability/audit.js";
 import { acquireServeLock, type ServeLock } from "./serve-lock.js";
 import { warnAboutExposedData } from "./data-files.js";
-import { certificateClients, listen } from "./http/listener.js";
+import { listen, prepareListener } from "./http/listener.js";
 import { startBanner } from "./cli/banner.js";
 
 export interface Running {
@@ -123,6 +123,7 @@ export async function startServer(given: Config, opts: ServeOptions): Promise<Ru
 
 async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): Promise<Running> {
   const logger = createLogger(given.logging.level);
+  const listening = prepareListener(given); // the TLS files, read and checked before anything starts
   let config = given;
   let embedded: SlapdHandle | undefined;
   let supervisor: SlapdSupervisor | undefined;
@@ -137,7 +138,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   const store = openStore(config.storage.file);
   warnAboutExposedData(config, logger);
   // SCIM clients authenticated by their TLS certificate (server/http/tls.ts).
-  const certificates = certificateClients(config.server.tls);
+  const { certificates } = listening;
   const { app, provisioning } = assemble(certificates.basic.length ? { ...config, auth: { ...config.auth, basic: [...config.auth.basic, ...certificates.basic] } } : config, store, logger, opts.observers, supervisor && (() => supervisor.status()));
   for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
@@ -165,7 +166,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   let closing = false;
   const inFlight = new Set<ServerResponse>();
   const { server, url, unwatch } = await listen(
-    config,
+    listening,
     (req, res) => {
       if (closing) {
         const body = JSON.stringify(errorBody(503, "the service is shutting down; retry later"));
@@ -178,9 +179,10 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
       void app.app(req, res);
     },
     logger,
-    certificates.authenticate,
   );
 
+  // scimbridge_target_up: each target's reachability, probed as /readyz probes it.
+  app.metrics.watchTargets(probeTargets(provisioning.targets));
   // Human lines go to stderr; stdout carries only the JSON log lines.
   process.stderr.write(startBanner({ url, publicUrl: config.server.publicUrl, database: config.storage.file, embedded: embedded && { url: embedded.url, suffix: config.embeddedDirectory.suffix }, first }) + "\n");
   logger.info({ url, database: config.storage.file }, "started");

@@ -4,7 +4,7 @@
  * handshake and is never served.
  */
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
-import { createServer as createHttpsServer } from "node:https";
+import { createServer as createHttpsServer, type ServerOptions } from "node:https";
 import type { AddressInfo } from "node:net";
 import type { Config } from "../config/schema.js";
 import type { Logger } from "../logger.js";
@@ -20,17 +20,35 @@ export interface Listener {
 
 type Handler = (req: IncomingMessage, res: ServerResponse) => void;
 
-/** Listens on server.host:server.port; resolves once bound. `authenticate` is certificateClients(...).authenticate. */
-export async function listen(config: Config, handler: Handler, logger: Logger, authenticate?: (req: IncomingMessage) => void): Promise<Listener> {
+export interface PreparedListener {
+  config: Config;
+  /** The certificate and key read and checked (undefined without server.tls). */
+  https?: ServerOptions | undefined;
+  /** Certificate clients as in-memory Basic credentials, to add to auth.basic (./tls.ts). */
+  certificates: ReturnType<typeof certificateClients>;
+}
+
+/**
+ * Reads and checks the TLS files before anything else starts, so a bad certificate stops
+ * start-up naming the key without leaving a half-started server behind.
+ */
+export function prepareListener(config: Config): PreparedListener {
   const tls = config.server.tls;
-  const serve: Handler = authenticate
+  return { config, https: tls && httpsOptions(tls), certificates: certificateClients(tls) };
+}
+
+/** Listens on server.host:server.port; resolves once bound. */
+export async function listen(prepared: PreparedListener, handler: Handler, logger: Logger): Promise<Listener> {
+  const { config, certificates } = prepared;
+  const tls = config.server.tls;
+  const serve: Handler = certificates.basic.length
     ? (req, res) => {
-        authenticate(req);
+        certificates.authenticate(req);
         handler(req, res);
       }
     : handler;
   // https.Server has every method of http.Server that serve uses (close, closeAllConnections, ...).
-  const server: Server = tls ? (createHttpsServer(httpsOptions(tls), serve) as unknown as Server) : createServer(serve);
+  const server: Server = prepared.https ? (createHttpsServer(prepared.https, serve) as unknown as Server) : createServer(serve);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.server.port, config.server.host, () => {
@@ -43,5 +61,3 @@ export async function listen(config: Config, handler: Handler, logger: Logger, a
   const host = config.server.host.includes(":") ? `[${config.server.host}]` : config.server.host;
   return { server, url: `${tls ? "https" : "http"}://${host}:${port}${config.server.basePath}`, unwatch };
 }
-
-export { certificateClients };

@@ -2,18 +2,28 @@
  * Prometheus metrics (prom-client) on a registry of the app's own: never the global default one,
  * since one process holds many apps in tests (and a counter registered twice globally throws).
  * SCIM traffic is counted by a middleware on the SCIM base path, deliveries through the worker's
- * onDelivery hook, and the outbox gauges are read from SQLite when Prometheus scrapes.
+ * onDelivery hook, and the outbox gauges are read from SQLite when Prometheus scrapes
+ * (db/metrics-queries.ts).
+ *
+ * Names follow Prometheus's conventions (https://prometheus.io/docs/practices/naming/): one
+ * `scimbridge_` prefix, base units (`_seconds`), `_total` on counters only.
  */
 import type { Request, RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
 import type { Store } from "../../db/open.js";
+import { MetricsQueries } from "../../db/metrics-queries.js";
 
 export type DeliveryOutcome = "success" | "transient_failure" | "permanent_failure";
 export interface DeliveryEvent {
   target: string;
   outcome: DeliveryOutcome;
   seconds: number;
+  /** From the SCIM write's commit to the directory's answer (absent when the worker does not know it). */
+  lagSeconds?: number | undefined;
 }
+
+/** Reachability per target, as /readyz reports it (server/observability/health.ts). */
+export type TargetReachability = () => Promise<Record<string, { reachable: boolean }>>;
 
 const OUTCOMES: DeliveryOutcome[] = ["success", "transient_failure", "permanent_failure"];
 export const UNMATCHED_ROUTE = "unmatched";
@@ -23,6 +33,8 @@ export interface Metrics {
   /** Counts and times requests under the SCIM base path; mount it with `app.use(basePath, …)`. */
   scimRequests: RequestHandler;
   recordDelivery(e: DeliveryEvent): void;
+  /** Where scimbridge_target_up reads reachability from (the server's probes); without it the gauge has no series. */
+  watchTargets(probe: TargetReachability): void;
   /** The exposition text and its content type; registers the default process metrics on first use. */
   scrape(): Promise<{ contentType: string; body: string }>;
 }
@@ -64,26 +76,26 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
   const registers = [registry];
 
   const requests = new Counter({
-    name: "scim_requests_total",
+    name: "scimbridge_scim_requests_total",
     help: "SCIM requests by method, matched route pattern and response status",
     labelNames: ["method", "route", "status"] as const,
     registers,
   });
   const requestSeconds = new Histogram({
-    name: "scim_request_duration_seconds",
+    name: "scimbridge_scim_request_duration_seconds",
     help: "SCIM request latency (until the response is written) by method and matched route pattern",
     labelNames: ["method", "route"] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
     registers,
   });
   const deliveries = new Counter({
-    name: "deliveries_total",
+    name: "scimbridge_deliveries_total",
     help: "LDAP deliveries by target and outcome (transient failures are retried; permanent ones need a change or an operator)",
     labelNames: ["target", "outcome"] as const,
     registers,
   });
   const deliverySeconds = new Histogram({
-    name: "delivery_duration_seconds",
+    name: "scimbridge_delivery_duration_seconds",
     help: "Time of one delivery to an LDAP target: mapping, planning and the LDAP operations",
     labelNames: ["target"] as const,
     buckets: [0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30],
@@ -95,47 +107,60 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     for (const outcome of OUTCOMES) deliveries.inc({ target, outcome }, 0);
   }
 
-  // Both gauges are read at scrape time, with index range scans: the changes primary key above
-  // the worker's cursor and sync_state's (state, wanted_seq) index. Only the backlog is visited.
-  const sqlite = () => o.store.sqlite;
-  const cursor = () =>
-    (sqlite().prepare("SELECT coalesce(max(seq), 0) AS s FROM worker_cursor WHERE name = 'outbox'").get() as { s: number }).s;
+  const queries = new MetricsQueries(o.store.db);
   new Gauge({
-    name: "outbox_depth",
+    name: "scimbridge_outbox_depth",
     help: "Changes not yet fanned out to rules plus deliveries pending or retrying",
     registers,
     collect() {
-      const after = cursor();
-      const unfanned = (sqlite().prepare("SELECT count(*) AS n FROM changes WHERE seq > ?").get(after) as { n: number }).n;
-      const open = sqlite().prepare("SELECT count(*) AS n FROM sync_state WHERE state = ?");
-      const pending = (open.get("pending") as { n: number }).n;
-      const retrying = (open.get("retrying") as { n: number }).n;
-      this.set(unfanned + pending + retrying);
+      this.set(queries.outboxDepth());
     },
   });
   new Gauge({
-    name: "deliveries_needing_password",
+    name: "scimbridge_deliveries_needing_password",
     help: "Entries added again to a directory without the password they had (erased once delivered): they cannot log in until the identity provider sends a new one",
     registers,
     collect() {
-      this.set((sqlite().prepare("SELECT count(*) AS n FROM sync_state WHERE state = 'needs_password'").get() as { n: number }).n);
+      this.set(queries.countByTarget("needs_password").reduce((sum, r) => sum + r.n, 0));
     },
   });
   new Gauge({
-    name: "oldest_pending_change_age_seconds",
+    name: "scimbridge_deliveries_failed",
+    help: "Deliveries parked as failed (permanent LDAP errors past provisioning.maxAttempts), per target: they wait for an operator's retry or a new change",
+    labelNames: ["target"] as const,
+    registers,
+    collect() {
+      const counts = new Map(o.targets.map((t) => [t, 0]));
+      for (const r of queries.countByTarget("failed")) counts.set(r.target, r.n);
+      for (const [target, n] of counts) this.set({ target }, n);
+    },
+  });
+  new Gauge({
+    name: "scimbridge_oldest_pending_change_age_seconds",
     help: "Age of the oldest change not yet delivered (0 when none); coalesced changes count from their newest",
     registers,
     collect() {
-      const db = sqlite();
-      const firstUnfanned = (db.prepare("SELECT min(seq) AS s FROM changes WHERE seq > ?").get(cursor()) as { s: number | null }).s;
-      const minWanted = db.prepare("SELECT min(wanted_seq) AS s FROM sync_state WHERE state = ?");
-      // A pending row stands for its resource's newest change (wanted_seq): older ones coalesced
-      // into it, so this is a lower bound of the true age, never an overestimate.
-      const seqs = [firstUnfanned, (minWanted.get("pending") as { s: number | null }).s, (minWanted.get("retrying") as { s: number | null }).s];
-      const oldest = Math.min(...seqs.filter((s): s is number => s !== null));
-      const at = Number.isFinite(oldest) ? (db.prepare("SELECT at FROM changes WHERE seq = ?").get(oldest) as { at: string } | undefined)?.at : undefined;
+      const at = queries.oldestPendingAt();
       this.set(at ? Math.max(0, (Date.now() - Date.parse(at)) / 1000) : 0);
     },
+  });
+  let reachability: TargetReachability | undefined;
+  new Gauge({
+    name: "scimbridge_target_up",
+    help: "1 when the LDAP target answered its last probe (a root DSE read, as /readyz), else 0",
+    labelNames: ["target"] as const,
+    registers,
+    async collect() {
+      if (!reachability) return;
+      for (const [target, h] of Object.entries(await reachability())) this.set({ target }, h.reachable ? 1 : 0);
+    },
+  });
+  const lag = new Histogram({
+    name: "scimbridge_delivery_lag_seconds",
+    help: "From a SCIM write's commit to the directory's answer to its delivery, per target",
+    labelNames: ["target"] as const,
+    buckets: [0.01, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 300, 900],
+    registers,
   });
 
   let defaults = false;
@@ -155,6 +180,10 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     recordDelivery(e) {
       deliveries.inc({ target: e.target, outcome: e.outcome });
       deliverySeconds.observe({ target: e.target }, e.seconds);
+      if (e.lagSeconds !== undefined) lag.observe({ target: e.target }, e.lagSeconds);
+    },
+    watchTargets(probe) {
+      reachability = probe;
     },
     async scrape() {
       // Registered on the first scrape, not at creation: they start an event-loop monitor and a

@@ -77,8 +77,8 @@ describe("health", () => {
     await p.settle();
     expect((await p.http.get("/readyz").expect(200)).body.status).toBe("ready");
     let metrics = (await p.http.get("/metrics").expect(200)).text;
-    expect(sample(metrics, "outbox_depth")).toBe(0);
-    expect(sample(metrics, "oldest_pending_change_age_seconds")).toBe(0);
+    expect(sample(metrics, "scimbridge_outbox_depth")).toBe(0);
+    expect(sample(metrics, "scimbridge_oldest_pending_change_age_seconds")).toBe(0);
 
     await slapd.stop();
     const url = slapd.url;
@@ -98,12 +98,12 @@ describe("health", () => {
     expect(
       await eventually(async () => {
         metrics = (await p.http.get("/metrics").expect(200)).text;
-        return (sample(metrics, 'deliveries_total{target="slapd",outcome="transient_failure"}') ?? 0) > 0;
+        return (sample(metrics, 'scimbridge_deliveries_total{target="slapd",outcome="transient_failure"}') ?? 0) > 0;
       }, 10_000),
     ).toBe(true);
-    expect(sample(metrics, "outbox_depth")).toBe(1);
-    expect(sample(metrics, "oldest_pending_change_age_seconds")).toBeGreaterThan(0);
-    expect(sample(metrics, 'deliveries_total{target="slapd",outcome="success"}')).toBe(1);
+    expect(sample(metrics, "scimbridge_outbox_depth")).toBe(1);
+    expect(sample(metrics, "scimbridge_oldest_pending_change_age_seconds")).toBeGreaterThan(0);
+    expect(sample(metrics, 'scimbridge_deliveries_total{target="slapd",outcome="success"}')).toBe(1);
   }, 40_000);
 });
 
@@ -127,23 +127,23 @@ describe("metrics", () => {
     const res = await a.http.get("/metrics").expect(200);
     expect(res.headers["content-type"]).toMatch(/^text\/plain; version=0\.0\.4/);
     const m = res.text;
-    expect(sample(m, 'scim_requests_total{method="POST",route="/Users",status="201"}')).toBe(3);
-    expect(sample(m, 'scim_requests_total{method="GET",route="/Users",status="200"}')).toBe(2);
-    expect(sample(m, 'scim_requests_total{method="GET",route="/Users/:id",status="404"}')).toBe(1);
-    expect(sample(m, 'scim_requests_total{method="GET",route="/Users/:id",status="200"}')).toBe(1);
-    expect(sample(m, 'scim_requests_total{method="POST",route="/.search",status="200"}')).toBe(1);
-    expect(sample(m, 'scim_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="POST",route="/Users",status="201"}')).toBe(3);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="GET",route="/Users",status="200"}')).toBe(2);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="GET",route="/Users/:id",status="404"}')).toBe(1);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="GET",route="/Users/:id",status="200"}')).toBe(1);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="POST",route="/.search",status="200"}')).toBe(1);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="GET",route="unmatched",status="404"}')).toBe(1);
     // Authentication runs before routing: a refused request has no route.
-    expect(sample(m, 'scim_requests_total{method="GET",route="unmatched",status="401"}')).toBe(1);
-    expect(sample(m, 'scim_request_duration_seconds_count{method="POST",route="/Users"}')).toBe(3);
-    expect(sample(m, 'scim_request_duration_seconds_bucket{le="+Inf",method="GET",route="/Users"}')).toBe(2);
+    expect(sample(m, 'scimbridge_scim_requests_total{method="GET",route="unmatched",status="401"}')).toBe(1);
+    expect(sample(m, 'scimbridge_scim_request_duration_seconds_count{method="POST",route="/Users"}')).toBe(3);
+    expect(sample(m, 'scimbridge_scim_request_duration_seconds_bucket{le="+Inf",method="GET",route="/Users"}')).toBe(2);
     // Ids never become label values; the probes are not SCIM requests.
     for (const id of ids) expect(m).not.toContain(id);
     expect(m).not.toContain("00000000-0000");
     expect(m).not.toMatch(/route="\/?healthz"/);
     // Without provisioning nothing fans the outbox out: the three creates are still queued.
-    expect(sample(m, "outbox_depth")).toBe(3);
-    expect(sample(m, "oldest_pending_change_age_seconds")).toBeGreaterThanOrEqual(0);
+    expect(sample(m, "scimbridge_outbox_depth")).toBe(3);
+    expect(sample(m, "scimbridge_oldest_pending_change_age_seconds")).toBeGreaterThanOrEqual(0);
     // Default process metrics, on this app's own registry.
     expect(m).toMatch(/^process_cpu_user_seconds_total \d/m);
     expect(m).toMatch(/^nodejs_eventloop_lag_seconds /m);
@@ -154,12 +154,12 @@ describe("metrics", () => {
     for (const name of ["dora", "eli", "fay"]) await p.http.post("/scim/v2/Users").set(p.auth).send(user(name)).expect(201);
     await p.settle();
     const m = (await p.http.get("/metrics").expect(200)).text;
-    expect(sample(m, 'deliveries_total{target="slapd",outcome="success"}')).toBe(3);
-    expect(sample(m, 'deliveries_total{target="slapd",outcome="transient_failure"}')).toBe(0);
-    expect(sample(m, 'deliveries_total{target="slapd",outcome="permanent_failure"}')).toBe(0);
-    expect(sample(m, 'delivery_duration_seconds_count{target="slapd"}')).toBe(3);
-    expect(sample(m, "outbox_depth")).toBe(0);
-    expect(sample(m, "oldest_pending_change_age_seconds")).toBe(0);
+    expect(sample(m, 'scimbridge_deliveries_total{target="slapd",outcome="success"}')).toBe(3);
+    expect(sample(m, 'scimbridge_deliveries_total{target="slapd",outcome="transient_failure"}')).toBe(0);
+    expect(sample(m, 'scimbridge_deliveries_total{target="slapd",outcome="permanent_failure"}')).toBe(0);
+    expect(sample(m, 'scimbridge_delivery_duration_seconds_count{target="slapd"}')).toBe(3);
+    expect(sample(m, "scimbridge_outbox_depth")).toBe(0);
+    expect(sample(m, "scimbridge_oldest_pending_change_age_seconds")).toBe(0);
   });
 
   it("apps keep separate registries", async () => {
@@ -167,7 +167,7 @@ describe("metrics", () => {
     const b = app();
     await a.http.get("/scim/v2/Users").set(a.auth).expect(200);
     const mb = (await b.http.get("/metrics").expect(200)).text;
-    expect(mb).not.toContain("scim_requests_total{");
+    expect(mb).not.toContain("scimbridge_scim_requests_total{");
   });
 
   it("requires the metrics token when one is configured", async () => {
@@ -177,7 +177,7 @@ describe("metrics", () => {
     await a.http.get("/metrics").set("Authorization", `Bearer ${TOKEN}x`).expect(401);
     await a.http.get("/metrics").set(a.auth).expect(401); // a SCIM token is not a metrics token
     const ok = await a.http.get("/metrics").set("Authorization", `Bearer ${TOKEN}`).expect(200);
-    expect(ok.text).toContain("# TYPE scim_requests_total counter");
+    expect(ok.text).toContain("# TYPE scimbridge_scim_requests_total counter");
     // Probes stay open.
     await a.http.get("/healthz").expect(200);
   });
