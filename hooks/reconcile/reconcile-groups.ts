@@ -19,9 +19,12 @@
  * ownership as for users: the rule's own leftovers go back to the delivery path, unmanaged ones
  * are deleted only when asked (hooks/entry-ownership.ts, hooks/reconcile-repairs.ts).
  */
-import type { Store } from "../../db/open.js";
+import { MemberRepairs } from "../../db/member-repairs.js";
 import { MemberSyncQueries } from "../../db/member-sync.js";
+import type { Store } from "../../db/open.js";
+import { ResourceScan } from "../../db/resource-scan.js";
 import { SyncQueries } from "../../db/sync.js";
+import { writeTransaction } from "../../db/transaction.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import type { WrittenGroup } from "../planning/group-planner.js";
@@ -120,14 +123,12 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   const sync = new SyncQueries(o.store.db);
   const at = (o.now ?? (() => new Date()))().toISOString();
 
-  // Expected member DNs of a group in this directory, keyed by normalised DN → member id.
-  const memberSql = (rules: string[]) =>
-    `SELECT m.member_id AS id, s.dn AS dn FROM group_members m JOIN sync_state s ON s.resource_type = m.member_type AND s.resource_id = m.member_id
-     WHERE m.group_id = ? AND s.rule IN (${rules.map(() => "?").join(",") || "NULL"}) AND s.dn IS NOT NULL AND s.state != 'out_of_scope'`;
+  const memberships = new MemberRepairs(o.store);
   const memberRules = [...sources.users, ...sources.groups];
+  // Expected member DNs of a group in this directory, keyed by normalised DN → member id.
   const expectedMembers = (groupId: string): Map<string, { id: string; dn: string }> => {
     const m = new Map<string, { id: string; dn: string }>();
-    for (const r of o.store.sqlite.prepare(memberSql(memberRules)).iterate(groupId, ...memberRules) as IterableIterator<{ id: string; dn: string }>) {
+    for (const r of memberships.deliveredMemberDns(groupId, memberRules)) {
       const key = norm(r.dn);
       if (!m.has(key)) m.set(key, r);
     }
@@ -136,13 +137,8 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
 
   // ---- expected groups ----
   const expected = new Map<string, Expected>();
-  let cursor = 0;
-  const page = o.store.sqlite.prepare("SELECT seq, id FROM groups WHERE seq > ? ORDER BY seq LIMIT ?");
-  for (;;) {
-    const rows = page.all(cursor, pageSize) as { seq: number; id: string }[];
-    if (!rows.length) break;
-    cursor = rows[rows.length - 1]!.seq;
-    for (const { id } of rows) {
+  for (const ids of new ResourceScan(o.store).pages("Group", pageSize)) {
+    for (const id of ids) {
       const group = o.readResource("Group", id, { members: rule.filterNeedsMembers });
       if (!group || !matchesGroupRule(rule, group)) continue;
       try {
@@ -200,7 +196,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
               extra: extra.slice(0, LISTED_MEMBERS),
             });
             const hasPlaceholder = haveKeys.has(placeholder);
-            repairs.push(() => queueMemberRepair(o.store, members, sync, rule, want.id, missing, extra.filter((v) => norm(v) !== placeholder), hasPlaceholder, at));
+            repairs.push(() => queueMemberRepair({ members, memberships, sync }, rule, want.id, missing, extra.filter((v) => norm(v) !== placeholder), hasPlaceholder, at));
           }
           o.onProgress?.({ rule: rule.name, phase: "directory", done: report.checked });
         }
@@ -222,13 +218,11 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
 
   if (o.dryRun) return report;
-  o.store.sqlite
-    .transaction(() => {
-      repairs.forEach((r) => r());
-      report.repaired += report.missing.length + report.differing.length + report.members.length;
-      report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
-    })
-    .immediate();
+  writeTransaction(o.store, () => {
+    repairs.forEach((r) => r());
+    report.repaired += report.missing.length + report.differing.length + report.members.length;
+    report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
+  });
   return report;
 }
 
@@ -246,9 +240,7 @@ function rememberActual(sync: SyncQueries, rule: DeliverableGroupRule, id: strin
 }
 
 function queueMemberRepair(
-  store: Store,
-  members: MemberSyncQueries,
-  sync: SyncQueries,
+  { members, memberships, sync }: { members: MemberSyncQueries; memberships: MemberRepairs; sync: SyncQueries },
   rule: DeliverableGroupRule,
   groupId: string,
   missing: { id: string; dn: string }[],
@@ -258,23 +250,17 @@ function queueMemberRepair(
 ): void {
   const touched: string[] = [];
   // A missing member: its pair is marked unwritten, so the delivery adds the value again.
-  const unwrite = store.sqlite.prepare("UPDATE group_member_sync SET dn = NULL WHERE rule = ? AND group_id = ? AND member_id = ?");
   for (const m of missing) {
     members.markDirty(rule.name, groupId, m.id);
-    unwrite.run(rule.name, groupId, m.id);
+    memberships.markUnwritten(rule.name, groupId, m.id);
     touched.push(m.id);
   }
   // An extra value: the pair that wrote it is evicted, or one is made for it.
-  const owner = store.sqlite.prepare("SELECT member_id AS id, dn FROM group_member_sync WHERE rule = ? AND group_id = ? AND dn IS NOT NULL");
-  const owners = new Map((owner.all(rule.name, groupId) as { id: string; dn: string }[]).map((r) => [norm(r.dn), r.id] as const));
-  const orphan = store.sqlite.prepare(
-    `INSERT INTO group_member_sync (rule, group_id, member_id, dn, dirty, evict) VALUES (?, ?, ?, ?, 1, 1)
-     ON CONFLICT (rule, group_id, member_id) DO UPDATE SET dn = excluded.dn, dirty = dirty + 1, evict = 1`,
-  );
+  const owners = new Map(memberships.writtenMembers(rule.name, groupId).map((r) => [norm(r.dn), r.id] as const));
   for (const value of extra) {
     const id = owners.get(norm(value));
     if (id !== undefined) members.markDirty(rule.name, groupId, id, true);
-    else orphan.run(rule.name, groupId, `dn:${value}`, value);
+    else memberships.evictValue(rule.name, groupId, `dn:${value}`, value);
     touched.push(id ?? `dn:${value}`);
   }
   // The planner's view of the placeholder follows the directory, so it adds or removes it as needed.

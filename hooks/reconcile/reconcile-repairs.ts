@@ -3,21 +3,20 @@
  * delivery worker takes like any other change: ordered per resource, retried with backoff, and
  * each LDAP write in the audit log (the worker's onLdapWrite). Nothing here talks to LDAP.
  */
-import { dnKey } from "../ldap/dn.js";
-import { eq } from "drizzle-orm";
 import type { Store } from "../../db/open.js";
-import { changes, syncState, users } from "../../db/schema.js";
+import { RepairRequests } from "../../db/repair-requests.js";
 import { SyncQueries } from "../../db/sync.js";
 import { forgetTombstones } from "../../db/tombstones.js";
 import { ENTRY_KIND, type OwnedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
+import { dnKey } from "../ldap/dn.js";
 
 /** Records an outbox change by reconcile; its seq. */
-function recordChange(store: Store, resourceType: string, resourceId: string, op: string, at: string): number {
+function recordChange(store: Store, kind: string, id: string, op: "resync" | "refresh" | "delete", at: string): number {
+  const requests = new RepairRequests(store);
   // A user's change carries its current version (as `scimbridge resync` does); a deleted user, a
   // group's refresh and an entry have none.
-  const version = resourceType === "User" ? (store.db.select({ v: users.version }).from(users).where(eq(users.id, resourceId)).get()?.v ?? 0) : 0;
-  const row = store.db.insert(changes).values({ resourceType, resourceId, op, version, at, client: "reconcile" }).returning({ seq: changes.seq }).get();
-  return row.seq;
+  const version = kind === "User" ? (requests.versionOf("User", id) ?? 0) : 0;
+  return requests.record({ kind, id, op, version, at, client: "reconcile" });
 }
 
 /**
@@ -52,12 +51,7 @@ export function queueUnmanagedDelete(store: Store, rule: { name: string; target:
   // still waits): one delete is enough.
   if (new SyncQueries(store.db).waitingAt(ENTRY_KIND, rule.target, dnKey(x.dn), rule.name)) return;
   const seq = recordChange(store, ENTRY_KIND, x.dn, "delete", at);
-  const values = { state: "pending", wantedSeq: seq, dn: x.dn, dnKey: dnKey(x.dn), directoryId: x.directoryId ?? null, attempts: 0, nextAttempt: null, lastCode: null, lastError: null, updated: at };
-  store.db
-    .insert(syncState)
-    .values({ resourceType: ENTRY_KIND, resourceId: x.dn, rule: rule.name, target: rule.target, ...values })
-    .onConflictDoUpdate({ target: [syncState.resourceType, syncState.resourceId, syncState.rule], set: values })
-    .run();
+  new RepairRequests(store).queueEntryDelete({ kind: ENTRY_KIND, rule: rule.name, target: rule.target, dn: x.dn, dnKey: dnKey(x.dn), directoryId: x.directoryId ?? null, seq, at });
 }
 
 /**

@@ -37,9 +37,10 @@
  */
 import { createHash } from "node:crypto";
 import type { Store } from "../../db/open.js";
-import { eq } from "drizzle-orm";
-import { changes, users } from "../../db/schema.js";
+import { RepairRequests } from "../../db/repair-requests.js";
+import { ResourceScan } from "../../db/resource-scan.js";
 import { SyncQueries } from "../../db/sync.js";
+import { writeTransaction } from "../../db/transaction.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
@@ -230,15 +231,11 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   // ---- expected side: users in seq order, 500 at a time; only DN → id + state + digest is kept ----
   const expected = new Map<string, string>();
   let cmp: Comparer | undefined;
-  const total = (o.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
-  const page = o.store.sqlite.prepare("SELECT seq, id FROM users WHERE seq > ? ORDER BY seq LIMIT ?");
-  let cursor = 0;
+  const scan = new ResourceScan(o.store);
+  const total = scan.count("User");
   let read = 0;
-  for (;;) {
-    const rows = page.all(cursor, pageSize) as { seq: number; id: string }[];
-    if (!rows.length) break;
-    cursor = rows[rows.length - 1]!.seq;
-    for (const { id } of rows) {
+  for (const ids of scan.pages("User", pageSize)) {
+    for (const id of ids) {
       const resource = o.readResource("User", id);
       if (!resource || !matchesRule(rule, resource)) continue;
       try {
@@ -249,7 +246,7 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
         report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
       }
     }
-    read += rows.length;
+    read += ids.length;
     o.onProgress?.({ rule: rule.name, phase: "expected", done: read, total });
     // Let the server's requests and timers run between batches (mapping is CPU-bound).
     await new Promise((r) => setImmediate(r));
@@ -329,6 +326,7 @@ function enableWaitsForPassword(o: ReconcileOptions, rule: CompiledRule, id: str
 /** Queues every repair of a report in one transaction; nothing is sent to the directory here. */
 function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport): void {
   const sync = new SyncQueries(o.store.db);
+  const requests = new RepairRequests(o.store);
   const at = (o.now ?? (() => new Date()))().toISOString();
   const queue = (id: string, written: (current: WrittenEntry | undefined) => WrittenEntry | null) => {
     const row = sync.get("User", id, rule.name);
@@ -339,13 +337,12 @@ function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport
     }
     // A new outbox change: fanned out as pending with a new wanted seq, delivered by the worker.
     // (the same row `scimbridge resync` queues, server/admin/status.ts requestResync).
-    const version = o.store.db.select({ v: users.version }).from(users).where(eq(users.id, id)).get()?.v;
+    const version = requests.versionOf("User", id);
     if (version === undefined) return;
-    o.store.db.insert(changes).values({ resourceType: "User", resourceId: id, op: "resync", version, at, client: "reconcile" }).run();
+    requests.record({ kind: "User", id, op: "resync", version, at, client: "reconcile" });
     report.repaired += 1;
   };
-  // Immediate: the write lock is taken at the start, not upgraded from a read (SQLITE_BUSY).
-  o.store.sqlite.transaction(() => {
+  writeTransaction(o.store, () => {
     // Forgetting what was written makes the planner plan an add (the executor merges into an
     // entry that exists after all).
     for (const m of report.missing) queue(m.id, () => null);
@@ -367,7 +364,7 @@ function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport
       });
     }
     report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
-  }).immediate();
+  });
   o.onProgress?.({ rule: rule.name, phase: "repair", done: report.repaired });
 }
 
