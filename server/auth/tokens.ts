@@ -83,8 +83,8 @@ export class TokenService {
 
   /**
    * The stored hashes under this server's key, read on every request: a revocation by the CLI
-   * (another process) applies to the next one. Not cached: reading a few rows costs about 1% of
-   * a small PATCH (`npm run bench -- tokens`).
+   * (another process) applies to the next one. Not cached: the whole check is 1-4% of a small
+   * PATCH, cached or not (`npm run bench -- tokens`).
    */
   private hashes(): { name: string; hash: Buffer }[] {
     return this.store.hashes().flatMap((r) => {
