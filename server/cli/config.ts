@@ -13,6 +13,15 @@ export function redacted(config: Config): unknown {
   return JSON.parse(JSON.stringify(config), (k, v: unknown) => (/password|secret|token|signingKey/i.test(k) && typeof v === "string" ? "[redacted]" : v));
 }
 
+/**
+ * What `config check` checks beyond the schema: the rules compile against the schema registry
+ * (filter paths, mappings, DN templates). Returns the warnings about rules sharing a base.
+ */
+export function checkConfig(c: Config): string[] {
+  const registry = new SchemaRegistry(c.scim.extensions);
+  return overlappingRules([...compileRules(c, registry), ...compileGroupRules(c, registry)]).map(describeOverlap);
+}
+
 export function registerConfig(program: Command): void {
   const config = program.command("config").description("check the configuration; print its JSON Schema");
   config
@@ -30,10 +39,8 @@ export function registerConfig(program: Command): void {
         throw new CommandError("", EXIT.usage);
       }
       const { config: c, source } = loaded;
-      // Rules are compiled against the schema registry too (filter paths, mappings, DN templates).
-      const registry = new SchemaRegistry(c.scim.extensions);
       // Rules sharing a base: said on stderr, so --json output stays the config alone.
-      for (const o of overlappingRules([...compileRules(c, registry), ...compileGroupRules(c, registry)])) say(describeOverlap(o));
+      for (const warning of checkConfig(c)) say(warning);
       if (g.json) out(JSON.stringify(redacted(c)));
       else out(`config ok: ${describeSource(source)}\n${JSON.stringify(redacted(c), null, 2)}`);
     });
