@@ -4,7 +4,9 @@
  * (SCIM to slapd end to end), reconcile (dry run at 100,000 users), group-members (one member
  * added to a 10,000 and a 100,000-member group until visible in slapd), patch (PATCH time per
  * operation from 10 operations to scim.limits.patchOperations), tokens (the bearer-token check
- * beside a small PATCH), audit (the audit log's cost per row). Without arguments, all suites run.
+ * beside a small PATCH), audit (the audit log's cost per row), scale (a million users and a
+ * 100,000-member group: lookups, index and cursor pages, group PATCH, size and RSS; run only when
+ * named, it seeds for minutes). Without arguments, all suites but scale run.
  */
 import { benchAuditAppend } from "./audit-append.js";
 import { benchGroupMembers } from "./group-members.js";
@@ -12,6 +14,7 @@ import { benchPatchOps } from "./patch-ops.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchReconcile } from "./reconcile.js";
 import { benchScimGroups } from "./scim-groups.js";
+import { benchScale } from "./scale.js";
 import { benchScimStore } from "./scim-store.js";
 import { benchTokenCheck } from "./token-check.js";
 
@@ -24,7 +27,10 @@ const suites: Record<string, () => Promise<void>> = {
   tokens: () => benchTokenCheck(Number(process.env.BENCH_TOKENS ?? 10)),
   audit: () => benchAuditAppend(Number(process.env.BENCH_AUDIT_ROWS ?? 20_000)),
   "group-members": () => benchGroupMembers((process.env.BENCH_GROUP_SIZES ?? "10000,100000").split(",").map(Number)),
+  scale: () => benchScale(Number(process.env.BENCH_SCALE_USERS ?? 1_000_000), Number(process.env.BENCH_SCALE_GROUP ?? 100_000)),
 };
+/** Suites that run only when named. */
+const named = new Set(["scale"]);
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith("-"));
 const unknown = wanted.filter((w) => !(w in suites));
@@ -33,4 +39,4 @@ if (unknown.length) {
   process.exit(2);
 }
 console.log(`scimbridge bench on Node ${process.version}, ${new Date().toISOString()}`);
-for (const name of wanted.length ? wanted : Object.keys(suites)) await suites[name]!();
+for (const name of wanted.length ? wanted : Object.keys(suites).filter((s) => !named.has(s))) await suites[name]!();
