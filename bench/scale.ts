@@ -84,19 +84,10 @@ function seed(file: string, users: number, members: number): Seeded {
     for (let i = 0; i < users; i++) {
       const id = randomUUID();
       ids.push(id);
-      q.insert("User", {
-        id,
-        created: at,
-        lastModified: at,
-        version: 1,
-        attributes: {
-          userName: `user${i}@example.com`,
-          name: { givenName: `Given${i}`, familyName: `Family${i}` },
-          displayName: `User ${i}`,
-          emails: [{ value: `user${i}@example.com`, type: "work", primary: true }],
-          active: true,
-        },
-      });
+      // As an IdP pushes them (Entra and Okta send externalId, name, emails, title).
+      const userName = `user${i}@example.com`;
+      const attributes = { userName, externalId: `ext-${i}`, displayName: `User ${i}`, title: "Engineer", name: { givenName: `Given${i}`, familyName: `Family${i}` }, emails: [{ value: userName, type: "work", primary: true }], active: true };
+      q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
     }
     q.insert("Group", { id: bigGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
     q.insert("Group", { id: smallGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Ten" } });
