@@ -18,6 +18,14 @@ export type Db = BetterSQLite3Database<typeof schema> & { $client: Database.Data
 export interface Store {
   db: Db;
   sqlite: Database.Database;
+  /**
+   * Runs `fn` in a write transaction taken at once (BEGIN IMMEDIATE: the write lock is held from
+   * the start, so a read inside cannot go stale before the write), committed when it returns and
+   * rolled back when it throws. Inside another transaction, it is a savepoint of it.
+   */
+  transaction<T>(fn: () => T): T;
+  /** Runs `fn` in a savepoint of the enclosing transaction: rolled back alone when it throws. */
+  savepoint<T>(fn: () => T): T;
   close(): void;
 }
 
@@ -75,5 +83,11 @@ export function openStore(file: string): Store {
   cacheStatements(sqlite);
   const db = drizzle(sqlite, { schema });
   migrate(db, { migrationsFolder: migrationsFolder() });
-  return { db, sqlite, close: () => sqlite.close() };
+  return {
+    db,
+    sqlite,
+    transaction: (fn) => (sqlite.inTransaction ? sqlite.transaction(fn)() : sqlite.transaction(fn).immediate()),
+    savepoint: (fn) => sqlite.transaction(fn)(),
+    close: () => sqlite.close(),
+  };
 }

@@ -32,6 +32,11 @@ export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of
 
 const OUTBOX_CURSOR = "outbox";
 
+/** A sync_state row's key as waiting_for names it. */
+export function rowKey(row: Pick<SyncStateRow, "resourceType" | "resourceId" | "rule">): string {
+  return `${row.resourceType}:${row.resourceId}:${row.rule}`;
+}
+
 /** What a fan-out takes from a stretch of the outbox. */
 export interface OutboxBatch {
   /** The last seq covered (the next cursor). */
@@ -86,6 +91,12 @@ export class SyncQueries {
     return this.sqlite
       .prepare("SELECT coalesce((SELECT seq FROM worker_cursor WHERE name = ?), 0) AS cursor, coalesce((SELECT max(seq) FROM changes), 0) AS newest")
       .get(OUTBOX_CURSOR) as { cursor: number; newest: number };
+  }
+
+  /** When the outbox row `seq` was committed (delivery lag), or undefined once pruned. */
+  changedAt(seq: number): string | undefined {
+    const r = this.sqlite.prepare("SELECT at FROM changes WHERE seq = ?").get(seq) as { at: string } | undefined;
+    return r?.at;
   }
 
   setCursor(seq: number): void {

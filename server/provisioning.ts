@@ -7,12 +7,10 @@ import { existsSync, readFileSync } from "node:fs";
 import { join, resolve } from "node:path";
 import type { Logger } from "pino";
 import type { Store } from "../db/open.js";
-import { LdapTarget } from "../hooks/ldap/connection.js";
-import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, RuleError, type CompiledRule } from "../hooks/rules/mapping.js";
 import { groupRuleSchema } from "../hooks/rules/group-config.js";
 import { compileDeliverableGroupRule, type DeliverableGroupRule } from "../hooks/rules/group-rule.js";
-import { DeliveryWorker, type WorkerOptions } from "../hooks/delivery/worker.js";
+import { DeliveryWorker, LdapTarget, startSlapd, type SlapdHandle, type Target, type WorkerOptions } from "../hooks/delivery/index.js";
 import type { TargetConfig, UserRuleConfig } from "../hooks/rules/config.js";
 import { SyncQueries } from "../db/sync.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
@@ -127,7 +125,7 @@ function compileEach<R extends { target: string }, C>(config: Config, key: strin
   });
 }
 
-export function connectTargets(targets: TargetConfig[]): Map<string, { config: TargetConfig; connection: LdapTarget }> {
+export function connectTargets(targets: TargetConfig[]): Map<string, Target> {
   return new Map(
     targets.map((t) => [
       t.name,
@@ -180,7 +178,7 @@ function removedRulesOf(
 
 export interface Provisioning {
   worker: DeliveryWorker;
-  targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
+  targets: Map<string, Target>;
   close(): Promise<void>;
 }
 
@@ -189,7 +187,6 @@ export function createProvisioning(o: {
   store: Store;
   registry: SchemaRegistry;
   logger: Logger;
-  readResource: WorkerOptions["readResource"];
   /** Delivery outcomes and timings (the app's metrics). */
   onDelivery?: WorkerOptions["onDelivery"];
   onLdapWrite?: WorkerOptions["onLdapWrite"];
@@ -207,7 +204,7 @@ export function createProvisioning(o: {
     groupRules,
     removedGroupRules: removed.groups,
     targets,
-    readResource: o.readResource,
+    registry: o.registry,
     secretKey: secretKeyOf(o.config),
     maxAttempts: p.maxAttempts,
     retry: { initialMs: p.retryInitialMs, maxMs: p.retryMaxMs },

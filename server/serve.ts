@@ -8,11 +8,8 @@ import { createApp, type App } from "./app.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
-import { ScimError } from "../schemas/errors.js";
 import { errorBody } from "./http/scim-response.js";
-import type { ResourceKind } from "../schemas/registry.js";
-import type { SlapdHandle } from "../hooks/ldap/slapd.js";
-import { SlapdSupervisor, withSupervisor, type SupervisedStatus } from "../hooks/ldap/slapd-supervisor.js";
+import { SlapdSupervisor, withSupervisor, type SlapdHandle, type SupervisedStatus } from "../hooks/delivery/index.js";
 import type { CompiledRule } from "../hooks/rules/mapping.js";
 import { compileRules, createProvisioning, startEmbeddedDirectory, type Provisioning } from "./provisioning.js";
 import { reconcileWith, startPeriodicReconcile } from "./reconcile.js";
@@ -62,7 +59,7 @@ export function assemble(
   /** The embedded slapd's supervision, shown with its target's health. */
   embedded?: () => SupervisedStatus,
 ): { app: App; provisioning: Provisioning } {
-  // The worker needs the service to read resources, and the service needs the worker's hooks.
+  // The service tells the worker of each write (one listener); the worker exists once the app does.
   const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
   const probe: { targets?: () => Promise<TargetsHealth> } = {};
   const app = createApp({
@@ -70,8 +67,7 @@ export function assemble(
     store,
     logger,
     onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
-    onCommit: () => late.provisioning?.worker.afterCommit(),
-    beforeCommit: (recorded) => late.provisioning?.worker.fanOutInline(recorded),
+    onCommit: () => late.provisioning?.worker.changed(),
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
     admin: {
@@ -84,15 +80,7 @@ export function assemble(
       reconcile: ({ target }) => reconcileWith({ config, store, app, targets: late.provisioning!.targets, dryRun: true, target }),
     },
   });
-  const readResource = (kind: ResourceKind, id: string, opts: { members?: boolean } = {}) => {
-    try {
-      return app.service.get(kind, id, { baseUrl: "" }, opts.members === false ? { excludedAttributes: ["members"] } : {}).resource;
-    } catch (e) {
-      if (e instanceof ScimError && e.status === 404) return undefined;
-      throw e;
-    }
-  };
-  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, readResource, onDelivery: (e) => app.metrics.recordDelivery(e),
+  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, onDelivery: (e) => app.metrics.recordDelivery(e),
     onLdapWrite: (e) => {
       app.audit.recordLdap(e);
       observers.onLdapWrite?.(e);

@@ -8,43 +8,48 @@
  */
 import type { SyncStateRow } from "../../db/sync.js";
 import type { ResourceKind } from "../../schemas/registry.js";
-import type { WorkerServices } from "./group-delivery.js";
 import { dnKey } from "../ldap/dn.js";
 import { LdapDeliveryError, readEntry } from "../ldap/executor.js";
+import type { DeliveryContext } from "./context.js";
 import { DIRECTORY_ID_ATTRIBUTES, directoryIdOf } from "./entry-ownership.js";
+import type { Outcome } from "./outcome.js";
 
 /**
  * Records that the row's entry is (about to be) at `dn`, unless another resource holds that DN
- * on the same target. A holder whose delivery is under way (a deleted user whose entry waits for
- * its groups, then is deleted) is waited for: the row is parked and woken by the holder's
- * finish(). A settled holder keeps the DN (an entry kept by a disable or none deprovision
- * action): a permanent failure that names it, until its entry is gone from the directory, when
- * the stale claim is dropped and the row goes on. Whether it may go on now.
+ * on the same target; the claim is durable before the caller writes the entry. A holder whose
+ * delivery is under way (a deleted user whose entry waits for its groups, then is deleted) is
+ * waited for: the outcome is `waiting`, and the holder's outcome wakes the row. A settled holder
+ * keeps the DN (an entry kept by a disable or none deprovision action): a permanent failure that
+ * names it, until its entry is gone from the directory, when the stale claim is dropped and the
+ * row goes on. Returns true when the row may go on, else the outcome to record.
  */
-export async function claimDn(w: WorkerServices, row: SyncStateRow, dn: string, at: string): Promise<boolean> {
+export async function claimDn(ctx: DeliveryContext, row: SyncStateRow, dn: string, at: string): Promise<true | Outcome> {
   const key = dnKey(dn);
   if (row.dnKey === key) return true;
-  const holder = w.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
-  if (holder && (holder.state === "pending" || holder.state === "retrying")) {
-    w.waitFor(row, holder, dn, at);
-    return false;
+  // Looked up and claimed in one write: two deliveries claiming one DN in the same turn see each other.
+  const claim = () =>
+    ctx.commit(() => {
+      const holder = ctx.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
+      if (!holder) ctx.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
+      return holder;
+    });
+  const holder = await claim();
+  if (!holder) return true;
+  if (holder.state === "pending" || holder.state === "retrying") return { kind: "waiting", holder, dn, at };
+  const target = ctx.targets.get(row.target)!;
+  const there = await readEntry(target.connection, dn, [...DIRECTORY_ID_ATTRIBUTES]);
+  const id = there && directoryIdOf(there);
+  if (there && (holder.directoryId === null || id === holder.directoryId)) {
+    const scim = holder.resourceType === "User" || holder.resourceType === "Group";
+    const deleted = scim && ctx.read(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
+    throw new LdapDeliveryError(
+      `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
+        "this resource gets its own entry once that one is deleted from the directory",
+      { transient: false, opIndex: -1 },
+    );
   }
-  if (holder) {
-    const target = w.options.targets.get(row.target)!;
-    const there = await readEntry(target.connection, dn, [...DIRECTORY_ID_ATTRIBUTES]);
-    const id = there && directoryIdOf(there);
-    if (there && (holder.directoryId === null || id === holder.directoryId)) {
-      const scim = holder.resourceType === "User" || holder.resourceType === "Group";
-      const deleted = scim && w.options.readResource(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
-      throw new LdapDeliveryError(
-        `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
-          "this resource gets its own entry once that one is deleted from the directory",
-        { transient: false, opIndex: -1 },
-      );
-    }
-    // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
-    w.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at });
-  }
-  w.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
-  return true;
+  // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
+  await ctx.commit(() => ctx.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at }));
+  const next = await claim();
+  return next ? { kind: "waiting", holder: next, dn, at } : true;
 }

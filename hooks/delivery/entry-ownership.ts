@@ -5,7 +5,6 @@
  * objectGUID on AD), so an entry made later at the same DN by someone else is not taken for ours.
  * Reconcile deletes only a rule's own leftovers; anything else under its base is `unmanaged`.
  */
-import type Database from "better-sqlite3";
 import type { Store } from "../../db/open.js";
 import { SyncQueries, type SyncStateRow } from "../../db/sync.js";
 import { recordTombstone, tombstoneOwner, tombstonesOf } from "../../db/tombstones.js";
@@ -41,10 +40,10 @@ export function removalLeavesEntries(rule: RemovableRule): boolean {
  * (its rule was removed with onRuleRemoved none or disable), the rule's provenance of that entry is
  * kept as a tombstone. `removedRule` is the row's rule when it is a removed one.
  */
-export function tombstoneIfLeftInPlace(sqlite: Database.Database, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): void {
+export function tombstoneIfLeftInPlace(store: Store, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): void {
   if (row.resourceType === ENTRY_KIND || row.dn === null || row.directoryId === null) return;
   if (!removedRule || !removalLeavesEntries(removedRule)) return;
-  recordTombstone(sqlite, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
+  recordTombstone(store.sqlite, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
 }
 
 /** A directory entry under a rule's base that the rule does not expect. */

@@ -89,6 +89,12 @@ export interface GroupPlanInput {
   membersAdded: string[];
   membersRemoved: string[];
   /**
+   * Values that may be in the group though no written member records them (a departed member's
+   * entry renamed under refint, which rewrites member values by itself, slapo-refint(5)): deleted
+   * if present, never counted as a member leaving.
+   */
+  membersMaybeHeld?: string[];
+  /**
    * Member values held in an old spelling of their entry's DN (`from` and `to` name the same entry:
    * the member was renamed in case only, ldap-targets.md §7). Each is rewritten in one modify.
    */
@@ -315,6 +321,8 @@ function planMembers(
   const both = new Set(input.membersRemoved.map(dnKey).filter((k) => addKeys.has(k)));
   const added = memberList(input.membersAdded, rule.placeholderDn, both);
   const removed = memberList(input.membersRemoved, rule.placeholderDn, both);
+  const removedKeys = new Set(removed.map(dnKey));
+  const maybeHeld = memberList(input.membersMaybeHeld ?? [], rule.placeholderDn, new Set([...addKeys, ...removedKeys]));
 
   const derived = last.memberCount === undefined ? undefined : Math.max(0, last.memberCount + added.length - removed.length);
   const count = input.memberCount ?? derived;
@@ -333,7 +341,7 @@ function planMembers(
     ops.push(memberOp(dn, attr, "add", [rule.placeholderDn]));
     placeholder = true;
   }
-  ops.push(...memberOps(dn, attr, "delete", removed));
+  ops.push(...memberOps(dn, attr, "delete", [...removed, ...maybeHeld]));
   // The placeholder leaves only AFTER a real member is in (or at once where groups may be empty).
   const realMemberAfter = added.length > 0 || (count !== undefined && count > 0);
   if (placeholder && (realMemberAfter || !rule.needsMember)) {

@@ -135,6 +135,8 @@ describe.each(PRESETS)("$preset: case-only renames", ({ preset, ou, memberAttrib
 
   it("group blue → BLUE: DN and cn take the new case, same entry, members kept", async () => {
     const member = await createUser(`${ou}-gm`);
+    // The member's entry first, so the group's add carries it (the writes counted below are the rename's).
+    await p.settle();
     const gid = await createGroup(`${ou}-blue`, [member]);
     await p.settle();
     const uuid = (await ldap.search(`cn=${ou}-blue,${groups}`, ["entryUUID"]))!.entryuuid![0]!;

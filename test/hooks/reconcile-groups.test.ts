@@ -11,6 +11,7 @@ import { reconcileGroups, type GroupReconcileOptions } from "../../hooks/reconci
 import { user } from "../helpers/app.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
+import { resourceReader } from "../../db/read-resource.js";
 
 const ldap = useSlapd();
 const PEOPLE = "ou=people,dc=example,dc=com";
@@ -35,7 +36,7 @@ const options = (dryRun: boolean): GroupReconcileOptions => ({
   rules: [compileDeliverableGroupRule(p.assembled.app.registry, groupRuleSchema.parse(GROUP_RULE), { directory: "openldap" })],
   memberRules: () => ({ users: ["people"], groups: ["groups"] }),
   targets: p.assembled.provisioning.targets,
-  readResource: p.assembled.provisioning.worker.options.readResource,
+  readResource: resourceReader(p.store, p.assembled.app.registry),
   dryRun,
 });
 const members = async (cn: string) => ((await ldap.search(`cn=${cn},${GROUPS}`, ["member"]))?.member ?? []).map((m) => m.toLowerCase()).sort();

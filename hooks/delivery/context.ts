@@ -1,0 +1,46 @@
+/**
+ * What a delivery works with: the store's queries, the rules, the targets, the resource reader and
+ * the group commit. Deliveries get this and return an Outcome (outcome.ts); they never reach the
+ * scheduler that runs them.
+ */
+import type { Logger } from "pino";
+import type { MemberSyncQueries } from "../../db/member-sync.js";
+import type { Store } from "../../db/open.js";
+import type { SyncQueries, SyncStateRow } from "../../db/sync.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import type { LdapTarget } from "../ldap/connection.js";
+import type { LdapOp } from "../planning/ops.js";
+import type { TargetConfig } from "../rules/config.js";
+import type { RuleSet } from "./rule-set.js";
+
+export interface Target {
+  config: TargetConfig;
+  connection: LdapTarget;
+}
+
+/** Reads a resource in wire shape (a User with `groups`), or undefined when it no longer exists. */
+export type ResourceReader = (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
+
+export interface DeliveryContext {
+  store: Store;
+  sync: SyncQueries;
+  members: MemberSyncQueries;
+  rules: RuleSet;
+  targets: ReadonlyMap<string, Target>;
+  /**
+   * `members: false` leaves a Group's members out (a 100,000-member group is never loaded for
+   * nothing: membership is delivered from deltas).
+   */
+  read: ResourceReader;
+  /** AES-256-GCM key that seals SCIM passwords until delivered. */
+  secretKey: Buffer;
+  logger: Logger;
+  now(): Date;
+  /**
+   * Writes that must be durable before the delivery goes on (a DN claim, before the entry is
+   * written): committed with the turn's other writes (db/group-commit.ts).
+   */
+  commit<T>(write: () => T): Promise<T>;
+  /** Audit: each LDAP operation run (all, or those before the failing one and the failing one). */
+  reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void;
+}

@@ -1,0 +1,75 @@
+/**
+ * The fan-out: committed outbox rows (changes) become pending sync state for every rule, in one
+ * transaction with the cursor that records how far it got. A user's change marks each user rule
+ * (and carries a sealed password to the rules that deliver passwords); a group's change marks each
+ * group rule and its member pairs (memberships.ts). Crash-safe: until the cursor commits, the rows
+ * are fanned out again, and marking a row pending twice is the same as once.
+ */
+import { dnKey } from "../ldap/dn.js";
+import type { DeliveryContext } from "./context.js";
+import type { Memberships } from "./memberships.js";
+
+/** Outbox rows one fan-out transaction takes. */
+const FAN_OUT_BATCH = 5000;
+
+export class FanOut {
+  constructor(
+    private readonly ctx: DeliveryContext,
+    private readonly memberships: Memberships,
+  ) {}
+
+  /** Whether committed outbox rows wait to be fanned out (two index reads, no write). */
+  behind(): boolean {
+    const { cursor, newest } = this.ctx.sync.outboxPosition();
+    return newest > cursor;
+  }
+
+  /** Fans out up to FAN_OUT_BATCH outbox rows; how many it took (0 when caught up). */
+  run(): number {
+    if (!this.behind()) return 0;
+    const { sync, rules } = this.ctx;
+    return this.ctx.store.transaction(() => {
+      const { upTo, rows: changed, groupChanges } = sync.changedSince(sync.cursor(), FAN_OUT_BATCH);
+      if (!changed.length) return 0;
+      const at = this.ctx.now().toISOString();
+      for (const c of changed) {
+        if (c.kind === "User") {
+          const secret = sync.takePendingSecret(c.id);
+          for (const rule of rules.users) {
+            sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+            if (secret !== undefined && rule.actions.password) sync.setSecret(c.kind, c.id, rule.name, secret);
+          }
+          // A user who left groups without a group change (deleted): its groups drop it.
+          this.memberships.markLeftMemberships(c.id, c.seq, at);
+        } else if (c.kind === "Group") {
+          for (const rule of rules.groups) sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+        }
+      }
+      if (rules.readsMemberships) this.memberships.fanOut(groupChanges, at);
+      sync.setCursor(upTo);
+      return changed.length;
+    });
+  }
+
+  /**
+   * At start-up: remembers the configured rules (so a later removal can still be deprovisioned)
+   * and queues the entries of removed rules; a removed rule is forgotten once it has no entries.
+   */
+  noteRules(): void {
+    const { sync, rules } = this.ctx;
+    const at = this.ctx.now().toISOString();
+    this.ctx.store.transaction(() => {
+      // Rows written before dn_key existed: which DN each holds, so no other resource takes it.
+      for (let rows = sync.rowsWithoutDnKey(1000); rows.length; rows = sync.rowsWithoutDnKey(1000)) {
+        for (const r of rows) sync.update(r.resourceType, r.resourceId, r.rule, { dnKey: dnKey(r.dn) });
+      }
+      for (const r of rules.users) sync.rememberRule(r.name, "User", r.target, r.config, at);
+      for (const r of rules.groups) sync.rememberRule(r.name, "Group", r.target, r.config, at);
+      for (const r of rules.removed) {
+        const rows = sync.rowsOfRule(r.name);
+        if (!rows.length) sync.forgetRule(r.name);
+        for (const row of rows) sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
+      }
+    });
+  }
+}
