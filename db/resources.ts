@@ -183,11 +183,11 @@ export class ResourceQueries {
 
   private pageQuery(kind: ResourceKind, q: ListQuery) {
     const t = tableOf(kind);
-    return this.db
-      .select({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version })
-      .from(t)
-      .where(inArray(t.seq, this.seqQuery(kind, q)))
-      .orderBy(...orderOf(t, q.orderBy, q.descending ?? false));
+    const columns = { id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version };
+    const order = orderOf(t, q.orderBy, q.descending ?? false);
+    // Nothing to skip (a first page, a filter lookup): one plain query.
+    if (q.offset <= 0) return this.db.select(columns).from(t).where(q.where).orderBy(...order).limit(q.limit);
+    return this.db.select(columns).from(t).where(inArray(t.seq, this.seqQuery(kind, q))).orderBy(...order);
   }
 
   /**
