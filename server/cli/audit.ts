@@ -1,7 +1,5 @@
 /** `scimbridge audit export`: the audit log as JSON lines, oldest first, streamed. */
 import { InvalidArgumentError, type Command } from "commander";
-import { openStore } from "../../db/open.js";
-import { AuditLog } from "../observability/audit.js";
 import { globalsOf, loadFor, requireDatabase } from "./context.js";
 import { streamLines } from "./io.js";
 
@@ -24,6 +22,7 @@ export function registerAudit(program: Command): void {
     .action(async (o: { since?: string; kind?: "scim" | "ldap" }, cmd: Command) => {
       const loaded = loadFor(globalsOf(cmd));
       requireDatabase(loaded, "nothing to export");
+      const [{ openStore }, { AuditLog }] = await Promise.all([import("../../db/open.js"), import("../observability/audit.js")]);
       const store = openStore(loaded.config.storage.file);
       try {
         await streamLines(new AuditLog(store.db).export({ since: o.since, kind: o.kind }), (row) => JSON.stringify(row));

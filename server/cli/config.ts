@@ -2,9 +2,6 @@
 import type { Command } from "commander";
 import { ConfigError } from "../config/load.js";
 import { configJsonSchema, type Config } from "../config/schema.js";
-import { compileGroupRules, compileRules } from "../provisioning.js";
-import { describeOverlap, overlappingRules } from "../../hooks/rules/rule-overlap.js";
-import { SchemaRegistry } from "../../schemas/registry.js";
 import { describeSource, globalsOf, loadFor } from "./context.js";
 import { CommandError, EXIT, out, say } from "./io.js";
 
@@ -13,21 +10,12 @@ export function redacted(config: Config): unknown {
   return JSON.parse(JSON.stringify(config), (k, v: unknown) => (/password|secret|token|signingKey/i.test(k) && typeof v === "string" ? "[redacted]" : v));
 }
 
-/**
- * What `config check` checks beyond the schema: the rules compile against the schema registry
- * (filter paths, mappings, DN templates). Returns the warnings about rules sharing a base.
- */
-export function checkConfig(c: Config): string[] {
-  const registry = new SchemaRegistry(c.scim.extensions);
-  return overlappingRules([...compileRules(c, registry), ...compileGroupRules(c, registry)]).map(describeOverlap);
-}
-
 export function registerConfig(program: Command): void {
   const config = program.command("config").description("check the configuration; print its JSON Schema");
   config
     .command("check")
     .description("validate the configuration and print the effective values (secrets redacted); with --json an invalid file is {\"valid\": false, \"errors\": [...]} on stdout, exit 2")
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       let loaded;
       try {
@@ -39,6 +27,7 @@ export function registerConfig(program: Command): void {
         throw new CommandError("", EXIT.usage);
       }
       const { config: c, source } = loaded;
+      const { checkConfig } = await import("./config-check.js");
       // Rules sharing a base: said on stderr, so --json output stays the config alone.
       for (const warning of checkConfig(c)) say(warning);
       if (g.json) out(JSON.stringify(redacted(c)));

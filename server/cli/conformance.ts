@@ -1,7 +1,7 @@
 /** `scimbridge conformance` and `conformance clients`: test any SCIM server; what each IdP sent. */
 import type { Command } from "commander";
-import { conformance, conformanceUsageError, type ConformanceArgs } from "../conformance/command.js";
-import { clientsUsageError, conformanceClients, type ClientsArgs } from "../conformance/clients/command.js";
+import type { ConformanceArgs } from "../conformance/command.js";
+import type { ClientsArgs } from "../conformance/clients/command.js";
 import { globalsOf } from "./context.js";
 import { out, UsageError } from "./io.js";
 
@@ -28,6 +28,7 @@ export function registerConformance(program: Command): void {
     .option("--junit <file>", "also write a JUnit XML report")
     .action(async (o: Omit<ConformanceArgs, "json">, c: Command) => {
       const a = { ...o, json: globalsOf(c).json };
+      const { conformance, conformanceUsageError } = await import("../conformance/command.js");
       const problem = conformanceUsageError(a);
       if (problem) throw new UsageError(problem);
       exitWith(await conformance(a, out));
@@ -41,6 +42,7 @@ export function registerConformance(program: Command): void {
     .action(async (o: Omit<ClientsArgs, "json">, c: Command) => {
       // The parent's --base/--token are parsed by it when given before `clients`.
       const a = { ...c.parent!.opts<Omit<ClientsArgs, "json">>(), ...o, json: globalsOf(c).json };
+      const { clientsUsageError, conformanceClients } = await import("../conformance/clients/command.js");
       const problem = clientsUsageError(a);
       if (problem) throw new UsageError(problem);
       exitWith(await conformanceClients(a, out));

@@ -5,16 +5,17 @@
  * line for `jq` and `head`.
  */
 import type { Command } from "commander";
-import { openStore } from "../../db/open.js";
-import { listFailures, type FailureQuery, type PublicRow } from "../admin/status.js";
+import type { FailureQuery, listFailures as ListFailuresFn, PublicRow } from "../admin/status.js";
 import { globalsOf, loadFor, requireDatabase } from "./context.js";
 import { out, outputClosed, streamLines } from "./io.js";
 import type { Db } from "../../db/open.js";
 
+type ListFailures = typeof ListFailuresFn;
+
 const PAGE = 1000;
 
 /** Every row of the query, a page at a time (the pages are stable: a total order, admin/status.ts). */
-function* allFailures(db: Db, q: Omit<FailureQuery, "startIndex" | "count">): Generator<PublicRow> {
+function* allFailures(listFailures: ListFailures, db: Db, q: Omit<FailureQuery, "startIndex" | "count">): Generator<PublicRow> {
   for (let start = 1; ; start += PAGE) {
     const page = listFailures(db, { ...q, startIndex: start, count: PAGE });
     yield* page.failures;
@@ -40,23 +41,25 @@ export function registerFailures(program: Command): void {
       const g = globalsOf(cmd);
       const loaded = loadFor(g);
       requireDatabase(loaded, "no deliveries");
+      const [{ openStore }, { listFailures }] = await Promise.all([import("../../db/open.js"), import("../admin/status.js")]);
+      const all = (db: Db, q: Omit<FailureQuery, "startIndex" | "count">) => allFailures(listFailures, db, q);
       const store = openStore(loaded.config.storage.file);
       try {
         const q = { target: o.target, rule: o.rule, code: o.code };
         const total = listFailures(store.db, { ...q, startIndex: 1, count: 0 }).totalResults;
-        if (o.ndjson) await streamLines(allFailures(store.db, q), (f) => JSON.stringify(f));
+        if (o.ndjson) await streamLines(all(store.db, q), (f) => JSON.stringify(f));
         else if (g.json) {
           // The admin API's page shape with every row, written row by row.
           process.stdout.write(`{"totalResults":${total},"startIndex":1,"itemsPerPage":${total},"failures":[`);
           let first = true;
-          await streamLines(allFailures(store.db, q), (f) => {
+          await streamLines(all(store.db, q), (f) => {
             const s = `${first ? "" : ","}${JSON.stringify(f)}`;
             first = false;
             return s;
           });
           out("]}");
         } else {
-          await streamLines(allFailures(store.db, q), formatFailure);
+          await streamLines(all(store.db, q), formatFailure);
           out(`${total} failing deliver${total === 1 ? "y" : "ies"}`);
         }
       } finally {

@@ -3,13 +3,14 @@
  * file directly (server/admin/commands.ts), with or without a running server.
  */
 import type { Command } from "commander";
-import { AdminUsageError, adminCommand, type AdminCommand, type AdminCommandArgs } from "../admin/commands.js";
+import type { AdminCommand, AdminCommandArgs } from "../admin/commands.js";
 import { globalsOf, loadFor, sayDatabase } from "./context.js";
 import { out, UsageError } from "./io.js";
 
-function run(command: AdminCommand, cmd: Command, args: Omit<AdminCommandArgs, "json">): void {
+async function run(command: AdminCommand, cmd: Command, args: Omit<AdminCommandArgs, "json">): Promise<void> {
   const g = globalsOf(cmd);
   const loaded = loadFor(g);
+  const { AdminUsageError, adminCommand } = await import("../admin/commands.js");
   let code: number;
   try {
     code = adminCommand(command, loaded.config, { ...args, json: g.json }, out);

@@ -3,14 +3,8 @@
  * from the store (the SCIM service without its HTTP app); nothing is sent, no directory contacted.
  */
 import type { Command } from "commander";
-import { openStore } from "../../db/open.js";
-import { SyncQueries } from "../../db/sync.js";
-import { formatPreview, previewUser, printablePreview } from "../../hooks/delivery/preview.js";
 import type { WrittenEntry } from "../../hooks/planning/planner.js";
-import { SchemaRegistry } from "../../schemas/registry.js";
-import { compileRules, embeddedRuleConfig } from "../provisioning.js";
-import { resourceReader } from "../reconcile.js";
-import { ResourceService } from "../scim/service.js";
+import type { ResourceService } from "../scim/service.js";
 import { globalsOf, loadFor, requireDatabase } from "./context.js";
 import { CommandError, out, UsageError } from "./io.js";
 
@@ -24,6 +18,15 @@ export function registerPreview(program: Command): void {
       if (!o.user) throw new UsageError("preview needs --user <id|userName>");
       const loaded = loadFor(g);
       requireDatabase(loaded, "nothing to preview");
+      const [{ openStore }, { SyncQueries }, { formatPreview, previewUser, printablePreview }, { SchemaRegistry }, { compileRules, embeddedRuleConfig }, { resourceReader }, { ResourceService }] = await Promise.all([
+        import("../../db/open.js"),
+        import("../../db/sync.js"),
+        import("../../hooks/delivery/preview.js"),
+        import("../../schemas/registry.js"),
+        import("../provisioning.js"),
+        import("../reconcile.js"),
+        import("../scim/service.js"),
+      ]);
       // The embedded directory's rule is previewed too, without starting its slapd.
       const e = loaded.config.embeddedDirectory;
       const config = e.enabled ? embeddedRuleConfig(loaded.config, `ldap://127.0.0.1:${e.port}`) : loaded.config;

@@ -8,8 +8,6 @@ import { existsSync, readFileSync } from "node:fs";
 import { dirname, join } from "node:path";
 import { Command, CommanderError } from "commander";
 import { ConfigError } from "../config/load.js";
-import { TokenError } from "../auth/tokens.js";
-import { ServeLockHeldError } from "../serve-lock.js";
 import { registerAudit } from "./audit.js";
 import { registerConfig } from "./config.js";
 import { registerConformance } from "./conformance.js";
@@ -94,8 +92,6 @@ export async function run(argv: string[]): Promise<number> {
     }
     if (e instanceof UsageError) return fail(json ? e.message : `${e.message}\n${HINT}`, EXIT.usage);
     if (e instanceof ConfigError) return fail(e.message, EXIT.usage, e.issues);
-    if (e instanceof TokenError) return fail(e.message, EXIT.usage);
-    if (e instanceof ServeLockHeldError) return fail(`scimbridge: ${e.message}`, EXIT.failed);
     if (e instanceof CommandError) return fail(e.message, e.exitCode);
     return fail(`scimbridge: ${(e as Error).stack ?? String(e)}`, EXIT.failed);
   }

@@ -1,6 +1,5 @@
 /** `scimbridge reconcile`: find and repair drift (the logic is server/reconcile.ts). Exit 0, 3, 1 or 2. */
 import type { Command } from "commander";
-import { reconcileCommand } from "../reconcile.js";
 import { globalsOf, loadFor, sayDatabase } from "./context.js";
 import { out } from "./io.js";
 
@@ -17,6 +16,7 @@ export function registerReconcile(program: Command): void {
     .action(async (o: { target?: string; dryRun?: boolean; deleteUnmanaged?: boolean; yes?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);
       const loaded = loadFor(g);
+      const { reconcileCommand } = await import("../reconcile.js");
       const code = await reconcileCommand(loaded.config, { json: g.json, dryRun: o.dryRun === true, target: o.target, deleteUnmanaged: o.deleteUnmanaged === true, yes: o.yes === true }, out);
       if (code !== 0) process.exitCode = code;
       // Repairs were queued (drift, not a dry run): they went into this database.

@@ -1,16 +1,20 @@
 /** `scimbridge token create|list|revoke`: bearer tokens of SCIM clients, stored as keyed hashes. */
 import { existsSync } from "node:fs";
 import type { Command } from "commander";
-import { openStore } from "../../db/open.js";
-import { TokenService } from "../auth/tokens.js";
-import { secretKeyOf } from "../secret-key.js";
+import type { TokenService } from "../auth/tokens.js";
 import { globalsOf, loadFor, requireDatabase, sayDatabase, type Loaded } from "./context.js";
-import { CommandError, out, say } from "./io.js";
+import { CommandError, EXIT, out, say } from "./io.js";
 
-function withTokens<T>(l: Loaded, use: (tokens: TokenService) => T): T {
+/** The token store of the configured database (modules loaded on use: `--help` stays fast). */
+async function withTokens<T>(l: Loaded, use: (tokens: TokenService) => T): Promise<T> {
+  const [{ openStore }, { TokenService, TokenError }, { secretKeyOf }] = await Promise.all([import("../../db/open.js"), import("../auth/tokens.js"), import("../secret-key.js")]);
   const store = openStore(l.config.storage.file);
   try {
     return use(new TokenService(store.db, secretKeyOf(l.config)));
+  } catch (e) {
+    // A name taken, a name the store refuses: the operator's input (exit 2).
+    if (e instanceof TokenError) throw new CommandError(e.message, EXIT.usage);
+    throw e;
   } finally {
     store.close();
   }
@@ -22,11 +26,11 @@ export function registerToken(program: Command): void {
     .command("create")
     .description("issue a bearer token for a SCIM client; the token is printed once, on stdout")
     .argument("<name>", "the client name (audit log, traffic inspector)")
-    .action((name: string, _o: unknown, cmd: Command) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const l = loadFor(g);
       const fresh = !existsSync(l.config.storage.file);
-      const created = withTokens(l, (t) => t.create(name));
+      const created = await withTokens(l, (t) => t.create(name));
       out(g.json ? JSON.stringify({ name, token: created }) : created);
       sayDatabase(l, fresh);
       say(`token ${name} created; it is shown only now, store it securely`);
@@ -34,11 +38,11 @@ export function registerToken(program: Command): void {
   token
     .command("list")
     .description("token names, hints (at most 4 characters) and last use; never the tokens")
-    .action((_o: unknown, cmd: Command) => {
+    .action(async (_o: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const l = loadFor(g);
       requireDatabase(l, "no tokens");
-      withTokens(l, (tokens) => {
+      await withTokens(l, (tokens) => {
         const list = tokens.list();
         if (g.json) out(JSON.stringify(list));
         else for (const t of list) out(`${t.name}\t${t.hint}…\tcreated ${t.created}\tlast used ${t.lastUsed ?? "never"}`);
@@ -49,11 +53,11 @@ export function registerToken(program: Command): void {
     .command("revoke")
     .description("revoke a token (requests with it get 401 at once)")
     .argument("<name>", "the client name")
-    .action((name: string, _o: unknown, cmd: Command) => {
+    .action(async (name: string, _o: unknown, cmd: Command) => {
       const g = globalsOf(cmd);
       const l = loadFor(g);
       requireDatabase(l, "no tokens to revoke");
-      if (!withTokens(l, (t) => t.revoke(name))) throw new CommandError(`no token named ${name}`);
+      if (!(await withTokens(l, (t) => t.revoke(name)))) throw new CommandError(`no token named ${name}`);
       out(g.json ? JSON.stringify({ name, revoked: true }) : `token ${name} revoked`);
       sayDatabase(l);
     });

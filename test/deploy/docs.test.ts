@@ -18,7 +18,7 @@ import { pathToFileURL } from "node:url";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { ConfigError, loadConfig } from "../../server/config/load.js";
-import { checkConfig } from "../../server/cli/config.js";
+import { checkConfig } from "../../server/cli/config-check.js";
 import { ROOT } from "../helpers/cli.js";
 
 const SKIP = /^<!-- docs-test: skip (.+) -->$/;
