@@ -5,25 +5,23 @@
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
-import type { SQL } from "drizzle-orm";
-import { CursorCodec, queryDigest, type CursorPosition } from "../../db/cursor.js";
-import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
+import { CursorCodec } from "../../db/cursor.js";
 import type { Store } from "../../db/open.js";
-import { ResourceQueries, type ListQuery, type StoredResource } from "../../db/resources.js";
+import { ResourceQueries, type StoredResource } from "../../db/resources.js";
 import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
 import type { OutboxEntry } from "../../db/sync.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
-import { FilterError } from "../../schemas/filter/ast.js";
 import { matchElement } from "../../schemas/filter/match.js";
-import { parseFilter } from "../../schemas/filter/parse.js";
 import { checkValueLimits, DEFAULT_LIMITS, type ScimLimits } from "../../schemas/limits.js";
 import { applyPatch, type MemberOp, type MemberRef } from "../../schemas/patch.js";
 import { normaliseMultiValuedForOutput, projectResource } from "../../schemas/project.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { ListParams, PagingLimits } from "./list-params.js";
-import { endpointOf, etagOf, renderResource, type Derived, type RenderContext } from "../../schemas/render.js";
-import { cursorPage, type KeysetRead } from "./cursor-paging.js";
+import { etagOf, renderResource, type Derived, type RenderContext } from "../../schemas/render.js";
+import { ResourceLists, type ListResult } from "./lists.js";
+
+export { CURSOR_TIMEOUT_SECONDS, type ListResult } from "./lists.js";
 
 export interface RequestContext extends RenderContext {
   /** Authenticated client name (audit and outbox). */
@@ -53,25 +51,6 @@ export interface WriteResult {
   /** False when the write asserted what was already stored: no new version, no outbox row. */
   changed: boolean;
 }
-
-export interface ListResult {
-  totalResults: number;
-  /** Index paging only (RFC 7644 §3.4.2.4); a cursor page has none (RFC 9865 §2). */
-  startIndex?: number | undefined;
-  itemsPerPage: number;
-  resources: Record<string, unknown>[];
-  /** Cursor paging (RFC 9865 §2 Table 2): absent on the last page. */
-  nextCursor?: string | undefined;
-  /** Cursor paging: absent on the first page. */
-  previousCursor?: string | undefined;
-}
-
-/**
- * How long a cursor stays valid, advertised as pagination.cursorTimeout (RFC 9865 §4). A cursor
- * holds no server state (it is a sealed keyset position), so the bound only limits how long a
- * copied cursor keeps working; an hour covers a slow client paging a million resources.
- */
-export const CURSOR_TIMEOUT_SECONDS = 3600;
 
 export interface ServiceDeps {
   store: Store;
@@ -112,13 +91,20 @@ export class ResourceService {
   private readonly now: () => Date;
   private readonly storage: StorageHealth;
 
-  private readonly cursors: CursorCodec;
+  private readonly lists: ResourceLists;
 
   constructor(private readonly deps: ServiceDeps) {
     this.q = new ResourceQueries(deps.store.db);
     this.storage = storageHealthOf(deps.store.sqlite);
     this.now = deps.now ?? (() => new Date());
-    this.cursors = new CursorCodec(deps.secretKey ?? randomBytes(32));
+    this.lists = new ResourceLists({
+      q: this.q,
+      registry: deps.registry,
+      paging: deps.paging,
+      now: this.now,
+      cursors: new CursorCodec(deps.secretKey ?? randomBytes(32)),
+      present: (kind, r, ctx, read) => this.present(kind, r, ctx, read),
+    });
   }
 
   private get limits(): ScimLimits {
@@ -131,102 +117,14 @@ export class ResourceService {
 
   // ---- reads ----
 
-  /** A list of one resource type: index paging, or cursor paging when the request names a cursor. */
+  /** A list of one resource type: index paging, or cursor paging when the request names a cursor (lists.ts). */
   list(kind: ResourceKind, p: ListParams, ctx: RequestContext): ListResult {
-    if (p.cursor !== undefined) return this.cursorList([kind], endpointOf(kind), p, ctx);
-    const query = { ...this.compileQuery(kind, p), descending: p.descending, offset: p.startIndex - 1, limit: p.count };
-    const totalResults = this.q.count(kind, query.where);
-    this.checkSortCost(kind, p, query, totalResults);
-    const rows = this.q.page(kind, query);
-    const read = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
-    return {
-      totalResults,
-      startIndex: p.startIndex,
-      itemsPerPage: rows.length,
-      resources: rows.map((r) => this.present(kind, r, ctx, read)),
-    };
+    return this.lists.list(kind, p, ctx);
   }
 
-  /**
-   * A cursor page (RFC 9865) over `kinds` listed one after the other, for the endpoint named
-   * `endpoint` (the cursor is bound to it). A resource type whose attributes cannot answer the
-   * filter or sort is left out when another can (the root /.search, RFC 7644 §3.4.3).
-   */
+  /** A cursor page over `kinds` listed one after the other, for the endpoint named `endpoint` (lists.ts). */
   cursorList(kinds: readonly ResourceKind[], endpoint: string, p: ListParams, ctx: RequestContext): ListResult {
-    const queries = new Map<ResourceKind, { where?: SQL | undefined; orderBy?: SQL | undefined }>();
-    let refused: unknown;
-    for (const kind of kinds) {
-      try {
-        queries.set(kind, this.compileQuery(kind, p));
-      } catch (e) {
-        if (!(kinds.length > 1 && e instanceof ScimError && e.scimType === "invalidFilter")) throw e;
-        refused = e;
-      }
-    }
-    if (queries.size === 0) throw refused;
-    const digest = queryDigest([endpoint, p.filter, p.sortBy, p.descending]);
-    const nowSeconds = Math.floor(this.now().getTime() / 1000);
-    const start = this.openCursor(p, digest, nowSeconds);
-    let totalResults = 0;
-    for (const [kind, query] of queries) {
-      const total = this.q.count(kind, query.where);
-      this.checkSortCost(kind, p, { ...query, descending: p.descending, offset: 0, limit: p.count }, total);
-      totalResults += total;
-    }
-    const listed = [...queries.keys()];
-    const read: KeysetRead = (kind, from, backward, limit) => this.q.keyset(kind, { ...queries.get(kind)!, descending: p.descending, from, backward, limit });
-    const page = cursorPage(listed, read, start.direction, start.at, p.count);
-    const seal = (direction: "next" | "previous", at: CursorPosition | undefined) =>
-      this.cursors.seal({ direction, at, query: digest, count: p.count, expires: nowSeconds + CURSOR_TIMEOUT_SECONDS });
-    const attrs = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
-    return {
-      totalResults,
-      itemsPerPage: page.rows.length,
-      resources: page.rows.map(({ kind, row }) => this.present(kind, row, ctx, attrs)),
-      nextCursor: page.next === undefined ? undefined : seal("next", page.next === "start" ? undefined : page.next),
-      previousCursor: page.previous === undefined ? undefined : seal("previous", page.previous),
-    };
-  }
-
-  /** Where a cursor request starts: the first page for an empty cursor, else what the cursor holds. */
-  private openCursor(p: ListParams, digest: string, nowSeconds: number): { direction: "next" | "previous"; at?: CursorPosition | undefined } {
-    if (!p.cursor) return { direction: "next" };
-    const opened = this.cursors.open(p.cursor, nowSeconds);
-    // RFC 9865 §2.1 Table 3. The details stay generic (§5.2: the same answer whatever the cause).
-    if (!opened.ok && opened.reason === "expired") {
-      throw badRequest("expiredCursor", `the cursor has expired: cursors are valid for ${CURSOR_TIMEOUT_SECONDS} seconds (pagination.cursorTimeout); start again with an empty cursor`);
-    }
-    if (!opened.ok || opened.state.query !== digest) {
-      throw badRequest("invalidCursor", "the cursor is not one this server issued for this query (endpoint, filter, sortBy and sortOrder must be those of the first request); use an empty cursor for the first page");
-    }
-    if (opened.state.count !== p.count) {
-      throw badRequest("invalidCount", `count must stay that of the query the cursor was issued for (${opened.state.count}), at most scim.maxPageSize (${this.deps.paging.maxPageSize})`);
-    }
-    return opened.state;
-  }
-
-  /** The filter and sort key of a list, in SQL; an unreadable filter or sort attribute is 400 invalidFilter. */
-  private compileQuery(kind: ResourceKind, p: ListParams): { where?: SQL | undefined; orderBy?: SQL | undefined } {
-    try {
-      return {
-        where: p.filter === undefined ? undefined : compileFilter(this.registry, kind, parseFilter(p.filter, { maxLength: this.limits.filterLength, maxDepth: this.limits.filterDepth })),
-        orderBy: p.sortBy === undefined ? undefined : compileSortKey(this.registry, kind, p.sortBy),
-      };
-    } catch (e) {
-      if (e instanceof FilterError) throw badRequest("invalidFilter", e.message);
-      throw e;
-    }
-  }
-
-  /**
-   * A sort no index delivers is one synchronous SQLite sort of every match, on every page (index
-   * or cursor): bounded, so one request cannot hold the event loop (RFC 7644 §3.12 tooMany: more
-   * results than the server is willing to process).
-   */
-  private checkSortCost(kind: ResourceKind, p: ListParams, query: ListQuery, totalResults: number): void {
-    if (query.orderBy === undefined || p.count <= 0 || totalResults <= this.limits.sortResources) return;
-    if (!this.q.sortsEveryRow(kind, query)) return;
-    throw badRequest("tooMany", `sorting ${totalResults} resources by ${p.sortBy} needs a sort of every one (no index orders that attribute); the limit is ${this.limits.sortResources} (scim.limits.sortResources): narrow the filter or sort by userName`);
+    return this.lists.cursorList(kinds, endpoint, p, ctx);
   }
 
   get(kind: ResourceKind, id: string, ctx: RequestContext, read: ReadOptions = {}): WriteResult {

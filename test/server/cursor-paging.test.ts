@@ -215,7 +215,7 @@ describe("/ServiceProviderConfig", () => {
 
 describe("model: paging while users change", () => {
   type Op = { kind: "insert"; name: number } | { kind: "delete"; pick: number } | { kind: "rename"; pick: number; name: number };
-  const SORTS = [{}, { sortBy: "userName" }, { sortBy: "userName", sortOrder: "descending" }, { sortBy: "displayName" }, { sortBy: "displayName", sortOrder: "descending" }, { sortBy: "meta.created" }, { sortBy: "meta.lastModified", sortOrder: "descending" }];
+  const SORTS: Record<string, string>[] = [{}, { sortBy: "userName" }, { sortBy: "userName", sortOrder: "descending" }, { sortBy: "displayName" }, { sortBy: "displayName", sortOrder: "descending" }, { sortBy: "meta.created" }, { sortBy: "meta.lastModified", sortOrder: "descending" }];
   const op: fc.Arbitrary<Op> = fc.oneof(
     fc.record({ kind: fc.constant("insert" as const), name: fc.nat(999) }),
     fc.record({ kind: fc.constant("delete" as const), pick: fc.nat() }),
