@@ -8,22 +8,26 @@
  */
 import { existsSync } from "node:fs";
 import { openStore, type Store } from "../db/open.js";
+import { resourceReader as storeReader, type ResourceReader } from "../db/read-resource.js";
 import type { TargetConfig } from "../hooks/rules/config.js";
 import type { LdapTarget } from "../hooks/ldap/connection.js";
 import { hasDrift, reconcile, summarize, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile/reconcile.js";
 import { ScimError } from "../schemas/errors.js";
-import type { ResourceKind } from "../schemas/registry.js";
-import { createApp, type App } from "./app.js";
+import { SchemaRegistry } from "../schemas/registry.js";
 import type { Config } from "./config/schema.js";
-import { createLogger, type Logger } from "./logger.js";
+import type { ResourceService } from "./scim/service.js";
+import type { Logger } from "./logger.js";
 import { progressFor, reconcileProgress } from "./progress.js";
 import { compileGroupRules, compileRules, connectTargets, embeddedConfigForClients } from "./provisioning.js";
 import { reconcileGroups, type GroupReconcileReport } from "../hooks/reconcile/reconcile-groups.js";
 
 type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
 
-/** Reads a resource in wire shape through the SCIM service (with `groups`), as the worker does. */
-export function resourceReader(app: Pick<App, "service">): (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined {
+/**
+ * Reads a resource in wire shape through a SCIM service (with `groups`). Reconcile itself reads
+ * from the store (db/read-resource.ts); this stays for callers that hold a service.
+ */
+export function resourceReader(app: { service: Pick<ResourceService, "get"> }): ResourceReader {
   return (kind, id, opts = {}) => {
     try {
       return app.service.get(kind, id, { baseUrl: "" }, opts.members === false ? { excludedAttributes: ["members"] } : {}).resource;
@@ -37,7 +41,8 @@ export function resourceReader(app: Pick<App, "service">): (kind: ResourceKind, 
 export async function reconcileWith(o: {
   config: Config;
   store: Store;
-  app: Pick<App, "service" | "registry">;
+  /** The server's schema registry, when there is one; otherwise one is built from the config. */
+  app?: { registry: SchemaRegistry } | undefined;
   targets: Targets;
   dryRun: boolean;
   /** Also delete entries under a rule's base that the rule did not write (never the periodic run). */
@@ -46,11 +51,13 @@ export async function reconcileWith(o: {
   target?: string | undefined;
   onProgress?: (p: ReconcileProgress) => void;
 }): Promise<ReconcileReport[]> {
-  const allUsers = compileRules(o.config, o.app.registry);
-  const allGroups = compileGroupRules(o.config, o.app.registry);
+  const registry = o.app?.registry ?? new SchemaRegistry(o.config.scim.extensions);
+  const allUsers = compileRules(o.config, registry);
+  const allGroups = compileGroupRules(o.config, registry);
   const wanted = (r: { target: string }) => o.target === undefined || r.target === o.target;
-  const readResource = resourceReader(o.app);
-  const users = await reconcile({ store: o.store, registry: o.app.registry, rules: allUsers.filter(wanted), targets: o.targets, readResource, dryRun: o.dryRun, deleteUnmanaged: o.deleteUnmanaged, onProgress: o.onProgress });
+  // Straight from the store, as the worker reads them: no HTTP service needed.
+  const readResource = storeReader(o.store, registry);
+  const users = await reconcile({ store: o.store, registry, rules: allUsers.filter(wanted), targets: o.targets, readResource, dryRun: o.dryRun, deleteUnmanaged: o.deleteUnmanaged, onProgress: o.onProgress });
   // Groups after users: a group's expected members are the entries the user rules hold.
   const groups = await reconcileGroups({
     store: o.store,
@@ -117,11 +124,9 @@ export async function reconcileCommand(
   // On a terminal only, and never with --json (server/progress.ts).
   const progress = progressFor(process.stderr, a.json);
   try {
-    const app = createApp({ config, store, logger: createLogger("silent") });
     const reports = await reconcileWith({
       config,
       store,
-      app,
       targets,
       dryRun: a.dryRun,
       deleteUnmanaged,
@@ -178,7 +183,7 @@ function printReports(reports: ReconcileReport[], run: { dryRun: boolean; delete
  * Runs a repairing reconcile every `minutes` on the server's own connections (unref'd timer; a run
  * still going when the next is due is not overlapped, that tick is skipped). Returns a stop function.
  */
-export function startPeriodicReconcile(o: { config: Config; store: Store; app: Pick<App, "service" | "registry">; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => Promise<void> {
+export function startPeriodicReconcile(o: { config: Config; store: Store; app?: { registry: SchemaRegistry } | undefined; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => Promise<void> {
   let running: Promise<void> | undefined;
   const tick = () => {
     if (running) return;

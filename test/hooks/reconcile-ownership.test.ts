@@ -16,7 +16,7 @@ import { openStore } from "../../db/open.js";
 import { hasDrift, reconcile, type ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { parseConfig } from "../../server/config/load.js";
 import { compileRules, startEmbeddedDirectory } from "../../server/provisioning.js";
-import { resourceReader } from "../../server/reconcile.js";
+import { resourceReader } from "../../db/read-resource.js";
 import { user } from "../helpers/app.js";
 import { ROOT, runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
@@ -40,7 +40,7 @@ const sorted = <T extends { dn: string }>(xs: T[]) => [...xs].sort((x, y) => x.d
 async function run(dryRun: boolean): Promise<ReconcileReport[]> {
   const app = p.assembled.app;
   const config = parseConfig({ storage: { file: dbFile }, targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: "cn=x", bindPassword: "x" }], userRules: [A, B] }, {});
-  return reconcile({ store: p.store, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(app), dryRun });
+  return reconcile({ store: p.store, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(p.store, app.registry), dryRun });
 }
 
 beforeAll(async () => {

@@ -15,7 +15,7 @@ import { useSlapd } from "../harness/slapd.js";
 import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { compileRules } from "../../server/provisioning.js";
 import { parseConfig } from "../../server/config/load.js";
-import { resourceReader } from "../../server/reconcile.js";
+import { resourceReader } from "../../db/read-resource.js";
 
 const ldap = useSlapd();
 const PEOPLE = "ou=people,dc=example,dc=com";
@@ -37,7 +37,7 @@ const stranger = (base: string) => ({
 async function run(dryRun: boolean): Promise<ReconcileReport[]> {
   const app = p.assembled.app;
   const config = parseConfig({ storage: { file: dbFile }, targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: "cn=x", bindPassword: "x" }], userRules: RULES }, {});
-  return reconcile({ store: p.store, registry: app.registry, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(app), dryRun });
+  return reconcile({ store: p.store, registry: app.registry, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(p.store, app.registry), dryRun });
 }
 const byRule = (reports: ReconcileReport[], name: string) => reports.find((r) => r.rule === name)!;
 const changeCount = () => (p.store.sqlite.prepare("SELECT count(*) AS n FROM changes").get() as { n: number }).n;
