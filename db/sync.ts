@@ -1,11 +1,10 @@
 /**
- * Queries for delivery: fanning the outbox out into per-(resource, rule) sync state, picking what
- * is due, and recording outcomes. All synchronous; callers wrap them in transactions.
+ * The delivery store: fanning the outbox out into per-(resource, rule) sync state, picking what is
+ * due, and recording outcomes. All synchronous; callers wrap them in Store.transaction.
  */
-import type Database from "better-sqlite3";
-import { and, eq, getTableColumns, inArray, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, or, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
-import { changes, knownRules, pendingSecrets, syncState } from "./schema.js";
+import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "./schema.js";
 
 export type SyncStateRow = typeof syncState.$inferSelect;
 
@@ -61,46 +60,115 @@ export function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
   return { upTo: entries[entries.length - 1]!.seq, rows: [...latest.values()], groupChanges };
 }
 
-/**
- * sync_state columns as the row type names them: the hot queries below are plain prepared SQL
- * (measured: building each statement with drizzle was about a quarter of the worker's CPU per
- * delivered user), and rows come back in the same shape drizzle's select gives.
- */
-const COLUMNS = Object.entries(getTableColumns(syncState)).map(([key, col]) => ({ key, name: col.name }));
-const RETURN_ROW = COLUMNS.map((c) => (c.key === c.name ? c.name : `${c.name} AS ${c.key}`)).join(", ");
-const SELECT_ROW = `SELECT ${RETURN_ROW} FROM sync_state`;
-const COLUMN_NAME = new Map(COLUMNS.map((c) => [c.key, c.name] as const));
-const PK = "resource_type = ? AND resource_id = ? AND rule = ?";
+const pk = {
+  resourceType: sql.placeholder("kind"),
+  resourceId: sql.placeholder("id"),
+  rule: sql.placeholder("rule"),
+};
+const byPk = and(eq(syncState.resourceType, pk.resourceType), eq(syncState.resourceId, pk.resourceId), eq(syncState.rule, pk.rule));
 
+/** Rows streamed by rowsHoldingDns are read this many at a time (keyset on the primary key). */
+const HOLDING_PAGE = 1000;
+
+/**
+ * sync_state, the outbox cursor and pending secrets: fanning the outbox out into per-(resource,
+ * rule) rows, picking what is due, recording outcomes. The statements on the delivery path are
+ * drizzle queries prepared once per connection (building each one again was about a quarter of the
+ * worker's CPU per delivered user, measured with bench/provisioning.ts); the rest are built when
+ * called.
+ */
 export class SyncQueries {
-  private readonly sqlite: Database.Database;
-  /** markPending calls so far: lets a fan-out tell whether it marked rows beyond those it reports. */
-  marks = 0;
+  private readonly q;
+  /** Prepared UPDATEs by the set of columns they write (the recorder writes a few fixed sets). */
+  private readonly updates = new Map<string, { run(values: Record<string, unknown>): unknown }>();
+  /** Prepared due queries by rule list (one list per target). */
+  private readonly dueQueries = new Map<string, { pending: { all(v: Record<string, unknown>): SyncStateRow[] }; retrying: { all(v: Record<string, unknown>): SyncStateRow[] } }>();
 
   constructor(private readonly db: Db) {
-    this.sqlite = db.$client;
+    this.q = {
+      cursor: db.select({ seq: workerCursor.seq }).from(workerCursor).where(eq(workerCursor.name, OUTBOX_CURSOR)).prepare(),
+      newest: db.select({ seq: sql<number | null>`max(${changes.seq})` }).from(changes).prepare(),
+      changedAt: db.select({ at: changes.at }).from(changes).where(eq(changes.seq, sql.placeholder("seq"))).prepare(),
+      setCursor: db
+        .insert(workerCursor)
+        .values({ name: OUTBOX_CURSOR, seq: sql.placeholder("seq") })
+        .onConflictDoUpdate({ target: workerCursor.name, set: { seq: sql`excluded.seq` } })
+        .prepare(),
+      changedSince: db
+        .select({
+          seq: changes.seq,
+          kind: changes.resourceType,
+          id: changes.resourceId,
+          op: changes.op,
+          membersAdded: sql<string | null>`CASE WHEN ${changes.resourceType} = 'Group' THEN ${changes.membersAdded} END`,
+          membersRemoved: sql<string | null>`CASE WHEN ${changes.resourceType} = 'Group' THEN ${changes.membersRemoved} END`,
+          displayBefore: sql<string | null>`CASE WHEN ${changes.resourceType} = 'Group' THEN json_extract(${changes.before}, '$.displayName') END`,
+          displayAfter: sql<string | null>`CASE WHEN ${changes.resourceType} = 'Group' THEN json_extract(${changes.after}, '$.displayName') END`,
+        })
+        .from(changes)
+        .where(gt(changes.seq, sql.placeholder("after")))
+        .orderBy(changes.seq)
+        .limit(sql.placeholder("limit"))
+        .prepare(),
+      // max(): a batch may mark a row for an older change after a newer one (a member's change
+      // marking its groups); the wanted seq never goes back, so an in-flight delivery still sees it moved.
+      markPending: db
+        .insert(syncState)
+        .values({ ...pk, target: sql.placeholder("target"), state: "pending", wantedSeq: sql.placeholder("seq"), updated: sql`${sql.placeholder("at")}` })
+        .onConflictDoUpdate({
+          target: [syncState.resourceType, syncState.resourceId, syncState.rule],
+          set: { state: "pending", wantedSeq: sql`max(${syncState.wantedSeq}, excluded.wanted_seq)`, target: sql`excluded.target`, attempts: 0, nextAttempt: null, updated: sql`excluded.updated` },
+        })
+        .prepare(),
+      takePendingSecret: db.delete(pendingSecrets).where(eq(pendingSecrets.userId, sql.placeholder("id"))).returning({ sealed: pendingSecrets.sealed }).prepare(),
+      get: db.select().from(syncState).where(byPk).prepare(),
+      dnHolder: db
+        .select()
+        .from(syncState)
+        .where(
+          and(
+            eq(syncState.target, sql.placeholder("target")),
+            eq(syncState.dnKey, sql.placeholder("dnKey")),
+            not(and(eq(syncState.resourceType, pk.resourceType), eq(syncState.resourceId, pk.resourceId))!),
+          ),
+        )
+        .limit(1)
+        .prepare(),
+      entriesOf: db
+        .select({ rule: syncState.rule, dn: sql<string>`${syncState.dn}`, state: syncState.state })
+        .from(syncState)
+        .where(and(eq(syncState.resourceType, pk.resourceType), eq(syncState.resourceId, pk.resourceId), eq(syncState.target, sql.placeholder("target")), isNotNull(syncState.dn)))
+        .prepare(),
+      wakeWaitingFor: db
+        .update(syncState)
+        .set({ state: "pending", waitingFor: null, attempts: 0, nextAttempt: null, updated: sql`${sql.placeholder("at")}` })
+        .where(eq(syncState.waitingFor, sql.placeholder("holder")))
+        .prepare(),
+      retryNow: db
+        .update(syncState)
+        .set({ state: "pending", nextAttempt: null, updated: sql`${sql.placeholder("at")}` })
+        .where(and(eq(syncState.resourceType, pk.resourceType), eq(syncState.resourceId, pk.resourceId), eq(syncState.target, sql.placeholder("target")), eq(syncState.state, "retrying")))
+        .prepare(),
+      remove: db.delete(syncState).where(byPk).prepare(),
+    };
   }
 
   cursor(): number {
-    const r = this.sqlite.prepare("SELECT seq FROM worker_cursor WHERE name = ?").get(OUTBOX_CURSOR) as { seq: number } | undefined;
-    return r?.seq ?? 0;
+    return this.q.cursor.get()?.seq ?? 0;
   }
 
-  /** The cursor and the newest outbox seq (0 when empty), in one read: whether a fan-out has anything to do (each pump and each inline fan-out asks). */
+  /** The cursor and the newest outbox seq (0 when empty): whether a fan-out has anything to do (each pump asks). */
   outboxPosition(): { cursor: number; newest: number } {
-    return this.sqlite
-      .prepare("SELECT coalesce((SELECT seq FROM worker_cursor WHERE name = ?), 0) AS cursor, coalesce((SELECT max(seq) FROM changes), 0) AS newest")
-      .get(OUTBOX_CURSOR) as { cursor: number; newest: number };
+    return { cursor: this.cursor(), newest: this.q.newest.get()?.seq ?? 0 };
   }
 
   /** When the outbox row `seq` was committed (delivery lag), or undefined once pruned. */
   changedAt(seq: number): string | undefined {
-    const r = this.sqlite.prepare("SELECT at FROM changes WHERE seq = ?").get(seq) as { at: string } | undefined;
-    return r?.at;
+    return this.q.changedAt.get({ seq })?.at;
   }
 
   setCursor(seq: number): void {
-    this.sqlite.prepare("INSERT INTO worker_cursor (name, seq) VALUES (?, ?) ON CONFLICT (name) DO UPDATE SET seq = excluded.seq").run(OUTBOX_CURSOR, seq);
+    this.q.setCursor.run({ seq });
   }
 
   /**
@@ -113,16 +181,7 @@ export class SyncQueries {
    * second one over the same range.
    */
   changedSince(after: number, limit: number): OutboxBatch {
-    const changed = this.sqlite
-      .prepare(
-        `SELECT seq, resource_type AS kind, resource_id AS id, op,
-                CASE WHEN resource_type = 'Group' THEN members_added END AS membersAdded,
-                CASE WHEN resource_type = 'Group' THEN members_removed END AS membersRemoved,
-                CASE WHEN resource_type = 'Group' THEN json_extract(before, '$.displayName') END AS displayBefore,
-                CASE WHEN resource_type = 'Group' THEN json_extract(after, '$.displayName') END AS displayAfter
-         FROM changes WHERE seq > ? ORDER BY seq LIMIT ?`,
-      )
-      .all(after, limit) as OutboxEntry[];
+    const changed = this.q.changedSince.all({ after, limit });
     return changed.length ? outboxBatch(changed) : { upTo: after, rows: [], groupChanges: [] };
   }
 
@@ -134,25 +193,13 @@ export class SyncQueries {
       .run();
   }
 
-  /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. Returns the row as marked. */
-  markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): SyncStateRow {
-    // max(): a batch may mark a row for an older change after a newer one (a member's change
-    // marking its groups); the wanted seq never goes back, so an in-flight delivery still sees it moved.
-    // RETURNING: the caller starting the delivery after the commit needs no second read.
-    this.marks++;
-    return this.sqlite
-      .prepare(
-        `INSERT INTO sync_state (resource_type, resource_id, rule, target, state, wanted_seq, updated) VALUES (?, ?, ?, ?, 'pending', ?, ?)
-         ON CONFLICT (resource_type, resource_id, rule) DO UPDATE SET state = 'pending', wanted_seq = max(wanted_seq, excluded.wanted_seq),
-         target = excluded.target, attempts = 0, next_attempt = NULL, updated = excluded.updated
-         RETURNING ${RETURN_ROW}`,
-      )
-      .get(kind, id, rule, target, seq, at) as SyncStateRow;
+  /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. */
+  markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): void {
+    this.q.markPending.run({ kind, id, rule, target, seq, at });
   }
 
   takePendingSecret(userId: string): string | undefined {
-    const row = this.sqlite.prepare("DELETE FROM pending_secrets WHERE user_id = ? RETURNING sealed").get(userId) as { sealed: string } | undefined;
-    return row?.sealed;
+    return this.q.takePendingSecret.get({ id: userId })?.sealed;
   }
 
   putPendingSecret(userId: string, sealed: string, at: string): void {
@@ -164,56 +211,56 @@ export class SyncQueries {
   }
 
   setSecret(kind: string, id: string, rule: string, sealed: string | null): void {
-    this.db
-      .update(syncState)
-      .set({ secret: sealed })
-      .where(and(eq(syncState.resourceType, kind), eq(syncState.resourceId, id), eq(syncState.rule, rule)))
-      .run();
+    this.update(kind, id, rule, { secret: sealed });
   }
 
   /**
    * Rows due for delivery: pending ones oldest change first, then retrying ones whose time has
    * come. Two index range scans (state, wanted_seq) and (state, next_attempt), never a sort of the
-   * whole backlog: this runs on every pump.
+   * whole backlog.
    */
   due(now: string, rules: string[], limit: number): SyncStateRow[] {
     if (!rules.length) return [];
-    const inRules = rules.map(() => "?").join(",");
-    const pending = this.sqlite
-      .prepare(`${SELECT_ROW} WHERE state = 'pending' AND rule IN (${inRules}) ORDER BY wanted_seq LIMIT ?`)
-      .all(...rules, limit) as SyncStateRow[];
+    const key = rules.join("\u0000");
+    let q = this.dueQueries.get(key);
+    if (!q) {
+      const of = (state: string) => and(eq(syncState.state, state), inArray(syncState.rule, rules));
+      q = {
+        pending: this.db.select().from(syncState).where(of("pending")).orderBy(syncState.wantedSeq).limit(sql.placeholder("limit")).prepare(),
+        retrying: this.db
+          .select()
+          .from(syncState)
+          .where(and(of("retrying"), or(isNull(syncState.nextAttempt), lte(syncState.nextAttempt, sql.placeholder("now")))))
+          .orderBy(syncState.nextAttempt)
+          .limit(sql.placeholder("limit"))
+          .prepare(),
+      };
+      this.dueQueries.set(key, q);
+    }
+    const pending = q.pending.all({ limit });
     if (pending.length >= limit) return pending;
-    const retrying = this.sqlite
-      .prepare(`${SELECT_ROW} WHERE state = 'retrying' AND rule IN (${inRules}) AND (next_attempt IS NULL OR next_attempt <= ?) ORDER BY next_attempt LIMIT ?`)
-      .all(...rules, now, limit - pending.length) as SyncStateRow[];
-    return [...pending, ...retrying];
-  }
-
-  /** Earliest retry time among retrying rows, to sleep until then. */
-  nextRetry(rules: string[]): string | undefined {
-    if (!rules.length) return undefined;
-    const r = this.db
-      .select({ at: sql<string | null>`min(${syncState.nextAttempt})` })
-      .from(syncState)
-      .where(and(inArray(syncState.rule, rules), eq(syncState.state, "retrying")))
-      .get();
-    return r?.at ?? undefined;
+    return [...pending, ...q.retrying.all({ now, limit: limit - pending.length })];
   }
 
   get(kind: string, id: string, rule: string): SyncStateRow | undefined {
-    return this.sqlite.prepare(`${SELECT_ROW} WHERE ${PK}`).get(kind, id, rule) as SyncStateRow | undefined;
+    return this.q.get.get({ kind, id, rule });
   }
 
+  /** Writes the given columns of one row (a prepared statement per set of columns). */
   update(kind: string, id: string, rule: string, set: Partial<SyncStateRow>): void {
-    const keys = Object.keys(set).filter((k) => (set as Record<string, unknown>)[k] !== undefined);
+    const keys = Object.keys(set).filter((k) => (set as Record<string, unknown>)[k] !== undefined) as (keyof SyncStateRow)[];
     if (!keys.length) return;
-    const assignments = keys.map((k) => {
-      const name = COLUMN_NAME.get(k);
-      if (!name) throw new Error(`sync_state has no column for ${k}`);
-      return `${name} = ?`;
-    });
-    const values = keys.map((k) => (set as Record<string, unknown>)[k]) as (string | number | null)[];
-    this.sqlite.prepare(`UPDATE sync_state SET ${assignments.join(", ")} WHERE ${PK}`).run(...values, kind, id, rule);
+    const signature = keys.join(",");
+    let stmt = this.updates.get(signature);
+    if (!stmt) {
+      stmt = this.db
+        .update(syncState)
+        .set(Object.fromEntries(keys.map((k) => [k, sql.placeholder(k)])))
+        .where(byPk)
+        .prepare();
+      this.updates.set(signature, stmt);
+    }
+    stmt.run({ ...set, kind, id, rule });
   }
 
   /**
@@ -221,62 +268,83 @@ export class SyncQueries {
    * same resource under another rule shares its entry and does not count.
    */
   dnHolder(target: string, dnKey: string, kind: string, id: string): SyncStateRow | undefined {
-    return this.sqlite
-      .prepare(`${SELECT_ROW} WHERE target = ? AND dn_key = ? AND NOT (resource_type = ? AND resource_id = ?) LIMIT 1`)
-      .get(target, dnKey, kind, id) as SyncStateRow | undefined;
+    return this.q.dnHolder.get({ target, dnKey, kind, id });
   }
 
   /** The entries one resource holds on a target, per rule (rows with a DN). */
   entriesOf(kind: string, id: string, target: string): { rule: string; dn: string; state: string }[] {
-    return this.sqlite
-      .prepare("SELECT rule, dn, state FROM sync_state WHERE resource_type = ? AND resource_id = ? AND target = ? AND dn IS NOT NULL")
-      .all(kind, id, target) as { rule: string; dn: string; state: string }[];
+    return this.q.entriesOf.all({ kind, id, target });
   }
 
   /**
-   * Rows holding a DN, streamed, but those of `skipKind` (rows that record no provenance): a
-   * rule's own (`{ rule }`), or every other rule's on a target (`{ target, exceptRule }`).
+   * Rows holding a DN, streamed a page at a time, but those of `skipKind` (rows that record no
+   * provenance): a rule's own (`{ rule }`), or every other rule's on a target (`{ target, exceptRule }`).
    */
-  rowsHoldingDns(skipKind: string, of: { rule: string } | { target: string; exceptRule: string }): IterableIterator<SyncStateRow & { dn: string }> {
-    const [where, args] = "rule" in of ? ["rule = ?", [of.rule]] : ["target = ? AND rule != ?", [of.target, of.exceptRule]];
-    return this.sqlite.prepare(`${SELECT_ROW} WHERE dn IS NOT NULL AND resource_type != ? AND ${where}`).iterate(skipKind, ...args) as IterableIterator<SyncStateRow & { dn: string }>;
+  *rowsHoldingDns(skipKind: string, of: { rule: string } | { target: string; exceptRule: string }): Generator<SyncStateRow & { dn: string }> {
+    const which = "rule" in of ? eq(syncState.rule, of.rule) : and(eq(syncState.target, of.target), ne(syncState.rule, of.exceptRule));
+    let after: SyncStateRow | undefined;
+    for (;;) {
+      const page = this.db
+        .select()
+        .from(syncState)
+        .where(
+          and(
+            isNotNull(syncState.dn),
+            ne(syncState.resourceType, skipKind),
+            which,
+            after && sql`(${syncState.resourceType}, ${syncState.resourceId}, ${syncState.rule}) > (${after.resourceType}, ${after.resourceId}, ${after.rule})`,
+          ),
+        )
+        .orderBy(syncState.resourceType, syncState.resourceId, syncState.rule)
+        .limit(HOLDING_PAGE)
+        .all() as (SyncStateRow & { dn: string })[];
+      yield* page;
+      if (page.length < HOLDING_PAGE) return;
+      after = page[page.length - 1];
+    }
   }
 
   /** Whether a row of `kind` for this DN of a target, under another rule, still waits for delivery. */
   waitingAt(kind: string, target: string, dnKey: string, exceptRule: string): boolean {
-    return (
-      this.sqlite
-        .prepare("SELECT 1 FROM sync_state WHERE resource_type = ? AND target = ? AND dn_key = ? AND rule != ? AND state IN ('pending', 'retrying') LIMIT 1")
-        .get(kind, target, dnKey, exceptRule) !== undefined
-    );
+    const found = this.db
+      .select({ one: sql`1` })
+      .from(syncState)
+      .where(
+        and(
+          eq(syncState.resourceType, kind),
+          eq(syncState.target, target),
+          eq(syncState.dnKey, dnKey),
+          ne(syncState.rule, exceptRule),
+          inArray(syncState.state, ["pending", "retrying"]),
+        ),
+      )
+      .limit(1)
+      .get();
+    return found !== undefined;
   }
 
   /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */
   wakeWaitingFor(holder: string, at: string): number {
-    return this.sqlite
-      .prepare("UPDATE sync_state SET state = 'pending', waiting_for = NULL, attempts = 0, next_attempt = NULL, updated = ? WHERE waiting_for = ?")
-      .run(at, holder).changes;
+    return this.q.wakeWaitingFor.run({ holder, at }).changes;
   }
 
   /** Retrying rows of one resource on `target` try again now (what they waited for happened). */
   retryNow(kind: string, id: string, target: string, at: string): number {
-    return this.sqlite
-      .prepare("UPDATE sync_state SET state = 'pending', next_attempt = NULL, updated = ? WHERE resource_type = ? AND resource_id = ? AND target = ? AND state = 'retrying'")
-      .run(at, kind, id, target).changes;
+    return this.q.retryNow.run({ kind, id, target, at }).changes;
   }
 
   /** Rows holding a DN without its key (written before dn_key existed): filled in at start-up. */
   rowsWithoutDnKey(limit: number): { resourceType: string; resourceId: string; rule: string; dn: string }[] {
-    return this.sqlite
-      .prepare("SELECT resource_type AS resourceType, resource_id AS resourceId, rule, dn FROM sync_state WHERE dn IS NOT NULL AND dn_key IS NULL LIMIT ?")
-      .all(limit) as { resourceType: string; resourceId: string; rule: string; dn: string }[];
+    return this.db
+      .select({ resourceType: syncState.resourceType, resourceId: syncState.resourceId, rule: syncState.rule, dn: sql<string>`${syncState.dn}` })
+      .from(syncState)
+      .where(and(isNotNull(syncState.dn), isNull(syncState.dnKey)))
+      .limit(limit)
+      .all();
   }
 
   remove(kind: string, id: string, rule: string): void {
-    this.db
-      .delete(syncState)
-      .where(and(eq(syncState.resourceType, kind), eq(syncState.resourceId, id), eq(syncState.rule, rule)))
-      .run();
+    this.q.remove.run({ kind, id, rule });
   }
 
   rowsOfRule(rule: string): SyncStateRow[] {
