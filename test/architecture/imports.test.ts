@@ -15,9 +15,6 @@ import { importsOf, parse, ROOT, sourceFiles } from "./source.js";
  * cycle is left, so that the list is emptied as they go.
  */
 const KNOWN_CYCLES: string[][] = [
-  // The worker and the deliveries calling back into it (for finish, fail, report and wake), and
-  // the helpers typed by the worker's options.
-  ["hooks/delivery/dn-claims.ts", "hooks/delivery/entry-delivery.ts", "hooks/delivery/group-delivery.ts", "hooks/delivery/user-delivery.ts", "hooks/delivery/worker.ts"],
   // Type-only: http.ts takes runner.ts's ConformanceAuth; moving that type into types.ts ends it.
   ["server/conformance/http.ts", "server/conformance/runner.ts"],
 ];
