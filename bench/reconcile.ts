@@ -13,7 +13,6 @@ import { openStore } from "../db/open.js";
 import { resourceReader } from "../db/read-resource.js";
 import { ResourceScan } from "../db/resource-scan.js";
 import { ResourceQueries } from "../db/resources.js";
-import { writeTransaction } from "../db/transaction.js";
 import { startSlapd } from "../hooks/ldap/slapd.js";
 import { mapUser } from "../hooks/rules/mapping.js";
 import { SchemaRegistry } from "../schemas/registry.js";
@@ -31,7 +30,7 @@ export async function benchReconcile(users = 100_000): Promise<void> {
     const t0 = Date.now();
     const store = openStore(file);
     const q = new ResourceQueries(store.db);
-    writeTransaction(store, () => {
+    store.transaction(() => {
       const at = new Date().toISOString();
       for (let i = 0; i < users; i++) {
         q.insert("User", {

@@ -24,7 +24,6 @@ import { MemberSyncQueries } from "../../db/member-sync.js";
 import type { Store } from "../../db/open.js";
 import { ResourceScan } from "../../db/resource-scan.js";
 import { SyncQueries } from "../../db/sync.js";
-import { writeTransaction } from "../../db/transaction.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import type { WrittenGroup } from "../planning/group-planner.js";
@@ -218,7 +217,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
 
   if (o.dryRun) return report;
-  writeTransaction(o.store, () => {
+  o.store.transaction(() => {
     repairs.forEach((r) => r());
     report.repaired += report.missing.length + report.differing.length + report.members.length;
     report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);

@@ -40,7 +40,6 @@ import type { Store } from "../../db/open.js";
 import { RepairRequests } from "../../db/repair-requests.js";
 import { ResourceScan } from "../../db/resource-scan.js";
 import { SyncQueries } from "../../db/sync.js";
-import { writeTransaction } from "../../db/transaction.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
@@ -342,7 +341,7 @@ function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport
     requests.record({ kind: "User", id, op: "resync", version, at, client: "reconcile" });
     report.repaired += 1;
   };
-  writeTransaction(o.store, () => {
+  o.store.transaction(() => {
     // Forgetting what was written makes the planner plan an add (the executor merges into an
     // entry that exists after all).
     for (const m of report.missing) queue(m.id, () => null);
