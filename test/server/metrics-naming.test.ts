@@ -70,6 +70,15 @@ describe("metrics of a running server", () => {
     expect(sample(await scrape(), 'scimbridge_target_up{target="slapd"}')).toBe(1);
   });
 
+  it("scimbridge_delivery_lag_seconds observes the time from the SCIM write's commit to the directory's answer", async () => {
+    // The people rule's delivery succeeded: one observation, a lag above zero and well under the test's own run.
+    const text = await scrape();
+    expect(sample(text, 'scimbridge_delivery_lag_seconds_count{target="slapd"}')).toBeGreaterThanOrEqual(1);
+    const sum = sample(text, 'scimbridge_delivery_lag_seconds_sum{target="slapd"}')!;
+    expect(sum).toBeGreaterThan(0);
+    expect(sum).toBeLessThan(30);
+  });
+
   it("scimbridge_target_up drops to 0 when the directory stops", async () => {
     await ldap.slapd.stop();
     expect(await eventually(async () => sample(await scrape(), 'scimbridge_target_up{target="slapd"}') === 0, 15_000)).toBe(true);
