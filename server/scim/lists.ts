@@ -56,9 +56,18 @@ export class ResourceLists {
   list(kind: ResourceKind, p: ListParams, ctx: RenderContext): ListResult {
     if (p.cursor !== undefined) return this.cursorList([kind], endpointOf(kind), p, ctx);
     const query = { ...this.compileQuery(kind, p), descending: p.descending, offset: p.startIndex - 1, limit: p.count };
-    const totalResults = this.o.q.count(kind, query.where);
-    this.checkSortCost(kind, p, query, totalResults);
-    const rows = this.o.q.page(kind, query);
+    let totalResults: number;
+    let rows: StoredResource[];
+    if (query.orderBy === undefined) {
+      rows = this.o.q.page(kind, query);
+      // A first page with room to spare holds every match (a filter lookup, mostly): no COUNT(*).
+      totalResults = query.offset === 0 && rows.length < query.limit ? rows.length : this.o.q.count(kind, query.where);
+    } else {
+      // The count comes first: it decides whether the sort may run at all.
+      totalResults = this.o.q.count(kind, query.where);
+      this.checkSortCost(kind, p, query, totalResults);
+      rows = this.o.q.page(kind, query);
+    }
     const read = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
     return {
       totalResults,
