@@ -4,7 +4,7 @@
  * memory. --json is one document (the admin API's page shape, with all rows), --ndjson one row a
  * line for `jq` and `head`.
  */
-import type { Command } from "commander";
+import { InvalidArgumentError, type Command } from "commander";
 import type { FailureQuery, listFailures as ListFailuresFn, PublicRow } from "../admin/status.js";
 import { globalsOf, loadFor, requireDatabase } from "./context.js";
 import { out, outputClosed, streamLines } from "./io.js";
@@ -13,6 +13,12 @@ import type { Db } from "../../db/open.js";
 type ListFailures = typeof ListFailuresFn;
 
 const PAGE = 1000;
+
+/** An LDAP result code (RFC 4511 §4.1.9: an integer 0-16654 in practice). */
+function resultCode(v: string): number {
+  if (!/^\d{1,5}$/.test(v)) throw new InvalidArgumentError("an LDAP result code, e.g. 65");
+  return Number(v);
+}
 
 /** Every row of the query, a page at a time (the pages are stable: a total order, admin/status.ts). */
 function* allFailures(listFailures: ListFailures, db: Db, q: Omit<FailureQuery, "startIndex" | "count">): Generator<PublicRow> {
@@ -35,7 +41,7 @@ export function registerFailures(program: Command): void {
     .description("failed and retrying deliveries with the LDAP result code and message, newest attempt first (all of them)")
     .option("--target <name>", "only this target")
     .option("--rule <name>", "only this rule")
-    .option("--code <n>", "only this LDAP result code", (v) => Number.parseInt(v, 10))
+    .option("--code <n>", "only this LDAP result code", resultCode)
     .option("--ndjson", "one JSON object a line (streams; for jq and head)")
     .action(async (o: { target?: string; rule?: string; code?: number; ndjson?: boolean }, cmd: Command) => {
       const g = globalsOf(cmd);

@@ -64,6 +64,9 @@ describe("--json errors", () => {
     expect(unknown.code).toBe(2);
     expect(unknown.stdout).toBe("");
     expect(JSON.parse(unknown.stderr)).toEqual({ error: { message: "unknown option '--frobnicate'", exitCode: 2 } });
+    const badCode = cli(["failures", "--code", "sixty-five", "--json"]);
+    expect(badCode.code).toBe(2);
+    expect((JSON.parse(badCode.stderr) as { error: { message: string } }).error.message).toMatch(/--code .* is invalid\. an LDAP result code/);
     const bad = join(dir, "bad.yaml");
     writeFileSync(bad, "server: { port: -3 }\n");
     const r = cli(["status", "--json", "--config", bad]);
