@@ -112,7 +112,7 @@ describe("cursor pages", () => {
     const g = await t.http.post("/scim/v2/Groups").set(t.auth).send({ schemas: [GROUP_SCHEMA], displayName: "cp-group" });
     expect(g.status).toBe(201);
     // An attribute both types have: each type answers it (RFC 7644 §3.4.3).
-    const body = (cursor: string) => ({ schemas: [SEARCH], filter: 'displayName sw "Name" or displayName eq "cp-group"', cursor, count: 4 });
+    const body = (cursor: string) => ({ schemas: [SEARCH], filter: 'displayName sw "Name" or displayName eq "cp-group"', cursor, count: 3 });
     const seen: string[] = [];
     let res = await t.http.post("/scim/v2/.search").set(t.auth).send(body(""));
     for (let i = 0; i < 10; i++) {
@@ -123,6 +123,15 @@ describe("cursor pages", () => {
       res = await t.http.post("/scim/v2/.search").set(t.auth).send(body(res.body.nextCursor));
     }
     expect(seen).toEqual(["cp01", "cp02", "cp04", "cp05", "cp07", "cp08", "cp-group"]);
+    // And back from the last page (the group alone) across into Users, to the first page.
+    const back: string[] = [];
+    for (let i = 0; i < 10 && res.body.previousCursor; i++) {
+      res = await t.http.post("/scim/v2/.search").set(t.auth).send(body(res.body.previousCursor));
+      expect(res.status, JSON.stringify(res.body)).toBe(200);
+      back.unshift(...res.body.Resources.map((r: { userName?: string; displayName: string }) => r.userName ?? r.displayName));
+    }
+    expect(back).toEqual(seen.slice(0, 6));
+    expect(res.body.previousCursor).toBeUndefined();
   });
 
   it("count=0 answers totalResults only, without cursors", async () => {
