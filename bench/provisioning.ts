@@ -90,9 +90,12 @@ async function postAll(running: Running, users: number, prefix: string): Promise
 }
 
 /** The same config with the rule writing under another ou and another database. */
-function variant(config: Config, dir: string, name: string, suffix: string): Config {
-  const doc = JSON.parse(JSON.stringify(config)) as Record<string, unknown> & { userRules: Record<string, unknown>[] };
-  return parseConfig({ ...doc, storage: { file: join(dir, `${name}.db`) }, userRules: [{ ...doc.userRules[0], name, dn: `uid={userName},ou=${name},${suffix}` }] }, {});
+function variant(config: Config, dir: string, name: string, suffix: string, provisioning: Record<string, unknown> = {}): Config {
+  const doc = JSON.parse(JSON.stringify(config)) as Record<string, unknown> & { userRules: Record<string, unknown>[]; provisioning: Record<string, unknown> };
+  return parseConfig(
+    { ...doc, storage: { file: join(dir, `${name}.db`) }, userRules: [{ ...doc.userRules[0], name, dn: `uid={userName},ou=${name},${suffix}` }], provisioning: { ...doc.provisioning, ...provisioning } },
+    {},
+  );
 }
 
 /** The intake ceiling: express 5 parsing the JSON body and answering 201, same clients and process. */
@@ -223,7 +226,8 @@ export async function benchProvisioning(users = 10_000, concurrency = 8, sustain
 
     // --- delivery only: the same users queued with the worker stopped, then delivered ------------
     await admin.add(`ou=queued,${suffix}`, { objectClass: ["organizationalUnit"], ou: ["queued"] });
-    running = await startServer(variant(config, dir, "queued", suffix), { env: { SCIM_TOKEN: TOKEN }, handleSignals: false });
+    // No backpressure here: the backlog is the point (the worker is stopped while it builds up).
+    running = await startServer(variant(config, dir, "queued", suffix, { maxBacklog: 0 }), { env: { SCIM_TOKEN: TOKEN }, handleSignals: false });
     await running.provisioning.worker.stop();
     await postAll(running, users, "bench");
     const d0 = process.hrtime.bigint();

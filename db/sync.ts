@@ -2,7 +2,7 @@
  * The delivery store: fanning the outbox out into per-(resource, rule) sync state, picking what is
  * due, and recording outcomes. All synchronous; callers wrap them in Store.transaction.
  */
-import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./open.js";
 import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "./schema.js";
 
@@ -349,6 +349,17 @@ export class SyncQueries {
 
   rowsOfRule(rule: string): SyncStateRow[] {
     return this.db.select().from(syncState).where(eq(syncState.rule, rule)).all();
+  }
+
+  /** Rows waiting for their first delivery attempt, but those of `exceptTargets`, counted up to `cap` (an index range, never more). */
+  pendingUpTo(cap: number, exceptTargets: readonly string[] = []): number {
+    const waiting = this.db
+      .select({ one: sql`1` })
+      .from(syncState)
+      .where(and(eq(syncState.state, "pending"), exceptTargets.length ? notInArray(syncState.target, [...exceptTargets]) : undefined))
+      .limit(cap)
+      .as("waiting");
+    return this.db.select({ n: sql<number>`count(*)` }).from(waiting).get()?.n ?? 0;
   }
 
   counts(): { rule: string; target: string; state: string; n: number }[] {

@@ -36,6 +36,7 @@ import { DISCOVERY_PATH, discoveryHandler, type Capabilities } from "./scim/disc
 import { rootSearch } from "./scim/root-search.js";
 import { contextOf, listResponse, resourceRouter, searchParams, yieldToDelivery } from "./scim/routes.js";
 import { ResourceService, type ServiceDeps } from "./scim/service.js";
+import { writeBackpressure } from "./http/write-backpressure.js";
 
 export interface AppDeps {
   config: Config;
@@ -45,6 +46,8 @@ export interface AppDeps {
   onPassword?: ServiceDeps["onPassword"];
   onCommit?: ServiceDeps["onCommit"];
   beforeCommit?: ServiceDeps["beforeCommit"];
+  /** Changes waiting for delivery, counted up to `cap`: SCIM writes wait while it is over provisioning.maxBacklog. */
+  deliveryBacklog?: (cap: number) => number;
   /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
   admin?: AdminDeps;
   /**
@@ -151,6 +154,10 @@ export function createApp(deps: AppDeps): App {
     }),
   );
   scim.use(authorize());
+  if (deps.deliveryBacklog) {
+    const { maxBacklog, backlogWaitMs } = config.provisioning;
+    scim.use(writeBackpressure({ backlog: deps.deliveryBacklog, max: maxBacklog, maxWaitMs: backlogWaitMs }));
+  }
   scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
   // With a delivery worker behind onCommit, a write's response yields to the delivery it woke.
   const afterCommit = deps.onCommit ? yieldToDelivery : undefined;

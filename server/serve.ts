@@ -68,6 +68,7 @@ export function assemble(
     logger,
     onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
     onCommit: () => late.provisioning?.worker.changed(),
+    deliveryBacklog: (cap) => late.provisioning?.worker.backlog(cap) ?? 0,
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
     admin: {

@@ -90,6 +90,9 @@ export interface LdapWriteReport {
   detail?: string | undefined;
 }
 
+/** How long a backlog count is reused: counting is an index range of up to the cap's length. */
+const BACKLOG_READ_MS = 50;
+
 export class DeliveryWorker {
   readonly sync: SyncQueries;
   readonly now: () => Date;
@@ -99,6 +102,9 @@ export class DeliveryWorker {
   private readonly recorder: OutcomeRecorder;
   private readonly scheduler: Scheduler;
   private readonly commit: GroupCommit;
+  private backlogRead = { at: -Infinity, n: 0 };
+  /** Targets whose most recent delivery failed transiently (backlog() leaves their rows out). */
+  private readonly failingTargets = new Set<string>();
 
   constructor(private readonly o: WorkerOptions) {
     this.sync = new SyncQueries(o.store.db);
@@ -186,6 +192,21 @@ export class DeliveryWorker {
     return n;
   }
 
+  /**
+   * Changes waiting for their first delivery attempt (pending rows, plus outbox rows not fanned
+   * out yet), counted up to `cap`; read at most every BACKLOG_READ_MS (writes ask on every request).
+   * Rows of a target whose last delivery failed transiently (down, or timing out) do not count:
+   * a directory outage must not hold SCIM intake back.
+   */
+  backlog(cap: number): number {
+    const now = performance.now();
+    if (now - this.backlogRead.at > BACKLOG_READ_MS) {
+      const { cursor, newest } = this.sync.outboxPosition();
+      this.backlogRead = { at: now, n: Math.min(cap, newest - cursor + this.sync.pendingUpTo(cap, [...this.failingTargets])) };
+    }
+    return this.backlogRead.n;
+  }
+
   /** Nothing in flight, due or unfanned (tests and shutdown). */
   idle(): boolean {
     return this.scheduler.idle();
@@ -231,6 +252,8 @@ export class DeliveryWorker {
       this.o.logger.warn({ rule: row.rule, id: row.resourceId, code: err?.code, transient: err?.transient ?? false, attempts: row.attempts + 1, error: message }, "delivery failed");
     }
     const result = resultOf(outcome);
+    if (result === "transient_failure") this.failingTargets.add(row.target);
+    else if (result === "success") this.failingTargets.delete(row.target);
     if (!result || !this.o.onDelivery) return;
     try {
       const seconds = (performance.now() - t0) / 1000;

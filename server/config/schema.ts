@@ -289,11 +289,19 @@ export const configSchema = z
         retryInitialMs: z.number().int().min(10).default(500),
         retryMaxMs: z.number().int().min(100).default(60_000),
         pollMs: z.number().int().min(10).default(1000),
-        /** Minutes between repairing reconciles run by `serve` (issue 6); absent: never. */
+        /** Minutes between repairing reconciles run by `serve`; absent: never. */
         reconcileEveryMinutes: z.number().positive().optional(),
+        /**
+         * Backpressure: while more than this many changes wait for their first delivery attempt,
+         * SCIM writes wait for the worker (up to backlogWaitMs, then 503 with Retry-After, RFC 9110
+         * §15.6.4), so under sustained intake delivery lag stays bounded instead of growing with
+         * the backlog. 0 turns it off.
+         */
+        maxBacklog: z.number().int().min(0).default(1000),
+        backlogWaitMs: z.number().int().min(0).default(30_000),
       })
       .strict()
-      .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000 }),
+      .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000, maxBacklog: 1000, backlogWaitMs: 30_000 }),
     /**
      * Credentials of the admin API (/admin/api: sync status, failures, retry, resync), separate
      * from SCIM clients'. Tokens usually come from ${ENV_VAR}. None configured: no admin API.
