@@ -10,7 +10,7 @@ import { existsSync } from "node:fs";
 import { openStore, type Store } from "../db/open.js";
 import { resourceReader as storeReader, type ResourceReader } from "../db/read-resource.js";
 import type { TargetConfig } from "../hooks/rules/config.js";
-import type { LdapTarget } from "../hooks/ldap/connection.js";
+import type { LdapTarget } from "../hooks/delivery/index.js";
 import { hasDrift, reconcile, summarize, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile/reconcile.js";
 import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";

@@ -9,7 +9,7 @@ export function registerServe(program: Command): void {
     .description("run the SCIM service (without a configuration: SQLite under ./data, 127.0.0.1:8080 and an embedded OpenLDAP)")
     .action(async (_o: unknown, cmd: Command) => {
       const loaded = loadFor(globalsOf(cmd));
-      const [{ findSlapd }, { startServer }, { ServeLockHeldError }] = await Promise.all([import("../../hooks/ldap/slapd.js"), import("../serve.js"), import("../serve-lock.js")]);
+      const [{ findSlapd }, { startServer }, { ServeLockHeldError }] = await Promise.all([import("../../hooks/delivery/index.js"), import("../serve.js"), import("../serve-lock.js")]);
       let config = loaded.config;
       say(`scimbridge serve: ${describeSource(loaded.source)}`);
       // The built-in defaults ask for the embedded directory; without slapd on this host the SCIM

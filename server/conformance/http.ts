@@ -1,5 +1,5 @@
 /** The conformance runner's HTTP side: one request with the run's credentials, and what was created. */
-import type { ConformanceAuth } from "./runner.js";
+import type { ConformanceAuth } from "./types.js";
 import type { Http, StepRequest, StepResponse } from "./types.js";
 
 export function authorization(auth: ConformanceAuth): string {

@@ -11,7 +11,8 @@ import { suites } from "./suites/index.js";
 import { checks } from "./checks/index.js";
 import { selected, type SuiteName } from "./selection.js";
 
-export type ConformanceAuth = { token: string } | { basic: string };
+import type { ConformanceAuth } from "./types.js";
+export type { ConformanceAuth };
 
 export interface RunOptions {
   /** Per-request timeout; default 15 s. */

@@ -104,3 +104,6 @@ export interface Check {
   requires?: Feature;
   run(http: Http, ctx: Ctx): Promise<string | undefined>;
 }
+
+/** How the tester authenticates to the server under test: a bearer token, or user:password (Basic). */
+export type ConformanceAuth = { token: string } | { basic: string };

@@ -9,7 +9,7 @@ import express, { type Router } from "express";
 import type { Store } from "../../db/open.js";
 import { appliedMigrations, committedMigrations } from "../../db/schema-version.js";
 import { probeWritable, storageHealthOf } from "../../db/storage-faults.js";
-import type { LdapTarget } from "../../hooks/ldap/connection.js";
+import type { LdapTarget } from "../../hooks/delivery/index.js";
 import type { JwksState } from "../auth/jwks.js";
 import { safeEqual } from "../auth/middleware.js";
 import type { Metrics } from "./metrics.js";
