@@ -63,6 +63,11 @@ function cacheStatements(sqlite: Database.Database): void {
   }) as typeof sqlite.prepare;
 }
 
+/** Store.transaction on a connection (db/transaction.ts gives it to modules handed only the drizzle database). */
+export function writeTransactionOn<T>(sqlite: Database.Database, fn: () => T): T {
+  return sqlite.inTransaction ? sqlite.transaction(fn)() : sqlite.transaction(fn).immediate();
+}
+
 export function openStore(file: string): Store {
   if (file !== ":memory:") {
     ensurePrivateDir(dirname(file));
@@ -86,7 +91,7 @@ export function openStore(file: string): Store {
   return {
     db,
     sqlite,
-    transaction: (fn) => (sqlite.inTransaction ? sqlite.transaction(fn)() : sqlite.transaction(fn).immediate()),
+    transaction: (fn) => writeTransactionOn(sqlite, fn),
     savepoint: (fn) => sqlite.transaction(fn)(),
     close: () => sqlite.close(),
   };
