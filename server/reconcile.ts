@@ -8,35 +8,18 @@
  */
 import { existsSync } from "node:fs";
 import { openStore, type Store } from "../db/open.js";
-import { resourceReader as storeReader, type ResourceReader } from "../db/read-resource.js";
+import { resourceReader as storeReader } from "../db/read-resource.js";
 import type { TargetConfig } from "../hooks/rules/config.js";
 import type { LdapTarget } from "../hooks/delivery/index.js";
 import { hasDrift, reconcile, summarize, type AttributeDrift, type ReconcileProgress, type ReconcileReport } from "../hooks/reconcile/reconcile.js";
-import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import type { Config } from "./config/schema.js";
-import type { ResourceService } from "./scim/service.js";
 import type { Logger } from "./logger.js";
 import { progressFor, reconcileProgress } from "./progress.js";
 import { compileGroupRules, compileRules, connectTargets, embeddedConfigForClients } from "./provisioning.js";
 import { reconcileGroups, type GroupReconcileReport } from "../hooks/reconcile/reconcile-groups.js";
 
 type Targets = Map<string, { config: TargetConfig; connection: LdapTarget }>;
-
-/**
- * Reads a resource in wire shape through a SCIM service (with `groups`). Reconcile itself reads
- * from the store (db/read-resource.ts); this stays for callers that hold a service.
- */
-export function resourceReader(app: { service: Pick<ResourceService, "get"> }): ResourceReader {
-  return (kind, id, opts = {}) => {
-    try {
-      return app.service.get(kind, id, { baseUrl: "" }, opts.members === false ? { excludedAttributes: ["members"] } : {}).resource;
-    } catch (e) {
-      if (e instanceof ScimError && e.status === 404) return undefined;
-      throw e;
-    }
-  };
-}
 
 export async function reconcileWith(o: {
   config: Config;

@@ -24,7 +24,7 @@ export function registerPreview(program: Command): void {
         import("../../hooks/delivery/preview.js"),
         import("../../schemas/registry.js"),
         import("../provisioning.js"),
-        import("../reconcile.js"),
+        import("../../db/read-resource.js"),
         import("../scim/service.js"),
       ]);
       // The embedded directory's rule is previewed too, without starting its slapd.
@@ -34,7 +34,7 @@ export function registerPreview(program: Command): void {
       try {
         const registry = new SchemaRegistry(config.scim.extensions);
         const service = new ResourceService({ store, registry, paging: config.scim });
-        const user = resourceReader({ service })("User", o.user) ?? byUserName(service, o.user);
+        const user = resourceReader(store, registry)("User", o.user) ?? byUserName(service, o.user);
         if (!user) throw new CommandError(`no user with id or userName ${JSON.stringify(o.user)}`);
         const sync = new SyncQueries(store.db);
         const id = String(user.id);
