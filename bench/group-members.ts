@@ -28,6 +28,7 @@ import { parseConfig } from "../server/config/load.js";
 import type { LdapWriteEvent } from "../server/observability/audit.js";
 import { startServer, type Running } from "../server/serve.js";
 import { boundClient, fmt, median, percentile, rawHttpClient, row } from "./lib.js";
+import { SyncQueries } from "../db/sync.js";
 
 const TOKEN = "bench-token-group-members-0123456789";
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -104,7 +105,7 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
     // --- seed users with their outbox rows; the worker delivers them -------------------------------
     const ids: string[] = [];
     let t = Date.now();
-    store.sqlite.transaction(() => {
+    store.transaction(() => {
       const at = new Date().toISOString();
       for (let i = 0; i < total; i++) {
         const id = randomUUID();
@@ -113,17 +114,18 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
         q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
         q.recordChange({ kind: "User", id, op: "create", version: 1, at, after: attributes });
       }
-    })();
+    });
     running.provisioning.worker.wake();
-    const usersInSync = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE rule = 'people' AND state = 'in_sync'");
-    await waitFor("user deliveries", () => (usersInSync.get() as { n: number }).n >= total, 900_000);
+    const sync = new SyncQueries(store.db);
+    const inSync = (rule: string) => sync.counts().reduce((n, c) => n + (c.rule === rule && c.state === "in_sync" ? c.n : 0), 0);
+    await waitFor("user deliveries", () => inSync("people") >= total, 900_000);
     row(`seeded and delivered ${total.toLocaleString("en")} users`, `${fmt((Date.now() - t) / 1000, 1)} s`);
 
     // --- groups with their members, delivered (add + modify-adds of 500) ----------------------------
     const groups: { id: string; cn: string; spare: string[] }[] = [];
     let offset = 0;
     t = Date.now();
-    store.sqlite.transaction(() => {
+    store.transaction(() => {
       const at = new Date().toISOString();
       for (const size of sizes) {
         const id = randomUUID();
@@ -136,18 +138,20 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
         const added = q.addMembers(id, members.map((m) => ({ id: m, type: "User" as const })));
         q.recordChange({ kind: "Group", id, op: "create", version: 1, at, after: { displayName: cn }, membersAdded: added });
       }
-    })();
+    });
     running.provisioning.worker.wake();
-    const groupsInSync = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE rule = 'groups' AND state = 'in_sync' AND dn IS NOT NULL");
-    await waitFor("group deliveries", () => (groupsInSync.get() as { n: number }).n >= sizes.length && running!.provisioning.worker.idle(), 900_000);
+    await waitFor("group deliveries", () => inSync("groups") >= sizes.length && running!.provisioning.worker.idle(), 900_000);
     row(`groups created in slapd with all members`, `${fmt((Date.now() - t) / 1000, 1)} s`);
 
     // A minimal keep-alive HTTP/1.1 client (bench/lib.ts): the figure is the server's, not the
     // cost of building requests on the server's own event loop.
     const http = await rawHttpClient(running.url, TOKEN);
     admin = await boundClient(slapd);
-    const lastSeq = store.sqlite.prepare("SELECT max(seq) AS s FROM changes");
-    const delivered = store.sqlite.prepare("SELECT delivered_seq AS d FROM sync_state WHERE resource_type = 'Group' AND resource_id = ? AND rule = 'groups' AND state = 'in_sync'");
+    const lastSeq = () => sync.outboxPosition().newest;
+    const delivered = (groupId: string) => {
+      const r = sync.get("Group", groupId, "groups");
+      return r?.state === "in_sync" ? r.deliveredSeq : 0;
+    };
     const indexOf = new Map(ids.map((id, i) => [id, i]));
     const userDn = (id: string) => `uid=gm${indexOf.get(id)},ou=people,${suffix}`;
 
@@ -179,11 +183,11 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
         // As Entra sends it: the members left out of the response (a large group is never loaded).
         const res = await http.send("PATCH", `/Groups/${g.id}?excludedAttributes=members`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: member }] }] });
         if (res.status !== 200) throw new Error(`PATCH ${res.status} ${res.body.slice(0, 200)}`);
-        const seq = (lastSeq.get() as { s: number }).s;
+        const seq = lastSeq();
         const tAnswered = await within(answered, 30_000, `slapd's answer to the worker's modify of ${groupDn}`);
         // Recorded: the group's delivered change reaches the PATCH's outbox row. Polled in SQLite,
         // not with LDAP compares: a compare on a 100,000-valued attribute takes slapd milliseconds.
-        for (let polls = 0; ((delivered.get(g.id) as { d: number } | undefined)?.d ?? 0) < seq; polls++) {
+        for (let polls = 0; delivered(g.id) < seq; polls++) {
           if (polls > 2_000_000) throw new Error(`member ${dn} was never recorded as delivered to ${groupDn}`);
           await new Promise((r) => setImmediate(r));
         }

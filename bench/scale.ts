@@ -80,7 +80,7 @@ function seed(file: string, users: number, members: number): Seeded {
   const at = new Date().toISOString();
   const bigGroup = randomUUID();
   const smallGroup = randomUUID();
-  store.sqlite.transaction(() => {
+  store.transaction(() => {
     for (let i = 0; i < users; i++) {
       const id = randomUUID();
       ids.push(id);
@@ -93,7 +93,7 @@ function seed(file: string, users: number, members: number): Seeded {
     q.insert("Group", { id: smallGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Ten" } });
     q.addMembers(bigGroup, ids.slice(0, members).map((id) => ({ id, type: "User" as const })));
     q.addMembers(smallGroup, ids.slice(members, members + 10).map((id) => ({ id, type: "User" as const })));
-  })();
+  });
   store.close();
   return { ids, bigGroup, smallGroup, spare: ids.slice(members + 10, members + 10 + SPARE) };
 }

@@ -28,7 +28,7 @@ export async function benchScimGroups(members = 100_000, clients = 16, lookups =
     const userIds: string[] = [];
     const groupId = randomUUID();
     const t0 = Date.now();
-    seed.sqlite.transaction(() => {
+    seed.transaction(() => {
       const at = new Date().toISOString();
       for (let i = 0; i < members + 2000; i++) {
         const id = randomUUID();
@@ -37,7 +37,7 @@ export async function benchScimGroups(members = 100_000, clients = 16, lookups =
       }
       q.insert("Group", { id: groupId, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
       q.addMembers(groupId, userIds.slice(0, members).map((id) => ({ id, type: "User" as const })));
-    })();
+    });
     seed.close();
     console.log(`\nSCIM groups: ${members.toLocaleString("en")}-member group and ${(members + 2000).toLocaleString("en")} users seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

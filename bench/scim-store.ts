@@ -23,7 +23,7 @@ export async function benchScimStore(users = 100_000): Promise<void> {
     const q = new ResourceQueries(seed.db);
     const ids: string[] = [];
     const t0 = Date.now();
-    seed.sqlite.transaction(() => {
+    seed.transaction(() => {
       const at = new Date().toISOString();
       for (let i = 0; i < users; i++) {
         const id = randomUUID();
@@ -42,7 +42,7 @@ export async function benchScimStore(users = 100_000): Promise<void> {
           },
         });
       }
-    })();
+    });
     seed.close();
     console.log(`\nSCIM store: ${users.toLocaleString("en")} users seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 

@@ -6,8 +6,7 @@ import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizz
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "../schemas/fold.js";
 import type { Db } from "./open.js";
-import { insertRow, updateRow } from "./raw.js";
-import type { OutboxEntry } from "./sync.js";
+import { PreparedWrites } from "./prepared-writes.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
 
 export interface StoredResource {
@@ -129,10 +128,14 @@ function keysetRanges(t: ListTable, key: SQL | undefined, ascending: boolean, fr
 }
 
 export class ResourceQueries {
-  constructor(private readonly db: Db) {}
+  private readonly writes: PreparedWrites;
+
+  constructor(private readonly db: Db) {
+    this.writes = new PreparedWrites(db);
+  }
 
   get(kind: ResourceKind, id: string): StoredResource | undefined {
-    // Plain prepared SQL: every read, write and delivery starts here (see db/raw.ts for why).
+    // Plain prepared SQL: every read, write and delivery starts here (see db/prepared-writes.ts for why).
     const table = kind === "User" ? "users" : "groups";
     const row = this.db.$client.prepare(`SELECT id, data, created, last_modified AS lastModified, version FROM ${table} WHERE id = ?`).get(id) as Row | undefined;
     return row ? toStored(row) : undefined;
@@ -223,10 +226,10 @@ export class ResourceQueries {
     const data = JSON.stringify(r.attributes);
     const meta = { id: r.id, data, created: r.created, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
-      insertRow(this.db.$client, users, { ...meta, ...userColumns(r.attributes) });
+      this.writes.insert(users, { ...meta, ...userColumns(r.attributes) });
       this.writeEmails(r);
     } else {
-      insertRow(this.db.$client, groups, { ...meta, ...groupColumns(r.attributes) });
+      this.writes.insert(groups, { ...meta, ...groupColumns(r.attributes) });
     }
   }
 
@@ -235,14 +238,14 @@ export class ResourceQueries {
     const set = { data, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
       const columns = userColumns(r.attributes);
-      updateRow(this.db.$client, users, { ...set, ...columns }, { id: r.id });
+      this.writes.update(users, { ...set, ...columns }, users.id, r.id);
       this.db.$client.prepare("DELETE FROM user_emails WHERE user_id = ?").run(r.id);
       this.writeEmails(r);
       // One index probe on group_members_member when the user is in no group.
       this.memberDisplay(r.id, str(r.attributes.displayName) ?? columns.userName);
     } else {
       const columns = groupColumns(r.attributes);
-      updateRow(this.db.$client, groups, { ...set, ...columns }, { id: r.id });
+      this.writes.update(groups, { ...set, ...columns }, groups.id, r.id);
       this.memberDisplay(r.id, columns.displayName);
     }
   }
@@ -263,7 +266,7 @@ export class ResourceQueries {
 
   private writeEmails(r: StoredResource): void {
     const rows = emailRows(r.id, r.attributes);
-    for (const row of rows) insertRow(this.db.$client, userEmails, row);
+    for (const row of rows) this.writes.insert(userEmails, row);
   }
 
   // ---- membership (its own table, design.md decision 4) ----
@@ -359,11 +362,11 @@ export class ResourceQueries {
     after?: Record<string, unknown> | undefined;
     membersAdded?: string[] | undefined;
     membersRemoved?: string[] | undefined;
-  }): OutboxEntry {
+  }): void {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const membersAdded = c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null;
     const membersRemoved = c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null;
-    const { lastInsertRowid } = insertRow(this.db.$client, changes, {
+    this.writes.insert(changes, {
         resourceType: c.kind,
         resourceId: c.id,
         op: c.op,
@@ -375,18 +378,5 @@ export class ResourceQueries {
         membersAdded,
         membersRemoved,
     });
-    // The row as the fan-out would read it back (SyncQueries.changedSince): group details only.
-    const group = c.kind === "Group";
-    const display = (a: Record<string, unknown> | undefined) => (group && a?.displayName !== undefined ? (a.displayName as string) : null);
-    return {
-      seq: Number(lastInsertRowid),
-      kind: c.kind,
-      id: c.id,
-      op: c.op,
-      membersAdded: group ? membersAdded : null,
-      membersRemoved: group ? membersRemoved : null,
-      displayBefore: display(c.before),
-      displayAfter: display(c.after),
-    };
   }
 }

@@ -47,7 +47,7 @@ export interface OutboxBatch {
 }
 
 /** Entries in seq order (non-empty) as a batch: latest change per resource, group changes apart. */
-export function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
+function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
   const latest = new Map<string, ChangedResource>();
   const groupChanges: GroupChange[] = [];
   for (const c of entries) {

@@ -34,7 +34,7 @@ import type { Logger } from "./logger.js";
 import { bulkHandler } from "./scim/bulk-route.js";
 import { DISCOVERY_PATH, discoveryHandler, type Capabilities } from "./scim/discovery.js";
 import { rootSearch } from "./scim/root-search.js";
-import { contextOf, listResponse, resourceRouter, searchParams, yieldToDelivery } from "./scim/routes.js";
+import { contextOf, listResponse, resourceRouter, searchParams } from "./scim/routes.js";
 import { ResourceService, type ServiceDeps } from "./scim/service.js";
 import { writeBackpressure } from "./http/write-backpressure.js";
 
@@ -42,10 +42,8 @@ export interface AppDeps {
   config: Config;
   store: Store;
   logger: Logger;
-  /** Optional hooks into the write path (the provisioning outbox wakes the worker through these). */
-  onPassword?: ServiceDeps["onPassword"];
-  onCommit?: ServiceDeps["onCommit"];
-  beforeCommit?: ServiceDeps["beforeCommit"];
+  /** Told of each write (the delivery worker: passwords to seal, commits to fan out). */
+  writes?: ServiceDeps["writes"];
   /** Changes waiting for delivery, counted up to `cap`: SCIM writes wait while it is over provisioning.maxBacklog. */
   deliveryBacklog?: (cap: number) => number;
   /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
@@ -94,9 +92,7 @@ export function createApp(deps: AppDeps): App {
     registry,
     paging: config.scim,
     secretKey,
-    onPassword: deps.onPassword,
-    onCommit: deps.onCommit,
-    beforeCommit: deps.beforeCommit,
+    writes: deps.writes,
     now: deps.now,
   });
   // RFC 7644 §3.7.4: the payload limit in force on /Bulk is the smaller of scim.bulk.maxPayloadSize
@@ -104,7 +100,7 @@ export function createApp(deps: AppDeps): App {
   const bulkLimits = config.scim.bulk.enabled
     ? { maxOperations: config.scim.bulk.maxOperations, maxPayloadSize: Math.min(config.scim.bulk.maxPayloadSize, config.server.maxBodyBytes) }
     : undefined;
-  const caps: Capabilities = { changePassword: deps.onPassword !== undefined, bulk: bulkLimits };
+  const caps: Capabilities = { changePassword: deps.writes !== undefined, bulk: bulkLimits };
   const basePath = config.server.basePath.replace(/\/+$/, "");
   const baseUrlOf: (req: Request) => string = baseUrlResolver(config.server);
 
@@ -159,10 +155,8 @@ export function createApp(deps: AppDeps): App {
     scim.use(writeBackpressure({ backlog: deps.deliveryBacklog, max: maxBacklog, maxWaitMs: backlogWaitMs }));
   }
   scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
-  // With a delivery worker behind onCommit, a write's response yields to the delivery it woke.
-  const afterCommit = deps.onCommit ? yieldToDelivery : undefined;
-  scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf, afterCommit));
-  scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf, afterCommit));
+  scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf));
+  scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf));
   scim.post("/.search", (req, res) => {
     sendScim(req, res, 200, listResponse(rootSearch(service, searchParams(req.body, config.scim), contextOf(req, baseUrlOf))));
   });

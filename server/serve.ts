@@ -66,8 +66,10 @@ export function assemble(
     config,
     store,
     logger,
-    onPassword: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
-    onCommit: () => late.provisioning?.worker.changed(),
+    writes: {
+      passwordSet: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
+      committed: () => late.provisioning?.worker.changed(),
+    },
     deliveryBacklog: (cap) => late.provisioning?.worker.backlog(cap) ?? 0,
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),

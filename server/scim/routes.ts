@@ -72,28 +72,13 @@ export function patchAnswer(req: Request, kind: ResourceKind, limits: PagingLimi
   return kind === "Group" && (limits.groupPatchResponse ?? "minimal") === "minimal" ? "minimal" : "representation";
 }
 
-/**
- * Waits one event-loop turn (setImmediate) after a committed change, before the response is sent.
- * The commit started the deliveries it woke (DeliveryWorker.afterCommit); their planning runs as
- * promise jobs, no timers, so it puts the LDAP operation on the wire during this wait, before the
- * response is rendered, written and observed (traffic, audit, request log: about 0.5 ms of one
- * event loop, measured). The body is rendered from what the write read at commit (service.ts
- * respond), so it still shows what this request committed. Without provisioning nothing waits.
- */
-export type AfterCommit = () => Promise<void>;
-export const yieldToDelivery: AfterCommit = () => new Promise<void>((resolve) => setImmediate(resolve));
-
 export function resourceRouter(
   service: ResourceService,
   kind: ResourceKind,
   limits: PagingLimits,
   baseUrlOf: BaseUrlOf,
-  afterCommit?: AfterCommit,
 ): Router {
   const router = Router();
-  const settle = async (changed: boolean) => {
-    if (changed && afterCommit) await afterCommit();
-  };
   const readOptions = (req: Request) => readAttributes(req.query, limits);
   const ctx = (req: Request) => ({ ...contextOf(req, baseUrlOf), read: readOptions(req) });
 
@@ -121,26 +106,23 @@ export function resourceRouter(
     sendWrite(req, res, 200, service.get(kind, id, ctx(req), readOptions(req)));
   });
 
-  router.post("/", async (req, res) => {
+  router.post("/", (req, res) => {
     const r = service.create(kind, req.body, ctx(req));
-    await settle(r.changed);
     // RFC 7644 §3.3: the Location header carries the resource URI, equal to meta.location.
     res.setHeader("Location", locationOf(ctx(req) as RenderContext, kind, r.id));
     sendWrite(req, res, 201, r);
   });
 
-  router.put("/:id", async (req, res) => {
+  router.put("/:id", (req, res) => {
     const r = service.replace(kind, req.params.id!, req.body, ctx(req), header(req, "if-match"));
-    await settle(r.changed);
     sendWrite(req, res, 200, r);
   });
 
-  router.patch("/:id", async (req, res) => {
+  router.patch("/:id", (req, res) => {
     const answer = patchAnswer(req, kind, limits);
     // A 204 renders nothing: no reason to load a large group's members.
     const context = answer === "minimal" ? { ...ctx(req), read: "none" as const } : ctx(req);
     const r = service.patch(kind, req.params.id!, req.body, context, header(req, "if-match"));
-    await settle(r.changed);
     if (returnPreference(req) !== undefined) res.setHeader("Preference-Applied", `return=${answer}`);
     if (answer === "minimal") {
       res.setHeader("ETag", r.etag);
@@ -150,9 +132,8 @@ export function resourceRouter(
     sendWrite(req, res, 200, r);
   });
 
-  router.delete("/:id", async (req, res) => {
+  router.delete("/:id", (req, res) => {
     service.remove(kind, req.params.id!, ctx(req), header(req, "if-match"));
-    await settle(true);
     res.status(204).end();
   });
 

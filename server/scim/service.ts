@@ -9,7 +9,6 @@ import { CursorCodec } from "../../db/cursor.js";
 import type { Store } from "../../db/open.js";
 import { ResourceQueries, type StoredResource } from "../../db/resources.js";
 import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
-import type { OutboxEntry } from "../../db/sync.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
 import { matchElement } from "../../schemas/filter/match.js";
@@ -45,26 +44,29 @@ function renderPresented(registry: SchemaRegistry, kind: ResourceKind, r: Stored
 
 export interface WriteResult {
   id: string;
-  /** The response body (rendered on first read). */
+  /** The response body. */
   resource: Record<string, unknown>;
   etag: string;
   /** False when the write asserted what was already stored: no new version, no outbox row. */
   changed: boolean;
 }
 
+/**
+ * What the consumer of the outbox (the delivery worker) is told of each write: a password, which
+ * it seals before it touches disk, inside the write's transaction; and the commit, after which the
+ * write's outbox row can be fanned out. The outbox row itself is written by the service.
+ */
+export interface WriteListener {
+  passwordSet(userId: string, password: string): void;
+  committed(): void;
+}
+
 export interface ServiceDeps {
   store: Store;
   registry: SchemaRegistry;
   paging: PagingLimits;
-  /** Receives a SCIM password (write-only) for a user, inside the write's transaction. */
-  onPassword?: ((userId: string, password: string) => void) | undefined;
-  /** Called after a write commits (the delivery worker wakes up). */
-  onCommit?: (() => void) | undefined;
-  /**
-   * Called at the end of every write transaction, inside it, with the outbox rows it recorded (the
-   * delivery worker fans them out in the same commit, without reading them back). Must not throw.
-   */
-  beforeCommit?: ((recorded: readonly OutboxEntry[]) => void) | undefined;
+  /** Told of each write (the delivery worker); none: writes only land in the store and the outbox. */
+  writes?: WriteListener | undefined;
   now?: () => Date;
   /**
    * The server's secret key (server/secret-key.ts): list cursors are MACed under a key derived from
@@ -139,27 +141,12 @@ export class ResourceService {
     return r ? etagOf(r.version) : undefined;
   }
 
-  /**
-   * A write's result. What the body needs from the store (members, groups) is read now, right
-   * after the commit; rendering it is left to the first read of `resource`, which the route does
-   * after yielding to the delivery the commit woke (routes.ts), so the body still shows exactly
-   * what this write committed.
-   */
+  /** A write's result: the body rendered from what the write committed (none when the client asked for none). */
   private respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext, changed: boolean): WriteResult {
     const etag = etagOf(r.version);
     if (ctx.read === "none") return { id: r.id, resource: { id: r.id }, etag, changed };
     const read = ctx.read ?? {};
-    const derived = this.derived(kind, r.id, read);
-    const registry = this.registry;
-    let body: Record<string, unknown> | undefined;
-    return {
-      id: r.id,
-      get resource() {
-        return (body ??= renderPresented(registry, kind, r, ctx, read, derived));
-      },
-      etag,
-      changed,
-    };
+    return { id: r.id, resource: renderPresented(this.registry, kind, r, ctx, read, this.derived(kind, r.id, read)), etag, changed };
   }
 
   private derived(kind: ResourceKind, id: string, read: ReadOptions): Derived {
@@ -182,7 +169,7 @@ export class ResourceService {
     this.transaction(() => {
       this.insertUnique(kind, r);
       const added = kind === "Group" ? this.applyMemberOps(r.id, [{ op: "add", members: input.members ?? [] }]) : undefined;
-      if (input.password !== undefined) this.deps.onPassword?.(r.id, input.password);
+      if (input.password !== undefined) this.deps.writes?.passwordSet(r.id, input.password);
       this.record({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
     });
     return this.respond(kind, r, ctx, true);
@@ -243,7 +230,7 @@ export class ResourceService {
       // stored attributes are not written again.
       if (attrsChanged) this.updateUnique(kind, r);
       else this.q.touch(kind, id, at);
-      if (next.password !== undefined) this.deps.onPassword?.(id, next.password);
+      if (next.password !== undefined) this.deps.writes?.passwordSet(id, next.password);
       this.record({
         kind, id, op: "update", version: r.version, at, client: ctx.client,
         before: current.attributes, after: r.attributes, membersAdded: delta.added, membersRemoved: delta.removed,
@@ -261,11 +248,8 @@ export class ResourceService {
     throw new ScimError(412, undefined, `version mismatch: current is ${etagOf(current.version)}`);
   }
 
-  /** The outbox rows the current write's transaction recorded, for beforeCommit. */
-  private recorded: OutboxEntry[] = [];
-
   private record(c: Parameters<ResourceQueries["recordChange"]>[0]): void {
-    this.recorded.push(this.q.recordChange(c));
+    this.q.recordChange(c);
   }
 
   /**
@@ -276,26 +260,17 @@ export class ResourceService {
    * is waited for up to busy_timeout, and a failure comes before anything was written.
    */
   private transaction<T>(fn: () => T): T {
-    // Saved and restored: a write nested in another (a savepoint) keeps the outer one's rows apart.
-    const outer = this.recorded;
     let result: T;
     try {
-      result = this.deps.store.sqlite.transaction(() => {
-        this.recorded = [];
-        const r = fn();
-        this.deps.beforeCommit?.(this.recorded);
-        return r;
-      }).immediate();
+      result = this.deps.store.transaction(fn);
     } catch (e) {
       // A full or read-only disk: SQLite rolled the write back; the boundary answers 503 and
       // /readyz shows the fault until a write goes through again (db/storage-faults.ts).
       this.storage.note(e, "scim");
       throw e;
-    } finally {
-      this.recorded = outer;
     }
     this.storage.ok();
-    this.deps.onCommit?.();
+    this.deps.writes?.committed();
     return result;
   }
 

@@ -1,7 +1,8 @@
 /**
- * The outbox as the write reports it and as the fan-out reads it back: the inline fan-out uses
- * the write's own report instead of a read (hooks/delivery/worker.ts fanOutInline), so the two must agree
- * on every field, for every kind of change.
+ * The outbox as the fan-out reads it (SyncQueries.changedSince): each changed resource once, with
+ * its newest change; every group change in order, with its member deltas and the displayName
+ * before and after it (what membership delivery and group-based user rules need); the cursor to
+ * take next.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -9,7 +10,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { ResourceQueries } from "../../db/resources.js";
-import { outboxBatch, SyncQueries, type OutboxEntry } from "../../db/sync.js";
+import { SyncQueries } from "../../db/sync.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-outbox-"));
 const store = openStore(join(dir, "scim.db"));
@@ -21,21 +22,42 @@ const q = new ResourceQueries(store.db);
 const sync = new SyncQueries(store.db);
 const at = "2026-12-02T10:00:00.000Z";
 
-describe("recordChange's report equals the fan-out's read", () => {
+describe("the fan-out's read of the outbox", () => {
   it("for group creates, renames, member deltas, deletes and user changes", () => {
-    const reported: OutboxEntry[] = [
-      q.recordChange({ kind: "Group", id: "g1", op: "create", version: 1, at, after: { displayName: "Team" }, membersAdded: ["u1", "u2"] }),
-      q.recordChange({ kind: "Group", id: "g1", op: "update", version: 2, at, before: { displayName: "Team" }, after: { displayName: "Team B" } }),
-      q.recordChange({ kind: "Group", id: "g1", op: "update", version: 3, at, before: { displayName: "Team B" }, after: { displayName: "Team B" }, membersAdded: ["u3"], membersRemoved: ["u1"] }),
-      q.recordChange({ kind: "Group", id: "g2", op: "create", version: 1, at, after: { displayName: "Empty", externalId: "x" }, membersAdded: [] }),
-      q.recordChange({ kind: "User", id: "u1", op: "update", version: 2, at, before: { userName: "a", displayName: "A" }, after: { userName: "a", displayName: "B" } }),
-      q.recordChange({ kind: "Group", id: "g1", op: "delete", version: 4, at, before: { displayName: "Team B" }, membersRemoved: ["u2", "u3"] }),
-      q.recordChange({ kind: "User", id: "u1", op: "delete", version: 3, at, before: { userName: "a" } }),
-    ];
-    const read = sync.changedSince(0, 100);
-    expect(outboxBatch(reported)).toEqual(read);
-    // And row by row, seqs included.
-    expect(reported.map((e) => e.seq)).toEqual(reported.map((_, i) => reported[0]!.seq + i));
-    expect(read.groupChanges).toEqual(reported.filter((e) => e.kind === "Group").map(({ kind: _k, ...g }) => g));
+    const before = sync.changedSince(0, 100).upTo;
+    q.recordChange({ kind: "Group", id: "g1", op: "create", version: 1, at, after: { displayName: "Team" }, membersAdded: ["u1", "u2"] });
+    q.recordChange({ kind: "Group", id: "g1", op: "update", version: 2, at, before: { displayName: "Team" }, after: { displayName: "Team B" } });
+    q.recordChange({ kind: "Group", id: "g1", op: "update", version: 3, at, before: { displayName: "Team B" }, after: { displayName: "Team B" }, membersAdded: ["u3"], membersRemoved: ["u1"] });
+    q.recordChange({ kind: "Group", id: "g2", op: "create", version: 1, at, after: { displayName: "Empty", externalId: "x" }, membersAdded: [] });
+    q.recordChange({ kind: "User", id: "u1", op: "update", version: 2, at, before: { userName: "a", displayName: "A" }, after: { userName: "a", displayName: "B" } });
+    q.recordChange({ kind: "Group", id: "g1", op: "delete", version: 4, at, before: { displayName: "Team B" }, membersRemoved: ["u2", "u3"] });
+    q.recordChange({ kind: "User", id: "u1", op: "delete", version: 3, at, before: { userName: "a" } });
+    const read = sync.changedSince(before, 100);
+    const seq = (i: number) => before + 1 + i;
+    expect(read.upTo).toBe(seq(6));
+    // Each resource once, with its latest change (in the order each was first changed).
+    expect(read.rows).toEqual([
+      { kind: "Group", id: "g1", seq: seq(5) },
+      { kind: "Group", id: "g2", seq: seq(3) },
+      { kind: "User", id: "u1", seq: seq(6) },
+    ]);
+    const group = (i: number, id: string, op: string, added: string[] | null, removed: string[] | null, displayBefore: string | null, displayAfter: string | null) => ({
+      seq: seq(i),
+      id,
+      op,
+      membersAdded: added && JSON.stringify(added),
+      membersRemoved: removed && JSON.stringify(removed),
+      displayBefore,
+      displayAfter,
+    });
+    expect(read.groupChanges).toEqual([
+      group(0, "g1", "create", ["u1", "u2"], null, null, "Team"),
+      group(1, "g1", "update", null, null, "Team", "Team B"),
+      group(2, "g1", "update", ["u3"], ["u1"], "Team B", "Team B"),
+      group(3, "g2", "create", null, null, null, "Empty"),
+      group(5, "g1", "delete", null, ["u2", "u3"], "Team B", null),
+    ]);
+    // A limit ends the batch early, and the cursor says where.
+    expect(sync.changedSince(before, 2).upTo).toBe(seq(1));
   });
 });

@@ -1,73 +1,75 @@
 /**
- * A committed SCIM write yields one event-loop turn before its response is sent, so the delivery
- * worker's pump (queued by the commit, as DeliveryWorker.wake() does) starts the LDAP operation
- * first. The body is rendered before the wait: it shows what this request committed even when
- * another write lands in between.
+ * The SCIM service tells its write listener (the delivery worker) of each write: a password inside
+ * the write's transaction, before anything is committed, and the commit once the write is durable
+ * (another connection reads it). The response body shows what the request committed, even when
+ * another write lands in the turn the commit woke.
  */
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
-import supertest from "supertest";
+import Database from "better-sqlite3";
 import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import type { WriteListener } from "../../server/scim/service.js";
 import { group, PATCH_OP, testApp, user, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
-let server: Server;
-let http: ReturnType<typeof supertest>;
+let other: Database.Database;
 let events: string[] = [];
-/** Runs in the turn the commit queued, like the worker's pump. */
-let duringDeliveryTurn: (() => void) | undefined;
+/** Runs in the turn after a commit, as the worker's pump does. */
+let nextTurn: (() => void) | undefined;
 
-beforeAll(async () => {
-  t = testApp(
-    {},
-    {
-      onCommit: () => {
-        events.push("commit");
-        setImmediate(() => {
-          events.push("delivery turn");
-          duringDeliveryTurn?.();
-        });
-      },
+/** Whether another connection sees a user with this userName: the write is committed. */
+const committedElsewhere = (userName: string) => other.prepare("SELECT 1 FROM users WHERE user_name = ?").get(userName) !== undefined;
+
+/** The userName of the write under test, looked for from the other connection. */
+let lastUserName = "";
+
+beforeAll(() => {
+  const writes: WriteListener = {
+    passwordSet: (_id, password) => events.push(`password ${password.length} (committed: ${committedElsewhere(lastUserName)})`),
+    committed: () => {
+      events.push(`commit (committed: ${committedElsewhere(lastUserName)})`);
+      setImmediate(() => nextTurn?.());
     },
-  );
-  server = createServer((req, res) => {
-    res.on("finish", () => events.push("response"));
-    t.app(req, res);
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  http = supertest(`http://127.0.0.1:${(server.address() as AddressInfo).port}`);
+  };
+  t = testApp({}, { writes });
+  other = new Database(t.dbFile, { readonly: true });
 });
-afterAll(async () => {
-  await new Promise((resolve) => server.close(resolve));
+afterAll(() => {
+  other.close();
   t.close();
 });
 beforeEach(() => {
   events = [];
-  duringDeliveryTurn = undefined;
+  nextTurn = undefined;
 });
 
-describe("a write's response yields to the delivery its commit woke", () => {
-  it("POST, PUT, PATCH and DELETE answer after the turn the commit queued", async () => {
-    const created = await http.post("/scim/v2/Users").set(t.auth).send(user("order1"));
+describe("the write listener", () => {
+  it("gets a password inside the transaction and the commit after it, once per write", async () => {
+    lastUserName = "order1";
+    const created = await t.http.post("/scim/v2/Users").set(t.auth).send(user("order1", { password: "Secret-123" }));
     expect(created.status).toBe(201);
+    expect(events).toEqual(["password 10 (committed: false)", "commit (committed: true)"]);
+    events = [];
     const id = created.body.id as string;
-    const put = await http.put(`/scim/v2/Users/${id}`).set(t.auth).send(user("order1", { title: "Engineer" }));
-    expect(put.status).toBe(200);
-    const patch = await http.patch(`/scim/v2/Users/${id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: "Lead" }] });
-    expect(patch.status).toBe(200);
-    const del = await http.delete(`/scim/v2/Users/${id}`).set(t.auth);
-    expect(del.status).toBe(204);
-    expect(events).toEqual(Array.from({ length: 4 }, () => ["commit", "delivery turn", "response"]).flat());
+    expect((await t.http.put(`/scim/v2/Users/${id}`).set(t.auth).send(user("order1", { title: "Engineer" }))).status).toBe(200);
+    expect((await t.http.patch(`/scim/v2/Users/${id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: "Lead" }] })).status).toBe(200);
+    expect((await t.http.delete(`/scim/v2/Users/${id}`).set(t.auth)).status).toBe(204);
+    expect(events.filter((e) => e.startsWith("commit"))).toHaveLength(3);
   });
 
-  it("the body and ETag are what this request committed, even when another write lands during the wait", async () => {
-    const u = (await http.post("/scim/v2/Users").set(t.auth).send(user("order2"))).body;
-    const g = (await http.post("/scim/v2/Groups").set(t.auth).send(group("ordered", [u.id]))).body;
+  it("a write that fails tells it nothing", async () => {
+    expect((await t.http.post("/scim/v2/Users").set(t.auth).send(user("order2"))).status).toBe(201);
+    events = [];
+    expect((await t.http.post("/scim/v2/Users").set(t.auth).send(user("order2"))).status).toBe(409);
+    expect(events).toEqual([]);
+  });
+
+  it("the body and ETag are what this request committed, even when another write lands in the turn its commit woke", async () => {
+    const u = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("order3"))).body;
+    const g = (await t.http.post("/scim/v2/Groups").set(t.auth).send(group("ordered", [u.id]))).body;
     let interleaved = false;
-    duringDeliveryTurn = () => {
+    nextTurn = () => {
       if (interleaved) return;
       interleaved = true;
-      // Another client's write, committed between this request's commit and its response.
+      // Another client's write, committed right after this request's commit.
       t.service.patch(
         "Group",
         g.id,
@@ -77,24 +79,15 @@ describe("a write's response yields to the delivery its commit woke", () => {
       );
     };
     // The representation is asked for (RFC 7240): a group PATCH answers 204 by default.
-    const res = await http.patch(`/scim/v2/Groups/${g.id}`).set(t.auth).set("Prefer", "return=representation").send({ schemas: [PATCH_OP], Operations: [{ op: "remove", path: "members" }] });
+    const res = await t.http.patch(`/scim/v2/Groups/${g.id}`).set(t.auth).set("Prefer", "return=representation").send({ schemas: [PATCH_OP], Operations: [{ op: "remove", path: "members" }] });
     expect(res.status).toBe(200);
-    expect(interleaved).toBe(true);
     expect(res.body.displayName).toBe("ordered");
     expect(res.body.members ?? []).toEqual([]);
     expect(res.headers.etag).toBe('"2"');
-    expect(res.body.meta.version).toBe('"2"');
-    const now = await http.get(`/scim/v2/Groups/${g.id}`).set(t.auth);
+    await new Promise((r) => setImmediate(r));
+    expect(interleaved).toBe(true);
+    const now = await t.http.get(`/scim/v2/Groups/${g.id}`).set(t.auth);
     expect(now.body.displayName).toBe("renamed");
-    expect(now.body.members.map((m: { value: string }) => m.value)).toEqual([u.id]);
     expect(now.headers.etag).toBe('"3"');
-  });
-
-  it("a write that changed nothing answers at once (no delivery to yield to)", async () => {
-    const u = (await http.post("/scim/v2/Users").set(t.auth).send(user("order3", { title: "Same" }))).body;
-    events = [];
-    const res = await http.patch(`/scim/v2/Users/${u.id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "title", value: "Same" }] });
-    expect(res.status).toBe(200);
-    expect(events.indexOf("response")).toBeLessThan(events.indexOf("delivery turn"));
   });
 });
