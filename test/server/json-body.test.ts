@@ -1,6 +1,6 @@
 /**
- * JSON request bodies (server/http/json-body.ts): the direct read for identity-encoded UTF-8 bodies
- * with a Content-Length, body-parser for the rest; either way the same SCIM answers.
+ * JSON request bodies (server/http/json-body.ts): identity-encoded, compressed, chunked and
+ * over-limit bodies, invalid UTF-8 and deep nesting, each with its SCIM answer.
  */
 import { request, type Server } from "node:http";
 import type { AddressInfo } from "node:net";
