@@ -114,7 +114,7 @@ export class DeliveryWorker {
     this.ctx = {
       store: o.store,
       sync: this.sync,
-      members: new MemberSyncQueries(o.store.sqlite),
+      members: new MemberSyncQueries(o.store),
       rules,
       targets: o.targets,
       read: o.readResource ?? resourceReader(o.store, o.registry),

@@ -118,7 +118,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   const target = o.targets.get(rule.target);
   if (!target) return { ...report, error: `target ${rule.target} is not configured` };
   const sources = o.memberRules(rule.target);
-  const members = new MemberSyncQueries(o.store.sqlite);
+  const members = new MemberSyncQueries(o.store);
   const sync = new SyncQueries(o.store.db);
   const at = (o.now ?? (() => new Date()))().toISOString();
 
