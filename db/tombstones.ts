@@ -1,52 +1,66 @@
 /**
  * Entry tombstones (entry_tombstones): what a rule wrote and stopped tracking while the entry
  * stayed in the directory. Reconcile reads them to tell a rule's own leftovers from entries it
- * never wrote. Plain prepared SQL, synchronous; callers wrap them in transactions.
+ * never wrote. Synchronous; callers wrap writes in Store.transaction.
  */
-import type Database from "better-sqlite3";
+import { and, eq, ne, sql } from "drizzle-orm";
+import type { Store } from "./open.js";
+import { entryTombstones } from "./schema.js";
 
-export interface Tombstone {
-  rule: string;
-  target: string;
-  /** The DN normalised (normalizeDn), as sync_state.dn_key. */
-  dnKey: string;
-  dn: string;
-  /** entryUUID or objectGUID of the entry when the rule last tracked it. */
-  directoryId: string;
-  resourceType: string;
-  resourceId: string;
-  at: string;
-}
+export type Tombstone = typeof entryTombstones.$inferSelect;
+
+/** Tombstones streamed by tombstonesOf are read this many at a time (keyset on dn_key). */
+const PAGE = 1000;
 
 /** Records (or refreshes) a tombstone; the same entry tombstoned twice is one row. */
-export function recordTombstone(sqlite: Database.Database, t: Tombstone): void {
-  sqlite
-    .prepare(
-      `INSERT INTO entry_tombstones (rule, target, dn_key, dn, directory_id, resource_type, resource_id, at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)
-       ON CONFLICT (rule, target, dn_key, directory_id) DO UPDATE SET dn = excluded.dn, resource_type = excluded.resource_type, resource_id = excluded.resource_id, at = excluded.at`,
-    )
-    .run(t.rule, t.target, t.dnKey, t.dn, t.directoryId, t.resourceType, t.resourceId, t.at);
+export function recordTombstone(store: Pick<Store, "db">, t: Tombstone): void {
+  store.db
+    .insert(entryTombstones)
+    .values(t)
+    .onConflictDoUpdate({
+      target: [entryTombstones.rule, entryTombstones.target, entryTombstones.dnKey, entryTombstones.directoryId],
+      set: { dn: t.dn, resourceType: t.resourceType, resourceId: t.resourceId, at: t.at },
+    })
+    .run();
 }
 
-/** The tombstones of one rule on one target, streamed (a rule removed from a large directory has many). */
-export function tombstonesOf(sqlite: Database.Database, rule: string, target: string): IterableIterator<Tombstone> {
-  return sqlite
-    .prepare(
-      `SELECT rule, target, dn_key AS dnKey, dn, directory_id AS directoryId, resource_type AS resourceType, resource_id AS resourceId, at
-       FROM entry_tombstones WHERE rule = ? AND target = ?`,
-    )
-    .iterate(rule, target) as IterableIterator<Tombstone>;
+/** The tombstones of one rule on one target, a page at a time (a rule removed from a large directory has many). */
+export function* tombstonesOf(store: Pick<Store, "db">, rule: string, target: string): Generator<Tombstone> {
+  let after: Tombstone | undefined;
+  for (;;) {
+    const page = store.db
+      .select()
+      .from(entryTombstones)
+      .where(
+        and(
+          eq(entryTombstones.rule, rule),
+          eq(entryTombstones.target, target),
+          after && sql`(${entryTombstones.dnKey}, ${entryTombstones.directoryId}) > (${after.dnKey}, ${after.directoryId})`,
+        ),
+      )
+      .orderBy(entryTombstones.dnKey, entryTombstones.directoryId)
+      .limit(PAGE)
+      .all();
+    yield* page;
+    if (page.length < PAGE) return;
+    after = page[page.length - 1];
+  }
 }
 
 /** The rule (other than `except`) whose tombstone names this entry, if any. */
-export function tombstoneOwner(sqlite: Database.Database, target: string, dnKey: string, directoryId: string, except: string): string | undefined {
-  const row = sqlite
-    .prepare("SELECT rule FROM entry_tombstones WHERE target = ? AND dn_key = ? AND directory_id = ? AND rule != ? LIMIT 1")
-    .get(target, dnKey, directoryId, except) as { rule: string } | undefined;
-  return row?.rule;
+export function tombstoneOwner(store: Pick<Store, "db">, target: string, dnKey: string, directoryId: string, except: string): string | undefined {
+  return store.db
+    .select({ rule: entryTombstones.rule })
+    .from(entryTombstones)
+    .where(and(eq(entryTombstones.target, target), eq(entryTombstones.dnKey, dnKey), eq(entryTombstones.directoryId, directoryId), ne(entryTombstones.rule, except)))
+    .limit(1)
+    .get()?.rule;
 }
 
-/** Forgets every tombstone of an entry (it is gone, or a sync_state row tracks it again). */
-export function forgetTombstones(sqlite: Database.Database, target: string, dnKey: string, directoryId: string): number {
-  return sqlite.prepare("DELETE FROM entry_tombstones WHERE target = ? AND dn_key = ? AND directory_id = ?").run(target, dnKey, directoryId).changes;
+/** Forgets every tombstone of an entry (it is gone, or a sync_state row tracks it again); how many. */
+export function forgetTombstones(store: Pick<Store, "db">, target: string, dnKey: string, directoryId: string): number {
+  return store.db
+    .delete(entryTombstones)
+    .where(and(eq(entryTombstones.target, target), eq(entryTombstones.dnKey, dnKey), eq(entryTombstones.directoryId, directoryId)))
+    .run().changes;
 }

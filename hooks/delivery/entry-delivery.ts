@@ -38,7 +38,7 @@ export function deliverEntry(ctx: DeliveryContext, row: SyncStateRow): Promise<O
         kind: "finished",
         state: "remove",
         also: () => {
-          if (row.directoryId !== null) forgetTombstones(ctx.store.sqlite, row.target, dnKey(dn), row.directoryId);
+          if (row.directoryId !== null) forgetTombstones(ctx.store, row.target, dnKey(dn), row.directoryId);
         },
       };
     },

@@ -43,7 +43,7 @@ export function removalLeavesEntries(rule: RemovableRule): boolean {
 export function tombstoneIfLeftInPlace(store: Store, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): void {
   if (row.resourceType === ENTRY_KIND || row.dn === null || row.directoryId === null) return;
   if (!removedRule || !removalLeavesEntries(removedRule)) return;
-  recordTombstone(store.sqlite, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
+  recordTombstone(store, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
 }
 
 /** A directory entry under a rule's base that the rule does not expect. */
@@ -92,7 +92,6 @@ export function classifyUnexpected(store: Store, rule: { name: string; target: s
   if (!entries.length) return { extra: [], unmanaged: [] };
   const byKey = new Map(entries.map((e) => [dnKey(e.dn), e] as const));
   const owned = new Map<string, OwnedEntry>();
-  const { sqlite } = store;
   const sync = new SyncQueries(store.db);
   // Entry rows (a delete queued for an unmanaged entry) record no provenance: they are skipped.
   for (const r of sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
@@ -100,7 +99,7 @@ export function classifyUnexpected(store: Store, rule: { name: string; target: s
     const e = byKey.get(key);
     if (e && sameEntry(r.directoryId, e.directoryId)) owned.set(key, { dn: e.dn, resourceType: r.resourceType, resourceId: r.resourceId, provenance: "correlation", directoryId: e.directoryId });
   }
-  for (const t of tombstonesOf(sqlite, rule.name, rule.target)) {
+  for (const t of tombstonesOf(store, rule.name, rule.target)) {
     const e = byKey.get(t.dnKey);
     if (!e || owned.has(t.dnKey) || e.directoryId === undefined || e.directoryId !== t.directoryId) continue;
     const holds = sync.get(t.resourceType, t.resourceId, rule.name);
@@ -123,7 +122,7 @@ export function classifyUnexpected(store: Store, rule: { name: string; target: s
       extra.push(mine);
       continue;
     }
-    const owner = others.get(key) ?? (e.directoryId === undefined ? undefined : tombstoneOwner(sqlite, rule.target, key, e.directoryId, rule.name));
+    const owner = others.get(key) ?? (e.directoryId === undefined ? undefined : tombstoneOwner(store, rule.target, key, e.directoryId, rule.name));
     unmanaged.push({ dn: e.dn, ...(e.directoryId === undefined ? {} : { directoryId: e.directoryId }), ...(owner === undefined ? {} : { owner }) });
   }
   return { extra, unmanaged };

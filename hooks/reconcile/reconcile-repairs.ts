@@ -37,7 +37,7 @@ export function queueLeftover(store: Store, rule: { name: string; target: string
   const written = x.resourceType === "Group" ? { dn: x.dn, attributes: {}, placeholder: false } : { dn: x.dn, attributes: {} };
   sync.update(x.resourceType, x.resourceId, rule.name, { dn: x.dn, dnKey: dnKey(x.dn), directoryId: x.directoryId ?? null, written: JSON.stringify(written), updated: at });
   // The row is the entry's provenance again.
-  if (x.directoryId !== undefined) forgetTombstones(store.sqlite, rule.target, dnKey(x.dn), x.directoryId);
+  if (x.directoryId !== undefined) forgetTombstones(store, rule.target, dnKey(x.dn), x.directoryId);
   return true;
 }
 
