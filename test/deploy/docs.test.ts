@@ -23,16 +23,6 @@ import { ROOT } from "../helpers/cli.js";
 
 const SKIP = /^<!-- docs-test: skip (.+) -->$/;
 
-/**
- * Blocks of a document whose text this test cannot mark (kept by its own author), by file and
- * first line, with the same kind of reason a marker would give.
- */
-const UNMARKED_SKIPS: Record<string, Record<string, string>> = {
-  "docs/conformance.md": {
-    "scimbridge conformance --base https://scim.example.com/scim/v2 --token \"$TOKEN\"": "needs a SCIM server at scim.example.com; test/server/conformance-cli.test.ts runs these options against a real one",
-    "scimbridge conformance clients --base http://127.0.0.1:8080": "needs a running server whose traffic inspector holds an identity provider's requests",
-  },
-};
 
 interface Block {
   file: string;
@@ -54,8 +44,7 @@ export function fencedBlocks(file: string, markdown: string): Block[] {
     let j = i + 1;
     while (j < lines.length && !/^\s*```\s*$/.test(lines[j]!)) body.push(lines[j++]!.slice(indent));
     const marker = SKIP.exec((lines[i - 1] ?? "").trim());
-    const unmarked = Object.entries(UNMARKED_SKIPS[file] ?? {}).find(([first]) => body[0]?.startsWith(first))?.[1];
-    blocks.push({ file, line: i + 1, lang: open[2]!, text: body.join("\n") + "\n", skip: marker?.[1] ?? unmarked });
+    blocks.push({ file, line: i + 1, lang: open[2]!, text: body.join("\n") + "\n", skip: marker?.[1] });
     i = j;
   }
   return blocks;
