@@ -11,7 +11,7 @@ import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { adminRouter, type AdminDeps } from "./admin/routes.js";
 import { AccessTokens } from "./auth/jwt.js";
-import { authenticate } from "./auth/middleware.js";
+import { authenticate, type AuthOptions } from "./auth/middleware.js";
 import { authorize } from "./auth/scopes.js";
 import { FailureThrottle } from "./auth/throttle.js";
 import { baseUrlResolver, rejectRepeatedHost } from "./http/host.js";
@@ -44,6 +44,8 @@ export interface AppDeps {
   logger: Logger;
   /** Told of each write (the delivery worker: passwords to seal, commits to fan out). */
   writes?: ServiceDeps["writes"];
+  /** SCIM clients authenticated by a verified TLS client certificate (server.tls.clients). */
+  certificateClient?: AuthOptions["certificateClient"];
   /** Changes waiting for delivery, counted up to `cap`: SCIM writes wait while it is over provisioning.maxBacklog. */
   deliveryBacklog?: (cap: number) => number;
   /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
@@ -147,6 +149,7 @@ export function createApp(deps: AppDeps): App {
       jwt: accessTokens,
       throttle,
       isOpen: (path) => config.auth.openDiscovery && DISCOVERY_PATH.test(path),
+      certificateClient: deps.certificateClient,
     }),
   );
   scim.use(authorize());

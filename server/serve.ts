@@ -4,7 +4,7 @@
  */
 import type { Server, ServerResponse } from "node:http";
 import { openStore, type Store } from "../db/open.js";
-import { createApp, type App } from "./app.js";
+import { createApp, type App, type AppDeps } from "./app.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
 import { createLogger, type Logger } from "./logger.js";
@@ -58,6 +58,8 @@ export function assemble(
   observers: Observers = {},
   /** The embedded slapd's supervision, shown with its target's health. */
   embedded?: () => SupervisedStatus,
+  /** SCIM clients authenticated by their TLS client certificate (server/http/tls.ts). */
+  certificateClient?: AppDeps["certificateClient"],
 ): { app: App; provisioning: Provisioning } {
   // The service tells the worker of each write (one listener); the worker exists once the app does.
   const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
@@ -66,6 +68,7 @@ export function assemble(
     config,
     store,
     logger,
+    certificateClient,
     writes: {
       passwordSet: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
       committed: () => late.provisioning?.worker.changed(),
@@ -128,9 +131,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   }
   const store = openStore(config.storage.file);
   warnAboutExposedData(config, logger);
-  // SCIM clients authenticated by their TLS certificate (server/http/tls.ts).
-  const { certificates } = listening;
-  const { app, provisioning } = assemble(certificates.basic.length ? { ...config, auth: { ...config.auth, basic: [...config.auth.basic, ...certificates.basic] } } : config, store, logger, opts.observers, supervisor && (() => supervisor.status()));
+  const { app, provisioning } = assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()), listening.certificates);
   for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;

@@ -6,6 +6,7 @@
  */
 import { createHash, timingSafeEqual } from "node:crypto";
 import type { RequestHandler } from "express";
+import type { IncomingMessage } from "node:http";
 import type { Config } from "../config/schema.js";
 import { errorBody, sendScim } from "../http/scim-response.js";
 import { isPrincipal, type AccessTokens, type Principal } from "./jwt.js";
@@ -29,6 +30,11 @@ export interface AuthOptions {
   throttle?: FailureThrottle | undefined;
   /** Paths (relative to the SCIM base) that pass without credentials. */
   isOpen?: (path: string) => boolean;
+  /**
+   * The SCIM client a verified TLS client certificate names (server.tls.clients), asked only when
+   * the request carries no Authorization header: a request with credentials is judged by those.
+   */
+  certificateClient?: ((req: IncomingMessage) => Principal | undefined) | undefined;
 }
 
 export function parseAuthorization(header: string | undefined): { scheme: string; credentials: string } | undefined {
@@ -61,6 +67,12 @@ export function authenticate(opts: AuthOptions): RequestHandler {
   // Express 5 forwards a rejected promise to the error boundary; verifyAccessToken never rejects.
   return async (req, res, next) => {
     if (opts.isOpen?.(req.path)) return next();
+    const byCertificate = req.headers.authorization === undefined ? opts.certificateClient?.(req) : undefined;
+    if (byCertificate) {
+      req.scimClient = byCertificate.name;
+      req.scimScopes = byCertificate.scopes;
+      return next();
+    }
     const auth = parseAuthorization(req.headers.authorization);
     const basic = auth?.scheme === "basic" && opts.config.basic.length > 0 ? auth.credentials : undefined;
     // The Basic user name is part of the caller for the failure budget; a bearer credential names nobody.

@@ -24,7 +24,7 @@ export interface PreparedListener {
   config: Config;
   /** The certificate and key read and checked (undefined without server.tls). */
   https?: ServerOptions | undefined;
-  /** Certificate clients as in-memory Basic credentials, to add to auth.basic (./tls.ts). */
+  /** The SCIM client a verified TLS client certificate names (server.tls.clients), when any are mapped. */
   certificates: ReturnType<typeof certificateClients>;
 }
 
@@ -39,16 +39,10 @@ export function prepareListener(config: Config): PreparedListener {
 
 /** Listens on server.host:server.port; resolves once bound. */
 export async function listen(prepared: PreparedListener, handler: Handler, logger: Logger): Promise<Listener> {
-  const { config, certificates } = prepared;
+  const { config } = prepared;
   const tls = config.server.tls;
-  const serve: Handler = certificates.basic.length
-    ? (req, res) => {
-        certificates.authenticate(req);
-        handler(req, res);
-      }
-    : handler;
   // https.Server has every method of http.Server that serve uses (close, closeAllConnections, ...).
-  const server: Server = prepared.https ? (createHttpsServer(prepared.https, serve) as unknown as Server) : createServer(serve);
+  const server: Server = prepared.https ? (createHttpsServer(prepared.https, handler) as unknown as Server) : createServer(handler);
   await new Promise<void>((resolve, reject) => {
     server.once("error", reject);
     server.listen(config.server.port, config.server.host, () => {

@@ -8,7 +8,6 @@
  * that CA; `clients` maps a verified certificate's subject to a SCIM client. PingFederate's SCIM
  * connector can present one ("Client certificate" under the channel's connection settings).
  */
-import { randomBytes } from "node:crypto";
 import { readFileSync, statSync } from "node:fs";
 import type { IncomingMessage } from "node:http";
 import { createSecureContext, type PeerCertificate, type TLSSocket } from "node:tls";
@@ -120,32 +119,24 @@ export function peerSubjectKey(subject: PeerCertificate["subject"]): string {
     .join(",");
 }
 
+/** A SCIM client authenticated by its certificate: the name and scopes `clients` maps its subject to. */
+export interface CertificateClient {
+  name: string;
+  scopes: ReadonlySet<string>;
+}
+
 /**
- * Certificate clients as SCIM credentials. The authentication middleware knows bearer tokens and
- * Basic pairs; each mapped subject becomes a Basic pair with a random user name and password that
- * live only in this process's memory, and a request arriving with that verified certificate and
- * no Authorization header of its own is given the pair. Nothing outside the process can present
- * them, and a request with its own credentials is authenticated by those alone.
+ * The SCIM client a request's verified client certificate names, if any (server.tls.clients). The
+ * authentication middleware asks only when the request carries no Authorization header of its
+ * own: a request with credentials is authenticated by those alone.
  */
-export function certificateClients(tls: TlsConfig | undefined): {
-  basic: Config["auth"]["basic"];
-  authenticate: (req: IncomingMessage) => void;
-} {
-  const bySubject = new Map<string, string>();
-  const basic = (tls?.clients ?? []).map((c) => {
-    const username = `tls-client-${randomBytes(12).toString("hex")}`;
-    const password = randomBytes(32).toString("base64url");
-    bySubject.set(subjectKey(c.subject), `Basic ${Buffer.from(`${username}:${password}`).toString("base64")}`);
-    return { username, password, name: c.name, scopes: c.scopes };
-  });
-  return {
-    basic,
-    authenticate(req) {
-      if (!bySubject.size || req.headers.authorization !== undefined) return;
-      const socket = req.socket as TLSSocket;
-      if (!socket.authorized) return; // no certificate, or one the CA did not issue
-      const header = bySubject.get(peerSubjectKey(socket.getPeerCertificate().subject));
-      if (header) req.headers.authorization = header;
-    },
+export function certificateClients(tls: TlsConfig | undefined): ((req: IncomingMessage) => CertificateClient | undefined) | undefined {
+  const clients = tls?.clients ?? [];
+  if (!clients.length) return undefined;
+  const bySubject = new Map(clients.map((c) => [subjectKey(c.subject), { name: c.name, scopes: new Set(c.scopes) }] as const));
+  return (req) => {
+    const socket = req.socket as Partial<TLSSocket>;
+    if (!socket.authorized || !socket.getPeerCertificate) return undefined; // no certificate, or one the CA did not issue
+    return bySubject.get(peerSubjectKey(socket.getPeerCertificate().subject));
   };
 }
