@@ -61,9 +61,4 @@ export class GroupCommit {
     batch.forEach((q, i) => (results[i]!.ok ? q.resolve(results[i]!.value) : q.reject(results[i]!.value)));
     this.afterFlush();
   }
-
-  /** Whether writes wait for the turn's end. */
-  get pending(): boolean {
-    return this.queue.length > 0;
-  }
 }

@@ -347,6 +347,11 @@ export class SyncQueries {
     this.q.remove.run({ kind, id, rule });
   }
 
+  /** Whether any row of `rule` is left (one index probe). */
+  hasRowsOf(rule: string): boolean {
+    return this.db.select({ one: sql`1` }).from(syncState).where(eq(syncState.rule, rule)).limit(1).get() !== undefined;
+  }
+
   rowsOfRule(rule: string): SyncStateRow[] {
     return this.db.select().from(syncState).where(eq(syncState.rule, rule)).all();
   }

@@ -6,8 +6,8 @@
 import type { Logger } from "pino";
 import type { MemberSyncQueries } from "../../db/member-sync.js";
 import type { Store } from "../../db/open.js";
+import type { ResourceReader } from "../../db/read-resource.js";
 import type { SyncQueries, SyncStateRow } from "../../db/sync.js";
-import type { ResourceKind } from "../../schemas/registry.js";
 import type { LdapTarget } from "../ldap/connection.js";
 import type { LdapOp } from "../planning/ops.js";
 import type { TargetConfig } from "../rules/config.js";
@@ -17,9 +17,6 @@ export interface Target {
   config: TargetConfig;
   connection: LdapTarget;
 }
-
-/** Reads a resource in wire shape (a User with `groups`), or undefined when it no longer exists. */
-export type ResourceReader = (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
 
 export interface DeliveryContext {
   store: Store;

@@ -83,7 +83,7 @@ export class OutcomeRecorder {
     if (r.state === "remove" && !again) {
       tombstoneIfLeftInPlace(this.o.store, current, this.o.rules.removedRule(row.rule), at);
       this.o.sync.remove(row.resourceType, row.resourceId, row.rule);
-      if (this.o.rules.isRemoved(row.rule) && !this.o.sync.rowsOfRule(row.rule).length) this.o.sync.forgetRule(row.rule);
+      if (this.o.rules.isRemoved(row.rule) && !this.o.sync.hasRowsOf(row.rule)) this.o.sync.forgetRule(row.rule);
       return due;
     }
     this.o.sync.update(row.resourceType, row.resourceId, row.rule, {

@@ -20,7 +20,7 @@ export interface SchedulerOptions {
   fanOut(): number;
   /** Runs one delivery and records its outcome; never rejects. */
   deliver(row: SyncStateRow): Promise<void>;
-  /** Told of a pump that threw (the rows stay due; the next pump tries again). Returns whether storage is failing (pumps slow down). */
+  /** Told of a pump that threw (the rows stay due; the next pump tries again). */
   pumpFailed(e: unknown): void;
   /** Whether the database cannot be written now: pump once a second rather than spin. */
   storageFailing(): boolean;

@@ -19,7 +19,7 @@ import { LdapDeliveryError } from "../ldap/executor.js";
 import { describeOp, type LdapOp } from "../planning/ops.js";
 import type { DeliverableGroupRule } from "../rules/group-rule.js";
 import type { CompiledRule } from "../rules/mapping.js";
-import type { DeliveryContext, ResourceReader, Target } from "./context.js";
+import type { DeliveryContext, Target } from "./context.js";
 import { deliverEntry } from "./entry-delivery.js";
 import { ENTRY_KIND } from "./entry-ownership.js";
 import { FanOut } from "./fan-out.js";
@@ -35,7 +35,7 @@ import { deliverUser } from "./user-delivery.js";
 export interface WorkerOptions {
   store: Store;
   logger: Logger;
-  /** Renders stored resources for mapping (unless `readResource` is given). */
+  /** Renders stored resources for mapping (db/read-resource.ts). */
   registry: SchemaRegistry;
   rules: CompiledRule[];
   /**
@@ -47,8 +47,6 @@ export interface WorkerOptions {
   /** Group rules removed from config, compiled from their last-seen config (see removedRules). */
   removedGroupRules?: DeliverableGroupRule[];
   targets: Map<string, Target>;
-  /** How resources are read; by default from the store (db/read-resource.ts). */
-  readResource?: ResourceReader;
   /** AES-256-GCM key that seals SCIM passwords until delivered. */
   secretKey: Buffer;
   maxAttempts?: number;
@@ -117,7 +115,7 @@ export class DeliveryWorker {
       members: new MemberSyncQueries(o.store),
       rules,
       targets: o.targets,
-      read: o.readResource ?? resourceReader(o.store, o.registry),
+      read: resourceReader(o.store, o.registry),
       secretKey: o.secretKey,
       logger: o.logger,
       now: this.now,
