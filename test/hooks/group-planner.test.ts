@@ -277,6 +277,15 @@ describe("memberships", () => {
     expect(r.written).toMatchObject({ memberCount: 101_000 });
   });
 
+  it("a value a departed member's entry may hold is deleted without counting as a member leaving (no placeholder)", () => {
+    const r = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 1 }), membersRemoved: [], membersMaybeHeld: [u(9)] });
+    expect(r.ops).toEqual([del(u(9))]);
+    expect(r.written).toMatchObject({ memberCount: 1, placeholder: false });
+    // Counted, the same removal would empty the group: the placeholder goes in first.
+    const counted = plan({ rule: rule("openldap"), lastWritten: written({ memberCount: 1 }), membersRemoved: [u(9)] });
+    expect(counted.ops).toEqual([add(PLACEHOLDER), del(u(9))]);
+  });
+
   it("at scale: 1,000 removed ids -> 2 value-level modify-deletes", () => {
     const ids = Array.from({ length: 1000 }, (_, i) => u(i));
     const r = plan({ rule: rule("active-directory"), lastWritten: written({ memberCount: 100_000 }), membersRemoved: ids, memberCount: 99_000 });
