@@ -6,8 +6,11 @@ set -euo pipefail
 # samba-ad-dc & co: the Active Directory tests (a throwaway Samba AD DC on loopback);
 # chromium: the admin page's end-to-end test (driven by playwright-core, never a downloaded browser);
 # nginx: the reverse-proxy recipe's test; systemd: systemd-analyze verify of deploy/scimbridge.service;
-# prometheus: promtool check metrics on a real scrape.
-PACKAGES=(slapd ldap-utils openssl samba-ad-dc samba-ad-provision samba-dsdb-modules winbind chromium nginx systemd prometheus)
+# prometheus: promtool check metrics on a real scrape;
+# postgresql: the PostgreSQL engine's tests (test/harness/postgres.ts runs initdb and postgres from
+# /usr/lib/postgresql/*/bin in a temp dir; the package's default cluster is created but, like every
+# service here, never started, so it holds no port).
+PACKAGES=(slapd ldap-utils openssl samba-ad-dc samba-ad-provision samba-dsdb-modules winbind chromium nginx systemd prometheus postgresql)
 missing=()
 for p in "${PACKAGES[@]}"; do
   dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" || missing+=("$p")
