@@ -1,13 +1,12 @@
 /**
  * The audit_log table (server/observability/audit.ts decides what goes in): rows appended in
  * batches, pruned by age, read back in pages by seq, and counted per hour for the admin page's
- * activity plot. Synchronous, like the rest of the store.
+ * activity plot.
  */
 import { and, asc, count, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { auditLog } from "./schema.js";
-import { storageHealthOf, type StorageHealth } from "./storage-faults.js";
-import { writeTransaction } from "./transaction.js";
+import type { Transactor } from "./store.js";
 
 export type AuditRow = typeof auditLog.$inferSelect;
 /** A row as recorded: everything but its seq, which the table assigns. */
@@ -33,38 +32,34 @@ export class AuditStore {
    */
   private readonly insert;
 
-  constructor(private readonly store: Pick<Store, "db">) {
-    this.insert = store.db
+  constructor(
+    private readonly db: Db,
+    private readonly store: Transactor,
+  ) {
+    this.insert = db
       .insert(auditLog)
       .values(Object.fromEntries(COLUMNS.map((c) => [c, sql.placeholder(c)])) as unknown as AuditEntry)
       .prepare();
   }
 
-  /** Whether the database can still be written or read (it is closed at shutdown). */
-  isOpen(): boolean {
-    return this.store.db.$client.open;
-  }
-
-  /** Where write failures of this database (a full or read-only disk) are reported. */
-  storageHealth(): StorageHealth {
-    return storageHealthOf(this.store.db.$client);
-  }
-
   /** Appends the rows in one transaction: all of them or none. */
-  append(rows: AuditEntry[]): void {
-    writeTransaction(this.store, () => {
-      for (const r of rows) this.insert.run(r);
-    });
+  async append(rows: AuditEntry[]): Promise<void> {
+    await this.store.transaction((tx) => tx.audit.insertAll(rows));
+  }
+
+  /** The rows, inserted on this connection (inside the transaction `append` takes). */
+  async insertAll(rows: AuditEntry[]): Promise<void> {
+    for (const r of rows) this.insert.run(r);
   }
 
   /** Deletes rows recorded before `cutoff` (ISO time); how many. */
-  pruneBefore(cutoff: string): number {
-    return this.store.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
+  async pruneBefore(cutoff: string): Promise<number> {
+    return this.db.delete(auditLog).where(lt(auditLog.at, cutoff)).run().changes;
   }
 
   /** One page in seq order (newest first with `newest`), filtered. */
-  page(q: AuditPageQuery): AuditRow[] {
-    return this.store.db
+  async page(q: AuditPageQuery): Promise<AuditRow[]> {
+    return this.db
       .select()
       .from(auditLog)
       .where(
@@ -87,9 +82,9 @@ export class AuditStore {
    * the hour and grouping on them needs no date parsing in SQL; the range test uses the
    * audit_log_at index.
    */
-  ldapOutcomesPerHour(since: string): { hour: string; outcome: string; n: number }[] {
+  async ldapOutcomesPerHour(since: string): Promise<{ hour: string; outcome: string; n: number }[]> {
     const hour = sql<string>`substr(${auditLog.at}, 1, 13)`;
-    return this.store.db
+    return this.db
       .select({ hour, outcome: auditLog.outcome, n: count() })
       .from(auditLog)
       .where(and(eq(auditLog.kind, "ldap"), gte(auditLog.at, since)))

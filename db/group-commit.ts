@@ -6,10 +6,10 @@
  * own. Measured with bench/provisioning.ts: a commit per delivery outcome and per DN claim was the
  * largest share of the worker's CPU (SQLite's `run` of COMMIT, about a fifth of a drain).
  */
-import type { Store } from "./open.js";
+import type { Store, StoreQueries } from "./store.js";
 
 interface Queued {
-  write: () => unknown;
+  write: (tx: StoreQueries) => unknown;
   resolve: (v: unknown) => void;
   reject: (e: unknown) => void;
 }
@@ -17,6 +17,8 @@ interface Queued {
 export class GroupCommit {
   private queue: Queued[] = [];
   private scheduled = false;
+  /** The flush in progress, if any: the next one waits for it (shutdown too). */
+  private flushing: Promise<void> = Promise.resolve();
 
   /** `afterFlush` is told after every flush (committed or not): e.g. to look for newly due work. */
   constructor(
@@ -24,29 +26,34 @@ export class GroupCommit {
     private readonly afterFlush: () => void = () => undefined,
   ) {}
 
-  /** Runs `write` in the turn's transaction; resolves with its result once committed. `write` must not await. */
-  run<T>(write: () => T): Promise<T> {
+  /** Runs `write` in the turn's transaction; resolves with its result once committed. `write` awaits only the store. */
+  run<T>(write: (tx: StoreQueries) => Promise<T> | T): Promise<T> {
     return new Promise<T>((resolve, reject) => {
       this.queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => this.flush());
+        setImmediate(() => void this.flush());
       }
     });
   }
 
-  /** Writes queued so far, committed now (also called at shutdown). */
-  flush(): void {
+  /** Writes queued so far, committed now (also called at shutdown); resolves once they are. */
+  flush(): Promise<void> {
     this.scheduled = false;
     const batch = this.queue;
     this.queue = [];
+    this.flushing = this.flushing.then(() => this.commit(batch));
+    return this.flushing;
+  }
+
+  private async commit(batch: Queued[]): Promise<void> {
     if (!batch.length) return;
     const results: { ok: boolean; value: unknown }[] = [];
     try {
-      this.store.transaction(() => {
+      await this.store.transaction(async () => {
         for (const q of batch) {
           try {
-            results.push({ ok: true, value: this.store.savepoint(q.write) });
+            results.push({ ok: true, value: await this.store.transaction(q.write) });
           } catch (e) {
             results.push({ ok: false, value: e });
           }

@@ -5,19 +5,19 @@
  * reads and writes of that table).
  */
 import { and, eq, inArray, isNotNull, ne, sql } from "drizzle-orm";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { groupMembers, groupMemberSync, syncState } from "./schema.js";
 
 export class MemberRepairs {
-  constructor(private readonly store: Pick<Store, "db">) {}
+  constructor(private readonly db: Db) {}
 
   /**
    * The group's SCIM members with the DN their own entry has under one of `rules` (the user and
    * group rules writing to the directory); a member not delivered there yet has none and is left out.
    */
-  deliveredMemberDns(groupId: string, rules: string[]): { id: string; dn: string }[] {
+  async deliveredMemberDns(groupId: string, rules: string[]): Promise<{ id: string; dn: string }[]> {
     if (!rules.length) return [];
-    return this.store.db
+    return this.db
       .select({ id: groupMembers.memberId, dn: sql<string>`${syncState.dn}` })
       .from(groupMembers)
       .innerJoin(syncState, and(eq(syncState.resourceType, groupMembers.memberType), eq(syncState.resourceId, groupMembers.memberId)))
@@ -26,8 +26,8 @@ export class MemberRepairs {
   }
 
   /** Member values the rule has written into the group's entry, by member id. */
-  writtenMembers(rule: string, groupId: string): { id: string; dn: string }[] {
-    return this.store.db
+  async writtenMembers(rule: string, groupId: string): Promise<{ id: string; dn: string }[]> {
+    return this.db
       .select({ id: groupMemberSync.memberId, dn: sql<string>`${groupMemberSync.dn}` })
       .from(groupMemberSync)
       .where(and(eq(groupMemberSync.rule, rule), eq(groupMemberSync.groupId, groupId), isNotNull(groupMemberSync.dn)))
@@ -35,8 +35,8 @@ export class MemberRepairs {
   }
 
   /** Forgets that the member's value was written, so the group's delivery adds it again. */
-  markUnwritten(rule: string, groupId: string, memberId: string): void {
-    this.store.db
+  async markUnwritten(rule: string, groupId: string, memberId: string): Promise<void> {
+    this.db
       .update(groupMemberSync)
       .set({ dn: null })
       .where(and(eq(groupMemberSync.rule, rule), eq(groupMemberSync.groupId, groupId), eq(groupMemberSync.memberId, memberId)))
@@ -47,8 +47,8 @@ export class MemberRepairs {
    * A value in the entry that no member explains: a pair of its own, keyed `memberId` (reconcile
    * uses `dn:<value>`), marked dirty and to evict, so the group's delivery removes the value.
    */
-  evictValue(rule: string, groupId: string, memberId: string, value: string): void {
-    this.store.db
+  async evictValue(rule: string, groupId: string, memberId: string, value: string): Promise<void> {
+    this.db
       .insert(groupMemberSync)
       .values({ rule, groupId, memberId, dn: value, dirty: 1, evict: 1 })
       .onConflictDoUpdate({

@@ -3,10 +3,10 @@
  * group delivery needs: whether a member is still in the SCIM group, and the member's DN in a
  * directory (from the user or group rules' correlation in sync_state). These run once per member
  * per delivery (a 100,000-member group entering a directory is 200,000 of them), so the per-member
- * ones are drizzle queries prepared once. All synchronous; callers wrap writes in Store.transaction.
+ * ones are drizzle queries prepared once. Writes happen inside Store.transaction.
  */
 import { and, eq, gt, inArray, isNotNull, ne, sql } from "drizzle-orm";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { groupMembers, groupMemberSync, syncState, users } from "./schema.js";
 
 export interface MemberSyncRow {
@@ -24,16 +24,13 @@ const pair = and(
   eq(groupMemberSync.memberId, sql.placeholder("memberId")),
 );
 
-type Db = Store["db"];
-
 export class MemberSyncQueries {
   private readonly db: Db;
   private readonly q;
   /** Prepared per rule list (one list per directory: the rules writing to it). */
   private readonly byRules = new Map<string, { memberDn: { all(v: Record<string, unknown>): { rule: string; dn: string | null }[] }; ofMember: { all(v: Record<string, unknown>): { rule: string; groupId: string; dn: string | null }[] } }>();
 
-  constructor(store: Pick<Store, "db">) {
-    const db = store.db;
+  constructor(db: Db) {
     this.db = db;
     this.q = {
       // A new mark bumps the pair's generation, so a delivery that read an older one does not clear it.
@@ -103,12 +100,12 @@ export class MemberSyncQueries {
   }
 
   /** Asks for (rule, group, member) to be looked at again; `evict` asks for its value to go. */
-  markDirty(rule: string, groupId: string, memberId: string, evict = false): void {
+  async markDirty(rule: string, groupId: string, memberId: string, evict = false): Promise<void> {
     this.q.markDirty.run({ rule, groupId, memberId, evict: evict ? 1 : 0 });
   }
 
   /** Marks every current SCIM member and every written member of the group dirty (a resync). */
-  markAllDirty(rule: string, groupId: string): void {
+  async markAllDirty(rule: string, groupId: string): Promise<void> {
     this.db
       .insert(groupMemberSync)
       .select(
@@ -127,12 +124,12 @@ export class MemberSyncQueries {
   }
 
   /** Pairs of the group needing a look, up to `limit` (-1: all; index range on (rule, group_id, dirty)). */
-  dirtyRows(rule: string, groupId: string, limit: number): MemberSyncRow[] {
+  async dirtyRows(rule: string, groupId: string, limit: number): Promise<MemberSyncRow[]> {
     return this.q.dirtyRows.all({ rule, groupId, limit }).map((r) => ({ ...r, evict: r.evict !== 0 }));
   }
 
   /** Records the DN now written for the member; clears the mark if nobody re-marked it meanwhile. */
-  settle(rule: string, groupId: string, row: MemberSyncRow, dn: string | null): void {
+  async settle(rule: string, groupId: string, row: MemberSyncRow, dn: string | null): Promise<void> {
     const key = { rule, groupId, memberId: row.memberId };
     if (dn === null) {
       if (this.q.deleteSettled.run({ ...key, dirty: row.dirty }).changes === 0) this.q.forgetValue.run(key);
@@ -142,33 +139,33 @@ export class MemberSyncQueries {
   }
 
   /** Forgets a group's memberships for a rule (the group entry was deleted). */
-  forgetGroup(rule: string, groupId: string): void {
+  async forgetGroup(rule: string, groupId: string): Promise<void> {
     this.db.delete(groupMemberSync).where(and(eq(groupMemberSync.rule, rule), eq(groupMemberSync.groupId, groupId))).run();
   }
 
   /** Memberships of a member under the given group rules: the groups whose entry holds its DN, or will. */
-  ofMember(memberId: string, rules: string[]): { rule: string; groupId: string; dn: string | null }[] {
+  async ofMember(memberId: string, rules: string[]): Promise<{ rule: string; groupId: string; dn: string | null }[]> {
     if (!rules.length) return [];
     return this.ofRules(rules).ofMember.all({ id: memberId });
   }
 
   /** Whether `memberId` is (still) a member of the SCIM group, and as what. */
-  memberType(groupId: string, memberId: string): "User" | "Group" | undefined {
+  async memberType(groupId: string, memberId: string): Promise<"User" | "Group" | undefined> {
     return this.q.memberType.get({ groupId, memberId })?.type as "User" | "Group" | undefined;
   }
 
   /** Whether a User with this id exists (a member id may name a group). */
-  isUser(id: string): boolean {
+  async isUser(id: string): Promise<boolean> {
     return this.q.isUser.get({ id }) !== undefined;
   }
 
   /** Groups that hold `memberId` in SCIM. */
-  groupsOf(memberId: string): string[] {
+  async groupsOf(memberId: string): Promise<string[]> {
     return this.q.groupsOf.all({ id: memberId }).map((r) => r.id);
   }
 
   /** Current SCIM member ids of a group (for fanning a rename out to group-based user rules). */
-  memberIds(groupId: string): string[] {
+  async memberIds(groupId: string): Promise<string[]> {
     return this.q.memberIds.all({ id: groupId }).map((r) => r.id);
   }
 
@@ -177,7 +174,7 @@ export class MemberSyncQueries {
    * in config order) delivered for it and still holds. Undefined until its delivery has created
    * the entry.
    */
-  memberDn(kind: "User" | "Group", memberId: string, rules: string[]): string | undefined {
+  async memberDn(kind: "User" | "Group", memberId: string, rules: string[]): Promise<string | undefined> {
     if (!rules.length) return undefined;
     const rows = this.ofRules(rules).memberDn.all({ kind, id: memberId });
     // Several rules may hold an entry for the member in one directory: the first in config order wins.

@@ -4,7 +4,7 @@
  * sync_state's (state, wanted_seq) index, so only the backlog is visited, never every row.
  */
 import { count, eq, gt, inArray, min } from "drizzle-orm";
-import type { Db } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { changes, syncState, workerCursor } from "./schema.js";
 
 const OPEN_STATES = ["pending", "retrying"];
@@ -18,14 +18,14 @@ export class MetricsQueries {
   }
 
   /** Changes not yet fanned out plus deliveries pending or retrying. */
-  outboxDepth(): number {
+  async outboxDepth(): Promise<number> {
     const unfanned = this.db.select({ n: count() }).from(changes).where(gt(changes.seq, this.cursor())).get()?.n ?? 0;
     const open = this.db.select({ n: count() }).from(syncState).where(inArray(syncState.state, OPEN_STATES)).get()?.n ?? 0;
     return unfanned + open;
   }
 
   /** Delivery rows in one state, per target (targets without any are absent). */
-  countByTarget(state: string): { target: string; n: number }[] {
+  async countByTarget(state: string): Promise<{ target: string; n: number }[]> {
     return this.db.select({ target: syncState.target, n: count() }).from(syncState).where(eq(syncState.state, state)).groupBy(syncState.target).all();
   }
 
@@ -34,7 +34,7 @@ export class MetricsQueries {
    * for its resource's newest change (wanted_seq): older ones coalesced into it, so this is a lower
    * bound of the true age, never an overestimate.
    */
-  oldestPendingAt(): string | undefined {
+  async oldestPendingAt(): Promise<string | undefined> {
     const firstUnfanned = this.db.select({ s: min(changes.seq) }).from(changes).where(gt(changes.seq, this.cursor())).get()?.s ?? null;
     const minWanted = (state: string) => this.db.select({ s: min(syncState.wantedSeq) }).from(syncState).where(eq(syncState.state, state)).get()?.s ?? null;
     const seqs = [firstUnfanned, minWanted("pending"), minWanted("retrying")].filter((s): s is number => s !== null);

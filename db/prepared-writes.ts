@@ -8,7 +8,7 @@
  */
 import { eq, getTableName, sql } from "drizzle-orm";
 import type { SQLiteColumn, SQLiteTable } from "drizzle-orm/sqlite-core";
-import type { Db } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 
 interface Runnable {
   run(values: Record<string, unknown>): { changes: number; lastInsertRowid: number | bigint };

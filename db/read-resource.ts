@@ -7,22 +7,21 @@
 import type { ResourceKind, SchemaRegistry } from "../schemas/registry.js";
 import { normaliseMultiValuedForOutput, projectResource } from "../schemas/project.js";
 import { renderResource } from "../schemas/render.js";
-import type { Store } from "./open.js";
-import { ResourceQueries } from "./resources.js";
+import type { Store } from "./store.js";
 
 /** Reads a resource in wire shape, or undefined when it does not exist. */
-export type ResourceReader = (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
+export type ResourceReader = (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Promise<Record<string, unknown> | undefined>;
 
 /**
  * `members: false` leaves a Group's members out (a 100,000-member group is never loaded for
  * nothing). `baseUrl` makes `$ref` and `meta.location` absolute; delivery needs neither.
  */
-export function resourceReader(store: Store, registry: SchemaRegistry, baseUrl = ""): ResourceReader {
-  const q = new ResourceQueries(store.db);
-  return (kind, id, opts = {}) => {
-    const r = q.get(kind, id);
+export function resourceReader(store: Pick<Store, "resources">, registry: SchemaRegistry, baseUrl = ""): ResourceReader {
+  return async (kind, id, opts = {}) => {
+    const q = store.resources;
+    const r = await q.get(kind, id);
     if (!r) return undefined;
-    const derived = kind === "User" ? { groups: q.groupsOf(id) } : { members: opts.members === false ? undefined : q.members(id) };
+    const derived = kind === "User" ? { groups: await q.groupsOf(id) } : { members: opts.members === false ? undefined : await q.members(id) };
     return projectResource(registry, kind, normaliseMultiValuedForOutput(registry, kind, renderResource(registry, kind, r, { baseUrl }, derived)), {});
   };
 }

@@ -4,9 +4,9 @@
  * change (ordered per resource, retried with backoff), so nothing here talks to LDAP.
  */
 import { and, eq } from "drizzle-orm";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { changes, groups, syncState, users } from "./schema.js";
-import { writeTransaction } from "./transaction.js";
+import type { Transactor } from "./store.js";
 
 export interface RepairChange {
   kind: string;
@@ -19,18 +19,21 @@ export interface RepairChange {
 }
 
 export class RepairRequests {
-  constructor(private readonly store: Pick<Store, "db">) {}
+  constructor(
+    private readonly db: Db,
+    private readonly store: Transactor,
+  ) {}
 
   /** The stored version of a User or Group; undefined when it does not exist (any more). */
-  versionOf(kind: string, id: string): number | undefined {
+  async versionOf(kind: string, id: string): Promise<number | undefined> {
     const table = kind === "User" ? users : kind === "Group" ? groups : undefined;
     if (!table) return undefined;
-    return this.store.db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
+    return this.db.select({ v: table.version }).from(table).where(eq(table.id, id)).get()?.v;
   }
 
   /** Records the change in the outbox; its seq. */
-  record(c: RepairChange): number {
-    return this.store.db
+  async record(c: RepairChange): Promise<number> {
+    return this.db
       .insert(changes)
       .values({ resourceType: c.kind, resourceId: c.id, op: c.op, version: c.version, at: c.at, client: c.client })
       .returning({ seq: changes.seq })
@@ -43,11 +46,11 @@ export class RepairRequests {
    * exists nor has sync state: a deleted resource that still has entries is resynced too, and its
    * delivery deprovisions them.
    */
-  queueResync(kind: string, id: string, at: string, client: string): number | undefined {
-    return writeTransaction(this.store, () => {
-      const version = this.versionOf(kind, id);
-      if (version === undefined && !this.hasSyncState(kind, id)) return undefined;
-      return this.record({ kind, id, op: "resync", version: version ?? 0, at, client });
+  async queueResync(kind: string, id: string, at: string, client: string): Promise<number | undefined> {
+    return this.store.transaction(async ({ repairs }) => {
+      const version = await repairs.versionOf(kind, id);
+      if (version === undefined && !(await repairs.hasSyncState(kind, id))) return undefined;
+      return repairs.record({ kind, id, op: "resync", version: version ?? 0, at, client });
     });
   }
 
@@ -55,16 +58,16 @@ export class RepairRequests {
    * A pending sync_state row asking the worker to delete an entry (resource kind `kind`, its id
    * the DN) under `rule`, for the change `seq`; replaces an earlier request for the same entry.
    */
-  queueEntryDelete(r: { kind: string; rule: string; target: string; dn: string; dnKey: string; directoryId: string | null; seq: number; at: string }): void {
+  async queueEntryDelete(r: { kind: string; rule: string; target: string; dn: string; dnKey: string; directoryId: string | null; seq: number; at: string }): Promise<void> {
     const values = { state: "pending", wantedSeq: r.seq, dn: r.dn, dnKey: r.dnKey, directoryId: r.directoryId, attempts: 0, nextAttempt: null, lastCode: null, lastError: null, updated: r.at };
-    this.store.db
+    this.db
       .insert(syncState)
       .values({ resourceType: r.kind, resourceId: r.dn, rule: r.rule, target: r.target, ...values })
       .onConflictDoUpdate({ target: [syncState.resourceType, syncState.resourceId, syncState.rule], set: values })
       .run();
   }
 
-  private hasSyncState(kind: string, id: string): boolean {
-    return this.store.db.select({ rule: syncState.rule }).from(syncState).where(and(eq(syncState.resourceType, kind), eq(syncState.resourceId, id))).limit(1).get() !== undefined;
+  async hasSyncState(kind: string, id: string): Promise<boolean> {
+    return this.db.select({ rule: syncState.rule }).from(syncState).where(and(eq(syncState.resourceType, kind), eq(syncState.resourceId, id))).limit(1).get() !== undefined;
   }
 }

@@ -5,16 +5,16 @@
  */
 import { asc, count, gt } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { groups, users } from "./schema.js";
 
 export class ResourceScan {
-  constructor(private readonly store: Pick<Store, "db">) {}
+  constructor(private readonly db: Db) {}
 
   /** How many resources of the kind are stored. */
-  count(kind: ResourceKind): number {
+  async count(kind: ResourceKind): Promise<number> {
     const t = kind === "User" ? users : groups;
-    return this.store.db.select({ n: count() }).from(t).get()?.n ?? 0;
+    return this.db.select({ n: count() }).from(t).get()?.n ?? 0;
   }
 
   /**
@@ -22,10 +22,10 @@ export class ResourceScan {
    * when asked for, after the one before it: resources added meanwhile are read too, those
    * deleted meanwhile are not.
    */
-  *pages(kind: ResourceKind, pageSize: number): Generator<string[]> {
+  async *pages(kind: ResourceKind, pageSize: number): AsyncGenerator<string[]> {
     const t = kind === "User" ? users : groups;
     for (let after = 0; ; ) {
-      const rows = this.store.db.select({ seq: t.seq, id: t.id }).from(t).where(gt(t.seq, after)).orderBy(asc(t.seq)).limit(pageSize).all();
+      const rows = this.db.select({ seq: t.seq, id: t.id }).from(t).where(gt(t.seq, after)).orderBy(asc(t.seq)).limit(pageSize).all();
       if (!rows.length) return;
       yield rows.map((r) => r.id);
       after = rows[rows.length - 1]!.seq;

@@ -1,11 +1,11 @@
 /**
- * Queries for Users and Groups. Every write runs inside a caller's synchronous transaction
- * (better-sqlite3: never await inside one, scimmy-pitfalls.md) together with its outbox row.
+ * Queries for Users and Groups. Every write runs inside the caller's Store.transaction together
+ * with its outbox row.
  */
 import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
 import { fold } from "../schemas/fold.js";
-import type { Db } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { PreparedWrites } from "./prepared-writes.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
 
@@ -169,22 +169,22 @@ export class ResourceQueries {
     };
   }
 
-  get(kind: ResourceKind, id: string): StoredResource | undefined {
+  async get(kind: ResourceKind, id: string): Promise<StoredResource | undefined> {
     const row = this.q[kind].get.get({ id });
     return row ? toStored(row) : undefined;
   }
 
-  exists(kind: ResourceKind, id: string): boolean {
+  async exists(kind: ResourceKind, id: string): Promise<boolean> {
     return this.q[kind].exists.get({ id }) !== undefined;
   }
 
   /** totalResults from COUNT(*), then only the page is loaded (design.md decision 5). */
-  count(kind: ResourceKind, where?: SQL): number {
+  async count(kind: ResourceKind, where?: SQL): Promise<number> {
     const t = tableOf(kind);
     return this.db.select({ n: count() }).from(t).where(where).get()?.n ?? 0;
   }
 
-  page(kind: ResourceKind, q: ListQuery): StoredResource[] {
+  async page(kind: ResourceKind, q: ListQuery): Promise<StoredResource[]> {
     if (q.limit <= 0) return [];
     return this.pageQuery(kind, q).all().map(toStored);
   }
@@ -193,7 +193,7 @@ export class ResourceQueries {
    * Whether the page's ORDER BY needs a sort of every matching row (SQLite's query plan says
    * "USE TEMP B-TREE FOR ORDER BY": no index delivers the order), rather than an index walk.
    */
-  sortsEveryRow(kind: ResourceKind, q: ListQuery): boolean {
+  async sortsEveryRow(kind: ResourceKind, q: ListQuery): Promise<boolean> {
     const { sql: text, params } = this.seqQuery(kind, { ...q, limit: Math.max(q.limit, 1) }).toSQL();
     const plan = this.db.$client.prepare(`EXPLAIN QUERY PLAN ${text}`).all(...(params as unknown[])) as { detail: string }[];
     return plan.some((p) => p.detail === "USE TEMP B-TREE FOR ORDER BY");
@@ -234,7 +234,7 @@ export class ResourceQueries {
    * (key IS k AND seq > s), then the keys beyond it; NULL keys come first ascending, as in ORDER BY.
    * (A row value (key, seq) > (k, s) would use the index for the key only, then scan every tie.)
    */
-  keyset(kind: ResourceKind, q: KeysetQuery): KeyedResource[] {
+  async keyset(kind: ResourceKind, q: KeysetQuery): Promise<KeyedResource[]> {
     if (q.limit <= 0) return [];
     const t = tableOf(kind);
     // The direction SQLite walks: forward in an ascending order, or backward in a descending one.
@@ -254,7 +254,7 @@ export class ResourceQueries {
     return out;
   }
 
-  insert(kind: ResourceKind, r: StoredResource): void {
+  async insert(kind: ResourceKind, r: StoredResource): Promise<void> {
     const data = JSON.stringify(r.attributes);
     const meta = { id: r.id, data, created: r.created, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
@@ -265,7 +265,7 @@ export class ResourceQueries {
     }
   }
 
-  update(kind: ResourceKind, r: StoredResource): void {
+  async update(kind: ResourceKind, r: StoredResource): Promise<void> {
     const data = JSON.stringify(r.attributes);
     const set = { data, lastModified: r.lastModified, version: r.version };
     if (kind === "User") {
@@ -283,11 +283,11 @@ export class ResourceQueries {
   }
 
   /** Bumps version and lastModified only (a membership change alters the group, RFC 7643 §3.1). */
-  touch(kind: ResourceKind, id: string, lastModified: string): number {
+  async touch(kind: ResourceKind, id: string, lastModified: string): Promise<number> {
     return this.q[kind].touch.get({ at: lastModified, id })?.version ?? 0;
   }
 
-  delete(kind: ResourceKind, id: string): void {
+  async delete(kind: ResourceKind, id: string): Promise<void> {
     const t = tableOf(kind);
     // A deleted resource leaves every group it was in (RFC 7644 §3.6: it is no longer a member).
     this.db.delete(groupMembers).where(eq(groupMembers.memberId, id)).run();
@@ -302,7 +302,7 @@ export class ResourceQueries {
   // ---- membership (its own table, design.md decision 4) ----
 
   /** Member ids of a group in insertion order, with their type. */
-  memberIds(groupId: string): { id: string; type: string }[] {
+  async memberIds(groupId: string): Promise<{ id: string; type: string }[]> {
     return this.db
       .select({ id: groupMembers.memberId, type: groupMembers.memberType })
       .from(groupMembers)
@@ -315,7 +315,7 @@ export class ResourceQueries {
    * Members with their display value (RFC 7643 §4.2 members.display), from the membership rows
    * alone: the display is kept there (memberDisplay), so no member's record is read.
    */
-  members(groupId: string): { value: string; type: string; display: string | null }[] {
+  async members(groupId: string): Promise<{ value: string; type: string; display: string | null }[]> {
     return this.db
       .select({ value: groupMembers.memberId, type: groupMembers.memberType, display: groupMembers.display })
       .from(groupMembers)
@@ -325,13 +325,13 @@ export class ResourceQueries {
   }
 
   /** Groups that directly contain `memberId` (the User's readOnly `groups`, RFC 7643 §4.1.2). */
-  groupsOf(memberId: string): { value: string; display: string }[] {
+  async groupsOf(memberId: string): Promise<{ value: string; display: string }[]> {
     // Rendered with every User a read, write or delivery touches.
     return this.q.groupsOf.all({ id: memberId }) as { value: string; display: string }[];
   }
 
   /** Which of `ids` exist, and as what (a member must be an existing User or Group). */
-  resolveMemberTypes(ids: string[]): Map<string, "User" | "Group"> {
+  async resolveMemberTypes(ids: string[]): Promise<Map<string, "User" | "Group">> {
     const found = new Map<string, "User" | "Group">();
     if (ids.length === 1) {
       // The usual PATCH: one member. Two point lookups, no IN list to build.
@@ -353,7 +353,7 @@ export class ResourceQueries {
    * a user's userName: what was rendered before the display was kept with the row), read from the
    * member's row in the same statement; returns the ids actually added (idempotent add).
    */
-  addMembers(groupId: string, members: { id: string; type: "User" | "Group" }[]): string[] {
+  async addMembers(groupId: string, members: { id: string; type: "User" | "Group" }[]): Promise<string[]> {
     // Plain prepared SQL here and below: the membership statements run once per member, and a
     // PATCH of a large group is on the path Entra and Okta use most.
     const insert = this.db.$client.prepare(
@@ -370,7 +370,7 @@ export class ResourceQueries {
   }
 
   /** Deletes the given members; returns the ids actually removed (removing an absent one is a no-op). */
-  removeMembers(groupId: string, ids: string[]): string[] {
+  async removeMembers(groupId: string, ids: string[]): Promise<string[]> {
     const removed: string[] = [];
     for (const id of ids) if (this.q.removeMember.run({ group: groupId, member: id }).changes > 0) removed.push(id);
     return removed;

@@ -4,7 +4,7 @@
  * worker's own reads and writes of the table are db/sync.ts's.
  */
 import { and, asc, count, desc, eq, inArray, type SQL } from "drizzle-orm";
-import type { Store } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { syncState } from "./schema.js";
 import type { SyncStateRow } from "./sync.js";
 
@@ -19,11 +19,11 @@ export interface FailureFilter {
 export type RetrySelection = { all: true } | { type: string; id: string };
 
 export class SyncStatusStore {
-  constructor(private readonly store: Pick<Store, "db">) {}
+  constructor(private readonly db: Db) {}
 
   /** One resource's rows, by rule name. */
-  rowsOf(type: string, id: string): SyncStateRow[] {
-    return this.store.db
+  async rowsOf(type: string, id: string): Promise<SyncStateRow[]> {
+    return this.db
       .select()
       .from(syncState)
       .where(and(eq(syncState.resourceType, type), eq(syncState.resourceId, id)))
@@ -35,14 +35,14 @@ export class SyncStatusStore {
    * Rows in the filter's states, newest attempt first; ties broken by resource id, type and rule
    * so pages are stable (LIMIT/OFFSET over a total order). NULL last_attempt sorts last under DESC.
    */
-  failures(f: FailureFilter, page: { offset: number; limit: number }): { total: number; rows: SyncStateRow[] } {
+  async failures(f: FailureFilter, page: { offset: number; limit: number }): Promise<{ total: number; rows: SyncStateRow[] }> {
     const conds: SQL[] = [inArray(syncState.state, f.states)];
     if (f.target !== undefined) conds.push(eq(syncState.target, f.target));
     if (f.rule !== undefined) conds.push(eq(syncState.rule, f.rule));
     if (f.code !== undefined) conds.push(eq(syncState.lastCode, f.code));
     const where = and(...conds);
-    const total = this.store.db.select({ n: count() }).from(syncState).where(where).get()?.n ?? 0;
-    const rows = this.store.db
+    const total = this.db.select({ n: count() }).from(syncState).where(where).get()?.n ?? 0;
+    const rows = this.db
       .select()
       .from(syncState)
       .where(where)
@@ -54,10 +54,10 @@ export class SyncStatusStore {
   }
 
   /** Rows in `states` (of one resource, or all) back to pending with a fresh attempt budget; how many. */
-  retry(states: string[], sel: RetrySelection, at: string): number {
+  async retry(states: string[], sel: RetrySelection, at: string): Promise<number> {
     const conds: SQL[] = [inArray(syncState.state, states)];
     if (!("all" in sel)) conds.push(eq(syncState.resourceType, sel.type), eq(syncState.resourceId, sel.id));
-    return this.store.db
+    return this.db
       .update(syncState)
       .set({ state: "pending", attempts: 0, nextAttempt: null, updated: at })
       .where(and(...conds))

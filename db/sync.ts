@@ -1,9 +1,9 @@
 /**
  * The delivery store: fanning the outbox out into per-(resource, rule) sync state, picking what is
- * due, and recording outcomes. All synchronous; callers wrap them in Store.transaction.
+ * due, and recording outcomes. Writes happen inside Store.transaction.
  */
 import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
-import type { Db } from "./open.js";
+import type { Db } from "./sqlite-db.js";
 import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "./schema.js";
 
 export type SyncStateRow = typeof syncState.$inferSelect;
@@ -153,21 +153,21 @@ export class SyncQueries {
     };
   }
 
-  cursor(): number {
+  async cursor(): Promise<number> {
     return this.q.cursor.get()?.seq ?? 0;
   }
 
   /** The cursor and the newest outbox seq (0 when empty): whether a fan-out has anything to do (each pump asks). */
-  outboxPosition(): { cursor: number; newest: number } {
-    return { cursor: this.cursor(), newest: this.q.newest.get()?.seq ?? 0 };
+  async outboxPosition(): Promise<{ cursor: number; newest: number }> {
+    return { cursor: await this.cursor(), newest: this.q.newest.get()?.seq ?? 0 };
   }
 
   /** When the outbox row `seq` was committed (delivery lag), or undefined once pruned. */
-  changedAt(seq: number): string | undefined {
+  async changedAt(seq: number): Promise<string | undefined> {
     return this.q.changedAt.get({ seq })?.at;
   }
 
-  setCursor(seq: number): void {
+  async setCursor(seq: number): Promise<void> {
     this.q.setCursor.run({ seq });
   }
 
@@ -180,13 +180,13 @@ export class SyncQueries {
    * about 60 us of a 1 ms PATCH); and the group details come with the same read instead of a
    * second one over the same range.
    */
-  changedSince(after: number, limit: number): OutboxBatch {
+  async changedSince(after: number, limit: number): Promise<OutboxBatch> {
     const changed = this.q.changedSince.all({ after, limit });
     return changed.length ? outboxBatch(changed) : { upTo: after, rows: [], groupChanges: [] };
   }
 
   /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */
-  refreshGroup(groupId: string, memberIds: string[], at: string): void {
+  async refreshGroup(groupId: string, memberIds: string[], at: string): Promise<void> {
     this.db
       .insert(changes)
       .values({ resourceType: "Group", resourceId: groupId, op: "refresh", version: 0, at, membersAdded: JSON.stringify(memberIds) })
@@ -194,15 +194,15 @@ export class SyncQueries {
   }
 
   /** Marks (resource, rule) pending up to `seq`; a new change also clears a permanent failure. */
-  markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): void {
+  async markPending(kind: string, id: string, rule: string, target: string, seq: number, at: string): Promise<void> {
     this.q.markPending.run({ kind, id, rule, target, seq, at });
   }
 
-  takePendingSecret(userId: string): string | undefined {
+  async takePendingSecret(userId: string): Promise<string | undefined> {
     return this.q.takePendingSecret.get({ id: userId })?.sealed;
   }
 
-  putPendingSecret(userId: string, sealed: string, at: string): void {
+  async putPendingSecret(userId: string, sealed: string, at: string): Promise<void> {
     this.db
       .insert(pendingSecrets)
       .values({ userId, sealed, at })
@@ -210,8 +210,8 @@ export class SyncQueries {
       .run();
   }
 
-  setSecret(kind: string, id: string, rule: string, sealed: string | null): void {
-    this.update(kind, id, rule, { secret: sealed });
+  async setSecret(kind: string, id: string, rule: string, sealed: string | null): Promise<void> {
+    await this.update(kind, id, rule, { secret: sealed });
   }
 
   /**
@@ -219,7 +219,7 @@ export class SyncQueries {
    * come. Two index range scans (state, wanted_seq) and (state, next_attempt), never a sort of the
    * whole backlog.
    */
-  due(now: string, rules: string[], limit: number): SyncStateRow[] {
+  async due(now: string, rules: string[], limit: number): Promise<SyncStateRow[]> {
     if (!rules.length) return [];
     const key = rules.join("\u0000");
     let q = this.dueQueries.get(key);
@@ -242,12 +242,12 @@ export class SyncQueries {
     return [...pending, ...q.retrying.all({ now, limit: limit - pending.length })];
   }
 
-  get(kind: string, id: string, rule: string): SyncStateRow | undefined {
+  async get(kind: string, id: string, rule: string): Promise<SyncStateRow | undefined> {
     return this.q.get.get({ kind, id, rule });
   }
 
   /** Writes the given columns of one row (a prepared statement per set of columns). */
-  update(kind: string, id: string, rule: string, set: Partial<SyncStateRow>): void {
+  async update(kind: string, id: string, rule: string, set: Partial<SyncStateRow>): Promise<void> {
     const keys = Object.keys(set).filter((k) => (set as Record<string, unknown>)[k] !== undefined) as (keyof SyncStateRow)[];
     if (!keys.length) return;
     const signature = keys.join(",");
@@ -267,12 +267,12 @@ export class SyncQueries {
    * Another resource's row on `target` that holds (or is about to hold) the DN with this key; the
    * same resource under another rule shares its entry and does not count.
    */
-  dnHolder(target: string, dnKey: string, kind: string, id: string): SyncStateRow | undefined {
+  async dnHolder(target: string, dnKey: string, kind: string, id: string): Promise<SyncStateRow | undefined> {
     return this.q.dnHolder.get({ target, dnKey, kind, id });
   }
 
   /** The entries one resource holds on a target, per rule (rows with a DN). */
-  entriesOf(kind: string, id: string, target: string): { rule: string; dn: string; state: string }[] {
+  async entriesOf(kind: string, id: string, target: string): Promise<{ rule: string; dn: string; state: string }[]> {
     return this.q.entriesOf.all({ kind, id, target });
   }
 
@@ -305,7 +305,7 @@ export class SyncQueries {
   }
 
   /** Whether a row of `kind` for this DN of a target, under another rule, still waits for delivery. */
-  waitingAt(kind: string, target: string, dnKey: string, exceptRule: string): boolean {
+  async waitingAt(kind: string, target: string, dnKey: string, exceptRule: string): Promise<boolean> {
     const found = this.db
       .select({ one: sql`1` })
       .from(syncState)
@@ -324,17 +324,17 @@ export class SyncQueries {
   }
 
   /** Rows waiting for `holder` to leave a DN (waiting_for) become pending; how many did. */
-  wakeWaitingFor(holder: string, at: string): number {
+  async wakeWaitingFor(holder: string, at: string): Promise<number> {
     return this.q.wakeWaitingFor.run({ holder, at }).changes;
   }
 
   /** Retrying rows of one resource on `target` try again now (what they waited for happened). */
-  retryNow(kind: string, id: string, target: string, at: string): number {
+  async retryNow(kind: string, id: string, target: string, at: string): Promise<number> {
     return this.q.retryNow.run({ kind, id, target, at }).changes;
   }
 
   /** Rows holding a DN without its key (written before dn_key existed): filled in at start-up. */
-  rowsWithoutDnKey(limit: number): { resourceType: string; resourceId: string; rule: string; dn: string }[] {
+  async rowsWithoutDnKey(limit: number): Promise<{ resourceType: string; resourceId: string; rule: string; dn: string }[]> {
     return this.db
       .select({ resourceType: syncState.resourceType, resourceId: syncState.resourceId, rule: syncState.rule, dn: sql<string>`${syncState.dn}` })
       .from(syncState)
@@ -343,21 +343,21 @@ export class SyncQueries {
       .all();
   }
 
-  remove(kind: string, id: string, rule: string): void {
+  async remove(kind: string, id: string, rule: string): Promise<void> {
     this.q.remove.run({ kind, id, rule });
   }
 
   /** Whether any row of `rule` is left (one index probe). */
-  hasRowsOf(rule: string): boolean {
+  async hasRowsOf(rule: string): Promise<boolean> {
     return this.db.select({ one: sql`1` }).from(syncState).where(eq(syncState.rule, rule)).limit(1).get() !== undefined;
   }
 
-  rowsOfRule(rule: string): SyncStateRow[] {
+  async rowsOfRule(rule: string): Promise<SyncStateRow[]> {
     return this.db.select().from(syncState).where(eq(syncState.rule, rule)).all();
   }
 
   /** Rows waiting for their first delivery attempt, but those of `exceptTargets`, counted up to `cap` (an index range, never more). */
-  pendingUpTo(cap: number, exceptTargets: readonly string[] = []): number {
+  async pendingUpTo(cap: number, exceptTargets: readonly string[] = []): Promise<number> {
     const waiting = this.db
       .select({ one: sql`1` })
       .from(syncState)
@@ -367,7 +367,7 @@ export class SyncQueries {
     return this.db.select({ n: sql<number>`count(*)` }).from(waiting).get()?.n ?? 0;
   }
 
-  counts(): { rule: string; target: string; state: string; n: number }[] {
+  async counts(): Promise<{ rule: string; target: string; state: string; n: number }[]> {
     return this.db
       .select({ rule: syncState.rule, target: syncState.target, state: syncState.state, n: sql<number>`count(*)` })
       .from(syncState)
@@ -377,11 +377,11 @@ export class SyncQueries {
 
   // ---- rules as last configured (for deprovisioning a rule removed from config) ----
 
-  knownRules(): { name: string; kind: string; target: string; config: string }[] {
+  async knownRules(): Promise<{ name: string; kind: string; target: string; config: string }[]> {
     return this.db.select({ name: knownRules.name, kind: knownRules.kind, target: knownRules.target, config: knownRules.config }).from(knownRules).all();
   }
 
-  rememberRule(name: string, kind: string, target: string, config: unknown, at: string): void {
+  async rememberRule(name: string, kind: string, target: string, config: unknown, at: string): Promise<void> {
     const json = JSON.stringify(config);
     this.db
       .insert(knownRules)
@@ -390,7 +390,7 @@ export class SyncQueries {
       .run();
   }
 
-  forgetRule(name: string): void {
+  async forgetRule(name: string): Promise<void> {
     this.db.delete(knownRules).where(eq(knownRules.name, name)).run();
   }
 }

@@ -1,0 +1,73 @@
+/**
+ * The store as the rest of the code sees it: one object per thing it holds (resources, the outbox
+ * and sync state, memberships, tombstones, tokens, audit, …), every method async so a network
+ * database can implement it, and one `transaction(fn)` entry point.
+ *
+ * Transactions are ambient: inside `transaction(fn)`, every query object reached through the store
+ * (`store.resources`, `store.sync`, …) runs on the transaction's connection, so the code inside
+ * reads and writes exactly as it would outside. Outside a transaction the same objects read the
+ * last committed state; writes happen only inside a transaction (the SQLite engine enforces it: its
+ * reading connection is read-only).
+ *
+ * Inside a transaction, run statements one after the other (no Promise.all over writes) and never
+ * await anything but the store: the transaction holds the database's write lock until it ends.
+ */
+import type { AuditStore } from "./audit.js";
+import type { MemberRepairs } from "./member-repairs.js";
+import type { MemberSyncQueries } from "./member-sync.js";
+import type { MetricsQueries } from "./metrics-queries.js";
+import type { RepairRequests } from "./repair-requests.js";
+import type { ResourceScan } from "./resource-scan.js";
+import type { ResourceQueries } from "./resources.js";
+import type { SyncStatusStore } from "./sync-status.js";
+import type { SyncQueries } from "./sync.js";
+import type { Tombstones } from "./tombstones.js";
+import type { StorageHealth } from "./storage-faults.js";
+import type { TokenStore } from "./tokens.js";
+
+/** Every query object of the store, bound to one connection. */
+export interface StoreQueries {
+  /** Users, groups, memberships and the outbox rows SCIM writes record. */
+  readonly resources: ResourceQueries;
+  /** Ids of every resource of a kind, page by page (reconcile). */
+  readonly scan: ResourceScan;
+  /** The outbox cursor and per-(resource, rule) delivery state. */
+  readonly sync: SyncQueries;
+  /** Delivery state per (rule, group, member). */
+  readonly memberSync: MemberSyncQueries;
+  /** Membership repairs reconcile makes. */
+  readonly memberRepairs: MemberRepairs;
+  /** Resyncs and entry deletes queued by the admin API and reconcile. */
+  readonly repairs: RepairRequests;
+  /** The admin page's view of delivery state. */
+  readonly syncStatus: SyncStatusStore;
+  /** Entries a rule wrote that no resource holds any more. */
+  readonly tombstones: Tombstones;
+  readonly tokens: TokenStore;
+  readonly audit: AuditStore;
+  /** Gauges for /metrics. */
+  readonly metrics: MetricsQueries;
+}
+
+/** What may start a transaction: the store, handed to query objects that need one of their own. */
+export interface Transactor {
+  /**
+   * Runs `fn` in a write transaction, committed when it resolves and rolled back when it throws;
+   * `fn` is given the transaction's query objects (the same ones the store's getters return inside
+   * it). Inside another transaction it is a savepoint of it: rolled back alone when it throws.
+   */
+  transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T>;
+}
+
+export interface Store extends StoreQueries, Transactor {
+  readonly engine: "sqlite";
+  /** Storage faults (a full or read-only disk) seen by any writer, until a write succeeds again. */
+  readonly health: StorageHealth;
+  /** Whether the database takes a write now (recorded in `health`); /readyz asks while a fault lasts. */
+  probeWritable(): Promise<boolean>;
+  /** Whether the store is still open (it is closed at shutdown). */
+  isOpen(): boolean;
+  /** How many migrations the database has applied, and how many this build ships. */
+  migrations(): Promise<{ applied: number; committed: number }>;
+  close(): Promise<void>;
+}
