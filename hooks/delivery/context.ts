@@ -1,13 +1,17 @@
 /**
- * What a delivery works with: the store's queries, the rules, the targets, the resource reader and
- * the group commit. Deliveries get this and return an Outcome (outcome.ts); they never reach the
- * scheduler that runs them.
+ * What a delivery works with: the store, the rules, the targets, the resource reader and the group
+ * commit. Deliveries get this and return an Outcome (outcome.ts); they never reach the scheduler
+ * that runs them.
+ *
+ * No query object is kept here: the store's getters give the transaction's inside one and the
+ * read-only connection's outside (db/store.ts), so each use reaches them through `store` (or the
+ * `tx` a transaction hands over) at the time of the call. One kept from outside a transaction
+ * would read the last commit inside it, and fail to write.
  */
 import type { Logger } from "pino";
-import type { MemberSyncQueries } from "../../db/member-sync.js";
-import type { Store } from "../../db/open.js";
+import type { Store, StoreQueries } from "../../db/store.js";
 import type { ResourceReader } from "../../db/read-resource.js";
-import type { SyncQueries, SyncStateRow } from "../../db/sync.js";
+import type { SyncStateRow } from "../../db/sync.js";
 import type { LdapTarget } from "../ldap/connection.js";
 import type { LdapOp } from "../planning/ops.js";
 import type { TargetConfig } from "../rules/config.js";
@@ -20,8 +24,6 @@ export interface Target {
 
 export interface DeliveryContext {
   store: Store;
-  sync: SyncQueries;
-  members: MemberSyncQueries;
   rules: RuleSet;
   targets: ReadonlyMap<string, Target>;
   /**
@@ -35,9 +37,10 @@ export interface DeliveryContext {
   now(): Date;
   /**
    * Writes that must be durable before the delivery goes on (a DN claim, before the entry is
-   * written): committed with the turn's other writes (db/group-commit.ts).
+   * written): committed with the turn's other writes (db/group-commit.ts). `write` is given the
+   * transaction's queries and awaits nothing but them.
    */
-  commit<T>(write: () => T): Promise<T>;
+  commit<T>(write: (tx: StoreQueries) => Promise<T> | T): Promise<T>;
   /** Audit: each LDAP operation run (all, or those before the failing one and the failing one). */
   reportLdapWrites(row: SyncStateRow, ops: LdapOp[], error?: unknown): void;
 }

@@ -28,9 +28,9 @@ export async function claimDn(ctx: DeliveryContext, row: SyncStateRow, dn: strin
   if (row.dnKey === key) return true;
   // Looked up and claimed in one write: two deliveries claiming one DN in the same turn see each other.
   const claim = () =>
-    ctx.commit(() => {
-      const holder = ctx.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
-      if (!holder) ctx.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
+    ctx.commit(async (tx) => {
+      const holder = await tx.sync.dnHolder(row.target, key, row.resourceType, row.resourceId);
+      if (!holder) await tx.sync.update(row.resourceType, row.resourceId, row.rule, { dnKey: key });
       return holder;
     });
   const holder = await claim();
@@ -41,7 +41,7 @@ export async function claimDn(ctx: DeliveryContext, row: SyncStateRow, dn: strin
   const id = there && directoryIdOf(there);
   if (there && (holder.directoryId === null || id === holder.directoryId)) {
     const scim = holder.resourceType === "User" || holder.resourceType === "Group";
-    const deleted = scim && ctx.read(holder.resourceType as ResourceKind, holder.resourceId, { members: false }) === undefined;
+    const deleted = scim && (await ctx.read(holder.resourceType as ResourceKind, holder.resourceId, { members: false })) === undefined;
     throw new LdapDeliveryError(
       `${dn} is held by ${deleted ? "deleted " : ""}${holder.resourceType} ${holder.resourceId} (rule ${holder.rule}${deleted ? ", whose deprovision action kept the entry" : ""}); ` +
         "this resource gets its own entry once that one is deleted from the directory",
@@ -49,7 +49,7 @@ export async function claimDn(ctx: DeliveryContext, row: SyncStateRow, dn: strin
     );
   }
   // The holder's entry is gone (deleted by hand) or replaced: its claim is stale.
-  await ctx.commit(() => ctx.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at }));
+  await ctx.commit((tx) => tx.sync.update(holder.resourceType, holder.resourceId, holder.rule, { dnKey: null, updated: at }));
   const next = await claim();
   return next ? { kind: "waiting", holder: next, dn, at } : true;
 }

@@ -6,7 +6,6 @@
  */
 import { dnKey } from "../ldap/dn.js";
 import type { SyncStateRow } from "../../db/sync.js";
-import { forgetTombstones } from "../../db/tombstones.js";
 import { LdapDeliveryError, readEntry } from "../ldap/executor.js";
 import type { LdapOp } from "../planning/ops.js";
 import type { DeliveryContext } from "./context.js";
@@ -37,8 +36,8 @@ export function deliverEntry(ctx: DeliveryContext, row: SyncStateRow): Promise<O
       return {
         kind: "finished",
         state: "remove",
-        also: () => {
-          if (row.directoryId !== null) forgetTombstones(ctx.store, row.target, dnKey(dn), row.directoryId);
+        also: async (tx) => {
+          if (row.directoryId !== null) await tx.tombstones.forget(row.target, dnKey(dn), row.directoryId);
         },
       };
     },

@@ -5,9 +5,8 @@
  * objectGUID on AD), so an entry made later at the same DN by someone else is not taken for ours.
  * Reconcile deletes only a rule's own leftovers; anything else under its base is `unmanaged`.
  */
-import type { Store } from "../../db/open.js";
-import { SyncQueries, type SyncStateRow } from "../../db/sync.js";
-import { recordTombstone, tombstoneOwner, tombstonesOf } from "../../db/tombstones.js";
+import type { Store, StoreQueries } from "../../db/store.js";
+import type { SyncStateRow } from "../../db/sync.js";
 import { dnKey } from "../ldap/dn.js";
 
 /**
@@ -40,10 +39,10 @@ export function removalLeavesEntries(rule: RemovableRule): boolean {
  * (its rule was removed with onRuleRemoved none or disable), the rule's provenance of that entry is
  * kept as a tombstone. `removedRule` is the row's rule when it is a removed one.
  */
-export function tombstoneIfLeftInPlace(store: Store, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): void {
+export async function tombstoneIfLeftInPlace(tx: Pick<StoreQueries, "tombstones">, row: SyncStateRow, removedRule: RemovableRule | undefined, at: string): Promise<void> {
   if (row.resourceType === ENTRY_KIND || row.dn === null || row.directoryId === null) return;
   if (!removedRule || !removalLeavesEntries(removedRule)) return;
-  recordTombstone(store, { rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
+  await tx.tombstones.record({ rule: row.rule, target: row.target, dnKey: dnKey(row.dn), dn: row.dn, directoryId: row.directoryId, resourceType: row.resourceType, resourceId: row.resourceId, at });
 }
 
 /** A directory entry under a rule's base that the rule does not expect. */
@@ -88,28 +87,27 @@ const sameEntry = (recorded: string | null, read: string | undefined) => recorde
  * rows and tombstones once each (streamed) and the other rules' rows of the target once, keeping
  * only the unexpected entries in memory.
  */
-export function classifyUnexpected(store: Store, rule: { name: string; target: string }, entries: UnexpectedEntry[]): { extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] } {
+export async function classifyUnexpected(store: Pick<Store, "sync" | "tombstones">, rule: { name: string; target: string }, entries: UnexpectedEntry[]): Promise<{ extra: OwnedEntry[]; unmanaged: UnmanagedEntry[] }> {
   if (!entries.length) return { extra: [], unmanaged: [] };
   const byKey = new Map(entries.map((e) => [dnKey(e.dn), e] as const));
   const owned = new Map<string, OwnedEntry>();
-  const sync = new SyncQueries(store.db);
   // Entry rows (a delete queued for an unmanaged entry) record no provenance: they are skipped.
-  for (const r of sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
+  for (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
     const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && sameEntry(r.directoryId, e.directoryId)) owned.set(key, { dn: e.dn, resourceType: r.resourceType, resourceId: r.resourceId, provenance: "correlation", directoryId: e.directoryId });
   }
-  for (const t of tombstonesOf(store, rule.name, rule.target)) {
+  for await (const t of store.tombstones.of(rule.name, rule.target)) {
     const e = byKey.get(t.dnKey);
     if (!e || owned.has(t.dnKey) || e.directoryId === undefined || e.directoryId !== t.directoryId) continue;
-    const holds = sync.get(t.resourceType, t.resourceId, rule.name);
+    const holds = await store.sync.get(t.resourceType, t.resourceId, rule.name);
     const x: OwnedEntry = { dn: e.dn, resourceType: t.resourceType, resourceId: t.resourceId, provenance: "tombstone", directoryId: e.directoryId };
     if (holds?.dn) x.blocked = `${t.resourceType}/${t.resourceId} holds ${holds.dn} for this rule`;
     owned.set(t.dnKey, x);
   }
 
   const others = new Map<string, string>();
-  for (const r of sync.rowsHoldingDns(ENTRY_KIND, { target: rule.target, exceptRule: rule.name })) {
+  for (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { target: rule.target, exceptRule: rule.name })) {
     const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && !owned.has(key) && !others.has(key) && sameEntry(r.directoryId, e.directoryId)) others.set(key, r.rule);
@@ -122,7 +120,7 @@ export function classifyUnexpected(store: Store, rule: { name: string; target: s
       extra.push(mine);
       continue;
     }
-    const owner = others.get(key) ?? (e.directoryId === undefined ? undefined : tombstoneOwner(store, rule.target, key, e.directoryId, rule.name));
+    const owner = others.get(key) ?? (e.directoryId === undefined ? undefined : await store.tombstones.owner(rule.target, key, e.directoryId, rule.name));
     unmanaged.push({ dn: e.dn, ...(e.directoryId === undefined ? {} : { directoryId: e.directoryId }), ...(owner === undefined ? {} : { owner }) });
   }
   return { extra, unmanaged };

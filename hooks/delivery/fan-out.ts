@@ -19,34 +19,37 @@ export class FanOut {
   ) {}
 
   /** Whether committed outbox rows wait to be fanned out (two index reads, no write). */
-  behind(): boolean {
-    const { cursor, newest } = this.ctx.sync.outboxPosition();
+  async behind(): Promise<boolean> {
+    const { cursor, newest } = await this.ctx.store.sync.outboxPosition();
     return newest > cursor;
   }
 
-  /** Fans out up to FAN_OUT_BATCH outbox rows; how many it took (0 when caught up). */
-  run(): number {
-    if (!this.behind()) return 0;
-    const { sync, rules } = this.ctx;
-    return this.ctx.store.transaction(() => {
-      const { upTo, rows: changed, groupChanges } = sync.changedSince(sync.cursor(), FAN_OUT_BATCH);
+  /**
+   * Fans out up to FAN_OUT_BATCH outbox rows; how many it took (0 when caught up). Two runs at
+   * once are safe: transactions take turns, and each reads the cursor inside its own.
+   */
+  async run(): Promise<number> {
+    if (!(await this.behind())) return 0;
+    const { rules } = this.ctx;
+    return this.ctx.store.transaction(async (tx) => {
+      const { upTo, rows: changed, groupChanges } = await tx.sync.changedSince(await tx.sync.cursor(), FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.ctx.now().toISOString();
       for (const c of changed) {
         if (c.kind === "User") {
-          const secret = sync.takePendingSecret(c.id);
+          const secret = await tx.sync.takePendingSecret(c.id);
           for (const rule of rules.users) {
-            sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
-            if (secret !== undefined && rule.actions.password) sync.setSecret(c.kind, c.id, rule.name, secret);
+            await tx.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+            if (secret !== undefined && rule.actions.password) await tx.sync.setSecret(c.kind, c.id, rule.name, secret);
           }
           // A user who left groups without a group change (deleted): its groups drop it.
-          this.memberships.markLeftMemberships(c.id, c.seq, at);
+          await this.memberships.markLeftMemberships(tx, c.id, c.seq, at);
         } else if (c.kind === "Group") {
-          for (const rule of rules.groups) sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
+          for (const rule of rules.groups) await tx.sync.markPending(c.kind, c.id, rule.name, rule.target, c.seq, at);
         }
       }
-      if (rules.readsMemberships) this.memberships.fanOut(groupChanges, at);
-      sync.setCursor(upTo);
+      if (rules.readsMemberships) await this.memberships.fanOut(tx, groupChanges, at);
+      await tx.sync.setCursor(upTo);
       return changed.length;
     });
   }
@@ -55,20 +58,20 @@ export class FanOut {
    * At start-up: remembers the configured rules (so a later removal can still be deprovisioned)
    * and queues the entries of removed rules; a removed rule is forgotten once it has no entries.
    */
-  noteRules(): void {
-    const { sync, rules } = this.ctx;
+  async noteRules(): Promise<void> {
+    const { rules } = this.ctx;
     const at = this.ctx.now().toISOString();
-    this.ctx.store.transaction(() => {
+    await this.ctx.store.transaction(async ({ sync }) => {
       // Rows written before dn_key existed: which DN each holds, so no other resource takes it.
-      for (let rows = sync.rowsWithoutDnKey(1000); rows.length; rows = sync.rowsWithoutDnKey(1000)) {
-        for (const r of rows) sync.update(r.resourceType, r.resourceId, r.rule, { dnKey: dnKey(r.dn) });
+      for (let rows = await sync.rowsWithoutDnKey(1000); rows.length; rows = await sync.rowsWithoutDnKey(1000)) {
+        for (const r of rows) await sync.update(r.resourceType, r.resourceId, r.rule, { dnKey: dnKey(r.dn) });
       }
-      for (const r of rules.users) sync.rememberRule(r.name, "User", r.target, r.config, at);
-      for (const r of rules.groups) sync.rememberRule(r.name, "Group", r.target, r.config, at);
+      for (const r of rules.users) await sync.rememberRule(r.name, "User", r.target, r.config, at);
+      for (const r of rules.groups) await sync.rememberRule(r.name, "Group", r.target, r.config, at);
       for (const r of rules.removed) {
-        const rows = sync.rowsOfRule(r.name);
-        if (!rows.length) sync.forgetRule(r.name);
-        for (const row of rows) sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
+        const rows = await sync.rowsOfRule(r.name);
+        if (!rows.length) await sync.forgetRule(r.name);
+        for (const row of rows) await sync.update(row.resourceType, row.resourceId, row.rule, { state: "pending", attempts: 0, nextAttempt: null, updated: at });
       }
     });
   }

@@ -5,6 +5,7 @@
  * unknown member DNs; OpenLDAP would accept them silently), and its delivery brings the group back.
  */
 import type { MemberSyncRow } from "../../db/member-sync.js";
+import type { StoreQueries } from "../../db/store.js";
 import type { SyncStateRow } from "../../db/sync.js";
 import { planGroup, type GroupPlanEvent, type WrittenGroup } from "../planning/group-planner.js";
 import type { LdapOp } from "../planning/ops.js";
@@ -19,14 +20,14 @@ import { executeReported, runDelivery } from "./template.js";
 /** Members a preview of a group entering the directory plans with (the status API). */
 const PREVIEW_MEMBERS = 1000;
 
-export function deliverGroup(ctx: DeliveryContext, memberships: Memberships, row: SyncStateRow): Promise<Outcome> {
+export async function deliverGroup(ctx: DeliveryContext, memberships: Memberships, row: SyncStateRow): Promise<Outcome> {
   const { rule, removed } = ctx.rules.group(row.rule)!;
   const target = ctx.targets.get(row.target)!;
-  const group = removed ? undefined : ctx.read("Group", row.resourceId, { members: rule.filterNeedsMembers });
+  const group = removed ? undefined : await ctx.read("Group", row.resourceId, { members: rule.filterNeedsMembers });
   const written = row.written ? (JSON.parse(row.written) as WrittenGroup) : undefined;
   const started = ctx.now().toISOString();
   const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
-  const forget = () => ctx.members.forgetGroup(rule.name, row.resourceId);
+  const forget = (tx: StoreQueries) => tx.memberSync.forgetGroup(rule.name, row.resourceId);
   return runDelivery(started, {
     event,
     written,
@@ -61,7 +62,10 @@ export function deliverGroup(ctx: DeliveryContext, memberships: Memberships, row
         directoryId = result.directoryId ?? directoryId;
       }
       ctx.logger.debug({ rule: rule.name, id: row.resourceId, ops: plan.ops.length, event }, "group delivered");
-      const settle = (s: { member: MemberSyncRow; dn: string | null }) => ctx.members.settle(rule.name, row.resourceId, s.member, s.dn);
+      const settle = (tx: StoreQueries, s: { member: MemberSyncRow; dn: string | null }) => tx.memberSync.settle(rule.name, row.resourceId, s.member, s.dn);
+      const settleAll = async (tx: StoreQueries, which: { member: MemberSyncRow; dn: string | null }[]) => {
+        for (const s of which) await settle(tx, s);
+      };
       // Deleted or left in place (onRuleRemoved none): either way no longer tracked.
       if (event === "ruleRemoved") return { kind: "finished", state: "remove", also: forget };
       if (plan.written === null && written) {
@@ -70,16 +74,16 @@ export function deliverGroup(ctx: DeliveryContext, memberships: Memberships, row
         return {
           kind: "finished",
           state: "in_sync",
-          also: () => {
-            for (const s of settles) if (s.dn === null) settle(s);
-            ctx.sync.update(row.resourceType, row.resourceId, row.rule, { written: null, dn: null, directoryId: null });
+          also: async (tx) => {
+            await settleAll(tx, settles.filter((s) => s.dn === null));
+            await tx.sync.update(row.resourceType, row.resourceId, row.rule, { written: null, dn: null, directoryId: null });
           },
         };
       }
       const created = plan.written !== null && (written !== undefined || plan.ops.length > 0);
       // emptyGroups "skip": not created until a member can be written (a member's delivery brings
       // the group back here).
-      if (!created) return { kind: "finished", state: "in_sync", more, also: () => settles.forEach(settle) };
+      if (!created) return { kind: "finished", state: "in_sync", more, also: (tx) => settleAll(tx, settles) };
       return {
         kind: "finished",
         state: "in_sync",
@@ -88,11 +92,11 @@ export function deliverGroup(ctx: DeliveryContext, memberships: Memberships, row
         directoryId,
         at: started,
         more,
-        also: () => {
-          settles.forEach(settle);
+        also: async (tx) => {
+          await settleAll(tx, settles);
           // A user whose entry waits to be deleted until its groups drop it goes on now, not at
           // its next backoff (Memberships.evictFromGroups).
-          for (const s of settles) if (s.member.evict && s.dn === null) ctx.sync.retryNow("User", s.member.memberId, row.target, started);
+          for (const s of settles) if (s.member.evict && s.dn === null) await tx.sync.retryNow("User", s.member.memberId, row.target, started);
         },
       };
     },
@@ -113,8 +117,8 @@ export async function previewGroup(
   const found = ctx.rules.group(ruleName);
   if (!found) return { event: "ruleRemoved", ops: [], error: `no group rule ${ruleName}` };
   const { rule, removed } = found;
-  const row = ctx.sync.get("Group", groupId, ruleName);
-  const group = removed ? undefined : ctx.read("Group", groupId, { members: rule.filterNeedsMembers });
+  const row = await ctx.store.sync.get("Group", groupId, ruleName);
+  const group = removed ? undefined : await ctx.read("Group", groupId, { members: rule.filterNeedsMembers });
   const written = row?.written ? (JSON.parse(row.written) as WrittenGroup) : undefined;
   const event: GroupPlanEvent = removed ? "ruleRemoved" : !group ? "delete" : matchesGroupRule(rule, group) ? "upsert" : "leftFilter";
   try {
@@ -126,8 +130,8 @@ export async function previewGroup(
     const pairs: MemberSyncRow[] = !rule.actions.members
       ? []
       : written
-        ? ctx.members.dirtyRows(rule.name, groupId, MEMBER_BATCH)
-        : ctx.members.memberIds(groupId).slice(0, PREVIEW_MEMBERS).map((memberId) => ({ memberId, dn: null, dirty: 0, evict: false }));
+        ? await ctx.store.memberSync.dirtyRows(rule.name, groupId, MEMBER_BATCH)
+        : (await ctx.store.memberSync.memberIds(groupId)).slice(0, PREVIEW_MEMBERS).map((memberId) => ({ memberId, dn: null, dirty: 0, evict: false }));
     const delta = await memberships.classify(rule.target, groupId, pairs, written);
     const plan = planGroup({ rule, event, after, lastWritten: written, membersAdded: delta.added, membersRemoved: delta.removed, membersMaybeHeld: delta.maybeHeld, membersRespelled: delta.respelled });
     return "error" in plan ? { event, dn: after.dn, ops: [], error: plan.error } : { event, dn: after.dn, ops: plan.ops };

@@ -10,6 +10,7 @@
  *   user's entry is deleted only after its groups dropped it.
  */
 import type { MemberSyncRow } from "../../db/member-sync.js";
+import type { StoreQueries } from "../../db/store.js";
 import type { GroupChange, SyncStateRow } from "../../db/sync.js";
 import type { WrittenGroup } from "../planning/group-planner.js";
 import type { DeliverableGroupRule } from "../rules/group-rule.js";
@@ -42,48 +43,54 @@ export interface MemberDelta {
 export class Memberships {
   constructor(private readonly ctx: DeliveryContext) {}
 
-  /** A user who left groups without a group change (a deleted user leaves them all, RFC 7644 §3.6): the groups whose entries hold its DN drop it. */
-  markLeftMemberships(memberId: string, seq: number, at: string): void {
+  /**
+   * A user who left groups without a group change (a deleted user leaves them all, RFC 7644 §3.6):
+   * the groups whose entries hold its DN drop it. Inside the fan-out's transaction (`tx`).
+   */
+  async markLeftMemberships(tx: StoreQueries, memberId: string, seq: number, at: string): Promise<void> {
     const groupRules = this.ctx.rules.groups;
     if (!groupRules.length) return;
-    for (const m of this.ctx.members.ofMember(memberId, groupRules.map((r) => r.name))) {
-      if (this.ctx.members.memberType(m.groupId, memberId) !== undefined) continue;
+    for (const m of await tx.memberSync.ofMember(memberId, groupRules.map((r) => r.name))) {
+      if ((await tx.memberSync.memberType(m.groupId, memberId)) !== undefined) continue;
       const rule = this.ctx.rules.group(m.rule)!.rule;
-      this.ctx.members.markDirty(m.rule, m.groupId, memberId);
-      this.ctx.sync.markPending("Group", m.groupId, m.rule, rule.target, seq, at);
+      await tx.memberSync.markDirty(m.rule, m.groupId, memberId);
+      await tx.sync.markPending("Group", m.groupId, m.rule, rule.target, seq, at);
     }
   }
 
-  /** Group changes' member deltas become dirty pairs; users whose `groups` changed are marked for group-based user rules. */
-  fanOut(changes: GroupChange[], at: string): void {
+  /**
+   * Group changes' member deltas become dirty pairs; users whose `groups` changed are marked for
+   * group-based user rules. Inside the fan-out's transaction (`tx`).
+   */
+  async fanOut(tx: StoreQueries, changes: GroupChange[], at: string): Promise<void> {
     // (The groups themselves are marked pending by the fan-out: every Group change row, refreshes
     // included, is in its batch.)
-    const { members, sync } = this.ctx;
+    const { memberSync: members, sync } = tx;
     for (const g of changes) {
       const added = parseIds(g.membersAdded);
       const removed = parseIds(g.membersRemoved);
       for (const rule of this.ctx.rules.groups) {
-        if (g.op === "resync") members.markAllDirty(rule.name, g.id);
-        for (const id of added) members.markDirty(rule.name, g.id, id);
-        for (const id of removed) members.markDirty(rule.name, g.id, id);
+        if (g.op === "resync") await members.markAllDirty(rule.name, g.id);
+        for (const id of added) await members.markDirty(rule.name, g.id, id);
+        for (const id of removed) await members.markDirty(rule.name, g.id, id);
       }
       if (g.op === "refresh" || !this.ctx.rules.groupBased.length) continue;
       // Users whose `groups` changed: joined or left, or the group's displayName changed under them.
       const renamed = g.op === "update" && g.displayBefore !== g.displayAfter;
       for (const { rule, display } of this.ctx.rules.groupBased) {
-        const ids = new Set([...added, ...removed, ...(renamed && display ? members.memberIds(g.id) : [])]);
+        const ids = new Set([...added, ...removed, ...(renamed && display ? await members.memberIds(g.id) : [])]);
         for (const id of ids) {
-          if (members.isUser(id) || sync.get("User", id, rule.name)) sync.markPending("User", id, rule.name, rule.target, g.seq, at);
+          if ((await members.isUser(id)) || (await sync.get("User", id, rule.name))) await sync.markPending("User", id, rule.name, rule.target, g.seq, at);
         }
       }
     }
   }
 
-  /** Queues a look at every group holding `memberId` in SCIM, for the group rules on `target`. */
-  refreshGroupsOf(memberId: string, target: string): void {
+  /** Queues a look at every group holding `memberId` in SCIM, for the group rules on `target`; inside the transaction `tx`. */
+  async refreshGroupsOf(tx: StoreQueries, memberId: string, target: string): Promise<void> {
     if (!this.ctx.rules.groupRulesOn(target).length) return;
     const at = this.ctx.now().toISOString();
-    for (const groupId of this.ctx.members.groupsOf(memberId)) this.ctx.sync.refreshGroup(groupId, [memberId], at);
+    for (const groupId of await tx.memberSync.groupsOf(memberId)) await tx.sync.refreshGroup(groupId, [memberId], at);
   }
 
   /**
@@ -92,8 +99,8 @@ export class Memberships {
    * there). Returns the outcome that marks those memberships for eviction and puts the user's
    * delivery back a little, or undefined when no group holds the entry (the delete goes on).
    */
-  evictFromGroups(row: SyncStateRow, at: string, dn: string): Outcome | undefined {
-    if (!this.heldBy(row, dn).length) return undefined;
+  async evictFromGroups(row: SyncStateRow, at: string, dn: string): Promise<Outcome | undefined> {
+    if (!(await this.heldBy(this.ctx.store, row, dn)).length) return undefined;
     if (row.attempts >= EVICTION_MAX_WAITS) {
       // A group that cannot be written (its own delivery failing) must not hold the user's
       // deprovisioning forever; the dangling value is reported and reconcile can repair it.
@@ -107,11 +114,11 @@ export class Memberships {
       reason: "waiting for its removal from its groups before the entry is deleted",
       // Read again as the outcome commits: a group delivery that settled meanwhile already dropped
       // the value, and marking its pair again would remove it a second time.
-      also: () => {
-        const held = this.heldBy(row, dn);
+      also: async (tx) => {
+        const held = await this.heldBy(tx, row, dn);
         for (const m of held) {
-          this.ctx.members.markDirty(m.rule, m.groupId, row.resourceId, true);
-          this.ctx.sync.refreshGroup(m.groupId, [row.resourceId], at);
+          await tx.memberSync.markDirty(m.rule, m.groupId, row.resourceId, true);
+          await tx.sync.refreshGroup(m.groupId, [row.resourceId], at);
         }
         return held.length > 0;
       },
@@ -123,12 +130,13 @@ export class Memberships {
    * it had before a rename the group has not caught up with (with refint, the directory already
    * holds the new DN while the pair still records the old one). Not values naming another of the
    * user's entries in the same directory (e.g. a group-based rule's), which its groups keep.
+   * Read through `q`: the store (committed state), or a transaction's queries.
    */
-  private heldBy(row: SyncStateRow, dn: string): { rule: string; groupId: string; dn: string | null }[] {
+  private async heldBy(q: Pick<StoreQueries, "sync" | "memberSync">, row: SyncStateRow, dn: string): Promise<{ rule: string; groupId: string; dn: string | null }[]> {
     const rules = this.ctx.rules.groupRulesOn(row.target);
     if (!rules.length) return [];
-    const others = this.ctx.sync.entriesOf(row.resourceType, row.resourceId, row.target).filter((o) => o.rule !== row.rule && !sameDn(o.dn, dn));
-    return this.ctx.members.ofMember(row.resourceId, [...rules]).filter((m) => m.dn !== null && (sameDn(m.dn, dn) || !others.some((o) => sameDn(o.dn, m.dn!))));
+    const others = (await q.sync.entriesOf(row.resourceType, row.resourceId, row.target)).filter((o) => o.rule !== row.rule && !sameDn(o.dn, dn));
+    return (await q.memberSync.ofMember(row.resourceId, [...rules])).filter((m) => m.dn !== null && (sameDn(m.dn, dn) || !others.some((o) => sameDn(o.dn, m.dn!))));
   }
 
   /**
@@ -138,11 +146,12 @@ export class Memberships {
    */
   async delta(rule: DeliverableGroupRule, row: SyncStateRow, written: WrittenGroup | undefined): Promise<MemberDelta & { more: boolean }> {
     if (!rule.actions.members) return { added: [], removed: [], maybeHeld: [], respelled: [], settles: [], more: false };
-    const limit = written ? MEMBER_BATCH : -1; // SQLite: LIMIT -1 is no limit
+    const limit = written ? MEMBER_BATCH : -1; // -1: every dirty pair (MemberSyncQueries.dirtyRows)
     // A group entering the directory (new, back in the rule's filter, or a rule added later)
-    // takes its whole current membership, not only the deltas seen so far.
-    if (!written) this.ctx.members.markAllDirty(rule.name, row.resourceId);
-    const dirty = this.ctx.members.dirtyRows(rule.name, row.resourceId, limit);
+    // takes its whole current membership, not only the deltas seen so far: committed (with the
+    // turn's other writes) before the dirty pairs are read back.
+    if (!written) await this.ctx.commit((tx) => tx.memberSync.markAllDirty(rule.name, row.resourceId));
+    const dirty = await this.ctx.store.memberSync.dirtyRows(rule.name, row.resourceId, limit);
     const delta = await this.classify(row.target, row.resourceId, dirty, written);
     return { ...delta, more: limit > 0 && dirty.length >= limit && delta.settles.length > 0 };
   }
@@ -162,8 +171,8 @@ export class Memberships {
       if (i > 0 && i % CLASSIFY_CHUNK === 0) await new Promise((r) => setImmediate(r));
       // Values written into an entry that is not there any more are not there either.
       const had = written ? member.dn : null;
-      const type = member.evict ? undefined : this.ctx.members.memberType(groupId, member.memberId);
-      const want = type ? this.ctx.members.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
+      const type = member.evict ? undefined : await this.ctx.store.memberSync.memberType(groupId, member.memberId);
+      const want = type ? await this.ctx.store.memberSync.memberDn(type, member.memberId, type === "User" ? userRules : groupRules) : undefined;
       if (type && want === undefined && had === null) {
         // Waits for the member's own delivery, which marks the pair again (refreshGroupsOf). The
         // pair is settled, not left dirty: a large group whose users are still being created is
@@ -203,11 +212,11 @@ export class Memberships {
   private async dnsOfMember(target: string, memberId: string): Promise<string[]> {
     const userRules = this.ctx.rules.userRulesOn(target);
     const groupRules = this.ctx.rules.groupRulesOn(target);
-    const users = this.ctx.sync.entriesOf("User", memberId, target).filter((e) => userRules.includes(e.rule));
-    const groups = users.length ? [] : this.ctx.sync.entriesOf("Group", memberId, target).filter((e) => groupRules.includes(e.rule));
+    const users = (await this.ctx.store.sync.entriesOf("User", memberId, target)).filter((e) => userRules.includes(e.rule));
+    const groups = users.length ? [] : (await this.ctx.store.sync.entriesOf("Group", memberId, target)).filter((e) => groupRules.includes(e.rule));
     const dns = [...users, ...groups].map((e) => e.dn);
     const moving = users.filter((e) => e.state === "pending" || e.state === "retrying");
-    const resource = moving.length ? this.ctx.read("User", memberId) : undefined;
+    const resource = moving.length ? await this.ctx.read("User", memberId) : undefined;
     for (const e of moving) {
       const found = this.ctx.rules.user(e.rule);
       const rule = found && !found.removed ? found.rule : undefined;

@@ -4,6 +4,7 @@
  * never records anything itself, so nothing a delivery does is `in_sync` before its outcome is
  * durable.
  */
+import type { StoreQueries } from "../../db/store.js";
 import type { SyncStateRow } from "../../db/sync.js";
 
 export type FinishedState = "in_sync" | "out_of_scope" | "remove" | "needs_password";
@@ -24,8 +25,11 @@ export type Outcome =
       at?: string;
       /** More work is queued for this row (a large membership change): deliver again. */
       more?: boolean;
-      /** Further writes that must commit with the outcome (member pairs settled, groups refreshed). */
-      also?: () => void;
+      /**
+       * Further writes that must commit with the outcome (member pairs settled, groups refreshed),
+       * made through the outcome's transaction; they await nothing but its queries.
+       */
+      also?: (tx: StoreQueries) => Promise<void>;
     }
   /** The delivery failed: retried with backoff when transient, parked as failed after maxAttempts. */
   | { kind: "failed"; error: unknown; at: string }
@@ -36,10 +40,10 @@ export type Outcome =
   | { kind: "waiting"; holder: SyncStateRow; dn: string; at: string }
   /**
    * The row cannot go on yet for a reason of its own (a user entry waiting for its groups to drop
-   * it before it is deleted): it is retried at `retryAt` with one more attempt. `also` runs as the
-   * outcome commits and says whether the reason still holds (if not, the row is due again now).
+   * it before it is deleted): it is retried at `retryAt` with one more attempt. `also` runs in the
+   * outcome's transaction and says whether the reason still holds (if not, the row is due again now).
    */
-  | { kind: "parked"; retryAt: Date; reason: string; at: string; also: () => boolean };
+  | { kind: "parked"; retryAt: Date; reason: string; at: string; also: (tx: StoreQueries) => Promise<boolean> };
 
 /** How a delivery ended, as metrics count it. */
 export type DeliveryResult = "success" | "transient_failure" | "permanent_failure";

@@ -5,17 +5,15 @@
  * its delivery ran stays pending for another round, whatever the outcome.
  */
 import type { GroupCommit } from "../../db/group-commit.js";
-import { rowKey, type SyncQueries, type SyncStateRow } from "../../db/sync.js";
+import type { StoreQueries } from "../../db/store.js";
+import { rowKey, type SyncStateRow } from "../../db/sync.js";
 import { dnKey } from "../ldap/dn.js";
 import { LdapDeliveryError } from "../ldap/executor.js";
-import type { Store } from "../../db/open.js";
 import { tombstoneIfLeftInPlace } from "./entry-ownership.js";
 import type { Outcome } from "./outcome.js";
 import type { RuleSet } from "./rule-set.js";
 
 export interface RecorderOptions {
-  store: Store;
-  sync: SyncQueries;
   rules: RuleSet;
   commit: GroupCommit;
   now: () => Date;
@@ -31,22 +29,23 @@ export class OutcomeRecorder {
    * the write left work due now (the row itself again, or rows that waited for it).
    */
   record(row: SyncStateRow, outcome: Outcome): Promise<boolean> {
-    return this.o.commit.run(() => this.apply(row, outcome));
+    return this.o.commit.run((tx) => this.apply(tx, row, outcome));
   }
 
-  private apply(row: SyncStateRow, outcome: Outcome): boolean {
-    const current = this.o.sync.get(row.resourceType, row.resourceId, row.rule);
+  /** Inside the group commit's transaction: every statement through `tx`, awaited in turn. */
+  private async apply(tx: StoreQueries, row: SyncStateRow, outcome: Outcome): Promise<boolean> {
+    const current = await tx.sync.get(row.resourceType, row.resourceId, row.rule);
     if (!current) return false;
     const newer = current.wantedSeq !== row.wantedSeq;
     const at = this.o.now().toISOString();
     switch (outcome.kind) {
       case "finished":
-        return this.finish(row, current, outcome, newer || outcome.more === true, at);
+        return this.finish(tx, row, current, outcome, newer || outcome.more === true, at);
       case "failed":
-        this.fail(row, outcome.error, outcome.at, newer, at);
+        await this.fail(tx, row, outcome.error, outcome.at, newer, at);
         return newer;
       case "waiting":
-        this.o.sync.update(row.resourceType, row.resourceId, row.rule, {
+        await tx.sync.update(row.resourceType, row.resourceId, row.rule, {
           state: newer ? "pending" : "retrying",
           waitingFor: rowKey(outcome.holder),
           lastAttempt: outcome.at,
@@ -58,8 +57,8 @@ export class OutcomeRecorder {
         });
         return newer;
       case "parked": {
-        const now = newer || !outcome.also();
-        this.o.sync.update(row.resourceType, row.resourceId, row.rule, {
+        const now = newer || !(await outcome.also(tx));
+        await tx.sync.update(row.resourceType, row.resourceId, row.rule, {
           state: now ? "pending" : "retrying",
           attempts: row.attempts + 1,
           nextAttempt: now ? null : outcome.retryAt.toISOString(),
@@ -72,21 +71,21 @@ export class OutcomeRecorder {
     }
   }
 
-  private finish(row: SyncStateRow, current: SyncStateRow, r: Extract<Outcome, { kind: "finished" }>, again: boolean, at: string): boolean {
-    r.also?.();
+  private async finish(tx: StoreQueries, row: SyncStateRow, current: SyncStateRow, r: Extract<Outcome, { kind: "finished" }>, again: boolean, at: string): Promise<boolean> {
+    await r.also?.(tx);
     let due = again;
     const dn = r.state === "remove" ? null : (r.dn ?? current.dn);
     // A resource waiting for this one's entry to leave a DN may go on once it has.
     if (current.dnKey !== null && (dn === null || dnKey(dn) !== current.dnKey)) {
-      if (this.o.sync.wakeWaitingFor(rowKey(row), at) > 0) due = true;
+      if ((await tx.sync.wakeWaitingFor(rowKey(row), at)) > 0) due = true;
     }
     if (r.state === "remove" && !again) {
-      tombstoneIfLeftInPlace(this.o.store, current, this.o.rules.removedRule(row.rule), at);
-      this.o.sync.remove(row.resourceType, row.resourceId, row.rule);
-      if (this.o.rules.isRemoved(row.rule) && !this.o.sync.hasRowsOf(row.rule)) this.o.sync.forgetRule(row.rule);
+      await tombstoneIfLeftInPlace(tx, current, this.o.rules.removedRule(row.rule), at);
+      await tx.sync.remove(row.resourceType, row.resourceId, row.rule);
+      if (this.o.rules.isRemoved(row.rule) && !(await tx.sync.hasRowsOf(row.rule))) await tx.sync.forgetRule(row.rule);
       return due;
     }
-    this.o.sync.update(row.resourceType, row.resourceId, row.rule, {
+    await tx.sync.update(row.resourceType, row.resourceId, row.rule, {
       state: again ? "pending" : r.state === "remove" ? "out_of_scope" : r.state,
       deliveredSeq: row.wantedSeq,
       dn,
@@ -107,7 +106,7 @@ export class OutcomeRecorder {
     return due;
   }
 
-  private fail(row: SyncStateRow, e: unknown, startedAt: string, newer: boolean, at: string): void {
+  private async fail(tx: StoreQueries, row: SyncStateRow, e: unknown, startedAt: string, newer: boolean, at: string): Promise<void> {
     const err = e instanceof LdapDeliveryError ? e : undefined;
     const transient = err?.transient ?? false;
     const message = e instanceof Error ? e.message : String(e);
@@ -117,7 +116,7 @@ export class OutcomeRecorder {
     // Exponential backoff with full jitter: spreads retries of many entries after an outage.
     const ceiling = Math.min(maxMs, initialMs * 2 ** Math.min(attempts - 1, 20));
     const delay = Math.round(ceiling / 2 + Math.random() * (ceiling / 2));
-    this.o.sync.update(row.resourceType, row.resourceId, row.rule, {
+    await tx.sync.update(row.resourceType, row.resourceId, row.rule, {
       state: newer ? "pending" : giveUp ? "failed" : "retrying",
       attempts: newer ? 0 : attempts,
       lastAttempt: startedAt,

@@ -13,11 +13,11 @@ export interface SchedulerOptions {
   /** The rules whose rows a target's slots take. */
   rulesOn(target: string): string[];
   /** Rows due now for these rules, oldest change first (db/sync.ts due). */
-  due(now: string, rules: string[], limit: number): SyncStateRow[];
+  due(now: string, rules: string[], limit: number): Promise<SyncStateRow[]>;
   /** Whether anything at all is due or unfanned (idle()). */
-  anythingDue(): boolean;
+  anythingDue(): Promise<boolean>;
   /** Fans out committed outbox rows; how many it took (0: none left). */
-  fanOut(): number;
+  fanOut(): Promise<number>;
   /** Runs one delivery and records its outcome; never rejects. */
   deliver(row: SyncStateRow): Promise<void>;
   /** Told of a pump that threw (the rows stay due; the next pump tries again). */
@@ -43,7 +43,10 @@ export class Scheduler {
   private readonly queued = new Map<string, SyncStateRow[]>();
   private timer: NodeJS.Timeout | undefined;
   private running = false;
+  /** A pump is scheduled or under way (one at a time). */
   private pumping = false;
+  /** The pump under way, if any: stop() waits for it. */
+  private pumpRun: Promise<void> | undefined;
   private again = false;
   /** The queues may miss rows that are due sooner (a retry whose time came): read them again. */
   private stale = true;
@@ -62,6 +65,9 @@ export class Scheduler {
   async stop(): Promise<void> {
     this.running = false;
     if (this.timer) clearInterval(this.timer);
+    // A pump under way may be between a due query and starting what it read: it starts nothing
+    // once it sees `running` false, and the deliveries it started before are waited for below.
+    await this.pumpRun;
     this.queued.clear();
     await Promise.allSettled([...this.inFlight.values()]);
   }
@@ -80,17 +86,16 @@ export class Scheduler {
     this.pumping = true;
     const later = this.o.storageFailing() ? (f: () => void) => setTimeout(f, STORAGE_FAULT_PUMP_MS) : setImmediate;
     later(() => {
-      try {
-        this.pump();
-      } catch (e) {
-        this.o.pumpFailed(e);
-      } finally {
-        this.pumping = false;
-        if (this.again) {
-          this.again = false;
-          this.wake();
-        }
-      }
+      this.pumpRun = this.pump()
+        .catch((e: unknown) => this.o.pumpFailed(e))
+        .finally(() => {
+          this.pumpRun = undefined;
+          this.pumping = false;
+          if (this.again) {
+            this.again = false;
+            this.wake();
+          }
+        });
     });
   }
 
@@ -101,15 +106,16 @@ export class Scheduler {
   }
 
   /** Nothing in flight, nothing due, nothing left to fan out. */
-  idle(): boolean {
-    return this.inFlight.size === 0 && !this.o.anythingDue();
+  async idle(): Promise<boolean> {
+    return this.inFlight.size === 0 && !(await this.o.anythingDue());
   }
 
-  private pump(): void {
-    // stop() can come between a wake() and its setImmediate: no delivery may start once stop()
-    // took its snapshot of the ones in flight (it would run against a closed connection and store).
+  private async pump(): Promise<void> {
+    // stop() can come between a wake() and its setImmediate, or while the pump awaits the store:
+    // no delivery may start once stop() took its snapshot of the ones in flight (it would run
+    // against a closed connection and store).
     if (!this.running) return;
-    while (this.o.fanOut() > 0);
+    while ((await this.o.fanOut()) > 0) if (!this.running) return;
     const reread = this.stale;
     this.stale = false;
     const now = this.o.now().toISOString();
@@ -119,9 +125,14 @@ export class Scheduler {
       let queue = this.queued.get(name) ?? [];
       if (reread || queue.length < free()) {
         // In-flight rows are still pending and come back from the query: skipped, not counted.
+        // Skipped too when in flight as the query was asked: one that finished while it ran may
+        // come back as read before its outcome committed, and must not start again from that.
         const busy = this.busy.get(name) ?? 0;
         const rules = this.o.rulesOn(name);
-        queue = rules.length ? this.o.due(now, rules, busy + free() + CLAIM_BATCH).filter((r) => !this.inFlight.has(rowKey(r))) : [];
+        const flying = new Set(this.inFlight.keys());
+        const due = rules.length ? await this.o.due(now, rules, busy + free() + CLAIM_BATCH) : [];
+        if (!this.running) return;
+        queue = due.filter((r) => !flying.has(rowKey(r)) && !this.inFlight.has(rowKey(r)));
       }
       while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
       this.queued.set(name, queue);

@@ -24,10 +24,10 @@ export function deliveryEvent(rule: CompiledRule, resource: Record<string, unkno
   return matchesRule(rule, resource) ? "upsert" : "leftFilter";
 }
 
-export function deliverUser(ctx: DeliveryContext, memberships: Memberships, row: SyncStateRow): Promise<Outcome> {
+export async function deliverUser(ctx: DeliveryContext, memberships: Memberships, row: SyncStateRow): Promise<Outcome> {
   const { rule, removed } = ctx.rules.user(row.rule)!;
   const target = ctx.targets.get(row.target)!;
-  const resource = removed ? undefined : ctx.read("User", row.resourceId);
+  const resource = removed ? undefined : await ctx.read("User", row.resourceId);
   const written = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
   const started = ctx.now().toISOString();
   const event = deliveryEvent(rule, resource, removed);
@@ -62,7 +62,7 @@ export function deliverUser(ctx: DeliveryContext, memberships: Memberships, row:
       let recreated = false;
       const deleting = plan.ops.find((op) => op.kind === "delete");
       if (deleting) {
-        const evicting = memberships.evictFromGroups(row, started, deleting.dn);
+        const evicting = await memberships.evictFromGroups(row, started, deleting.dn);
         if (evicting) return evicting;
       }
       if (plan.ops.length) {
@@ -98,7 +98,7 @@ export function deliverUser(ctx: DeliveryContext, memberships: Memberships, row:
         directoryId,
         deliveredSecret: password !== undefined,
         at: started,
-        also: moved ? () => memberships.refreshGroupsOf(row.resourceId, row.target) : undefined,
+        also: moved ? (tx) => memberships.refreshGroupsOf(tx, row.resourceId, row.target) : undefined,
       };
     },
   });

@@ -9,11 +9,9 @@
  */
 import type { Logger } from "pino";
 import { GroupCommit } from "../../db/group-commit.js";
-import { MemberSyncQueries } from "../../db/member-sync.js";
-import type { Store } from "../../db/open.js";
 import { resourceReader } from "../../db/read-resource.js";
-import { storageHealthOf } from "../../db/storage-faults.js";
-import { SyncQueries, type SyncStateRow } from "../../db/sync.js";
+import type { Store } from "../../db/store.js";
+import type { SyncStateRow } from "../../db/sync.js";
 import type { SchemaRegistry } from "../../schemas/registry.js";
 import { LdapDeliveryError } from "../ldap/executor.js";
 import { describeOp, type LdapOp } from "../planning/ops.js";
@@ -92,7 +90,6 @@ export interface LdapWriteReport {
 const BACKLOG_READ_MS = 50;
 
 export class DeliveryWorker {
-  readonly sync: SyncQueries;
   readonly now: () => Date;
   private readonly ctx: DeliveryContext;
   private readonly memberships: Memberships;
@@ -100,19 +97,17 @@ export class DeliveryWorker {
   private readonly recorder: OutcomeRecorder;
   private readonly scheduler: Scheduler;
   private readonly commit: GroupCommit;
-  private backlogRead = { at: -Infinity, n: 0 };
+  /** The last backlog count, or the one being read (callers meanwhile share it). */
+  private backlogRead: { at: number; n: Promise<number> } = { at: -Infinity, n: Promise.resolve(0) };
   /** Targets whose most recent delivery failed transiently (backlog() leaves their rows out). */
   private readonly failingTargets = new Set<string>();
 
   constructor(private readonly o: WorkerOptions) {
-    this.sync = new SyncQueries(o.store.db);
     this.now = o.now ?? (() => new Date());
     const rules = new RuleSet({ users: o.rules, groups: o.groupRules, removedUsers: o.removedRules, removedGroups: o.removedGroupRules });
     this.commit = new GroupCommit(o.store);
     this.ctx = {
       store: o.store,
-      sync: this.sync,
-      members: new MemberSyncQueries(o.store),
       rules,
       targets: o.targets,
       read: resourceReader(o.store, o.registry),
@@ -125,20 +120,18 @@ export class DeliveryWorker {
     this.memberships = new Memberships(this.ctx);
     this.fanOuts = new FanOut(this.ctx, this.memberships);
     this.recorder = new OutcomeRecorder({
-      store: o.store,
-      sync: this.sync,
       rules,
       commit: this.commit,
       now: this.now,
       maxAttempts: o.maxAttempts ?? 5,
       retry: { initialMs: o.retry?.initialMs ?? 500, maxMs: o.retry?.maxMs ?? 60_000 },
     });
-    const storage = storageHealthOf(o.store.sqlite);
+    const storage = o.store.health;
     this.scheduler = new Scheduler({
       targets: new Map([...o.targets].map(([name, t]) => [name, { concurrency: t.config.concurrency }])),
       rulesOn: (target) => rules.rulesOn(target),
-      due: (now, names, limit) => this.sync.due(now, names, limit),
-      anythingDue: () => this.fanOuts.behind() || this.sync.due("9999", rules.allNames(), 1).length > 0,
+      due: (now, names, limit) => o.store.sync.due(now, names, limit),
+      anythingDue: async () => (await this.fanOuts.behind()) || (await o.store.sync.due("9999", rules.allNames(), 1)).length > 0,
       fanOut: () => this.fanOuts.run(),
       deliver: (row) => this.deliver(row),
       pumpFailed: (e) => {
@@ -153,21 +146,28 @@ export class DeliveryWorker {
     });
   }
 
-  /** Called inside the SCIM write's transaction: the password is sealed before it touches disk. */
-  acceptPassword(userId: string, password: string): void {
-    this.sync.putPendingSecret(userId, sealSecret(this.o.secretKey, password, userId), this.now().toISOString());
+  /**
+   * Called inside the SCIM write's transaction (the store's getters are then that transaction's):
+   * the password is sealed before it touches disk, and commits with the write or not at all.
+   */
+  async acceptPassword(userId: string, password: string): Promise<void> {
+    await this.o.store.sync.putPendingSecret(userId, sealSecret(this.o.secretKey, password, userId), this.now().toISOString());
   }
 
-  start(): void {
+  /**
+   * Remembers the configured rules and queues removed rules' entries (committed before anything is
+   * delivered), then starts taking work.
+   */
+  async start(): Promise<void> {
     if (this.scheduler.isRunning) return;
-    this.fanOuts.noteRules();
+    await this.fanOuts.noteRules();
     this.scheduler.start();
   }
 
   /** Stops taking work and waits for the deliveries in flight and their outcomes (graceful shutdown). */
   async stop(): Promise<void> {
     await this.scheduler.stop();
-    this.commit.flush();
+    await this.commit.flush();
   }
 
   /**
@@ -184,9 +184,9 @@ export class DeliveryWorker {
   }
 
   /** Fans out what was committed so far, now (tests and the status API look at the result). */
-  fanOut(): number {
+  async fanOut(): Promise<number> {
     let n = 0;
-    for (let k = this.fanOuts.run(); k > 0; k = this.fanOuts.run()) n += k;
+    for (let k = await this.fanOuts.run(); k > 0; k = await this.fanOuts.run()) n += k;
     return n;
   }
 
@@ -196,17 +196,20 @@ export class DeliveryWorker {
    * Rows of a target whose last delivery failed transiently (down, or timing out) do not count:
    * a directory outage must not hold SCIM intake back.
    */
-  backlog(cap: number): number {
+  backlog(cap: number): Promise<number> {
     const now = performance.now();
-    if (now - this.backlogRead.at > BACKLOG_READ_MS) {
-      const { cursor, newest } = this.sync.outboxPosition();
-      this.backlogRead = { at: now, n: Math.min(cap, newest - cursor + this.sync.pendingUpTo(cap, [...this.failingTargets])) };
-    }
+    if (now - this.backlogRead.at > BACKLOG_READ_MS) this.backlogRead = { at: now, n: this.countBacklog(cap) };
     return this.backlogRead.n;
   }
 
+  private async countBacklog(cap: number): Promise<number> {
+    const sync = this.o.store.sync;
+    const { cursor, newest } = await sync.outboxPosition();
+    return Math.min(cap, newest - cursor + (await sync.pendingUpTo(cap, [...this.failingTargets])));
+  }
+
   /** Nothing in flight, due or unfanned (tests and shutdown). */
-  idle(): boolean {
+  idle(): Promise<boolean> {
     return this.scheduler.idle();
   }
 
@@ -236,14 +239,15 @@ export class DeliveryWorker {
     } catch (e) {
       // Not recorded (the disk is full, the database busy): the row is still due and is
       // delivered again (deliveries are idempotent).
-      storageHealthOf(this.o.store.sqlite).note(e, "worker");
+      this.o.store.health.note(e, "worker");
       this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery outcome not recorded");
       return;
     }
-    this.report(row, outcome, t0);
+    await this.report(row, outcome, t0);
   }
 
-  private report(row: SyncStateRow, outcome: Outcome, t0: number): void {
+  /** Logs and counts a recorded outcome; never rejects. */
+  private async report(row: SyncStateRow, outcome: Outcome, t0: number): Promise<void> {
     if (outcome.kind === "failed") {
       const err = outcome.error instanceof LdapDeliveryError ? outcome.error : undefined;
       const message = outcome.error instanceof Error ? outcome.error.message : String(outcome.error);
@@ -255,7 +259,7 @@ export class DeliveryWorker {
     if (!result || !this.o.onDelivery) return;
     try {
       const seconds = (performance.now() - t0) / 1000;
-      const changedAt = result === "success" ? this.sync.changedAt(row.wantedSeq) : undefined;
+      const changedAt = result === "success" ? await this.o.store.sync.changedAt(row.wantedSeq) : undefined;
       const lagSeconds = changedAt === undefined ? undefined : Math.max(0, (this.now().getTime() - Date.parse(changedAt)) / 1000);
       this.o.onDelivery({ target: row.target, outcome: result, seconds, ...(lagSeconds === undefined ? {} : { lagSeconds }) });
     } catch (e) {

@@ -19,11 +19,7 @@
  * ownership as for users: the rule's own leftovers go back to the delivery path, unmanaged ones
  * are deleted only when asked (hooks/entry-ownership.ts, hooks/reconcile-repairs.ts).
  */
-import { MemberRepairs } from "../../db/member-repairs.js";
-import { MemberSyncQueries } from "../../db/member-sync.js";
-import type { Store } from "../../db/open.js";
-import { ResourceScan } from "../../db/resource-scan.js";
-import { SyncQueries } from "../../db/sync.js";
+import type { Store, StoreQueries } from "../../db/store.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import type { WrittenGroup } from "../planning/group-planner.js";
@@ -62,7 +58,8 @@ export interface GroupReconcileOptions {
   /** Per target, the user and group rules whose entries can be members (where member DNs come from). */
   memberRules: (target: string) => { users: string[]; groups: string[] };
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
-  readResource: (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Record<string, unknown> | undefined;
+  /** db/read-resource.ts */
+  readResource: (kind: ResourceKind, id: string, opts?: { members?: boolean }) => Promise<Record<string, unknown> | undefined>;
   dryRun: boolean;
   /** Also delete group entries under the rule's base that the rule did not write (an explicit opt-in). */
   deleteUnmanaged?: boolean;
@@ -118,16 +115,13 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   const target = o.targets.get(rule.target);
   if (!target) return { ...report, error: `target ${rule.target} is not configured` };
   const sources = o.memberRules(rule.target);
-  const members = new MemberSyncQueries(o.store);
-  const sync = new SyncQueries(o.store.db);
   const at = (o.now ?? (() => new Date()))().toISOString();
 
-  const memberships = new MemberRepairs(o.store);
   const memberRules = [...sources.users, ...sources.groups];
   // Expected member DNs of a group in this directory, keyed by normalised DN → member id.
-  const expectedMembers = (groupId: string): Map<string, { id: string; dn: string }> => {
+  const expectedMembers = async (groupId: string): Promise<Map<string, { id: string; dn: string }>> => {
     const m = new Map<string, { id: string; dn: string }>();
-    for (const r of memberships.deliveredMemberDns(groupId, memberRules)) {
+    for (const r of await o.store.memberRepairs.deliveredMemberDns(groupId, memberRules)) {
       const key = norm(r.dn);
       if (!m.has(key)) m.set(key, r);
     }
@@ -136,14 +130,14 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
 
   // ---- expected groups ----
   const expected = new Map<string, Expected>();
-  for (const ids of new ResourceScan(o.store).pages("Group", pageSize)) {
+  for await (const ids of o.store.scan.pages("Group", pageSize)) {
     for (const id of ids) {
-      const group = o.readResource("Group", id, { members: rule.filterNeedsMembers });
+      const group = await o.readResource("Group", id, { members: rule.filterNeedsMembers });
       if (!group || !matchesGroupRule(rule, group)) continue;
       try {
         const mapped = await mapGroup(rule, group);
         // emptyGroups "skip" keeps no entry for a group without (delivered) members.
-        if (rule.needsMember && rule.emptyGroups === "skip" && rule.actions.members && expectedMembers(id).size === 0) continue;
+        if (rule.needsMember && rule.emptyGroups === "skip" && rule.actions.members && (await expectedMembers(id)).size === 0) continue;
         expected.set(norm(mapped.dn), { id, ...mapped });
       } catch (e) {
         report.unmappable.push({ id, error: e instanceof Error ? e.message : String(e) });
@@ -156,7 +150,8 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   const memberAttr = rule.memberAttribute;
   const names = [...new Set(rule.mappings.map((m) => lower(m.attribute)))];
   const unexpected: UnexpectedEntry[] = [];
-  const repairs: (() => void)[] = [];
+  /** Repairs to queue, each run inside the one transaction that queues them all. */
+  const repairs: ((tx: StoreQueries) => Promise<void>)[] = [];
   try {
     await target.connection.run(async (c) => {
       try {
@@ -174,11 +169,11 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
             const attrDrift = drift([...new Set([...names, ...rdn])], rdn, want.attributes, actual);
             if (attrDrift.length) {
               report.differing.push({ id: want.id, dn: entry.dn, attributes: attrDrift });
-              repairs.push(() => rememberActual(sync, rule, want.id, attrDrift, at));
+              repairs.push((tx) => rememberActual(tx, rule, want.id, attrDrift, at));
             }
             if (!rule.actions.members) continue;
             const have = await readAllValues(c, entry.dn, memberAttr, entry);
-            const expectMembers = expectedMembers(want.id);
+            const expectMembers = await expectedMembers(want.id);
             const placeholder = norm(rule.placeholderDn);
             const haveKeys = new Map(have.map((v) => [norm(v), v] as const));
             const missing = [...expectMembers.entries()].filter(([k]) => !haveKeys.has(k)).map(([, v]) => v);
@@ -195,7 +190,7 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
               extra: extra.slice(0, LISTED_MEMBERS),
             });
             const hasPlaceholder = haveKeys.has(placeholder);
-            repairs.push(() => queueMemberRepair({ members, memberships, sync }, rule, want.id, missing, extra.filter((v) => norm(v) !== placeholder), hasPlaceholder, at));
+            repairs.push((tx) => queueMemberRepair(tx, rule, want.id, missing, extra.filter((v) => norm(v) !== placeholder), hasPlaceholder, at));
           }
           o.onProgress?.({ rule: rule.name, phase: "directory", done: report.checked });
         }
@@ -208,65 +203,66 @@ async function reconcileGroupRule(o: GroupReconcileOptions, rule: DeliverableGro
   }
   for (const want of expected.values()) {
     report.missing.push({ id: want.id, dn: want.dn });
-    repairs.push(() => {
-      sync.update("Group", want.id, rule.name, { written: null, dn: null, directoryId: null, updated: at });
-      members.markAllDirty(rule.name, want.id);
-      sync.refreshGroup(want.id, [], at);
+    repairs.push(async (tx) => {
+      await tx.sync.update("Group", want.id, rule.name, { written: null, dn: null, directoryId: null, updated: at });
+      await tx.memberSync.markAllDirty(rule.name, want.id);
+      await tx.sync.refreshGroup(want.id, [], at);
     });
   }
-  Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
+  Object.assign(report, await classifyUnexpected(o.store, rule, unexpected));
 
   if (o.dryRun) return report;
-  o.store.transaction(() => {
-    repairs.forEach((r) => r());
+  await o.store.transaction(async (tx) => {
+    for (const r of repairs) await r(tx);
     report.repaired += report.missing.length + report.differing.length + report.members.length;
-    report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
+    const handedBack = await queueOwnershipRepairs(tx, rule, report, o.deleteUnmanaged === true, at);
+    report.repaired += handedBack;
   });
   return report;
 }
 
 /** The directory's values of the differing attributes become `written`, so the planner replaces them. */
-function rememberActual(sync: SyncQueries, rule: DeliverableGroupRule, id: string, attrs: AttributeDrift[], at: string): void {
-  const row = sync.get("Group", id, rule.name);
+async function rememberActual(tx: StoreQueries, rule: DeliverableGroupRule, id: string, attrs: AttributeDrift[], at: string): Promise<void> {
+  const row = await tx.sync.get("Group", id, rule.name);
   if (!row?.written) return;
   const written = JSON.parse(row.written) as WrittenGroup;
   for (const a of attrs) {
     const key = Object.keys(written.attributes).find((k) => lower(k) === lower(a.name)) ?? a.name;
     written.attributes[key] = [...a.actual];
   }
-  sync.update("Group", id, rule.name, { written: JSON.stringify(written), updated: at });
-  sync.refreshGroup(id, [], at);
+  await tx.sync.update("Group", id, rule.name, { written: JSON.stringify(written), updated: at });
+  await tx.sync.refreshGroup(id, [], at);
 }
 
-function queueMemberRepair(
-  { members, memberships, sync }: { members: MemberSyncQueries; memberships: MemberRepairs; sync: SyncQueries },
+async function queueMemberRepair(
+  { memberSync: members, memberRepairs: memberships, sync }: StoreQueries,
   rule: DeliverableGroupRule,
   groupId: string,
   missing: { id: string; dn: string }[],
   extra: string[],
   hasPlaceholder: boolean,
   at: string,
-): void {
+): Promise<void> {
   const touched: string[] = [];
   // A missing member: its pair is marked unwritten, so the delivery adds the value again.
   for (const m of missing) {
-    members.markDirty(rule.name, groupId, m.id);
-    memberships.markUnwritten(rule.name, groupId, m.id);
+    await members.markDirty(rule.name, groupId, m.id);
+    await memberships.markUnwritten(rule.name, groupId, m.id);
     touched.push(m.id);
   }
   // An extra value: the pair that wrote it is evicted, or one is made for it.
-  const owners = new Map(memberships.writtenMembers(rule.name, groupId).map((r) => [norm(r.dn), r.id] as const));
+  const owners = new Map((await memberships.writtenMembers(rule.name, groupId)).map((r) => [norm(r.dn), r.id] as const));
   for (const value of extra) {
     const id = owners.get(norm(value));
-    if (id !== undefined) members.markDirty(rule.name, groupId, id, true);
-    else memberships.evictValue(rule.name, groupId, `dn:${value}`, value);
+    if (id !== undefined) await members.markDirty(rule.name, groupId, id, true);
+    else await memberships.evictValue(rule.name, groupId, `dn:${value}`, value);
     touched.push(id ?? `dn:${value}`);
   }
   // The planner's view of the placeholder follows the directory, so it adds or removes it as needed.
-  const row = sync.get("Group", groupId, rule.name);
+  const row = await sync.get("Group", groupId, rule.name);
   if (row?.written) {
     const written = JSON.parse(row.written) as WrittenGroup;
-    if (written.placeholder !== hasPlaceholder) sync.update("Group", groupId, rule.name, { written: JSON.stringify({ ...written, placeholder: hasPlaceholder }) });
+    if (written.placeholder !== hasPlaceholder) await sync.update("Group", groupId, rule.name, { written: JSON.stringify({ ...written, placeholder: hasPlaceholder }) });
   }
-  sync.refreshGroup(groupId, touched, at);
+  await sync.refreshGroup(groupId, touched, at);
 }

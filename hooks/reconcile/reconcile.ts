@@ -36,10 +36,7 @@
  * disable) are the deliveries' business: reported, never repaired here.
  */
 import { createHash } from "node:crypto";
-import type { Store } from "../../db/open.js";
-import { RepairRequests } from "../../db/repair-requests.js";
-import { ResourceScan } from "../../db/resource-scan.js";
-import { SyncQueries } from "../../db/sync.js";
+import type { Store, StoreQueries } from "../../db/store.js";
 import type { ResourceKind, SchemaRegistry } from "../../schemas/registry.js";
 import type { TargetConfig } from "../rules/config.js";
 import { classifyUnexpected, DIRECTORY_ID_ATTRIBUTES, directoryIdOf, type OwnedEntry, type UnexpectedEntry, type UnmanagedEntry } from "../delivery/entry-ownership.js";
@@ -57,13 +54,13 @@ export interface ReconcileOptions {
   registry?: SchemaRegistry;
   rules: CompiledRule[];
   targets: Map<string, { config: TargetConfig; connection: LdapTarget }>;
-  /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists. */
-  readResource: (kind: ResourceKind, id: string) => Record<string, unknown> | undefined;
+  /** Reads a resource in wire shape (with `groups`), or undefined when it no longer exists (db/read-resource.ts). */
+  readResource: (kind: ResourceKind, id: string) => Promise<Record<string, unknown> | undefined>;
   dryRun: boolean;
   /** Also delete entries under the rule's base that the rule did not write (an explicit opt-in). */
   deleteUnmanaged?: boolean;
   onProgress?: (p: ReconcileProgress) => void;
-  /** Users read from SQLite per batch, and LDAP page size. Default 500. */
+  /** Users read from the store per batch, and LDAP page size. Default 500. */
   pageSize?: number;
   now?: () => Date;
 }
@@ -230,12 +227,11 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   // ---- expected side: users in seq order, 500 at a time; only DN → id + state + digest is kept ----
   const expected = new Map<string, string>();
   let cmp: Comparer | undefined;
-  const scan = new ResourceScan(o.store);
-  const total = scan.count("User");
+  const total = await o.store.scan.count("User");
   let read = 0;
-  for (const ids of scan.pages("User", pageSize)) {
+  for await (const ids of o.store.scan.pages("User", pageSize)) {
     for (const id of ids) {
-      const resource = o.readResource("User", id);
+      const resource = await o.readResource("User", id);
       if (!resource || !matchesRule(rule, resource)) continue;
       try {
         const mapped = await mapUser(rule, resource);
@@ -277,10 +273,10 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
             const [id, state, want] = [hit.slice(0, nl), hit.slice(nl + 1, nl + 2), hit.slice(nl + 2)];
             const drift: AttributeDrift[] = [];
             const account = accountDrift(rule, state, actual);
-            if (account && !enableWaitsForPassword(o, rule, id, account)) drift.push(account);
+            if (account && !(await enableWaitsForPassword(o, rule, id, account))) drift.push(account);
             if (cmp && digest(cmp, actual) !== want) {
               // Mapped again only for the entries that differ, to say which attributes.
-              const resource = o.readResource("User", id);
+              const resource = await o.readResource("User", id);
               const mapped = resource ? await mapUser(rule, resource).catch(() => undefined) : undefined; // deleted meanwhile: its delivery deprovisions it
               if (mapped) drift.push(...attributeDrift(cmp, mapped.attributes, actual));
             }
@@ -299,16 +295,16 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
   // ---- what was never seen is missing; its DN is mapped again (only these) ----
   for (const hit of expected.values()) {
     const id = hit.slice(0, hit.lastIndexOf("\n"));
-    const resource = o.readResource("User", id);
+    const resource = await o.readResource("User", id);
     const mapped = resource ? await mapUser(rule, resource).catch(() => undefined) : undefined;
     if (mapped) report.missing.push({ id, dn: mapped.dn });
   }
   expected.clear();
 
   // ---- entries the rule does not expect: its own (extra) or not (unmanaged) ----
-  Object.assign(report, classifyUnexpected(o.store, rule, unexpected));
+  Object.assign(report, await classifyUnexpected(o.store, rule, unexpected));
 
-  if (!o.dryRun) repair(o, rule, report);
+  if (!o.dryRun) await repair(o, rule, report);
   return report;
 }
 
@@ -316,37 +312,35 @@ async function reconcileRule(o: ReconcileOptions, rule: CompiledRule): Promise<R
  * AD keeps an account created without a password disabled until one arrives (the planner does not
  * enable it: Preset.enableNeedsPassword), so such an entry being disabled is not drift.
  */
-function enableWaitsForPassword(o: ReconcileOptions, rule: CompiledRule, id: string, drift: AttributeDrift): boolean {
+async function enableWaitsForPassword(o: ReconcileOptions, rule: CompiledRule, id: string, drift: AttributeDrift): Promise<boolean> {
   if (drift.account !== "enable" || !rule.preset.enableNeedsPassword) return false;
-  const written = new SyncQueries(o.store.db).get("User", id, rule.name)?.written;
+  const written = (await o.store.sync.get("User", id, rule.name))?.written;
   return written ? (JSON.parse(written) as WrittenEntry).passwordSet === false : false;
 }
 
 /** Queues every repair of a report in one transaction; nothing is sent to the directory here. */
-function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport): void {
-  const sync = new SyncQueries(o.store.db);
-  const requests = new RepairRequests(o.store);
+async function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport): Promise<void> {
   const at = (o.now ?? (() => new Date()))().toISOString();
-  const queue = (id: string, written: (current: WrittenEntry | undefined) => WrittenEntry | null) => {
-    const row = sync.get("User", id, rule.name);
+  const queue = async (tx: StoreQueries, id: string, written: (current: WrittenEntry | undefined) => WrittenEntry | null) => {
+    const row = await tx.sync.get("User", id, rule.name);
     if (row) {
       const current = row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined;
       const next = written(current);
-      sync.update("User", id, rule.name, { written: next === null ? null : JSON.stringify(next), updated: at });
+      await tx.sync.update("User", id, rule.name, { written: next === null ? null : JSON.stringify(next), updated: at });
     }
     // A new outbox change: fanned out as pending with a new wanted seq, delivered by the worker.
     // (the same row `scimbridge resync` queues, server/admin/status.ts requestResync).
-    const version = requests.versionOf("User", id);
+    const version = await tx.repairs.versionOf("User", id);
     if (version === undefined) return;
-    requests.record({ kind: "User", id, op: "resync", version, at, client: "reconcile" });
+    await tx.repairs.record({ kind: "User", id, op: "resync", version, at, client: "reconcile" });
     report.repaired += 1;
   };
-  o.store.transaction(() => {
+  await o.store.transaction(async (tx) => {
     // Forgetting what was written makes the planner plan an add (the executor merges into an
     // entry that exists after all).
-    for (const m of report.missing) queue(m.id, () => null);
+    for (const m of report.missing) await queue(tx, m.id, () => null);
     for (const d of report.differing) {
-      queue(d.id, (current) => {
+      await queue(tx, d.id, (current) => {
         if (!current) return null;
         const attrs = { ...current.attributes };
         let active = current.active;
@@ -362,7 +356,8 @@ function repair(o: ReconcileOptions, rule: CompiledRule, report: ReconcileReport
         return { ...current, attributes: attrs, ...(active === undefined ? {} : { active }) };
       });
     }
-    report.repaired += queueOwnershipRepairs(o.store, rule, report, o.deleteUnmanaged === true, at);
+    const handedBack = await queueOwnershipRepairs(tx, rule, report, o.deleteUnmanaged === true, at);
+    report.repaired += handedBack;
   });
   o.onProgress?.({ rule: rule.name, phase: "repair", done: report.repaired });
 }
