@@ -17,7 +17,6 @@ import { FilterError } from "../../schemas/filter/ast.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import {
-  ACME,
   ALL_USERS,
   GROUP_CASES,
   GROUP_CREATED,
