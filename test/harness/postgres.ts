@@ -155,6 +155,7 @@ export async function startPostgres(opts: PostgresOptions = {}): Promise<Postgre
       return c.url(name);
     },
     async restart() {
+      if (stopped) throw new Error("restart() after stop(): the data directory is gone");
       await c.halt("SIGINT");
       await c.start(opts.readyTimeoutMs ?? 15_000);
     },
