@@ -1,0 +1,217 @@
+/**
+ * Filter -> SQL on a real PostgreSQL (the test harness's, a database of this file's own, migrated
+ * with migratePostgres and given scim_fold()): the shared corpus (filter-corpus.ts) through
+ * db/filter-sql.ts's PostgreSQL dialect must return the ids each row names, which are also what
+ * the in-memory matcher and SQLite (filter-sql.test.ts) return; sort keys order alike. Plus the
+ * dateTime normalisation against match.ts normalizeDateTime, and the key indexes in use.
+ */
+import { asc, sql, type SQL } from "drizzle-orm";
+import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
+import { PgDialect } from "drizzle-orm/pg-core";
+import { Pool } from "pg";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { normalizeDateTimeSql } from "../../db/datetime-pg.js";
+import { pgFilterDialect } from "../../db/filter-dialect-pg.js";
+import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
+import { CREATE_PG_FOLD_FUNCTION } from "../../db/fold-pg.js";
+import { migratePostgres } from "../../db/migrate-pg.js";
+import { groupMembers, groups, userEmails, users } from "../../db/schema-pg.js";
+import { FilterError } from "../../schemas/filter/ast.js";
+import { normalizeDateTime } from "../../schemas/filter/match.js";
+import { parseFilter } from "../../schemas/filter/parse.js";
+import { fold } from "../../schemas/fold.js";
+import type { ResourceKind } from "../../schemas/registry.js";
+import { usePostgres } from "../harness/postgres.js";
+import {
+  GROUP_CASES,
+  GROUP_CREATED,
+  GROUPS,
+  REJECT_CASES,
+  SORT_CASES,
+  SORT_KNOWN_DIFFERENCES,
+  USER_CASES,
+  USERS,
+  corpusRegistry,
+  memberDisplay,
+  memoryIds,
+  type UserRow,
+} from "./filter-corpus.js";
+
+const pg = usePostgres();
+const reg = corpusRegistry();
+let pool: Pool;
+let db: NodePgDatabase;
+
+const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
+
+/** The rows db/resources.ts writes for a user: key columns filled with fold(), one user_emails row per email. */
+async function insertUser(u: UserRow): Promise<void> {
+  const a = u.data;
+  const userName = String(a.userName);
+  const displayName = str(a.displayName);
+  await db.insert(users).values({
+    id: u.id,
+    userName,
+    userNameKey: fold(userName),
+    externalId: str(a.externalId),
+    displayNameKey: displayName === null ? null : fold(displayName),
+    active: typeof a.active === "boolean" ? a.active : null,
+    data: a,
+    created: u.created,
+    lastModified: u.created,
+    version: 1,
+  });
+  const emails = (Array.isArray(a.emails) ? a.emails : []) as Record<string, unknown>[];
+  const rows = emails.map((e, position) => {
+    const value = str(e.value);
+    return { userId: u.id, position, value, valueKey: value === null ? null : fold(value), type: str(e.type), primary: e.primary === true };
+  });
+  if (rows.length > 0) await db.insert(userEmails).values(rows);
+}
+
+beforeAll(async () => {
+  pool = new Pool({ connectionString: pg.url, max: 2 });
+  await migratePostgres(pool);
+  await pool.query(CREATE_PG_FOLD_FUNCTION);
+  db = drizzle({ client: pool });
+  for (const u of USERS) await insertUser(u);
+  for (const g of GROUPS) {
+    const { id, displayName } = g;
+    await db.insert(groups).values({ id, displayName, displayNameKey: fold(displayName), data: { displayName }, created: GROUP_CREATED, lastModified: GROUP_CREATED, version: 1 });
+  }
+  // After every resource exists, with members.display as db/resources.ts keeps it.
+  for (const g of GROUPS) {
+    for (const [memberId, memberType] of g.members) await db.insert(groupMembers).values({ groupId: g.id, memberId, memberType, display: memberDisplay(memberId) ?? null });
+  }
+});
+
+afterAll(async () => {
+  await pool?.end();
+});
+
+const tableOf = (kind: ResourceKind) => (kind === "User" ? users : groups);
+
+async function pgIds(kind: ResourceKind, filter: string): Promise<string[]> {
+  const t = tableOf(kind);
+  const where = compileFilter(reg, kind, parseFilter(filter), pgFilterDialect);
+  return (await db.select({ id: t.id }).from(t).where(where).orderBy(asc(t.seq))).map((r) => r.id);
+}
+
+describe("PostgreSQL answers the corpus like the in-memory matcher (Users)", () => {
+  it.each(USER_CASES)("%s", async (filter, expected) => {
+    expect(await pgIds("User", filter)).toEqual(expected);
+    expect(memoryIds(reg, "User", filter)).toEqual(expected);
+  });
+});
+
+describe("PostgreSQL answers the corpus like the in-memory matcher (Groups)", () => {
+  it.each(GROUP_CASES)("%s", async (filter, expected) => {
+    expect(await pgIds("Group", filter)).toEqual(expected);
+    expect(memoryIds(reg, "Group", filter)).toEqual(expected);
+  });
+});
+
+describe("PostgreSQL dialect: what it rejects, and how values travel", () => {
+  it.each(REJECT_CASES)("%s: %s", (kind, filter, message) => {
+    expect(() => compileFilter(reg, kind, parseFilter(filter), pgFilterDialect)).toThrow(FilterError);
+    expect(() => compileFilter(reg, kind, parseFilter(filter), pgFilterDialect)).toThrow(message);
+  });
+
+  it("binds values as parameters", () => {
+    const where = compileFilter(reg, "User", parseFilter(`title eq "x' OR 1=1 --"`), pgFilterDialect);
+    const { sql: text, params } = db.select({ id: users.id }).from(users).where(where).toSQL();
+    expect(text).not.toContain("1=1");
+    expect(params).toContain("x' or 1=1 --");
+  });
+
+  it("answers a long flat chain", async () => {
+    const terms: string[] = [];
+    while ([...terms, 'userName ne "n000"'].join(" and ").length <= 4096) terms.push(`userName ne "n${terms.length}"`);
+    expect(await pgIds("User", terms.join(" and "))).toEqual(USERS.map((u) => u.id));
+  });
+});
+
+describe("compileSortKey on PostgreSQL", () => {
+  // SQLite sorts NULL first ascending; PostgreSQL needs NULLS FIRST to do the same.
+  async function sorted(kind: ResourceKind, sortBy: string): Promise<string[]> {
+    const t = tableOf(kind);
+    const key = compileSortKey(reg, kind, sortBy, pgFilterDialect);
+    return (await db.select({ id: t.id }).from(t).orderBy(sql`${key} ASC NULLS FIRST`, asc(t.seq))).map((r) => r.id);
+  }
+
+  it.each(SORT_CASES)("%s sortBy %s", async (kind, sortBy, expected) => {
+    expect(await sorted(kind, sortBy)).toEqual(expected);
+  });
+
+  // A value of the wrong JSON type has no key here (SQLite sorts it after the others).
+  it.each(SORT_KNOWN_DIFFERENCES)("$kind sortBy $sortBy (wrong JSON types)", async ({ kind, sortBy, postgresql }) => {
+    expect(await sorted(kind, sortBy)).toEqual(postgresql);
+  });
+});
+
+describe("dateTime normalisation in PostgreSQL equals normalizeDateTime", () => {
+  const SAME = [
+    "2019-06-01T10:00:00+02:00", "2021-01-15T00:00:00Z", "2024-03-01T10:00:00.000Z", "2024-02-29", "1970-01-01",
+    "2024-01-01 10:00", "2024-01-01t10:00:00.123456789z", "2024-01-01T10:00:00.9999999Z", "2024-01-01T10:00:00.5-00:30",
+    // Rolled over by Date.parse with an offset, refused in UTC (match.ts).
+    "2024-04-31T10:00:00+01:00", "2024-02-30T00:00:00+02:00", "2024-02-30T00:00:00Z", "2024-02-30", "2023-02-29",
+    "2024-12-31T23:30:00-01:00", "2024-01-01T24:00:00+01:00", "2024-01-01T24:00:00.0001+01:00", "2024-01-01T24:00:00Z",
+    "2024-01-01T10:00:00+23:59", "2024-01-01T10:00:00+16:00",
+    // Not dates: NULL, never an error.
+    "2024-13-01", "2024-00-10", "2024-01-00", "2024-01-32", "2024-01-01T24:00:00.001+01:00", "2024-01-01T24:01+01:00",
+    "2024-01-01T23:60:00Z", "2024-01-01T23:59:60Z", "2024-01-01T10:00:00+24:00", "2024-01-01T10:00:00-15:60",
+    "2024-01-01T10", "2024-1-01", "99999-01-01", "yesterday", "",
+  ];
+  /** Instants before year 1 or after 9999: match.ts keeps them ("+010000-…"), PostgreSQL says NULL. */
+  const KNOWN: [string, string, null][] = [
+    ["0000-01-01T00:00:00Z", "0000-01-01T00:00:00.000Z", null],
+    ["0001-01-01T00:30:00+01:00", "0000-12-31T23:30:00.000Z", null],
+    ["9999-12-31T23:00:00-02:00", "+010000-01-01T01:00:00.000Z", null],
+  ];
+
+  async function normalized(values: string[]): Promise<(string | null)[]> {
+    const q = new PgDialect().sqlToQuery(
+      sql`SELECT ${normalizeDateTimeSql(sql`"v"`)} AS "n" FROM jsonb_array_elements_text(${JSON.stringify(values)}::jsonb) WITH ORDINALITY AS "x"("v", "i") ORDER BY "i"`,
+    );
+    return (await pool.query<{ n: string | null }>(q.sql, q.params)).rows.map((r) => r.n);
+  }
+
+  it("on dates, rollovers and non-dates", async () => {
+    expect(await normalized(SAME)).toEqual(SAME.map((s) => normalizeDateTime(s) ?? null));
+  });
+
+  it("except instants outside years 1-9999", async () => {
+    expect(KNOWN.map(([s]) => normalizeDateTime(s))).toEqual(KNOWN.map(([, js]) => js));
+    expect(await normalized(KNOWN.map(([s]) => s))).toEqual(KNOWN.map(([, , p]) => p));
+  });
+});
+
+describe("PostgreSQL query plans use the key indexes", () => {
+  // Seven rows are read faster without an index, so sequential scans are priced out for the plan.
+  async function plan(filter: string): Promise<string> {
+    const where: SQL = compileFilter(reg, "User", parseFilter(filter), pgFilterDialect);
+    const q = new PgDialect().sqlToQuery(sql`EXPLAIN SELECT ${users.id} FROM ${users} WHERE ${where}`);
+    const client = await pool.connect();
+    try {
+      await client.query("BEGIN");
+      await client.query("SET LOCAL enable_seqscan = off");
+      const rows = (await client.query<{ "QUERY PLAN": string }>(q.sql, q.params)).rows;
+      return rows.map((r) => r["QUERY PLAN"]).join("\n");
+    } finally {
+      await client.query("ROLLBACK");
+      client.release();
+    }
+  }
+
+  it.each([
+    ['userName eq "ALICE"', /users_user_name_key/],
+    ['emails.value eq "alice@work.example"', /user_emails_value_key/],
+    ['emails eq "alice@work.example"', /user_emails_value_key/],
+    // The NULL guard on a nullable column leaves `=` for the index.
+    ['externalId eq "ext-1"', /users_external_id/],
+    ['displayName eq "bob"', /users_display_name_key/],
+    ['meta.lastModified gt "2024-07-01T00:00:00Z"', /users_last_modified/],
+  ] as const)("%s uses %s", async (filter, index) => {
+    expect(await plan(filter)).toMatch(index);
+  });
+});
