@@ -22,30 +22,17 @@ import { parseFilter } from "../../schemas/filter/parse.js";
 import { fold } from "../../schemas/fold.js";
 import type { ResourceKind } from "../../schemas/registry.js";
 import { usePostgres } from "../harness/postgres.js";
-import {
-  GROUP_CASES,
-  GROUP_CREATED,
-  GROUPS,
-  REJECT_CASES,
-  SORT_CASES,
-  SORT_KNOWN_DIFFERENCES,
-  USER_CASES,
-  USERS,
-  corpusRegistry,
-  memberDisplay,
-  memoryIds,
-  type UserRow,
-} from "./filter-corpus.js";
+import * as corpus from "./filter-corpus.js";
 
 const pg = usePostgres();
-const reg = corpusRegistry();
+const reg = corpus.corpusRegistry();
 let pool: Pool;
 let db: NodePgDatabase;
 
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
 
 /** The rows db/resources.ts writes for a user: key columns filled with fold(), one user_emails row per email. */
-async function insertUser(u: UserRow): Promise<void> {
+async function insertUser(u: corpus.UserRow): Promise<void> {
   const a = u.data;
   const userName = String(a.userName);
   const displayName = str(a.displayName);
@@ -74,14 +61,14 @@ beforeAll(async () => {
   await migratePostgres(pool);
   await pool.query(CREATE_PG_FOLD_FUNCTION);
   db = drizzle({ client: pool });
-  for (const u of USERS) await insertUser(u);
-  for (const g of GROUPS) {
+  for (const u of corpus.USERS) await insertUser(u);
+  for (const g of corpus.GROUPS) {
     const { id, displayName } = g;
-    await db.insert(groups).values({ id, displayName, displayNameKey: fold(displayName), data: { displayName }, created: GROUP_CREATED, lastModified: GROUP_CREATED, version: 1 });
+    await db.insert(groups).values({ id, displayName, displayNameKey: fold(displayName), data: { displayName }, created: corpus.GROUP_CREATED, lastModified: corpus.GROUP_CREATED, version: 1 });
   }
   // After every resource exists, with members.display as db/resources.ts keeps it.
-  for (const g of GROUPS) {
-    for (const [memberId, memberType] of g.members) await db.insert(groupMembers).values({ groupId: g.id, memberId, memberType, display: memberDisplay(memberId) ?? null });
+  for (const g of corpus.GROUPS) {
+    for (const [memberId, memberType] of g.members) await db.insert(groupMembers).values({ groupId: g.id, memberId, memberType, display: corpus.memberDisplay(memberId) ?? null });
   }
 });
 
@@ -98,21 +85,21 @@ async function pgIds(kind: ResourceKind, filter: string): Promise<string[]> {
 }
 
 describe("PostgreSQL answers the corpus like the in-memory matcher (Users)", () => {
-  it.each(USER_CASES)("%s", async (filter, expected) => {
+  it.each(corpus.USER_CASES)("%s", async (filter, expected) => {
     expect(await pgIds("User", filter)).toEqual(expected);
-    expect(memoryIds(reg, "User", filter)).toEqual(expected);
+    expect(corpus.memoryIds(reg, "User", filter)).toEqual(expected);
   });
 });
 
 describe("PostgreSQL answers the corpus like the in-memory matcher (Groups)", () => {
-  it.each(GROUP_CASES)("%s", async (filter, expected) => {
+  it.each(corpus.GROUP_CASES)("%s", async (filter, expected) => {
     expect(await pgIds("Group", filter)).toEqual(expected);
-    expect(memoryIds(reg, "Group", filter)).toEqual(expected);
+    expect(corpus.memoryIds(reg, "Group", filter)).toEqual(expected);
   });
 });
 
 describe("PostgreSQL dialect: what it rejects, and how values travel", () => {
-  it.each(REJECT_CASES)("%s: %s", (kind, filter, message) => {
+  it.each(corpus.REJECT_CASES)("%s: %s", (kind, filter, message) => {
     expect(() => compileFilter(reg, kind, parseFilter(filter), pgFilterDialect)).toThrow(FilterError);
     expect(() => compileFilter(reg, kind, parseFilter(filter), pgFilterDialect)).toThrow(message);
   });
@@ -127,7 +114,7 @@ describe("PostgreSQL dialect: what it rejects, and how values travel", () => {
   it("answers a long flat chain", async () => {
     const terms: string[] = [];
     while ([...terms, 'userName ne "n000"'].join(" and ").length <= 4096) terms.push(`userName ne "n${terms.length}"`);
-    expect(await pgIds("User", terms.join(" and "))).toEqual(USERS.map((u) => u.id));
+    expect(await pgIds("User", terms.join(" and "))).toEqual(corpus.USERS.map((u) => u.id));
   });
 });
 
@@ -139,12 +126,12 @@ describe("compileSortKey on PostgreSQL", () => {
     return (await db.select({ id: t.id }).from(t).orderBy(sql`${key} ASC NULLS FIRST`, asc(t.seq))).map((r) => r.id);
   }
 
-  it.each(SORT_CASES)("%s sortBy %s", async (kind, sortBy, expected) => {
+  it.each(corpus.SORT_CASES)("%s sortBy %s", async (kind, sortBy, expected) => {
     expect(await sorted(kind, sortBy)).toEqual(expected);
   });
 
   // A value of the wrong JSON type has no key here (SQLite sorts it after the others).
-  it.each(SORT_KNOWN_DIFFERENCES)("$kind sortBy $sortBy (wrong JSON types)", async ({ kind, sortBy, postgresql }) => {
+  it.each(corpus.SORT_KNOWN_DIFFERENCES)("$kind sortBy $sortBy (wrong JSON types)", async ({ kind, sortBy, postgresql }) => {
     expect(await sorted(kind, sortBy)).toEqual(postgresql);
   });
 });
