@@ -40,7 +40,7 @@ beforeAll(async () => {
   PEOPLE = await ad.ensureOu("people");
   GROUPS = await ad.ensureOu("Groups");
   REALM = ad.realm.toLowerCase();
-  p = provisioned(undefined, {
+  p = await provisioned(undefined, {
     targets: [ad.targetConfig()],
     provisioning: { maxAttempts: 2 },
     userRules: [{ name: "people", target: "ad", dn: `CN={userName},${PEOPLE}` }],
@@ -94,13 +94,13 @@ const syncRow = (id: string, rule: string) =>
     | { state: string; dn: string | null; directory_id: string | null; last_error: string | null; last_code: number | null }
     | undefined;
 /** The audit log writes a turn's rows at the turn's end: flushed before they are read. */
-const auditSeq = () => {
-  p.assembled.app.audit.flush();
+const auditSeq = async () => {
+  await p.assembled.app.audit.flush();
   return (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
 };
 /** LDAP writes sent to a DN after audit seq `after`, as "operation outcome detail". */
-const writesTo = (dn: string, after = 0) => {
-  p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
+const writesTo = async (dn: string, after = 0) => {
+  await p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
   const rows = p.store.sqlite.prepare("SELECT operation, outcome, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as {
     operation: string;
     outcome: string;
@@ -125,7 +125,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     const a = await createUser("gina");
     const b = await createUser("gus");
     await p.settle();
-    const before = auditSeq();
+    const before = await auditSeq();
     const id = await createGroup("Staff", [a, b]);
     await p.settle();
     const dn = groupDn("Staff");
@@ -138,7 +138,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     expect(await memberOf(userDn("gina"))).toEqual([dn.toLowerCase()]);
     expect(await memberOf(userDn("gus"))).toEqual([dn.toLowerCase()]);
     // One add carrying the members (AD accepts them: the users exist already).
-    expect(writesTo(dn, before)).toEqual([expect.stringMatching(/^add success attributes: .*member/)]);
+    expect(await writesTo(dn, before)).toEqual([expect.stringMatching(/^add success attributes: .*member/)]);
     const row = syncRow(id, "ad-groups");
     expect(row).toMatchObject({ state: "in_sync", dn });
     expect(row!.directory_id).toBe(e!.objectguid![0]); // correlated by objectGUID
@@ -165,16 +165,16 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     const id = await createGroup("Team", [a]);
     await p.settle();
     const dn = groupDn("Team");
-    let before = auditSeq();
+    let before = await auditSeq();
     await addMember(id, b);
     await p.settle();
     expect(await members(dn)).toEqual(dns("mia", "max"));
-    expect(writesTo(dn, before)).toEqual(["modify success changes: add member"]);
-    before = auditSeq();
+    expect(await writesTo(dn, before)).toEqual(["modify success changes: add member"]);
+    before = await auditSeq();
     await removeMember(id, a);
     await p.settle();
     expect(await members(dn)).toEqual(dns("max"));
-    expect(writesTo(dn, before)).toEqual(["modify success changes: delete member"]);
+    expect(await writesTo(dn, before)).toEqual(["modify success changes: delete member"]);
     expect(await memberOf(userDn("mia"))).toEqual([]);
     expect(syncRow(id, "ad-groups")?.state).toBe("in_sync");
   });
@@ -191,7 +191,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     await ad.admin.modify(dn, memberChange("delete", userDn("olga")));
     await expect(ad.admin.modify(dn, memberChange("delete", userDn("olga")))).rejects.toMatchObject({ code: 53 });
 
-    const before = auditSeq();
+    const before = await auditSeq();
     await addMember(id, b);
     await p.settle();
     expect(syncRow(id, "ad-groups")).toMatchObject({ state: "in_sync", last_error: null });
@@ -199,7 +199,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     await p.settle();
     expect(syncRow(id, "ad-groups")).toMatchObject({ state: "in_sync", last_error: null });
     // Both were sent, both answered "already so", both recorded as successes.
-    expect(writesTo(dn, before)).toEqual(["modify success changes: add member", "modify success changes: delete member"]);
+    expect(await writesTo(dn, before)).toEqual(["modify success changes: add member", "modify success changes: delete member"]);
     expect(await members(dn)).toEqual(dns("otto"));
   });
 
@@ -209,7 +209,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     const dn = groupDn("Empty");
     expect(await ad.search(dn, ["objectClass"])).toBeDefined();
     expect(await members(dn)).toEqual([]);
-    expect(writesTo(dn)).toEqual([expect.not.stringMatching(/member/)]); // the add named no member
+    expect(await writesTo(dn)).toEqual([expect.not.stringMatching(/member/)]); // the add named no member
     expect(syncRow(id, "ad-groups")?.state).toBe("in_sync");
     expect(await ad.find(ad.baseDn, "(cn=nobody)")).toEqual([]);
 
@@ -217,11 +217,11 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     await addMember(id, a);
     await p.settle();
     expect(await members(dn)).toEqual(dns("ella"));
-    const before = auditSeq();
+    const before = await auditSeq();
     await patchGroup(id, [{ op: "remove", path: "members" }]);
     await p.settle();
     expect(await members(dn)).toEqual([]);
-    expect(writesTo(dn, before)).toEqual(["modify success changes: delete member"]); // no placeholder put back
+    expect(await writesTo(dn, before)).toEqual(["modify success changes: delete member"]); // no placeholder put back
     expect(await ad.search(dn, ["1.1"])).toBeDefined();
     expect(syncRow(id, "ad-groups")?.state).toBe("in_sync");
   });
@@ -234,31 +234,31 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     try {
       a = await createUser("wes");
       const id = await createGroup("Waiting", [a]);
-      worker.fanOut();
+      await worker.fanOut();
       // The user's rows are not due yet, so the group is delivered first.
-      p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a);
-      worker.start();
+      await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a));
+      await worker.start();
       const dn = groupDn("Waiting");
       expect(await until(() => syncRow(id, "ad-groups")?.state === "in_sync")).toBe(true);
       expect(await ad.search(dn, ["objectClass"])).toBeDefined();
       expect(await members(dn)).toEqual([]);
-      expect(writesTo(dn)).toEqual([expect.not.stringMatching(/member/)]); // the add did not name the member
+      expect(await writesTo(dn)).toEqual([expect.not.stringMatching(/member/)]); // the add did not name the member
       expect(await ad.search(userDn("wes"), ["1.1"])).toBeUndefined();
       // Which is why it was left out: AD refuses a member DN naming no entry (32, 00000525).
       await expect(ad.admin.modify(dn, memberChange("add", userDn("wes")))).rejects.toMatchObject({ code: 32 });
 
-      p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a);
+      await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a));
       held = false;
       worker.wake();
       expect(await until(async () => (await members(dn)).length > 0)).toBe(true);
       await p.settle();
       expect(await members(dn)).toEqual(dns("wes"));
       expect(await memberOf(userDn("wes"))).toEqual([dn.toLowerCase()]);
-      expect(writesTo(dn)).toEqual([expect.stringMatching(/^add success/), "modify success changes: add member"]);
+      expect(await writesTo(dn)).toEqual([expect.stringMatching(/^add success/), "modify success changes: add member"]);
       expect(syncRow(id, "ad-groups")).toMatchObject({ state: "in_sync", last_error: null });
     } finally {
       if (held && a) {
-        p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a);
+        await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a));
         worker.wake();
       }
     }
@@ -270,7 +270,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     await p.settle();
     const dn = groupDn("Renames");
     const guid = (await ad.search(dn, ["objectGUID"]))!.objectguid![0]!;
-    const before = auditSeq();
+    const before = await auditSeq();
     const res = await p.http
       .patch(`/scim/v2/Users/${a}`)
       .set(p.auth)
@@ -283,7 +283,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     expect(syncRow(a, "people")).toMatchObject({ state: "in_sync", dn: userDn("rosa") });
     expect(syncRow(id, "ad-groups")).toMatchObject({ state: "in_sync", last_error: null, directory_id: guid });
     // The refresh converged the pair to the new DN: add it (already there: 68), remove the old (gone: 53).
-    expect(writesTo(dn, before)).toEqual(["modify success changes: add member", "modify success changes: delete member"]);
+    expect(await writesTo(dn, before)).toEqual(["modify success changes: add member", "modify success changes: delete member"]);
     // What AD answered to those two writes, asked again directly.
     await expect(ad.admin.modify(dn, memberChange("add", userDn("rosa")))).rejects.toMatchObject({ code: 68 });
     await expect(ad.admin.modify(dn, memberChange("delete", userDn("rita")))).rejects.toMatchObject({ code: 53 });
@@ -297,7 +297,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     const id = await createGroup("Deletes", [a, b]);
     await p.settle();
     const dn = groupDn("Deletes");
-    const before = auditSeq();
+    const before = await auditSeq();
     expect((await p.http.delete(`/scim/v2/Users/${a}`).set(p.auth)).status).toBe(204);
     await p.settle();
     expect(await ad.search(userDn("dora"), ["1.1"])).toBeUndefined();
@@ -316,7 +316,7 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
     await p.settle();
     const oldDn = groupDn("Old Name");
     const guid = (await ad.search(oldDn, ["objectGUID"]))!.objectguid![0]!;
-    const before = auditSeq();
+    const before = await auditSeq();
     await patchGroup(id, [{ op: "replace", path: "displayName", value: "New Name" }]);
     await p.settle();
     const newDn = groupDn("New Name");
@@ -368,7 +368,7 @@ describe("case-only renames in Active Directory (Samba AD DC)", () => {
     const gid = await createGroup("case-staff", [id]);
     await p.settle();
     const guid = (await ad.search(userDn("Dan"), ["objectGUID"]))!.objectguid![0]!;
-    const before = auditSeq();
+    const before = await auditSeq();
 
     expect((await p.http.patch(`/scim/v2/Users/${id}`).set(p.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "userName", value: upn("dan") }] })).status).toBe(200);
     await p.settle();
@@ -383,7 +383,7 @@ describe("case-only renames in Active Directory (Samba AD DC)", () => {
     });
     // The RDN attribute changes only through modifyDN; the modify carries the ordinary attributes
     // (writesTo compares DNs lower-cased: both spellings).
-    expect(writesTo(newDn, before)).toEqual([
+    expect(await writesTo(newDn, before)).toEqual([
       "modifyDN success newRdn: CN=dan@test.example.com",
       "modify success changes: replace sAMAccountName, replace userPrincipalName",
     ]);
@@ -391,7 +391,7 @@ describe("case-only renames in Active Directory (Samba AD DC)", () => {
     await ad.bindAs(newDn, password);
     // Nothing sent to the group; its value already shows the new DN, and delivery records that.
     expect((await ad.search(groupDn("case-staff"), ["member"]))?.member).toEqual([newDn]);
-    expect(writesTo(groupDn("case-staff"), before)).toEqual([]);
+    expect(await writesTo(groupDn("case-staff"), before)).toEqual([]);
     expect(syncRow(gid, "ad-groups")?.state).toBe("in_sync");
     const pair = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(gid, id) as { dn: string };
     expect(pair.dn).toBe(newDn);
@@ -402,14 +402,14 @@ describe("case-only renames in Active Directory (Samba AD DC)", () => {
     const gid = await createGroup("blue", [member]);
     await p.settle();
     const guid = (await ad.search(groupDn("blue"), ["objectGUID"]))!.objectguid![0]!;
-    const before = auditSeq();
+    const before = await auditSeq();
 
     await patchGroup(gid, [{ op: "replace", path: "displayName", value: "BLUE" }]);
     await p.settle();
     expect(await ad.find(ad.baseDn, guidFilter(guid))).toEqual([groupDn("BLUE")]);
     expect(await ad.search(groupDn("BLUE"), ["cn", "name", "sAMAccountName", "member"])).toMatchObject({ cn: ["BLUE"], name: ["BLUE"], samaccountname: ["BLUE"], member: [userDn("gm")] });
     expect((await ad.search(userDn("gm"), ["memberOf"]))?.memberof).toEqual([groupDn("BLUE")]);
-    expect(writesTo(groupDn("BLUE"), before)).toEqual([
+    expect(await writesTo(groupDn("BLUE"), before)).toEqual([
       "modifyDN success newRdn: CN=BLUE",
       "modify success changes: replace sAMAccountName, replace displayName",
     ]);

@@ -42,7 +42,7 @@ beforeAll(async () => {
   SUPPORT = await ad.ensureOu("support");
   REALM = ad.realm.toLowerCase();
   const provisioning = { maxAttempts: 2 };
-  p = provisioned(undefined, {
+  p = await provisioned(undefined, {
     targets: [ad.targetConfig()],
     provisioning,
     userRules: [
@@ -58,12 +58,12 @@ beforeAll(async () => {
       },
     ],
   });
-  q = provisioned(undefined, {
+  q = await provisioned(undefined, {
     targets: [ad.targetConfig()],
     provisioning,
     userRules: [{ name: "must-change", target: "ad", dn: `CN={userName},${MUST_CHANGE}`, actions: { mustChangePassword: true } }],
   });
-  r = provisioned(undefined, {
+  r = await provisioned(undefined, {
     targets: [ad.targetConfig()],
     provisioning,
     userRules: [{ name: "by-department", target: "ad", dn: `CN={displayName},OU={title},${ad.baseDn}`, attributes: { cn: "displayName" } }],
@@ -132,7 +132,7 @@ describe("users delivered to Active Directory (Samba AD DC)", () => {
     expect(Number(e!.useraccountcontrol![0])).toBe(NORMAL_ACCOUNT); // 512: enabled, PASSWD_NOTREQD not set
     expect(e!.pwdlastset![0]).not.toBe("0"); // a password set by the add counts as set now
     // One LDAP write for the whole creation: the add carried password and account state.
-    p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
+    await p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
     const writes = p.store.sqlite.prepare("SELECT operation, outcome, detail FROM audit_log WHERE kind = 'ldap' AND resource_id = ? AND target = 'ad'").all(id) as { operation: string; outcome: string; detail: string }[];
     expect(writes.map((w) => [w.operation, w.outcome])).toEqual([["add", "success"]]);
     expect(writes[0]!.detail).toMatch(/unicodePwd/);

@@ -30,7 +30,7 @@ let OUS: { keep: string; lock: string };
 beforeAll(async () => {
   REALM = ad.realm.toLowerCase();
   OUS = { keep: await ad.ensureOu("deprov-delete"), lock: await ad.ensureOu("deprov-disable") };
-  p = provisioned(undefined, {
+  p = await provisioned(undefined, {
     targets: [ad.targetConfig()],
     provisioning: { maxAttempts: 2 },
     userRules: [
@@ -211,7 +211,7 @@ describe("active-directory: a user deleted and created again under the same user
   // own entry (a new objectGUID), its own password, and no membership of the old one's group.
   it("the new user has its own entry and password, and the group holds no member, 5 times", async () => {
     const groups = await ad.ensureOu("rehire-groups");
-    const q = provisioned(undefined, {
+    const q = await provisioned(undefined, {
       targets: [ad.targetConfig()],
       userRules: [{ name: "rehire", target: "ad", filter: 'userName sw "r-"', dn: `CN={userName},${OUS.keep}` }],
       groupRules: [{ name: "rehire-groups", target: "ad", preset: "active-directory", dn: `CN={displayName},${groups}`, groupType: { scope: "global", security: true } }],

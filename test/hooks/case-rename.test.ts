@@ -21,7 +21,7 @@ const PRESETS = SLAPD_PRESETS.map((x) => (x.preset === "openldap" ? { ...x, obje
 let p: Provisioned;
 beforeAll(async () => {
   await addOus(ldap, PRESETS.flatMap(({ ou }) => [ou, `${ou}-groups`]));
-  p = provisioned(undefined, {
+  p = await provisioned(undefined, {
     ...presetTargetsAndRules(ldap),
     groupRules: PRESETS.map((x) => ({
       name: `${x.preset}-groups`,

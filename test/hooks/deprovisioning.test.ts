@@ -15,7 +15,7 @@ const ldap = useSlapd({ schemas: ["pingdirectory"] });
 let p: Provisioned;
 beforeAll(async () => {
   await addOus(ldap, PRESETS.map(({ ou }) => ou));
-  p = provisioned(undefined, presetTargetsAndRules(ldap));
+  p = await provisioned(undefined, presetTargetsAndRules(ldap));
 });
 afterAll(async () => p?.close());
 
@@ -108,7 +108,7 @@ describe.each(PRESETS)("$preset: a deleted user has no usable entry, under each 
     await addOus(ldap, [keptOu]);
     const { targets, userRules } = presetTargetsAndRules(ldap);
     const rule = userRules.find((r) => r.name === preset)!;
-    const q = provisioned(undefined, {
+    const q = await provisioned(undefined, {
       targets,
       userRules: [{ ...rule, name: `${preset}-keep`, dn: `uid={userName},ou=${keptOu},${SUFFIX}`, actions: { deprovision: { onDelete: "disable" } } }],
     });

@@ -52,7 +52,7 @@ describe("durability", () => {
     const port = await freePort();
     let slapd = await persistentSlapd(slapdDir, port);
     const ldap = { slapd } as Parameters<typeof provisioned>[0];
-    const p = provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }] });
+    const p = await provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }] });
     try {
       await slapd.stop();
       // 50 creates, then 50 updates of the same users: final titles must all be "v2".
@@ -82,16 +82,16 @@ describe("durability", () => {
   it("a write inside an enclosing transaction that rolls back reaches no directory (deliveries start only after a real commit)", async () => {
     const slapd = await startSlapd();
     slapds.push(slapd);
-    const p = provisioned({ slapd } as Parameters<typeof provisioned>[0], { userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }] });
+    const p = await provisioned({ slapd } as Parameters<typeof provisioned>[0], { userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }] });
     try {
       const ctx = { baseUrl: "https://scim.example.test/scim/v2", client: "test" };
-      expect(() =>
-        p.store.sqlite.transaction(() => {
-          p.assembled.app.service.create("User", user("ghost"), ctx);
+      await expect(
+        p.store.transaction(async () => {
+          await p.assembled.app.service.create("User", user("ghost"), ctx);
           throw new Error("the enclosing work fails");
-        })(),
-      ).toThrow("the enclosing work fails");
-      p.assembled.app.service.create("User", user("real"), ctx);
+        }),
+      ).rejects.toThrow("the enclosing work fails");
+      await p.assembled.app.service.create("User", user("real"), ctx);
       await p.settle();
       const c = new Client({ url: slapd.url });
       await c.bind(slapd.rootDn, slapd.rootPassword);

@@ -7,7 +7,6 @@
 import { join } from "node:path";
 import { Client } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { storageHealthOf } from "../../db/storage-faults.js";
 import { mountTmpfs, type Tmpfs } from "../harness/tmpfs.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
@@ -27,7 +26,7 @@ afterAll(async () => {
 
 describe("deliveries on a full disk", () => {
   it("the worker survives the fault and delivers everything acknowledged once space returns", async () => {
-    p = provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }], dbFile: join(disk!.dir, "scim.db") });
+    p = await provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }], dbFile: join(disk!.dir, "scim.db") });
     const acknowledged: string[] = [];
     let refused = 0;
     for (let i = 0; i < 400 && refused < 3; i++) {
@@ -41,7 +40,7 @@ describe("deliveries on a full disk", () => {
     expect(refused).toBeGreaterThan(0);
     // The worker runs into the fault too while the disk stays full.
     await new Promise((r) => setTimeout(r, 1500));
-    expect(storageHealthOf(p.store.sqlite).fault()).toBeDefined();
+    expect(p.store.health.fault()).toBeDefined();
 
     disk!.free();
     await p.settle(30_000);

@@ -16,8 +16,8 @@ const GROUP_SCHEMA = "urn:ietf:params:scim:schemas:core:2.0:Group";
 const PLACEHOLDER = `cn=nobody,${SUFFIX}`;
 let p: Provisioned;
 
-beforeAll(() => {
-  p = provisioned(ldap, {
+beforeAll(async () => {
+  p = await provisioned(ldap, {
     userRules: [
       { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
       // Selects users by membership: joining "vpn-users" provisions them under ou=vpn.
@@ -59,14 +59,14 @@ const patchGroup = async (id: string, ops: unknown[]) => {
 const members = async (cn: string) => ((await ldap.search(`cn=${cn},${GROUPS}`, ["member"]))?.member ?? []).map((m) => m.toLowerCase()).sort();
 const userDn = (uid: string) => `uid=${uid},${PEOPLE}`;
 /** LDAP writes sent to a DN after audit seq `after`, as "operation detail". */
-const writesTo = (dn: string, after: number) => {
-  p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
+const writesTo = async (dn: string, after: number) => {
+  await p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
   const rows = p.store.sqlite.prepare("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as { operation: string; detail: string }[];
   return rows.map((r) => `${r.operation} ${r.detail}`);
 };
 /** The audit log writes a turn's rows at the turn's end: flushed before they are read. */
-const auditSeq = () => {
-  p.assembled.app.audit.flush();
+const auditSeq = async () => {
+  await p.assembled.app.audit.flush();
   return (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
 };
 
@@ -75,12 +75,12 @@ describe("groups delivered to slapd", () => {
     const a = await createUser("g-ann");
     const b = await createUser("g-ben");
     await p.settle();
-    const before = auditSeq();
+    const before = await auditSeq();
     const id = await createGroup("staff", [a, b], { externalId: "ext-staff" });
     await p.settle();
     expect(await members("staff")).toEqual([userDn("g-ann"), userDn("g-ben")].sort());
     expect((await ldap.search(`cn=staff,${GROUPS}`))?.description).toEqual(["ext-staff"]);
-    expect(writesTo(`cn=staff,${GROUPS}`, before)).toEqual([expect.stringMatching(/^add attributes: .*member/)]);
+    expect(await writesTo(`cn=staff,${GROUPS}`, before)).toEqual([expect.stringMatching(/^add attributes: .*member/)]);
     const state = p.store.sqlite.prepare("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as Record<string, string>;
     expect(state).toMatchObject({ state: "in_sync", dn: `cn=staff,${GROUPS}` });
     expect(state.directory_id).toMatch(/^[0-9a-f-]{36}$/);
@@ -92,16 +92,16 @@ describe("groups delivered to slapd", () => {
     const c = await createUser("m-cy");
     const id = await createGroup("team", [a, b]);
     await p.settle();
-    let before = auditSeq();
+    let before = await auditSeq();
     await patchGroup(id, [{ op: "add", path: "members", value: [{ value: c }] }]);
     await p.settle();
     expect(await members("team")).toEqual([userDn("m-amy"), userDn("m-bo"), userDn("m-cy")].sort());
-    expect(writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: add member"]);
-    before = auditSeq();
+    expect(await writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: add member"]);
+    before = await auditSeq();
     await patchGroup(id, [{ op: "remove", path: `members[value eq "${a}"]` }]);
     await p.settle();
     expect(await members("team")).toEqual([userDn("m-bo"), userDn("m-cy")].sort());
-    expect(writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: delete member"]);
+    expect(await writesTo(`cn=team,${GROUPS}`, before)).toEqual(["modify changes: delete member"]);
   });
 
   it("a member added out of band and then over SCIM is not an error (20 typeOrValueExists is success)", async () => {
@@ -160,9 +160,9 @@ describe("groups delivered to slapd", () => {
     const a = await createUser("w-wes");
     const id = await createGroup("waiting", [a]);
     // Deliver only the group: mark the user's rows as not due yet.
-    p.assembled.provisioning.worker.fanOut();
-    p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a);
-    p.assembled.provisioning.worker.start();
+    await p.assembled.provisioning.worker.fanOut();
+    await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a));
+    await p.assembled.provisioning.worker.start();
     const groupState = () => (p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as { state: string }).state;
     expect(await eventually(() => groupState() === "in_sync")).toBe(true);
     expect(await members("waiting")).toEqual([PLACEHOLDER]);
@@ -170,7 +170,7 @@ describe("groups delivered to slapd", () => {
     const pair = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(id, a) as { dn: string | null } | undefined;
     expect(pair?.dn ?? null).toBeNull();
     // Now the user is delivered; its delivery brings the group back, and the member goes in.
-    p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a);
+    await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a));
     p.assembled.provisioning.worker.wake();
     await p.settle();
     expect(await members("waiting")).toEqual([userDn("w-wes")]);
@@ -196,7 +196,7 @@ describe("groups delivered to slapd", () => {
     const b = await createUser("d-dan");
     await createGroup("deletes", [a, b]);
     await p.settle();
-    const before = auditSeq();
+    const before = await auditSeq();
     expect((await p.http.delete(`/scim/v2/Users/${a}`).set(p.auth)).status).toBe(204);
     await p.settle();
     expect(await ldap.search(userDn("d-dee"))).toBeUndefined();
@@ -262,7 +262,7 @@ describe("group rule removed from config", () => {
       { name: "rr-del", target: "slapd", filter: 'displayName sw "rr-"', dn: `cn={displayName},${GROUPS}`, actions: { deprovision: { onRuleRemoved: "delete" } } },
       { name: "rr-keep", target: "slapd", filter: 'displayName sw "rk-"', dn: `cn={displayName},${GROUPS}` },
     ];
-    let q = provisioned(ldap, { dbFile, userRules: users, groupRules: rules });
+    let q = await provisioned(ldap, { dbFile, userRules: users, groupRules: rules });
     try {
       for (const name of ["rr-one", "rk-one"]) {
         const res = await q.http.post("/scim/v2/Groups").set(q.auth).send({ schemas: [GROUP_SCHEMA], displayName: name });
@@ -271,7 +271,7 @@ describe("group rule removed from config", () => {
       await q.settle();
       expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeDefined();
       await q.close();
-      q = provisioned(ldap, { dbFile, userRules: users, groupRules: [] });
+      q = await provisioned(ldap, { dbFile, userRules: users, groupRules: [] });
       await q.settle();
       expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeUndefined();
       expect(await ldap.search(`cn=rk-one,${GROUPS}`)).toBeDefined(); // onRuleRemoved none (the default)
@@ -287,7 +287,7 @@ describe("group rule removed from config", () => {
 
 describe("a user deleted under Remove Action disable", () => {
   it("stays in the directory, disabled, and leaves the group entries (it is no longer a member)", async () => {
-    const q = provisioned(ldap, {
+    const q = await provisioned(ldap, {
       userRules: [{ name: "dis-people", target: "slapd", filter: 'userName sw "dis-"', dn: `uid={userName},${PEOPLE}`, actions: { deprovision: { onDelete: "disable" } } }],
       groupRules: [{ name: "dis-groups", target: "slapd", filter: 'displayName sw "dis-"', dn: `cn={displayName},${GROUPS}` }],
     });

@@ -16,8 +16,8 @@ const PEOPLE = "ou=people,dc=example,dc=com";
 const GROUPS = "ou=groups,dc=example,dc=com";
 
 let p: Provisioned;
-beforeAll(() => {
-  p = provisioned(ldap, {
+beforeAll(async () => {
+  p = await provisioned(ldap, {
     userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
     groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${GROUPS}` }],
   });
@@ -100,7 +100,7 @@ describe("delete and re-create under the same userName", () => {
     expect((await ldap.search(dn, ["title"]))?.title).toEqual(["Back"]);
     expect(row(id)?.state).toBe("needs_password");
     // Listed where an operator looks (`scimbridge failures`, the admin page), with its state.
-    const listed = listFailures(p.store.db, { startIndex: 1, count: 100 }).failures;
+    const listed = (await listFailures(p.store, { startIndex: 1, count: 100 })).failures;
     expect(listed).toContainEqual(expect.objectContaining({ id, state: "needs_password" }));
     // A new password from the identity provider ends it.
     await patch("Users", id, [{ op: "replace", path: "password", value: "Pw-lost-2!" }]);
@@ -121,7 +121,7 @@ describe("delete and re-create under the same userName", () => {
   });
 
   it("a user kept by a disable deprovision action holds its DN: a new user with that userName fails with the reason", async () => {
-    const q = provisioned(ldap, { userRules: [{ name: "keep", target: "slapd", dn: `uid={userName},ou=kept,${PEOPLE}`, actions: { deprovision: { onDelete: "disable" } } }] });
+    const q = await provisioned(ldap, { userRules: [{ name: "keep", target: "slapd", dn: `uid={userName},ou=kept,${PEOPLE}`, actions: { deprovision: { onDelete: "disable" } } }] });
     try {
       await ldap.admin.add(`ou=kept,${PEOPLE}`, [new Attribute({ type: "objectClass", values: ["organizationalUnit"] }), new Attribute({ type: "ou", values: ["kept"] })]);
       const a = (await q.http.post("/scim/v2/Users").set(q.auth).send({ schemas: [USER_SCHEMA], userName: "kept", password: "Kept-1!" })).body.id as string;
@@ -141,7 +141,7 @@ describe("delete and re-create under the same userName", () => {
       // Once an administrator deletes the old entry, the new user gets its own.
       await ldap.admin.del(dn);
       // What `scimbridge retry --all` does.
-      expect(retryFailed(q.store.db, { all: true }, new Date().toISOString())).toBe(1);
+      expect(await retryFailed(q.store, { all: true }, new Date().toISOString())).toBe(1);
       q.assembled.provisioning.worker.wake();
       await q.settle();
       expect(await canBind(ldap.slapd.url, dn, "Kept-2!")).toBe(true);

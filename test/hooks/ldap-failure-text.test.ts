@@ -13,8 +13,8 @@ import { useSlapd } from "../harness/slapd.js";
 
 const ldap = useSlapd();
 let p: Provisioned;
-beforeAll(() => {
-  p = provisioned(ldap, {
+beforeAll(async () => {
+  p = await provisioned(ldap, {
     userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }],
     scim: { limits: { attributeLength: { userName: 6000 } } },
     provisioning: { maxAttempts: 1 },

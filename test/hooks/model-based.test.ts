@@ -301,7 +301,7 @@ describe("model-based: random SCIM sequences converge to a directory that matche
           const groups = `ou=groups${n},${SUFFIX}`;
           await addOu(people, `people${n}`);
           await addOu(groups, `groups${n}`);
-          const p = provisioned(ldap, {
+          const p = await provisioned(ldap, {
             userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${people}` }],
             groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${groups}` }],
           });
@@ -313,7 +313,7 @@ describe("model-based: random SCIM sequences converge to a directory that matche
             } catch (e) {
               // What the server recorded, to read beside fast-check's counterexample.
               console.error(JSON.stringify({ statuses: run.statuses, syncState: p.store.sqlite.prepare("SELECT resource_type, resource_id, rule, state, dn, last_error FROM sync_state").all(), members: p.store.sqlite.prepare("SELECT * FROM group_member_sync").all(), ids: { users: run.model.userIds, groups: run.model.groupIds } }));
-              p.assembled.app.audit.flush();
+              await p.assembled.app.audit.flush();
               console.error(JSON.stringify(p.store.sqlite.prepare("SELECT kind, operation, resource_id, dn, outcome, detail FROM audit_log ORDER BY seq").all()));
               throw e;
             }

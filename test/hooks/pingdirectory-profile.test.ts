@@ -14,8 +14,8 @@ const PEOPLE = "ou=people,dc=example,dc=com";
 const GROUPS = "ou=groups,dc=example,dc=com";
 let p: Provisioned;
 
-beforeAll(() => {
-  p = provisioned(undefined, {
+beforeAll(async () => {
+  p = await provisioned(undefined, {
     targets: [
       { name: "pd", directory: "pingdirectory", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
     ],
@@ -57,14 +57,14 @@ describe("PingDirectory profile on slapd", () => {
     const entry = await ldap.search(dn, ["objectClass", "uniqueMember"]);
     expect(entry?.objectclass).toContain("groupOfUniqueNames");
     expect(entry?.uniquemember).toEqual([`uid=pd-ann,${PEOPLE}`]);
-    p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
+    await p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
     const seq = (p.store.sqlite.prepare("SELECT max(seq) AS s FROM audit_log").get() as { s: number }).s;
     // A group PATCH answers 204 by default (scim.groupPatchResponse).
     expect((await patch("Groups", g.body.id, [{ op: "add", path: "members", value: [{ value: b }] }])).status).toBe(204);
     expect((await patch("Groups", g.body.id, [{ op: "remove", path: `members[value eq "${a}"]` }])).status).toBe(204);
     await p.settle();
     expect((await ldap.search(dn, ["uniqueMember"]))?.uniquemember).toEqual([`uid=pd-bob,${PEOPLE}`]);
-    p.assembled.app.audit.flush();
+    await p.assembled.app.audit.flush();
     const ops = (p.store.sqlite.prepare("SELECT detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(seq, dn) as { detail: string }[]).map((r) => r.detail);
     // The two PATCHes may coalesce into one delivery; either way each member is its own modify.
     expect(ops.sort()).toEqual(["changes: add uniqueMember", "changes: delete uniqueMember"]);

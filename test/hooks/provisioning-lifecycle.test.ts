@@ -8,7 +8,7 @@ import { join } from "node:path";
 import { Attribute } from "ldapts";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { PATCH_OP, user } from "../helpers/app.js";
-import { provisioned } from "../helpers/provisioned.js";
+import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
 
 const ldap = useSlapd();
@@ -21,14 +21,14 @@ beforeAll(async () => {
   }
 });
 
-const state = (p: ReturnType<typeof provisioned>, id: string, rule: string) =>
+const state = (p: Provisioned, id: string, rule: string) =>
   p.store.sqlite.prepare("SELECT state, attempts, last_code, last_error, last_attempt FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, rule) as
     | { state: string; attempts: number; last_code: number | null; last_error: string | null; last_attempt: string }
     | undefined;
 
 describe("entry lifecycle", () => {
   it("moves an entry between OUs when the DN template's result changes (modifyDN with newSuperior)", async () => {
-    const p = provisioned(ldap, { userRules: [{ name: "by-team", target: "slapd", dn: "uid={userName},ou={title},dc=example,dc=com" }] });
+    const p = await provisioned(ldap, { userRules: [{ name: "by-team", target: "slapd", dn: "uid={userName},ou={title},dc=example,dc=com" }] });
     try {
       const id = (await p.http.post("/scim/v2/Users").set(p.auth).send(user("mover", { title: "eng" }))).body.id;
       await p.settle();
@@ -48,13 +48,13 @@ describe("entry lifecycle", () => {
     const dbFile = join(dir, "rules.db");
     const keep = { name: "keep", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" };
     const drop = { name: "drop", target: "slapd", dn: "uid={userName},ou=groups,dc=example,dc=com", actions: { deprovision: { onRuleRemoved: "delete" } } };
-    const first = provisioned(ldap, { userRules: [keep, drop], dbFile });
+    const first = await provisioned(ldap, { userRules: [keep, drop], dbFile });
     await first.http.post("/scim/v2/Users").set(first.auth).send(user("ruled"));
     await first.settle();
     await first.close();
     expect(await ldap.search("uid=ruled,ou=groups,dc=example,dc=com")).toBeDefined();
 
-    const second = provisioned(ldap, { userRules: [keep], dbFile });
+    const second = await provisioned(ldap, { userRules: [keep], dbFile });
     try {
       await second.settle();
       expect(await ldap.search("uid=ruled,ou=groups,dc=example,dc=com")).toBeUndefined();
@@ -67,7 +67,7 @@ describe("entry lifecycle", () => {
   });
 
   it("records a permanent failure with the LDAP result code, parks it after maxAttempts, and retries on the next change", async () => {
-    const p = provisioned(ldap, {
+    const p = await provisioned(ldap, {
       // uidNumber belongs to posixAccount, not inetOrgPerson: slapd answers 65 objectClassViolation.
       userRules: [{ name: "broken", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com", attributes: { uidNumber: "nickName" } }],
       provisioning: { maxAttempts: 2 },

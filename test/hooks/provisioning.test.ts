@@ -13,8 +13,8 @@ const other = useSlapd({ suffix: "dc=other,dc=test" });
 const PEOPLE = "ou=people,dc=example,dc=com";
 let p: Provisioned;
 
-beforeAll(() => {
-  p = provisioned(ldap, {
+beforeAll(async () => {
+  p = await provisioned(ldap, {
     userRules: [
       { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
       { name: "engineers", target: "slapd", filter: 'title eq "Engineer"', dn: `uid={userName},ou=groups,dc=example,dc=com`, actions: { deprovision: { onDelete: "disable", onLeaveFilter: "delete" } } },
@@ -107,8 +107,8 @@ describe("users delivered to slapd", () => {
 
 describe("fan-out to two directories", () => {
   let q: Provisioned;
-  beforeAll(() => {
-    q = provisioned(ldap, {
+  beforeAll(async () => {
+    q = await provisioned(ldap, {
       userRules: [{ name: "here", target: "slapd", dn: `uid={userName},ou=people,dc=example,dc=com` }],
     });
   });
@@ -141,18 +141,18 @@ describe("fan-out to two directories", () => {
       {},
     );
     const store = openStore(config.storage.file);
-    const { app, provisioning } = assemble(config, store, createLogger("silent"));
-    provisioning.worker.start();
+    const { app, provisioning } = await assemble(config, store, createLogger("silent"));
+    await provisioning.worker.start();
     try {
-      const created = app.service.create("User", user("fanny"), { baseUrl: "" });
+      const created = await app.service.create("User", user("fanny"), { baseUrl: "" });
       expect(created.changed).toBe(true);
       const until = Date.now() + 10_000;
-      while (Date.now() < until && !(provisioning.worker.idle() && (await other.search("uid=fanny,ou=people,dc=other,dc=test")))) await new Promise((r) => setTimeout(r, 25));
+      while (Date.now() < until && !((await provisioning.worker.idle()) && (await other.search("uid=fanny,ou=people,dc=other,dc=test")))) await new Promise((r) => setTimeout(r, 25));
       expect(await ldap.search("uid=fanny,ou=people,dc=example,dc=com")).toBeDefined();
       expect(await other.search("uid=fanny,ou=people,dc=other,dc=test")).toBeDefined();
     } finally {
       await provisioning.close();
-      store.close();
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     }
   });

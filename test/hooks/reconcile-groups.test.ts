@@ -21,7 +21,7 @@ let p: Provisioned;
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  p = provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }], groupRules: [GROUP_RULE] });
+  p = await provisioned(ldap, { userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }], groupRules: [GROUP_RULE] });
   for (const n of ["ra", "rb", "rc"]) ids[n] = (await p.http.post("/scim/v2/Users").set(p.auth).send(user(n))).body.id;
   const group = (displayName: string, members: string[], externalId: string) =>
     p.http.post("/scim/v2/Groups").set(p.auth).send({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName, externalId, members: members.map((value) => ({ value })) });

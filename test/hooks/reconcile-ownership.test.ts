@@ -45,7 +45,7 @@ async function run(dryRun: boolean): Promise<ReconcileReport[]> {
 
 beforeAll(async () => {
   // Both rules deliver; a service account is made by hand under the same base.
-  p = provisioned(ldap, { userRules: [A, B], dbFile });
+  p = await provisioned(ldap, { userRules: [A, B], dbFile });
   for (const [name, title] of [["a1", "A"], ["a2", "A"], ["a3", "A"], ["b1", "B"]] as const) {
     ids[name] = (await p.http.post("/scim/v2/Users").set(p.auth).send(user(name, { title }))).body.id as string;
   }
@@ -60,7 +60,7 @@ afterAll(async () => {
 
 describe("reconcile deletes only what a rule wrote", () => {
   it("a rule removed with onRuleRemoved none leaves its entries, each with a tombstone (DN and entryUUID)", async () => {
-    p = provisioned(ldap, { userRules: [B], dbFile });
+    p = await provisioned(ldap, { userRules: [B], dbFile });
     await p.settle();
     const tombstones = p.store.sqlite.prepare("SELECT rule, dn, directory_id AS id, resource_id AS resourceId FROM entry_tombstones ORDER BY dn").all();
     expect(tombstones).toEqual(await Promise.all(["a1", "a2", "a3"].map(async (u) => ({ rule: "a", dn: dn(u), id: await uuidOf(u), resourceId: ids[u] }))));
@@ -71,7 +71,7 @@ describe("reconcile deletes only what a rule wrote", () => {
     await ldap.admin.del(dn("a3"));
     await ldap.admin.add(dn("a3"), handMade("a3"));
     await p.close();
-    p = provisioned(ldap, { userRules: [A, B], dbFile }); // rule a is back
+    p = await provisioned(ldap, { userRules: [A, B], dbFile }); // rule a is back
     await p.settle();
   });
 
@@ -138,12 +138,12 @@ describe("reconcile deletes only what a rule wrote", () => {
     await p.close();
     const configFile = join(dir, "c.yaml");
     writeSlapdConfig(configFile, { dbFile, slapd: ldap.slapd, rules: [A, B], extra: [SECRET] });
-    const changeCount = () => {
+    const changeCount = async () => {
       const store = openStore(dbFile);
       try {
         return (store.sqlite.prepare("SELECT count(*) AS n FROM changes").get() as { n: number }).n;
       } finally {
-        store.close();
+        await store.close();
       }
     };
 
@@ -156,18 +156,18 @@ describe("reconcile deletes only what a rule wrote", () => {
     // script(1) gives the process a terminal on stdin.
     const onTty = (args: string[]) =>
       spawnSync("script", ["-qec", [process.execPath, "--import", "tsx", join(ROOT, "server", "cli.ts"), ...args].join(" "), "/dev/null"], { cwd: ROOT, encoding: "utf8", timeout: 60_000 });
-    const before = changeCount();
+    const before = await changeCount();
     const refused = onTty(["reconcile", "--delete-unmanaged", "--config", configFile]);
     expect(refused.status).toBe(2);
     expect(refused.stdout).toContain("refusing --delete-unmanaged without --yes");
-    expect(changeCount()).toBe(before);
+    expect(await changeCount()).toBe(before);
 
     const confirmed = onTty(["reconcile", "--delete-unmanaged", "--yes", "--config", configFile]);
     expect(confirmed.status).toBe(3);
     expect(confirmed.stdout).toContain(`  unmanaged ${dn("svc-backup")} (delete queued)`);
     expect(confirmed.stdout).toContain(`  unmanaged ${dn("b1")} (written by rule b)`);
     // One Entry row per entry no rule wrote (the two rules found each), none for another rule's entries.
-    p = provisioned(ldap, { userRules: [A, B], dbFile });
+    p = await provisioned(ldap, { userRules: [A, B], dbFile });
     expect(p.store.sqlite.prepare("SELECT resource_id AS dn FROM sync_state WHERE resource_type = 'Entry' ORDER BY resource_id").all()).toEqual([{ dn: dn("a3") }, { dn: dn("svc-backup") }]);
     await p.settle();
     expect(await ldap.search(dn("svc-backup"))).toBeUndefined();
@@ -194,7 +194,7 @@ describe("reconcile deletes only what a rule wrote", () => {
     const config = parseConfig({ storage: { file: join(home, "db.sqlite") }, embeddedDirectory: { enabled: true, dir: join(home, "slapd"), port: 0 } }, {});
     const { slapd } = await startEmbeddedDirectory(config);
     try {
-      openStore(config.storage.file).close();
+      await openStore(config.storage.file).close();
       const file = join(home, "c.yaml");
       writeFileSync(file, `storage: { file: ${config.storage.file} }\nembeddedDirectory: { enabled: true, dir: ${join(home, "slapd")}, port: ${slapd.port} }\n`);
       const r = runCli(["reconcile", "--dry-run", "--json", "--config", file]);

@@ -44,7 +44,7 @@ const changeCount = () => (p.store.sqlite.prepare("SELECT count(*) AS n FROM cha
 
 beforeAll(async () => {
   await ldap.admin.add(STAFF, { objectClass: ["organizationalUnit"], ou: "staff" });
-  p = provisioned(ldap, { userRules: RULES, dbFile });
+  p = await provisioned(ldap, { userRules: RULES, dbFile });
   for (const name of ["alice", "bob", "carol"]) {
     const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user(name, { title: "Author" }));
     ids[name] = (res.body as { id: string }).id;

@@ -18,7 +18,7 @@ const ldapWrites: LdapWriteEvent[] = [];
 beforeAll(async () => {
   const { Attribute } = await import("ldapts");
   await ldap.admin.add(`ou=vpn,${SUFFIX}`, [new Attribute({ type: "objectClass", values: ["organizationalUnit"] }), new Attribute({ type: "ou", values: ["vpn"] })]);
-  p = provisioned(ldap, {
+  p = await provisioned(ldap, {
     // Two connections: a burst of changes finds no free slot for some, which the pump then takes.
     targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 2, timeoutMs: 3000 }],
     userRules: [
