@@ -310,6 +310,9 @@ export const SORT_CASES: [ResourceKind, string, string[]][] = [
   ["User", "emails.type", ["u3", "u4", "u5", "u6", "u7", "u2", "u1"]],
   ["User", "emails.primary", ["u2", "u3", "u4", "u5", "u6", "u7", "u1"]],
   ["User", "phoneNumbers.type", ["u3", "u4", "u5", "u6", "u7", "u2", "u1"]],
+  ["User", "phoneNumbers", ["u3", "u4", "u5", "u6", "u7", "u1", "u2"]],
+  // A simple multi-valued attribute without `primary`: its first element.
+  ["User", `${ACME}:badges`, ["u3", "u4", "u5", "u6", "u7", "u2", "u1"]],
   // u4's title is "": present as a key, unlike a missing one.
   ["User", "title", ["u2", "u3", "u5", "u4", "u7", "u1", "u6"]],
   ["User", `${ENT}:employeeNumber`, ["u2", "u4", "u5", "u6", "u7", "u1", "u3"]],
@@ -338,10 +341,12 @@ export const REJECT_CASES: [ResourceKind, string, RegExp][] = [
 ];
 
 /**
- * Sort keys the engines order differently, listed so that a change on either side is seen: a value
- * of the wrong JSON type (u6's score "high", u7's remote "yes"). SQLite's key is the value itself,
- * and SQLite orders text after every number (https://www.sqlite.org/datatype3.html#sort_order);
- * a PostgreSQL key has one type, so such a value has none (NULL) and sorts with the missing ones.
+ * Sort keys the engines order differently, listed so that a change on either side is seen:
+ * - a value of the wrong JSON type (u6's score "high", u7's remote "yes"). SQLite's key is the value
+ *   itself, and SQLite orders text after every number (https://www.sqlite.org/datatype3.html#sort_order);
+ *   a PostgreSQL key has one type, so such a value has none (NULL) and sorts with the missing ones;
+ * - a group's first member: SQLite's is the first added (rowid); PostgreSQL's group_members keeps no
+ *   insertion order, so there it is the smallest member id (g1: g2 "Staff" rather than u1 "Alice").
  */
 export const SORT_KNOWN_DIFFERENCES: { kind: ResourceKind; sortBy: string; sqlite: string[]; postgresql: string[] }[] = [
   {
@@ -356,4 +361,5 @@ export const SORT_KNOWN_DIFFERENCES: { kind: ResourceKind; sortBy: string; sqlit
     sqlite: ["u3", "u4", "u5", "u6", "u2", "u1", "u7"],
     postgresql: ["u3", "u4", "u5", "u6", "u7", "u2", "u1"],
   },
+  { kind: "Group", sortBy: "members.display", sqlite: ["g4", "g1", "g2", "g3"], postgresql: ["g4", "g2", "g3", "g1"] },
 ];
