@@ -378,7 +378,7 @@ export class ResourceQueries {
 
   // ---- outbox ----
 
-  recordChange(c: {
+  async recordChange(c: {
     kind: ResourceKind;
     id: string;
     op: "create" | "update" | "delete";
@@ -389,7 +389,7 @@ export class ResourceQueries {
     after?: Record<string, unknown> | undefined;
     membersAdded?: string[] | undefined;
     membersRemoved?: string[] | undefined;
-  }): void {
+  }): Promise<void> {
     const json = (v: unknown) => (v === undefined ? null : JSON.stringify(v));
     const membersAdded = c.membersAdded?.length ? JSON.stringify(c.membersAdded) : null;
     const membersRemoved = c.membersRemoved?.length ? JSON.stringify(c.membersRemoved) : null;

@@ -6,7 +6,6 @@
 import type { IncomingMessage } from "node:http";
 import express, { type Express, type Request } from "express";
 import type { Store } from "../db/open.js";
-import { storageHealthOf } from "../db/storage-faults.js";
 import { ScimError } from "../schemas/errors.js";
 import { SchemaRegistry } from "../schemas/registry.js";
 import { adminRouter, type AdminDeps } from "./admin/routes.js";
@@ -47,7 +46,7 @@ export interface AppDeps {
   /** SCIM clients authenticated by a verified TLS client certificate (server.tls.clients). */
   certificateClient?: AuthOptions["certificateClient"];
   /** Changes waiting for delivery, counted up to `cap`: SCIM writes wait while it is over provisioning.maxBacklog. */
-  deliveryBacklog?: (cap: number) => number;
+  deliveryBacklog?: (cap: number) => Promise<number>;
   /** The admin API's view of provisioning (worker wake-up, rules, targets); see server/admin. */
   admin?: AdminDeps;
   /**
@@ -88,7 +87,7 @@ export function createApp(deps: AppDeps): App {
   const { config, store, logger } = deps;
   const registry = new SchemaRegistry(config.scim.extensions);
   const secretKey = deps.secretKey ?? secretKeyOf(config);
-  const tokens = new TokenService(store.db, secretKey);
+  const tokens = new TokenService(store, secretKey);
   const service = new ResourceService({
     store,
     registry,
@@ -124,9 +123,9 @@ export function createApp(deps: AppDeps): App {
   // Traffic inspector and audit of SCIM writes: SCIM base path only, after normalisation; they
   // read the body and client when the response finishes. Not mounted at all when disabled.
   const traffic = config.inspector.enabled ? new TrafficInspector(config.inspector.size) : undefined;
-  const audit = new AuditLog(store.db, deps.now);
+  const audit = new AuditLog(store, deps.now);
   // A full or read-only disk is logged once when it starts and once when it ends (db/storage-faults.ts).
-  storageHealthOf(store.sqlite).onChange((f) =>
+  store.health.onChange((f) =>
     f ? logger.error({ storage: f }, "the database cannot be written; SCIM writes answer 503") : logger.info("the database takes writes again"),
   );
   if (traffic) app.use(basePath, traffic.middleware());
@@ -160,8 +159,8 @@ export function createApp(deps: AppDeps): App {
   scim.use(discoveryHandler(registry, config, caps, baseUrlOf));
   scim.use("/Users", resourceRouter(service, "User", config.scim, baseUrlOf));
   scim.use("/Groups", resourceRouter(service, "Group", config.scim, baseUrlOf));
-  scim.post("/.search", (req, res) => {
-    sendScim(req, res, 200, listResponse(rootSearch(service, searchParams(req.body, config.scim), contextOf(req, baseUrlOf))));
+  scim.post("/.search", async (req, res) => {
+    sendScim(req, res, 200, listResponse(await rootSearch(service, searchParams(req.body, config.scim), contextOf(req, baseUrlOf))));
   });
   // RFC 7644 §3.11: /Me is optional; we have no user behind a client credential.
   scim.all(/^\/Me(\/.*)?$/, () => {

@@ -7,6 +7,6 @@ import { guardPipes } from "./cli/io.js";
 import { run } from "./cli/program.js";
 
 guardPipes();
-run(process.argv.slice(2)).then((code) => {
+void run(process.argv.slice(2)).then((code) => {
   process.exitCode = code;
 });

@@ -12,7 +12,6 @@ import { groupRuleSchema } from "../hooks/rules/group-config.js";
 import { compileDeliverableGroupRule, type DeliverableGroupRule } from "../hooks/rules/group-rule.js";
 import { DeliveryWorker, LdapTarget, startSlapd, type SlapdHandle, type Target, type WorkerOptions } from "../hooks/delivery/index.js";
 import type { TargetConfig, UserRuleConfig } from "../hooks/rules/config.js";
-import { SyncQueries } from "../db/sync.js";
 import type { SchemaRegistry } from "../schemas/registry.js";
 import { ConfigError, parseConfig } from "./config/load.js";
 import { secretFile, secretKeyOf } from "./secret-key.js";
@@ -151,15 +150,15 @@ export function connectTargets(targets: TargetConfig[]): Map<string, Target> {
  * its entries can be deprovisioned per its onRuleRemoved action; one whose target is gone too
  * cannot be reached and is only reported.
  */
-function removedRulesOf(
+async function removedRulesOf(
   config: Config,
   store: Store,
   registry: SchemaRegistry,
   logger: Logger,
-): { users: CompiledRule[]; groups: DeliverableGroupRule[] } {
+): Promise<{ users: CompiledRule[]; groups: DeliverableGroupRule[] }> {
   const configured = new Set([...config.userRules.map((r) => r.name), ...config.groupRules.map((r) => r.name)]);
   const out = { users: [] as CompiledRule[], groups: [] as DeliverableGroupRule[] };
-  for (const known of new SyncQueries(store.db).knownRules()) {
+  for (const known of await store.sync.knownRules()) {
     if (configured.has(known.name)) continue;
     const target = config.targets.find((t) => t.name === known.target);
     if (!target) {
@@ -182,7 +181,7 @@ export interface Provisioning {
   close(): Promise<void>;
 }
 
-export function createProvisioning(o: {
+export async function createProvisioning(o: {
   config: Config;
   store: Store;
   registry: SchemaRegistry;
@@ -190,11 +189,11 @@ export function createProvisioning(o: {
   /** Delivery outcomes and timings (the app's metrics). */
   onDelivery?: WorkerOptions["onDelivery"];
   onLdapWrite?: WorkerOptions["onLdapWrite"];
-}): Provisioning {
+}): Promise<Provisioning> {
   const rules = compileRules(o.config, o.registry);
   const groupRules = compileGroupRules(o.config, o.registry);
   const targets = connectTargets(o.config.targets);
-  const removed = removedRulesOf(o.config, o.store, o.registry, o.logger);
+  const removed = await removedRulesOf(o.config, o.store, o.registry, o.logger);
   const p = o.config.provisioning;
   const worker = new DeliveryWorker({
     store: o.store,

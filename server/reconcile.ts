@@ -125,7 +125,7 @@ export async function reconcileCommand(
   } finally {
     progress?.done(); // a failed run leaves no half-drawn line behind its error
     await Promise.allSettled([...targets.values()].map((t) => t.connection.close()));
-    store.close();
+    await store.close();
   }
 }
 

@@ -35,13 +35,13 @@ export interface Running {
  * SCIM_TOKEN, when set, is stored (hashed) as the token named "env". Otherwise, with no token at
  * all, a first one is generated and printed once, so the embedded default needs no set-up step.
  */
-export function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): { name: string; token?: string } | undefined {
+export async function ensureToken(tokens: TokenService, env: NodeJS.ProcessEnv): Promise<{ name: string; token?: string } | undefined> {
   if (env.SCIM_TOKEN) {
-    tokens.put("env", env.SCIM_TOKEN);
+    await tokens.put("env", env.SCIM_TOKEN);
     return { name: "env" };
   }
-  if (tokens.count() > 0) return undefined;
-  return { name: "default", token: tokens.create("default") };
+  if ((await tokens.count()) > 0) return undefined;
+  return { name: "default", token: await tokens.create("default") };
 }
 
 /** Extra listeners an embedder (or the benchmark) attaches to the running service. */
@@ -51,7 +51,7 @@ export interface Observers {
 }
 
 /** The app and its provisioning side, wired together (used by serve and by tests). */
-export function assemble(
+export async function assemble(
   config: Config,
   store: Store,
   logger: Logger,
@@ -60,7 +60,7 @@ export function assemble(
   embedded?: () => SupervisedStatus,
   /** SCIM clients authenticated by their TLS client certificate (server/http/tls.ts). */
   certificateClient?: AppDeps["certificateClient"],
-): { app: App; provisioning: Provisioning } {
+): Promise<{ app: App; provisioning: Provisioning }> {
   // The service tells the worker of each write (one listener); the worker exists once the app does.
   const late: { provisioning?: Provisioning; rules?: CompiledRule[] } = {};
   const probe: { targets?: () => Promise<TargetsHealth> } = {};
@@ -73,7 +73,7 @@ export function assemble(
       passwordSet: (id, password) => late.provisioning!.worker.acceptPassword(id, password),
       committed: () => late.provisioning?.worker.changed(),
     },
-    deliveryBacklog: (cap) => late.provisioning?.worker.backlog(cap) ?? 0,
+    deliveryBacklog: async (cap) => (late.provisioning ? late.provisioning.worker.backlog(cap) : 0),
     // The worker's own connections, so /readyz sees what deliveries see.
     targetHealth: () => probe.targets?.() ?? Promise.resolve({}),
     admin: {
@@ -86,7 +86,7 @@ export function assemble(
       reconcile: ({ target }) => reconcileWith({ config, store, app, targets: late.provisioning!.targets, dryRun: true, target }),
     },
   });
-  const provisioning = createProvisioning({ config, store, registry: app.registry, logger, onDelivery: (e) => app.metrics.recordDelivery(e),
+  const provisioning = await createProvisioning({ config, store, registry: app.registry, logger, onDelivery: (e) => app.metrics.recordDelivery(e),
     onLdapWrite: (e) => {
       app.audit.recordLdap(e);
       observers.onLdapWrite?.(e);
@@ -131,25 +131,25 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   }
   const store = openStore(config.storage.file);
   warnAboutExposedData(config, logger);
-  const { app, provisioning } = assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()), listening.certificates);
-  for (const name of app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
+  const { app, provisioning } = await assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()), listening.certificates);
+  for (const name of await app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
   const stopReconcile = every
     ? startPeriodicReconcile({ config, store, app, targets: provisioning.targets, logger, minutes: every, wake: () => provisioning.worker.wake() })
     : undefined;
-  const first = ensureToken(app.tokens, opts.env);
+  const first = await ensureToken(app.tokens, opts.env);
   // Audit retention: prune at start-up and hourly (unref'd: it never keeps the process alive).
-  const prune = () => {
+  const prune = async () => {
     try {
-      const n = app.audit.prune(config.audit.retentionDays);
+      const n = await app.audit.prune(config.audit.retentionDays);
       if (n) logger.info({ rows: n, retentionDays: config.audit.retentionDays }, "audit log pruned");
     } catch (e) {
       logger.error({ err: e }, "audit log prune failed");
     }
   };
-  prune();
-  const pruneTimer = setInterval(prune, 3_600_000);
+  await prune();
+  const pruneTimer = setInterval(() => void prune(), 3_600_000);
   pruneTimer.unref();
 
   // Once shutdown starts, a request arriving on a kept-alive connection is not taken: it gets a
@@ -211,9 +211,9 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
       const t0 = performance.now();
       await provisioning.close();
       logger.info({ ms: Math.round(performance.now() - t0) }, "in-flight deliveries finished");
-      app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
+      await app.audit.flush(); // the last turn's audit rows (SCIM requests and LDAP operations)
       unwatch();
-      store.close();
+      await store.close();
       await (supervisor ? supervisor.stop() : embedded?.stop());
       lock.release();
     })());

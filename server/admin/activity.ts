@@ -3,8 +3,7 @@
  * (one per LDAP operation the worker ran, server/observability/audit.ts) counted by outcome in
  * UTC hours. Computed from audit_log, so it survives restarts and is pruned with it.
  */
-import { AuditStore } from "../../db/audit.js";
-import type { Db } from "../../db/open.js";
+import type { Store } from "../../db/store.js";
 
 const HOUR_MS = 3_600_000;
 export const MAX_ACTIVITY_HOURS = 24 * 14;
@@ -31,10 +30,10 @@ function hourOf(t: Date): number {
 }
 
 /** `hours` buckets ending with the hour that contains `now` (hours named as AuditStore counts them). */
-export function activity(db: Db, o: { hours: number; now: Date }): Activity {
+export async function activity(store: Pick<Store, "audit">, o: { hours: number; now: Date }): Promise<Activity> {
   const last = hourOf(o.now);
   const first = last - (o.hours - 1) * HOUR_MS;
-  const rows = new AuditStore({ db }).ldapOutcomesPerHour(new Date(first).toISOString());
+  const rows = await store.audit.ldapOutcomesPerHour(new Date(first).toISOString());
   const byHour = new Map<string, ActivityBucket>();
   const buckets: ActivityBucket[] = [];
   for (let t = first; t <= last; t += HOUR_MS) {

@@ -26,7 +26,7 @@ export class AdminUsageError extends Error {}
 
 const FAILURES_PAGE = 1000;
 
-export function adminCommand(command: AdminCommand, given: Config, a: AdminCommandArgs, out: (line: string) => void): number {
+export async function adminCommand(command: AdminCommand, given: Config, a: AdminCommandArgs, out: (line: string) => void): Promise<number> {
   // Parse arguments before touching the file, so a usage error never opens (or creates) it.
   const ref = a.resource === undefined ? undefined : parseResourceRef(a.resource);
   if (a.resource !== undefined && !ref) throw new AdminUsageError(`expected <type>/<id> (e.g. User/2819c223-…), got ${JSON.stringify(a.resource)}`);
@@ -45,7 +45,7 @@ export function adminCommand(command: AdminCommand, given: Config, a: AdminComma
   try {
     switch (command) {
       case "status": {
-        const summary = syncSummary(store.db, { rules: [...config.userRules, ...config.groupRules], targets: config.targets.map((t) => t.name) });
+        const summary = await syncSummary(store, { rules: [...config.userRules, ...config.groupRules], targets: config.targets.map((t) => t.name) });
         if (a.json) out(JSON.stringify(summary));
         else {
           const fmt = (c: Record<string, number>) => STATES.map((s) => `${s} ${c[s]}`).join(", ");
@@ -58,7 +58,7 @@ export function adminCommand(command: AdminCommand, given: Config, a: AdminComma
         return 0;
       }
       case "failures": {
-        const page = listFailures(store.db, { target: a.target, rule: a.rule, startIndex: 1, count: FAILURES_PAGE });
+        const page = await listFailures(store, { target: a.target, rule: a.rule, startIndex: 1, count: FAILURES_PAGE });
         if (a.json) out(JSON.stringify(page));
         else {
           for (const f of page.failures) out(formatFailure(f));
@@ -67,13 +67,13 @@ export function adminCommand(command: AdminCommand, given: Config, a: AdminComma
         return 0;
       }
       case "retry": {
-        const retried = retryFailed(store.db, ref ?? { all: true }, at);
+        const retried = await retryFailed(store, ref ?? { all: true }, at);
         if (a.json) out(JSON.stringify({ retried }));
         else out(`${retried} deliver${retried === 1 ? "y" : "ies"} set back to pending; a running server's worker takes ${retried === 1 ? "it" : "them"} on its next poll`);
         return 0;
       }
       case "resync": {
-        const seq = requestResync(store.db, ref!.type, ref!.id, at, "cli");
+        const seq = await requestResync(store, ref!.type, ref!.id, at, "cli");
         if (seq === undefined) {
           process.stderr.write(`no ${ref!.type} ${ref!.id} and no delivery state for it\n`);
           return 1;
@@ -84,7 +84,7 @@ export function adminCommand(command: AdminCommand, given: Config, a: AdminComma
       }
     }
   } finally {
-    store.close();
+    await store.close();
   }
 }
 

@@ -68,7 +68,7 @@ export function observeRouter(o: { config: Config; traffic?: TrafficInspector | 
     res.json(record);
   });
 
-  r.get("/audit", (req, res) => {
+  r.get("/audit", async (req, res) => {
     const since = one(req, "since");
     const kind = one(req, "kind");
     const limit = positiveInt(one(req, "limit"));
@@ -94,11 +94,13 @@ export function observeRouter(o: { config: Config; traffic?: TrafficInspector | 
     });
     if (ndjson) {
       res.type(NDJSON);
-      for (const row of rows) res.write(JSON.stringify(row) + "\n");
+      for await (const row of rows) res.write(JSON.stringify(row) + "\n");
       res.end();
       return;
     }
-    res.json({ records: [...rows] });
+    const records = [];
+    for await (const row of rows) records.push(row);
+    res.json({ records });
   });
   return r;
 }

@@ -5,7 +5,7 @@
  */
 import type { LdapOp } from "../../hooks/planning/ops.js";
 import express, { type Request, type RequestHandler, type Response, type Router } from "express";
-import type { Store } from "../../db/open.js";
+import type { Store } from "../../db/store.js";
 import type { TargetConfig } from "../../hooks/rules/config.js";
 import type { CompiledRule } from "../../hooks/rules/mapping.js";
 import { isTargetSecure } from "../../hooks/rules/config.js";
@@ -143,9 +143,9 @@ export function adminRouter(o: {
     res.json({ jwks: o.jwks?.() ?? null });
   });
 
-  r.get("/status", (_req, res) => {
+  r.get("/status", async (_req, res) => {
     const rules = [...o.deps.rules(), ...(o.deps.groupRules?.() ?? [])].map((x) => ({ name: x.name, target: x.target }));
-    res.json(syncSummary(store.db, { rules, targets: o.deps.targets.map((t) => t.name) }));
+    res.json(await syncSummary(store, { rules, targets: o.deps.targets.map((t) => t.name) }));
   });
 
   // The targets as configured (never the bind credentials) with the worker's reachability view,
@@ -157,9 +157,9 @@ export function adminRouter(o: {
     });
   });
 
-  r.get("/activity", (req, res) => {
-    o.audit?.flush();
-    res.json(activity(store.db, { hours: intParam(req, "hours", 24, 1, MAX_ACTIVITY_HOURS), now: clock() }));
+  r.get("/activity", async (req, res) => {
+    await o.audit?.flush();
+    res.json(await activity(store, { hours: intParam(req, "hours", 24, 1, MAX_ACTIVITY_HOURS), now: clock() }));
   });
 
   // Dry run only: a repair from a browser button is one click too easy; `scimbridge reconcile` does
@@ -184,21 +184,21 @@ export function adminRouter(o: {
     const id = String(req.params.id);
     let resource: Record<string, unknown> | undefined;
     try {
-      resource = o.service.get(type, id, { baseUrl: "" }).resource;
+      resource = (await o.service.get(type, id, { baseUrl: "" })).resource;
     } catch (e) {
       if (!(e instanceof ScimError && e.status === 404)) throw e;
     }
-    const status = await resourceStatus({ db: store.db, rules: o.deps.rules(), groupRules: o.deps.groupRules?.() ?? [], previewGroup: o.deps.previewGroup, targets: o.deps.targets, type, id, resource });
+    const status = await resourceStatus({ store, rules: o.deps.rules(), groupRules: o.deps.groupRules?.() ?? [], previewGroup: o.deps.previewGroup, targets: o.deps.targets, type, id, resource });
     if (!status) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
     // The SCIM resource as a client would read it (never a password: SCIM returns none).
     res.json({ ...status, resource: resource ?? null });
   });
 
-  r.get("/failures", (req, res) => {
+  r.get("/failures", async (req, res) => {
     const code = strParam(req, "code");
     if (code !== undefined && !/^\d+$/.test(code)) throw new AdminError(400, "code must be an LDAP result code (integer)");
     res.json(
-      listFailures(store.db, {
+      await listFailures(store, {
         target: strParam(req, "target"),
         rule: strParam(req, "rule"),
         code: code === undefined ? undefined : Number(code),
@@ -208,17 +208,17 @@ export function adminRouter(o: {
     );
   });
 
-  r.post("/retry", (req, res) => {
+  r.post("/retry", async (req, res) => {
     const body = (req.body ?? {}) as Record<string, unknown>;
     const sel: RetrySelection = body.all === true ? { all: true } : resourceOf(body);
-    const retried = retryFailed(store.db, sel, now());
+    const retried = await retryFailed(store, sel, now());
     if (retried) o.deps.wake?.();
     res.json({ retried });
   });
 
-  r.post("/resync", (req, res) => {
+  r.post("/resync", async (req, res) => {
     const { type, id } = resourceOf(req.body);
-    const seq = requestResync(store.db, type, id, now(), `admin:${String(res.locals.admin)}`);
+    const seq = await requestResync(store, type, id, now(), `admin:${String(res.locals.admin)}`);
     if (seq === undefined) throw new AdminError(404, `no ${type} ${id} and no delivery state for it`);
     o.deps.wake?.();
     res.status(202).json({ type, id, change: seq });

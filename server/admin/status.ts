@@ -4,10 +4,9 @@
  * server runs (a running worker picks up rows set pending on its next poll). No HTTP here.
  */
 import type { LdapOp } from "../../hooks/planning/ops.js";
-import type { Db } from "../../db/open.js";
-import { RepairRequests } from "../../db/repair-requests.js";
-import { SyncStatusStore, type RetrySelection } from "../../db/sync-status.js";
-import { SyncQueries, type SyncStateRow, type SyncStatus } from "../../db/sync.js";
+import type { Store } from "../../db/store.js";
+import type { RetrySelection } from "../../db/sync-status.js";
+import type { SyncStateRow, SyncStatus } from "../../db/sync.js";
 import type { TargetConfig } from "../../hooks/rules/config.js";
 import type { CompiledRule } from "../../hooks/rules/mapping.js";
 import type { WrittenEntry } from "../../hooks/planning/planner.js";
@@ -43,7 +42,7 @@ const zero = (): StateCounts => ({ in_sync: 0, pending: 0, retrying: 0, failed: 
  * rows (a new target shows zeros rather than vanishing); rows of rules no longer configured (being
  * deprovisioned) are listed too, flagged `configured: false`.
  */
-export function syncSummary(db: Db, o: { rules: RuleRef[]; targets: string[] }): { targets: TargetStatus[] } {
+export async function syncSummary(store: Pick<Store, "sync">, o: { rules: RuleRef[]; targets: string[] }): Promise<{ targets: TargetStatus[] }> {
   const byTarget = new Map<string, TargetStatus>();
   const targetOf = (name: string) => {
     let t = byTarget.get(name);
@@ -59,7 +58,7 @@ export function syncSummary(db: Db, o: { rules: RuleRef[]; targets: string[] }):
   for (const t of o.targets) targetOf(t);
   for (const r of o.rules) ruleOf(r.target, r.name, true);
   const configured = new Set(o.rules.map((r) => r.name));
-  for (const c of new SyncQueries(db).counts()) {
+  for (const c of await store.sync.counts()) {
     const state = c.state as SyncStatus;
     if (!STATES.includes(state)) continue;
     const n = Number(c.n);
@@ -84,8 +83,8 @@ export function parseResourceRef(ref: string): { type: ResourceKind; id: string 
   return type && id ? { type, id } : undefined;
 }
 
-export function syncRows(db: Db, type: string, id: string): SyncStateRow[] {
-  return new SyncStatusStore({ db }).rowsOf(type, id);
+export function syncRows(store: Pick<Store, "syncStatus">, type: string, id: string): Promise<SyncStateRow[]> {
+  return store.syncStatus.rowsOf(type, id);
 }
 
 export interface PublicRow {
@@ -139,7 +138,7 @@ export interface ResourceRuleStatus extends PublicRow {
  * state null (its change is still in the outbox, or the resource predates the rule).
  */
 export async function resourceStatus(o: {
-  db: Db;
+  store: Pick<Store, "syncStatus">;
   rules: CompiledRule[];
   targets: Pick<TargetConfig, "name" | "urls" | "startTls">[];
   type: ResourceKind;
@@ -151,7 +150,7 @@ export async function resourceStatus(o: {
   /** The worker's read-only plan for (group, rule); absent: groups are listed without a plan. */
   previewGroup?: ((id: string, rule: string) => Promise<{ event: string; dn?: string | undefined; ops: LdapOp[]; error?: string | undefined }>) | undefined;
 }): Promise<{ type: ResourceKind; id: string; exists: boolean; rules: ResourceRuleStatus[] } | undefined> {
-  const rows = syncRows(o.db, o.type, o.id);
+  const rows = await syncRows(o.store, o.type, o.id);
   if (!o.resource && !rows.length) return undefined;
   // Users are planned here (previewUser); groups by the worker (previewGroup), which resolves the
   // member DNs of the pending pairs the same way a delivery does.
@@ -202,8 +201,8 @@ export interface FailureQuery {
 }
 
 /** Failed and retrying rows (and those needing a password), newest attempt first, in stable pages. */
-export function listFailures(db: Db, q: FailureQuery) {
-  const page = new SyncStatusStore({ db }).failures({ states: NEEDS_ATTENTION, target: q.target, rule: q.rule, code: q.code }, { offset: q.startIndex - 1, limit: q.count });
+export async function listFailures(store: Pick<Store, "syncStatus">, q: FailureQuery) {
+  const page = await store.syncStatus.failures({ states: NEEDS_ATTENTION, target: q.target, rule: q.rule, code: q.code }, { offset: q.startIndex - 1, limit: q.count });
   return { totalResults: page.total, startIndex: q.startIndex, itemsPerPage: page.rows.length, failures: page.rows.map(publicRow) };
 }
 
@@ -213,8 +212,8 @@ export type { RetrySelection };
  * Failed and retrying rows back to pending with a fresh attempt budget; returns how many. The
  * worker takes pending rows on its next pump (woken by the caller, else by its poll timer).
  */
-export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
-  return new SyncStatusStore({ db }).retry(FAILING, sel, at);
+export function retryFailed(store: Pick<Store, "transaction">, sel: RetrySelection, at: string): Promise<number> {
+  return store.transaction((tx) => tx.syncStatus.retry(FAILING, sel, at));
 }
 
 /**
@@ -224,6 +223,6 @@ export function retryFailed(db: Db, sel: RetrySelection, at: string): number {
  * state. Nothing is written to LDAP here. Returns the change's seq, or undefined when the
  * resource neither exists nor has sync state (nothing to resync).
  */
-export function requestResync(db: Db, type: ResourceKind, id: string, at: string, client: string): number | undefined {
-  return new RepairRequests({ db }).queueResync(type, id, at, client);
+export function requestResync(store: Pick<Store, "repairs">, type: ResourceKind, id: string, at: string, client: string): Promise<number | undefined> {
+  return store.repairs.queueResync(type, id, at, client);
 }

@@ -87,7 +87,7 @@ export function authenticate(opts: AuthOptions): RequestHandler {
     let reason = auth ? "invalid credentials" : "no credentials";
     let callersFault = auth !== undefined;
     if (auth && bearerSchemes.has(auth.scheme)) {
-      const name = opts.tokens.verify(auth.credentials);
+      const name = await opts.tokens.verify(auth.credentials);
       if (name !== undefined) principal = { name, scopes: fullAccess };
       // RFC 6750 §2.1: the same Bearer header carries a JWT from /oauth/token or an external issuer.
       else if (opts.jwt?.enabled) {

@@ -9,9 +9,9 @@
  */
 import { createHash, createHmac, hkdfSync, randomBytes, timingSafeEqual } from "node:crypto";
 import { isDatabaseBusy } from "../../db/busy.js";
-import type { Db } from "../../db/open.js";
 import { storageFaultCode } from "../../db/storage-faults.js";
-import { TokenStore, type TokenInfo } from "../../db/tokens.js";
+import type { Store } from "../../db/store.js";
+import type { TokenInfo } from "../../db/tokens.js";
 
 export type { TokenInfo };
 
@@ -39,14 +39,22 @@ export class TokenService {
   private readonly touched = new Map<string, number>();
   private readonly key: Buffer;
   private readonly keyId: string;
-  private readonly store: TokenStore;
+  /** The upgrade of older rows, begun at construction: every method waits for it first. */
+  private readonly upgraded: Promise<void>;
 
   /** `secretKey`: the server's 32-byte secret key; the token hashing key is derived from it. */
-  constructor(db: Db, secretKey: Buffer) {
-    this.store = new TokenStore({ db });
+  constructor(
+    private readonly db: Pick<Store, "tokens" | "transaction">,
+    secretKey: Buffer,
+  ) {
     this.key = Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "scimbridge bearer token hash", 32));
     this.keyId = createHmac("sha256", this.key).update("key id").digest("hex").slice(0, 8);
-    this.upgradeStored();
+    this.upgraded = this.upgradeStored();
+  }
+
+  /** The store's tokens (the open transaction's inside one). */
+  private get store() {
+    return this.db.tokens;
   }
 
   private keyed(inner: Buffer): Buffer {
@@ -63,9 +71,9 @@ export class TokenService {
    * writer, or on a full or read-only disk, is left for the next start; verify() reads old rows
    * meanwhile.
    */
-  private upgradeStored(): void {
+  private async upgradeStored(): Promise<void> {
     try {
-      this.store.rekeyUnkeyed((r) =>
+      await this.store.rekeyUnkeyed((r) =>
         LEGACY.test(r.hash) ? { hash: `hmac$${this.keyId}$${this.keyed(Buffer.from(r.hash, "hex")).toString("hex")}`, hint: hintOf(r.hint) } : undefined,
       );
     } catch (e) {
@@ -74,9 +82,9 @@ export class TokenService {
   }
 
   /** Names of tokens stored under another secret key: they cannot work until re-created. */
-  storedUnderOtherKey(): string[] {
-    return this.store
-      .hashes()
+  async storedUnderOtherKey(): Promise<string[]> {
+    await this.upgraded;
+    return (await this.store.hashes())
       .filter((r) => KEYED.exec(r.hash)?.[1] !== this.keyId && !LEGACY.test(r.hash))
       .map((r) => r.name);
   }
@@ -86,8 +94,8 @@ export class TokenService {
    * (another process) applies to the next one. Not cached: the whole check is 1-4% of a small
    * PATCH, cached or not (`npm run bench -- tokens`).
    */
-  private hashes(): { name: string; hash: Buffer }[] {
-    return this.store.hashes().flatMap((r) => {
+  private async hashes(): Promise<{ name: string; hash: Buffer }[]> {
+    return (await this.store.hashes()).flatMap((r) => {
       const keyed = KEYED.exec(r.hash);
       if (keyed) return keyed[1] === this.keyId ? [{ name: r.name, hash: Buffer.from(keyed[2]!, "hex") }] : [];
       return LEGACY.test(r.hash) ? [{ name: r.name, hash: this.keyed(Buffer.from(r.hash, "hex")) }] : [];
@@ -95,54 +103,61 @@ export class TokenService {
   }
 
   /** Creates a token and returns it: the only time the secret is ever seen. */
-  create(name: string): string {
+  async create(name: string): Promise<string> {
     if (!/^[\w.@-]{1,64}$/.test(name)) throw new TokenError(`token name must be 1-64 of [A-Za-z0-9_.@-], got ${JSON.stringify(name)}`);
-    if (this.store.has(name)) throw new TokenError(`a token named ${name} already exists (revoke it first)`);
+    await this.upgraded;
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    this.store.add(this.row(name, token));
+    await this.db.transaction(async ({ tokens }) => {
+      if (await tokens.has(name)) throw new TokenError(`a token named ${name} already exists (revoke it first)`);
+      await tokens.add(this.row(name, token));
+    });
     return token;
   }
 
   /** Stores a token chosen elsewhere (SCIM_TOKEN), replacing any token of that name. */
-  put(name: string, token: string): void {
+  async put(name: string, token: string): Promise<void> {
     if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
-    this.store.replace(this.row(name, token));
+    await this.upgraded;
+    await this.store.replace(this.row(name, token));
   }
 
   private row(name: string, token: string) {
     return { name, hash: this.stored(token), hint: hintOf(token), created: new Date().toISOString() };
   }
 
-  list(): TokenInfo[] {
+  async list(): Promise<TokenInfo[]> {
+    await this.upgraded;
     return this.store.list();
   }
 
-  count(): number {
-    return this.list().length;
+  async count(): Promise<number> {
+    return (await this.list()).length;
   }
 
-  revoke(name: string): boolean {
-    return this.store.remove(name);
+  async revoke(name: string): Promise<boolean> {
+    await this.upgraded;
+    return this.db.transaction(({ tokens }) => tokens.remove(name));
   }
 
   /** The name of the client holding `token`, or undefined. */
-  verify(token: string): string | undefined {
+  async verify(token: string): Promise<string | undefined> {
+    await this.upgraded;
     const presented = this.keyed(sha256(token));
     let match: string | undefined;
     // Every stored hash is compared (in constant time), so timing says nothing about which matched.
-    for (const row of this.hashes()) {
+    for (const row of await this.hashes()) {
       if (row.hash.length === presented.length && timingSafeEqual(row.hash, presented) && match === undefined) match = row.name;
     }
-    if (match !== undefined) this.markUsed(match);
+    if (match !== undefined) await this.markUsed(match);
     return match;
   }
 
-  private markUsed(name: string): void {
+  private async markUsed(name: string): Promise<void> {
     const now = Date.now();
     if (now - (this.touched.get(name) ?? 0) < 60_000) return;
     this.touched.set(name, now);
     try {
-      this.store.markUsed(name, new Date(now).toISOString());
+      await this.db.transaction(({ tokens }) => tokens.markUsed(name, new Date(now).toISOString()));
     } catch (e) {
       // Last use is informational: a database busy with another writer must not refuse a client
       // that authenticated, nor may a full or read-only disk (reads keep working); the next request records it.

@@ -25,9 +25,9 @@ export function registerAudit(program: Command): void {
       const [{ openStore }, { AuditLog }] = await Promise.all([import("../../db/open.js"), import("../observability/audit.js")]);
       const store = openStore(loaded.config.storage.file);
       try {
-        await streamLines(new AuditLog(store.db).export({ since: o.since, kind: o.kind }), (row) => JSON.stringify(row));
+        await streamLines(new AuditLog(store).export({ since: o.since, kind: o.kind }), (row) => JSON.stringify(row));
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -8,7 +8,7 @@ import { InvalidArgumentError, type Command } from "commander";
 import type { FailureQuery, listFailures as ListFailuresFn, PublicRow } from "../admin/status.js";
 import { globalsOf, loadFor, requireDatabase } from "./context.js";
 import { out, outputClosed, streamLines } from "./io.js";
-import type { Db } from "../../db/open.js";
+import type { Store } from "../../db/store.js";
 
 type ListFailures = typeof ListFailuresFn;
 
@@ -21,9 +21,9 @@ function resultCode(v: string): number {
 }
 
 /** Every row of the query, a page at a time (the pages are stable: a total order, admin/status.ts). */
-function* allFailures(listFailures: ListFailures, db: Db, q: Omit<FailureQuery, "startIndex" | "count">): Generator<PublicRow> {
+async function* allFailures(listFailures: ListFailures, store: Store, q: Omit<FailureQuery, "startIndex" | "count">): AsyncGenerator<PublicRow> {
   for (let start = 1; ; start += PAGE) {
-    const page = listFailures(db, { ...q, startIndex: start, count: PAGE });
+    const page = await listFailures(store, { ...q, startIndex: start, count: PAGE });
     yield* page.failures;
     if (page.failures.length < PAGE || outputClosed()) return;
   }
@@ -48,28 +48,28 @@ export function registerFailures(program: Command): void {
       const loaded = loadFor(g);
       requireDatabase(loaded, "no deliveries");
       const [{ openStore }, { listFailures }] = await Promise.all([import("../../db/open.js"), import("../admin/status.js")]);
-      const all = (db: Db, q: Omit<FailureQuery, "startIndex" | "count">) => allFailures(listFailures, db, q);
+      const all = (store: Store, q: Omit<FailureQuery, "startIndex" | "count">) => allFailures(listFailures, store, q);
       const store = openStore(loaded.config.storage.file);
       try {
         const q = { target: o.target, rule: o.rule, code: o.code };
-        const total = listFailures(store.db, { ...q, startIndex: 1, count: 0 }).totalResults;
-        if (o.ndjson) await streamLines(all(store.db, q), (f) => JSON.stringify(f));
+        const total = (await listFailures(store, { ...q, startIndex: 1, count: 0 })).totalResults;
+        if (o.ndjson) await streamLines(all(store, q), (f) => JSON.stringify(f));
         else if (g.json) {
           // The admin API's page shape with every row, written row by row.
           process.stdout.write(`{"totalResults":${total},"startIndex":1,"itemsPerPage":${total},"failures":[`);
           let first = true;
-          await streamLines(all(store.db, q), (f) => {
+          await streamLines(all(store, q), (f) => {
             const s = `${first ? "" : ","}${JSON.stringify(f)}`;
             first = false;
             return s;
           });
           out("]}");
         } else {
-          await streamLines(all(store.db, q), formatFailure);
+          await streamLines(all(store, q), formatFailure);
           out(`${total} failing deliver${total === 1 ? "y" : "ies"}`);
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }

@@ -52,9 +52,9 @@ export function say(line: string): void {
  * Writes records as they come, one line each, waiting for the pipe to drain and giving the event
  * loop a turn every `batch` lines, so an EPIPE is seen and a large output never sits in memory.
  */
-export async function streamLines<T>(rows: Iterable<T>, format: (row: T) => string, batch = 256): Promise<number> {
+export async function streamLines<T>(rows: Iterable<T> | AsyncIterable<T>, format: (row: T) => string, batch = 256): Promise<number> {
   let n = 0;
-  for (const row of rows) {
+  for await (const row of rows) {
     if (readerGone) break;
     if (!process.stdout.write(format(row) + "\n")) await Promise.race([once(process.stdout, "drain"), once(process.stdout, "close")]);
     if (++n % batch === 0) await new Promise((r) => setImmediate(r));

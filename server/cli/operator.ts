@@ -13,7 +13,7 @@ async function run(command: AdminCommand, cmd: Command, args: Omit<AdminCommandA
   const { AdminUsageError, adminCommand } = await import("../admin/commands.js");
   let code: number;
   try {
-    code = adminCommand(command, loaded.config, { ...args, json: g.json }, out);
+    code = await adminCommand(command, loaded.config, { ...args, json: g.json }, out);
   } catch (e) {
     if (e instanceof AdminUsageError) throw new UsageError(e.message);
     throw e;

@@ -18,9 +18,8 @@ export function registerPreview(program: Command): void {
       if (!o.user) throw new UsageError("preview needs --user <id|userName>");
       const loaded = loadFor(g);
       requireDatabase(loaded, "nothing to preview");
-      const [{ openStore }, { SyncQueries }, { formatPreview, previewUser, printablePreview }, { SchemaRegistry }, { compileRules, embeddedRuleConfig }, { resourceReader }, { ResourceService }] = await Promise.all([
+      const [{ openStore }, { formatPreview, previewUser, printablePreview }, { SchemaRegistry }, { compileRules, embeddedRuleConfig }, { resourceReader }, { ResourceService }] = await Promise.all([
         import("../../db/open.js"),
-        import("../../db/sync.js"),
         import("../../hooks/delivery/preview.js"),
         import("../../schemas/registry.js"),
         import("../provisioning.js"),
@@ -34,16 +33,16 @@ export function registerPreview(program: Command): void {
       try {
         const registry = new SchemaRegistry(config.scim.extensions);
         const service = new ResourceService({ store, registry, paging: config.scim });
-        const user = resourceReader(store, registry)("User", o.user) ?? byUserName(service, o.user);
+        const user = (await resourceReader(store, registry)("User", o.user)) ?? (await byUserName(service, o.user));
         if (!user) throw new CommandError(`no user with id or userName ${JSON.stringify(o.user)}`);
-        const sync = new SyncQueries(store.db);
         const id = String(user.id);
+        const rows = await store.syncStatus.rowsOf("User", id);
         const previews = await previewUser({
           rules: compileRules(config, registry),
           targets: config.targets,
           user,
           stateOf: (rule) => {
-            const row = sync.get("User", id, rule);
+            const row = rows.find((r) => r.rule === rule);
             if (!row) return undefined;
             return { state: row.state, written: row.written ? (JSON.parse(row.written) as WrittenEntry) : undefined, passwordPending: row.secret !== null };
           },
@@ -55,12 +54,12 @@ export function registerPreview(program: Command): void {
           for (const line of formatPreview(previews)) out(line);
         }
       } finally {
-        store.close();
+        await store.close();
       }
     });
 }
 
 /** By userName, case-insensitively as SCIM compares it (RFC 7643 §4.1.1). */
-function byUserName(service: ResourceService, who: string): Record<string, unknown> | undefined {
-  return service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, descending: false, startIndex: 1, count: 1 }, { baseUrl: "" }).resources[0];
+async function byUserName(service: ResourceService, who: string): Promise<Record<string, unknown> | undefined> {
+  return (await service.list("User", { filter: `userName eq ${JSON.stringify(who)}`, descending: false, startIndex: 1, count: 1 }, { baseUrl: "" })).resources[0];
 }

@@ -6,17 +6,17 @@ import { globalsOf, loadFor, requireDatabase, sayDatabase, type Loaded } from ".
 import { CommandError, EXIT, out, say } from "./io.js";
 
 /** The token store of the configured database (modules loaded on use: `--help` stays fast). */
-async function withTokens<T>(l: Loaded, use: (tokens: TokenService) => T): Promise<T> {
+async function withTokens<T>(l: Loaded, use: (tokens: TokenService) => Promise<T>): Promise<T> {
   const [{ openStore }, { TokenService, TokenError }, { secretKeyOf }] = await Promise.all([import("../../db/open.js"), import("../auth/tokens.js"), import("../secret-key.js")]);
   const store = openStore(l.config.storage.file);
   try {
-    return use(new TokenService(store.db, secretKeyOf(l.config)));
+    return await use(new TokenService(store, secretKeyOf(l.config)));
   } catch (e) {
     // A name taken, a name the store refuses: the operator's input (exit 2).
     if (e instanceof TokenError) throw new CommandError(e.message, EXIT.usage);
     throw e;
   } finally {
-    store.close();
+    await store.close();
   }
 }
 
@@ -42,11 +42,11 @@ export function registerToken(program: Command): void {
       const g = globalsOf(cmd);
       const l = loadFor(g);
       requireDatabase(l, "no tokens");
-      await withTokens(l, (tokens) => {
-        const list = tokens.list();
+      await withTokens(l, async (tokens) => {
+        const list = await tokens.list();
         if (g.json) out(JSON.stringify(list));
         else for (const t of list) out(`${t.name}\t${t.hint}…\tcreated ${t.created}\tlast used ${t.lastUsed ?? "never"}`);
-        for (const name of tokens.storedUnderOtherKey()) say(`token ${name} was stored under another secret key and cannot work: revoke and re-create it`);
+        for (const name of await tokens.storedUnderOtherKey()) say(`token ${name} was stored under another secret key and cannot work: revoke and re-create it`);
       });
     });
   token

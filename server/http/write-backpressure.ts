@@ -11,7 +11,7 @@ import { ScimError } from "../../schemas/errors.js";
 
 export interface BackpressureOptions {
   /** Changes waiting for delivery, counted up to `cap`. */
-  backlog(cap: number): number;
+  backlog(cap: number): Promise<number>;
   /** Waiting changes above which writes wait; 0: never. */
   max: number;
   maxWaitMs: number;
@@ -26,12 +26,12 @@ const RETRY_AFTER_S = 5;
 export function writeBackpressure(o: BackpressureOptions): RequestHandler {
   return async (req, res, next) => {
     // /.search is a read sent with POST (RFC 7644 §3.4.3).
-    if (o.max === 0 || !WRITES.has(req.method) || req.path.endsWith("/.search") || o.backlog(o.max + 1) <= o.max) return next();
+    if (o.max === 0 || !WRITES.has(req.method) || req.path.endsWith("/.search") || (await o.backlog(o.max + 1)) <= o.max) return next();
     const until = performance.now() + o.maxWaitMs;
     while (performance.now() < until) {
       await new Promise((r) => setTimeout(r, RECHECK_MS));
       if (res.closed) return; // the client gave up
-      if (o.backlog(o.max + 1) <= o.max) return next();
+      if ((await o.backlog(o.max + 1)) <= o.max) return next();
     }
     res.setHeader("Retry-After", String(RETRY_AFTER_S));
     next(new ScimError(503, undefined, `more than ${o.max} changes are waiting for delivery to the directory; retry later`));

@@ -5,10 +5,9 @@
  * LDAP rows name the attributes written, not what was written (passwords go through here).
  */
 import type { RequestHandler } from "express";
-import { AuditStore, type AuditEntry, type AuditRow } from "../../db/audit.js";
+import type { AuditEntry, AuditRow } from "../../db/audit.js";
 import { isDatabaseBusy } from "../../db/busy.js";
-import type { Db } from "../../db/open.js";
-import type { StorageHealth } from "../../db/storage-faults.js";
+import type { Store } from "../../db/store.js";
 import type { Logger } from "../logger.js";
 
 export type AuditKind = "scim" | "ldap";
@@ -54,16 +53,13 @@ export class AuditLog {
   private pending: AuditEntry[] = [];
   private flushQueued = false;
   private dropped = 0;
-  private readonly storage: StorageHealth;
-  private readonly store: AuditStore;
+  /** The flush in progress: flushes run one after the other, so rows keep their order. */
+  private flushing: Promise<void> = Promise.resolve();
 
   constructor(
-    db: Db,
+    private readonly store: Pick<Store, "audit" | "isOpen" | "health" | "transaction">,
     private readonly now: () => Date = () => new Date(),
-  ) {
-    this.store = new AuditStore({ db });
-    this.storage = this.store.storageHealth();
-  }
+  ) {}
 
   /**
    * The rows of one event-loop turn, SCIM and LDAP, are written together in one transaction
@@ -80,7 +76,7 @@ export class AuditLog {
     }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setImmediate(() => this.flushInBackground());
+    setImmediate(() => void this.flushInBackground());
   }
 
   /**
@@ -89,9 +85,9 @@ export class AuditLog {
    * instead of throwing where nothing catches it (an uncaught throw in setImmediate ends the
    * process). Anything else is a bug, and still must not end the process: the rows are dropped.
    */
-  private flushInBackground(): void {
+  private async flushInBackground(): Promise<void> {
     try {
-      this.flush();
+      await this.flush();
     } catch (e) {
       if (!isDatabaseBusy(e)) {
         this.dropped += this.pending.length;
@@ -106,7 +102,7 @@ export class AuditLog {
   private retryLater(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setTimeout(() => this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
+    setTimeout(() => void this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
   }
 
   /** Records a SCIM write once its response is sent. */
@@ -121,8 +117,14 @@ export class AuditLog {
   }
 
   /** Writes the rows recorded so far. Safe to call at any time (reads and shutdown do). */
-  flush(): void {
+  flush(): Promise<void> {
     this.flushQueued = false;
+    const done = this.flushing.then(() => this.writePending());
+    this.flushing = done.catch(() => undefined);
+    return done;
+  }
+
+  private async writePending(): Promise<void> {
     if (!this.pending.length || !this.store.isOpen()) return;
     if (this.dropped) {
       const n = this.dropped;
@@ -132,13 +134,13 @@ export class AuditLog {
     const rows = this.pending;
     this.pending = [];
     try {
-      this.store.append(rows);
+      await this.store.audit.append(rows);
     } catch (e) {
       // Busy, or the disk is full or read-only: nothing was written, and the rows go in with a
       // later flush. A storage fault is not the reader's problem (reads still work): it is
       // reported to /readyz and retried in the background.
       const busy = isDatabaseBusy(e);
-      const fault = busy ? undefined : this.storage.note(e, "audit");
+      const fault = busy ? undefined : this.store.health.note(e, "audit");
       if (busy || fault) this.pending = rows.concat(this.pending);
       if (fault) {
         this.retryLater();
@@ -146,28 +148,28 @@ export class AuditLog {
       }
       throw e;
     }
-    this.storage.ok();
+    this.store.health.ok();
   }
 
   /** Deletes rows older than `retentionDays`; returns how many. */
-  prune(retentionDays: number): number {
-    this.flush();
+  async prune(retentionDays: number): Promise<number> {
+    await this.flush();
     const cutoff = new Date(this.now().getTime() - retentionDays * DAY_MS).toISOString();
-    return this.store.pruneBefore(cutoff);
+    return this.store.transaction((tx) => tx.audit.pruneBefore(cutoff));
   }
 
   /**
    * Oldest first (or newest first with `order: "desc"`), from `since` (ISO time, inclusive),
    * optionally one resource's rows only, in pages by seq so a big export is streamed.
    */
-  *export(q: AuditQuery = {}): Generator<AuditRow> {
-    this.flush();
+  async *export(q: AuditQuery = {}): AsyncGenerator<AuditRow> {
+    await this.flush();
     const newest = q.order === "desc";
     let cursor: number | undefined;
     let left = q.limit ?? Number.MAX_SAFE_INTEGER;
     while (left > 0) {
       const size = Math.min(left, 1000);
-      const page = this.store.page({ after: cursor, newest, since: q.since, kind: q.kind, resourceType: q.resourceType, resourceId: q.resourceId, limit: size });
+      const page = await this.store.audit.page({ after: cursor, newest, since: q.since, kind: q.kind, resourceType: q.resourceType, resourceId: q.resourceId, limit: size });
       for (const row of page) yield row;
       if (page.length < size) return;
       left -= page.length;

@@ -6,9 +6,7 @@
  * returns by itself once a write goes through (probed here while the fault lasts).
  */
 import express, { type Router } from "express";
-import type { Store } from "../../db/open.js";
-import { appliedMigrations, committedMigrations } from "../../db/schema-version.js";
-import { probeWritable, storageHealthOf } from "../../db/storage-faults.js";
+import type { Store } from "../../db/store.js";
 import type { LdapTarget } from "../../hooks/delivery/index.js";
 import type { JwksState } from "../auth/jwks.js";
 import { safeEqual } from "../auth/middleware.js";
@@ -56,8 +54,8 @@ export function probeTargets(
 }
 
 /** Throws unless the database answers and holds exactly the committed migrations. */
-function checkDatabase(store: Store, expected: number): void {
-  const applied = appliedMigrations(store);
+async function checkDatabase(store: Store): Promise<void> {
+  const { applied, committed: expected } = await store.migrations();
   if (applied !== expected) throw new Error(`database has ${applied} migrations applied, this build has ${expected}`);
 }
 
@@ -70,9 +68,6 @@ export function observabilityRouter(o: {
   jwks?: (() => JwksState) | undefined;
 }): Router {
   const r = express.Router();
-  // Read once: the journal is part of the build.
-  const expected = committedMigrations();
-
   r.get("/healthz", (_req, res) => {
     res.json({ status: "ok" });
   });
@@ -80,14 +75,14 @@ export function observabilityRouter(o: {
   r.get("/readyz", async (_req, res) => {
     res.setHeader("Cache-Control", "no-store");
     try {
-      checkDatabase(o.store, expected);
+      await checkDatabase(o.store);
     } catch (e) {
       res.status(503).json({ status: "not_ready", database: (e as Error).message });
       return;
     }
-    const fault = storageHealthOf(o.store.sqlite).fault();
-    if (fault && !probeWritable(o.store.sqlite)) {
-      const now = storageHealthOf(o.store.sqlite).fault() ?? fault;
+    const fault = o.store.health.fault();
+    if (fault && !(await o.store.probeWritable())) {
+      const now = o.store.health.fault() ?? fault;
       res.status(503).json({ status: "not_ready", database: now.reason, storage: { code: now.code, since: now.since, seenIn: now.where } });
       return;
     }

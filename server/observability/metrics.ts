@@ -10,8 +10,7 @@
  */
 import type { Request, RequestHandler } from "express";
 import { collectDefaultMetrics, Counter, Gauge, Histogram, Registry } from "prom-client";
-import type { Store } from "../../db/open.js";
-import { MetricsQueries } from "../../db/metrics-queries.js";
+import type { Store } from "../../db/store.js";
 
 export type DeliveryOutcome = "success" | "transient_failure" | "permanent_failure";
 export interface DeliveryEvent {
@@ -107,21 +106,20 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     for (const outcome of OUTCOMES) deliveries.inc({ target, outcome }, 0);
   }
 
-  const queries = new MetricsQueries(o.store.db);
   new Gauge({
     name: "scimbridge_outbox_depth",
     help: "Changes not yet fanned out to rules plus deliveries pending or retrying",
     registers,
-    collect() {
-      this.set(queries.outboxDepth());
+    async collect() {
+      this.set(await o.store.metrics.outboxDepth());
     },
   });
   new Gauge({
     name: "scimbridge_deliveries_needing_password",
     help: "Entries added again to a directory without the password they had (erased once delivered): they cannot log in until the identity provider sends a new one",
     registers,
-    collect() {
-      this.set(queries.countByTarget("needs_password").reduce((sum, r) => sum + r.n, 0));
+    async collect() {
+      this.set((await o.store.metrics.countByTarget("needs_password")).reduce((sum, r) => sum + r.n, 0));
     },
   });
   new Gauge({
@@ -129,9 +127,9 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     help: "Deliveries parked as failed (permanent LDAP errors past provisioning.maxAttempts), per target: they wait for an operator's retry or a new change",
     labelNames: ["target"] as const,
     registers,
-    collect() {
+    async collect() {
       const counts = new Map(o.targets.map((t) => [t, 0]));
-      for (const r of queries.countByTarget("failed")) counts.set(r.target, r.n);
+      for (const r of await o.store.metrics.countByTarget("failed")) counts.set(r.target, r.n);
       for (const [target, n] of counts) this.set({ target }, n);
     },
   });
@@ -139,8 +137,8 @@ export function createMetrics(o: { store: Store; basePath: string; targets: stri
     name: "scimbridge_oldest_pending_change_age_seconds",
     help: "Age of the oldest change not yet delivered (0 when none); coalesced changes count from their newest",
     registers,
-    collect() {
-      const at = queries.oldestPendingAt();
+    async collect() {
+      const at = await o.store.metrics.oldestPendingAt();
       this.set(at ? Math.max(0, (Date.now() - Date.parse(at)) / 1000) : 0);
     },
   });

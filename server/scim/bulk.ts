@@ -195,7 +195,7 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
     record(op, r);
   };
 
-  const execute = (op: ParsedOp): void => {
+  const execute = async (op: ParsedOp): Promise<void> => {
     if (results.has(op.index) || stopped()) return;
     if (op.error || !op.valid) return fail(op, op.error ?? badRequest("invalidSyntax", "malformed operation"));
     stack.push(op.index);
@@ -212,7 +212,7 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
           for (const i of stack.slice(at)) circular.add(i);
           continue;
         }
-        execute(dep);
+        await execute(dep);
         if (stopped()) return;
       }
       if (results.has(op.index)) return; // already failed as part of a cycle found deeper down
@@ -225,7 +225,7 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
         const why = (r: string) => (definer.has(r) ? `bulkId:${r} (its operation failed)` : `bulkId:${r} (no POST operation has that bulkId)`);
         return fail(op, badRequest("invalidValue", `unresolved reference ${missing.map(why).join(", ")}`));
       }
-      run(op);
+      await run(op);
     } finally {
       stack.pop();
     }
@@ -234,7 +234,7 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
   // An operation's response holds status, location and version, never the resource (RFC 7644
   // §3.7.3), so nothing is rendered: a group's members are never loaded for nothing.
   const quiet: RequestContext = { ...ctx, read: "none" };
-  const run = (op: ParsedOp): void => {
+  const run = async (op: ParsedOp): Promise<void> => {
     const v = op.valid!;
     const id = v.id === undefined ? undefined : (substitute(v.id, resolved) as string);
     const location = id === undefined ? undefined : locationOf(ctx, v.kind, id);
@@ -244,18 +244,18 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
       if (op.bulkId !== undefined) base.bulkId = op.bulkId;
       // §3.7: `version` is the operation's If-Match (RFC 7232 §3.1); a mismatch is 412 in that operation.
       if (v.method === "POST") {
-        const w = service.create(v.kind, data, quiet);
+        const w = await service.create(v.kind, data, quiet);
         const newId = w.id;
         if (op.bulkId !== undefined) resolved.set(op.bulkId, newId);
         record(op, { ...base, location: locationOf(ctx, v.kind, newId), version: w.etag, status: "201" });
       } else if (v.method === "PUT") {
-        const w = service.replace(v.kind, id!, data, quiet, v.version);
+        const w = await service.replace(v.kind, id!, data, quiet, v.version);
         record(op, { ...base, location, version: w.etag, status: "200" });
       } else if (v.method === "PATCH") {
-        const w = service.patch(v.kind, id!, data, quiet, v.version);
+        const w = await service.patch(v.kind, id!, data, quiet, v.version);
         record(op, { ...base, location, version: w.etag, status: "200" });
       } else {
-        service.remove(v.kind, id!, quiet, v.version);
+        await service.remove(v.kind, id!, quiet, v.version);
         record(op, { ...base, location, status: "204" });
       }
     } catch (e) {
@@ -274,7 +274,7 @@ export async function runBulk(service: ResourceService, body: unknown, ctx: Requ
   let sliceStart = performance.now();
   for (const op of ops) {
     if (stopped()) break;
-    execute(op);
+    await execute(op);
     if (performance.now() - sliceStart > BULK_SLICE_MS) {
       await new Promise<void>((resolve) => setImmediate(resolve));
       sliceStart = performance.now();

@@ -6,7 +6,8 @@
 import type { SQL } from "drizzle-orm";
 import { queryDigest, type CursorCodec, type CursorPosition } from "../../db/cursor.js";
 import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
-import type { ListQuery, ResourceQueries, StoredResource } from "../../db/resources.js";
+import type { ListQuery, StoredResource } from "../../db/resources.js";
+import type { Store } from "../../db/store.js";
 import { badRequest, ScimError } from "../../schemas/errors.js";
 import { FilterError } from "../../schemas/filter/ast.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
@@ -36,44 +37,55 @@ export interface ListResult {
 export const CURSOR_TIMEOUT_SECONDS = 3600;
 
 export interface ListDeps {
-  q: ResourceQueries;
+  store: Pick<Store, "resources">;
   registry: SchemaRegistry;
   paging: PagingLimits;
   now: () => Date;
   cursors: CursorCodec;
   /** A stored resource as the wire shows it, projected by attributes/excludedAttributes. */
-  present: (kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: { attributes?: string[] | undefined; excludedAttributes?: string[] | undefined }) => Record<string, unknown>;
+  present: (kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: { attributes?: string[] | undefined; excludedAttributes?: string[] | undefined }) => Promise<Record<string, unknown>>;
 }
 
 export class ResourceLists {
   constructor(private readonly o: ListDeps) {}
+
+  private get q() {
+    return this.o.store.resources;
+  }
+
+  /** The page's resources as the wire shows them, one after the other (each may read its members). */
+  private async presentAll(rows: { kind: ResourceKind; row: StoredResource }[], ctx: RenderContext, read: { attributes?: string[] | undefined; excludedAttributes?: string[] | undefined }) {
+    const out: Record<string, unknown>[] = [];
+    for (const { kind, row } of rows) out.push(await this.o.present(kind, row, ctx, read));
+    return out;
+  }
 
   private get limits(): ScimLimits {
     return this.o.paging.limits ?? DEFAULT_LIMITS;
   }
 
   /** A list of one resource type: index paging, or cursor paging when the request names a cursor. */
-  list(kind: ResourceKind, p: ListParams, ctx: RenderContext): ListResult {
+  async list(kind: ResourceKind, p: ListParams, ctx: RenderContext): Promise<ListResult> {
     if (p.cursor !== undefined) return this.cursorList([kind], endpointOf(kind), p, ctx);
     const query = { ...this.compileQuery(kind, p), descending: p.descending, offset: p.startIndex - 1, limit: p.count };
     let totalResults: number;
     let rows: StoredResource[];
     if (query.orderBy === undefined) {
-      rows = this.o.q.page(kind, query);
+      rows = await this.q.page(kind, query);
       // A first page with room to spare holds every match (a filter lookup, mostly): no COUNT(*).
-      totalResults = query.offset === 0 && rows.length < query.limit ? rows.length : this.o.q.count(kind, query.where);
+      totalResults = query.offset === 0 && rows.length < query.limit ? rows.length : await this.q.count(kind, query.where);
     } else {
       // The count comes first: it decides whether the sort may run at all.
-      totalResults = this.o.q.count(kind, query.where);
-      this.checkSortCost(kind, p, query, totalResults);
-      rows = this.o.q.page(kind, query);
+      totalResults = await this.q.count(kind, query.where);
+      await this.checkSortCost(kind, p, query, totalResults);
+      rows = await this.q.page(kind, query);
     }
     const read = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
     return {
       totalResults,
       startIndex: p.startIndex,
       itemsPerPage: rows.length,
-      resources: rows.map((r) => this.o.present(kind, r, ctx, read)),
+      resources: await this.presentAll(rows.map((row) => ({ kind, row })), ctx, read),
     };
   }
 
@@ -82,7 +94,7 @@ export class ResourceLists {
    * `endpoint` (the cursor is bound to it). A resource type whose attributes cannot answer the
    * filter or sort is left out when another can (the root /.search, RFC 7644 §3.4.3).
    */
-  cursorList(kinds: readonly ResourceKind[], endpoint: string, p: ListParams, ctx: RenderContext): ListResult {
+  async cursorList(kinds: readonly ResourceKind[], endpoint: string, p: ListParams, ctx: RenderContext): Promise<ListResult> {
     const queries = new Map<ResourceKind, { where?: SQL | undefined; orderBy?: SQL | undefined }>();
     let refused: unknown;
     for (const kind of kinds) {
@@ -99,20 +111,20 @@ export class ResourceLists {
     const start = this.openCursor(p, digest, nowSeconds);
     let totalResults = 0;
     for (const [kind, query] of queries) {
-      const total = this.o.q.count(kind, query.where);
-      this.checkSortCost(kind, p, { ...query, descending: p.descending, offset: 0, limit: p.count }, total);
+      const total = await this.q.count(kind, query.where);
+      await this.checkSortCost(kind, p, { ...query, descending: p.descending, offset: 0, limit: p.count }, total);
       totalResults += total;
     }
     const listed = [...queries.keys()];
-    const read: KeysetRead = (kind, from, backward, limit) => this.o.q.keyset(kind, { ...queries.get(kind)!, descending: p.descending, from, backward, limit });
-    const page = cursorPage(listed, read, start.direction, start.at, p.count);
+    const read: KeysetRead = (kind, from, backward, limit) => this.q.keyset(kind, { ...queries.get(kind)!, descending: p.descending, from, backward, limit });
+    const page = await cursorPage(listed, read, start.direction, start.at, p.count);
     const seal = (direction: "next" | "previous", at: CursorPosition | undefined) =>
       this.o.cursors.seal({ direction, at, query: digest, count: p.count, expires: nowSeconds + CURSOR_TIMEOUT_SECONDS });
     const attrs = { attributes: p.attributes, excludedAttributes: p.excludedAttributes };
     return {
       totalResults,
       itemsPerPage: page.rows.length,
-      resources: page.rows.map(({ kind, row }) => this.o.present(kind, row, ctx, attrs)),
+      resources: await this.presentAll(page.rows, ctx, attrs),
       nextCursor: page.next === undefined ? undefined : seal("next", page.next === "start" ? undefined : page.next),
       previousCursor: page.previous === undefined ? undefined : seal("previous", page.previous),
     };
@@ -153,9 +165,9 @@ export class ResourceLists {
    * or cursor): bounded, so one request cannot hold the event loop (RFC 7644 §3.12 tooMany: more
    * results than the server is willing to process).
    */
-  private checkSortCost(kind: ResourceKind, p: ListParams, query: ListQuery, totalResults: number): void {
+  private async checkSortCost(kind: ResourceKind, p: ListParams, query: ListQuery, totalResults: number): Promise<void> {
     if (query.orderBy === undefined || p.count <= 0 || totalResults <= this.limits.sortResources) return;
-    if (!this.o.q.sortsEveryRow(kind, query)) return;
+    if (!(await this.q.sortsEveryRow(kind, query))) return;
     throw badRequest("tooMany", `sorting ${totalResults} resources by ${p.sortBy} needs a sort of every one (no index orders that attribute); the limit is ${this.limits.sortResources} (scim.limits.sortResources): narrow the filter or sort by userName`);
   }
 }

@@ -8,7 +8,7 @@ import type { ResourceKind } from "../../schemas/registry.js";
 import type { ListParams } from "./list-params.js";
 import type { ListResult, RequestContext, ResourceService } from "./service.js";
 
-export function rootSearch(service: ResourceService, p: ListParams, ctx: RequestContext): ListResult {
+export async function rootSearch(service: ResourceService, p: ListParams, ctx: RequestContext): Promise<ListResult> {
   const kinds: ResourceKind[] = ["User", "Group"];
   // RFC 9865 §3: a SearchRequest may carry a cursor; the page then runs on across both types.
   if (p.cursor !== undefined) return service.cursorList(kinds, "/.search", p, ctx);
@@ -16,7 +16,7 @@ export function rootSearch(service: ResourceService, p: ListParams, ctx: Request
   let lastError: unknown;
   for (const kind of kinds) {
     try {
-      totals.set(kind, service.list(kind, { ...p, count: 0 }, ctx).totalResults);
+      totals.set(kind, (await service.list(kind, { ...p, count: 0 }, ctx)).totalResults);
     } catch (e) {
       if (!(e instanceof ScimError && e.scimType === "invalidFilter")) throw e;
       lastError = e;
@@ -34,7 +34,7 @@ export function rootSearch(service: ResourceService, p: ListParams, ctx: Request
       continue;
     }
     if (want > 0) {
-      const page = service.list(kind, { ...p, startIndex: skip + 1, count: want }, ctx).resources;
+      const page = (await service.list(kind, { ...p, startIndex: skip + 1, count: want }, ctx)).resources;
       resources.push(...page);
       want -= page.length;
     }

@@ -82,47 +82,47 @@ export function resourceRouter(
   const readOptions = (req: Request) => readAttributes(req.query, limits);
   const ctx = (req: Request) => ({ ...contextOf(req, baseUrlOf), read: readOptions(req) });
 
-  router.get("/", (req, res) => {
+  router.get("/", async (req, res) => {
     const params = parseListParams(req.query as Record<string, unknown>, limits);
-    sendScim(req, res, 200, listResponse(service.list(kind, params, ctx(req))));
+    sendScim(req, res, 200, listResponse(await service.list(kind, params, ctx(req))));
   });
 
-  router.post("/.search", (req, res) => {
-    sendScim(req, res, 200, listResponse(service.list(kind, searchParams(req.body, limits), ctx(req))));
+  router.post("/.search", async (req, res) => {
+    sendScim(req, res, 200, listResponse(await service.list(kind, searchParams(req.body, limits), ctx(req))));
   });
 
-  router.get("/:id", (req, res) => {
+  router.get("/:id", async (req, res) => {
     const id = req.params.id!;
     // RFC 7644 §3.14 / RFC 7232 §3.2: a matching If-None-Match answers 304 without a body.
     const inm = header(req, "if-none-match");
     if (inm !== undefined) {
-      const etag = service.etag(kind, id);
+      const etag = await service.etag(kind, id);
       if (etag !== undefined && inm.split(",").some((t) => t.trim().replace(/^W\//, "") === etag || t.trim() === "*")) {
         res.setHeader("ETag", etag);
         res.status(304).end();
         return;
       }
     }
-    sendWrite(req, res, 200, service.get(kind, id, ctx(req), readOptions(req)));
+    sendWrite(req, res, 200, await service.get(kind, id, ctx(req), readOptions(req)));
   });
 
-  router.post("/", (req, res) => {
-    const r = service.create(kind, req.body, ctx(req));
+  router.post("/", async (req, res) => {
+    const r = await service.create(kind, req.body, ctx(req));
     // RFC 7644 §3.3: the Location header carries the resource URI, equal to meta.location.
     res.setHeader("Location", locationOf(ctx(req) as RenderContext, kind, r.id));
     sendWrite(req, res, 201, r);
   });
 
-  router.put("/:id", (req, res) => {
-    const r = service.replace(kind, req.params.id!, req.body, ctx(req), header(req, "if-match"));
+  router.put("/:id", async (req, res) => {
+    const r = await service.replace(kind, req.params.id!, req.body, ctx(req), header(req, "if-match"));
     sendWrite(req, res, 200, r);
   });
 
-  router.patch("/:id", (req, res) => {
+  router.patch("/:id", async (req, res) => {
     const answer = patchAnswer(req, kind, limits);
     // A 204 renders nothing: no reason to load a large group's members.
     const context = answer === "minimal" ? { ...ctx(req), read: "none" as const } : ctx(req);
-    const r = service.patch(kind, req.params.id!, req.body, context, header(req, "if-match"));
+    const r = await service.patch(kind, req.params.id!, req.body, context, header(req, "if-match"));
     if (returnPreference(req) !== undefined) res.setHeader("Preference-Applied", `return=${answer}`);
     if (answer === "minimal") {
       res.setHeader("ETag", r.etag);
@@ -132,8 +132,8 @@ export function resourceRouter(
     sendWrite(req, res, 200, r);
   });
 
-  router.delete("/:id", (req, res) => {
-    service.remove(kind, req.params.id!, ctx(req), header(req, "if-match"));
+  router.delete("/:id", async (req, res) => {
+    await service.remove(kind, req.params.id!, ctx(req), header(req, "if-match"));
     res.status(204).end();
   });
 

@@ -1,14 +1,13 @@
 /**
  * The SCIM resource service: what a route asks for, with no request or response in sight.
- * Each write is one synchronous SQLite transaction holding the resource, its membership rows and
- * its outbox row, so concurrent writes to one resource serialize and nothing is half-written.
+ * Each write is one store transaction holding the resource, its membership rows and its outbox
+ * row, so concurrent writes to one resource serialize and nothing is half-written.
  */
 import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { CursorCodec } from "../../db/cursor.js";
-import type { Store } from "../../db/open.js";
-import { ResourceQueries, type StoredResource } from "../../db/resources.js";
-import { storageHealthOf, type StorageHealth } from "../../db/storage-faults.js";
+import type { ResourceQueries, StoredResource } from "../../db/resources.js";
+import type { Store } from "../../db/store.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
 import { matchElement } from "../../schemas/filter/match.js";
@@ -57,7 +56,7 @@ export interface WriteResult {
  * write's outbox row can be fanned out. The outbox row itself is written by the service.
  */
 export interface WriteListener {
-  passwordSet(userId: string, password: string): void;
+  passwordSet(userId: string, password: string): Promise<void>;
   committed(): void;
 }
 
@@ -89,24 +88,25 @@ function isUniqueViolation(e: unknown): boolean {
 }
 
 export class ResourceService {
-  private readonly q: ResourceQueries;
   private readonly now: () => Date;
-  private readonly storage: StorageHealth;
 
   private readonly lists: ResourceLists;
 
   constructor(private readonly deps: ServiceDeps) {
-    this.q = new ResourceQueries(deps.store.db);
-    this.storage = storageHealthOf(deps.store.sqlite);
     this.now = deps.now ?? (() => new Date());
     this.lists = new ResourceLists({
-      q: this.q,
+      store: deps.store,
       registry: deps.registry,
       paging: deps.paging,
       now: this.now,
       cursors: new CursorCodec(deps.secretKey ?? randomBytes(32)),
       present: (kind, r, ctx, read) => this.present(kind, r, ctx, read),
     });
+  }
+
+  /** The store's resources: the open transaction's inside one (db/store.ts), else the last committed state. */
+  private get q(): ResourceQueries {
+    return this.deps.store.resources;
   }
 
   private get limits(): ScimLimits {
@@ -120,62 +120,61 @@ export class ResourceService {
   // ---- reads ----
 
   /** A list of one resource type: index paging, or cursor paging when the request names a cursor (lists.ts). */
-  list(kind: ResourceKind, p: ListParams, ctx: RequestContext): ListResult {
+  list(kind: ResourceKind, p: ListParams, ctx: RequestContext): Promise<ListResult> {
     return this.lists.list(kind, p, ctx);
   }
 
   /** A cursor page over `kinds` listed one after the other, for the endpoint named `endpoint` (lists.ts). */
-  cursorList(kinds: readonly ResourceKind[], endpoint: string, p: ListParams, ctx: RequestContext): ListResult {
+  cursorList(kinds: readonly ResourceKind[], endpoint: string, p: ListParams, ctx: RequestContext): Promise<ListResult> {
     return this.lists.cursorList(kinds, endpoint, p, ctx);
   }
 
-  get(kind: ResourceKind, id: string, ctx: RequestContext, read: ReadOptions = {}): WriteResult {
-    const r = this.q.get(kind, id);
+  async get(kind: ResourceKind, id: string, ctx: RequestContext, read: ReadOptions = {}): Promise<WriteResult> {
+    const r = await this.q.get(kind, id);
     if (!r) throw notFound(`${kind} ${id} not found`);
-    return { id: r.id, resource: this.present(kind, r, ctx, read), etag: etagOf(r.version), changed: false };
+    return { id: r.id, resource: await this.present(kind, r, ctx, read), etag: etagOf(r.version), changed: false };
   }
 
   /** Current ETag, for If-None-Match and If-Match checks without rendering. */
-  etag(kind: ResourceKind, id: string): string | undefined {
-    const r = this.q.get(kind, id);
+  async etag(kind: ResourceKind, id: string): Promise<string | undefined> {
+    const r = await this.q.get(kind, id);
     return r ? etagOf(r.version) : undefined;
   }
 
   /** A write's result: the body rendered from what the write committed (none when the client asked for none). */
-  private respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext, changed: boolean): WriteResult {
+  private async respond(kind: ResourceKind, r: StoredResource, ctx: RequestContext, changed: boolean): Promise<WriteResult> {
     const etag = etagOf(r.version);
     if (ctx.read === "none") return { id: r.id, resource: { id: r.id }, etag, changed };
-    const read = ctx.read ?? {};
-    return { id: r.id, resource: renderPresented(this.registry, kind, r, ctx, read, this.derived(kind, r.id, read)), etag, changed };
+    return { id: r.id, resource: await this.present(kind, r, ctx, ctx.read ?? {}), etag, changed };
   }
 
-  private derived(kind: ResourceKind, id: string, read: ReadOptions): Derived {
+  private async derived(kind: ResourceKind, id: string, read: ReadOptions): Promise<Derived> {
     return kind === "User"
-      ? { groups: wants("groups", read) ? this.q.groupsOf(id) : undefined }
-      : { members: wants("members", read) ? this.q.members(id) : undefined };
+      ? { groups: wants("groups", read) ? await this.q.groupsOf(id) : undefined }
+      : { members: wants("members", read) ? await this.q.members(id) : undefined };
   }
 
-  private present(kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions) {
-    return renderPresented(this.registry, kind, r, ctx, read, this.derived(kind, r.id, read));
+  private async present(kind: ResourceKind, r: StoredResource, ctx: RenderContext, read: ReadOptions) {
+    return renderPresented(this.registry, kind, r, ctx, read, await this.derived(kind, r.id, read));
   }
 
   // ---- writes ----
 
-  create(kind: ResourceKind, body: unknown, ctx: RequestContext): WriteResult {
+  async create(kind: ResourceKind, body: unknown, ctx: RequestContext): Promise<WriteResult> {
     const input = coerceInput(this.registry, kind, body, "create");
     checkValueLimits(input.attributes, this.limits, input.password);
     const at = this.now().toISOString();
     const r: StoredResource = { id: randomUUID(), attributes: input.attributes, created: at, lastModified: at, version: 1 };
-    this.transaction(() => {
-      this.insertUnique(kind, r);
-      const added = kind === "Group" ? this.applyMemberOps(r.id, [{ op: "add", members: input.members ?? [] }]) : undefined;
-      if (input.password !== undefined) this.deps.writes?.passwordSet(r.id, input.password);
-      this.record({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
+    await this.transaction(async () => {
+      await this.insertUnique(kind, r);
+      const added = kind === "Group" ? await this.applyMemberOps(r.id, [{ op: "add", members: input.members ?? [] }]) : undefined;
+      if (input.password !== undefined) await this.deps.writes?.passwordSet(r.id, input.password);
+      await this.record({ kind, id: r.id, op: "create", version: 1, at, client: ctx.client, after: r.attributes, membersAdded: added?.added });
     });
     return this.respond(kind, r, ctx, true);
   }
 
-  replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
+  replace(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): Promise<WriteResult> {
     const input = coerceInput(this.registry, kind, body, "replace");
     checkValueLimits(input.attributes, this.limits, input.password);
     // RFC 7644 §3.5.1 lets a server keep omitted attributes; a PUT without `members` does not
@@ -184,7 +183,7 @@ export class ResourceService {
     return this.write(kind, id, ctx, ifMatch, () => ({ attributes: input.attributes, password: input.password, memberOps }));
   }
 
-  patch(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): WriteResult {
+  patch(kind: ResourceKind, id: string, body: unknown, ctx: RequestContext, ifMatch?: string): Promise<WriteResult> {
     return this.write(kind, id, ctx, ifMatch, (current) => {
       const result = applyPatch(this.registry, kind, current.attributes, body, { maxOperations: this.limits.patchOperations, filterDepth: this.limits.filterDepth });
       // The patched resource must still be a valid resource: same checks as a PUT.
@@ -194,33 +193,33 @@ export class ResourceService {
     });
   }
 
-  remove(kind: ResourceKind, id: string, ctx: RequestContext, ifMatch?: string): void {
-    this.transaction(() => {
-      const current = this.q.get(kind, id);
+  async remove(kind: ResourceKind, id: string, ctx: RequestContext, ifMatch?: string): Promise<void> {
+    await this.transaction(async () => {
+      const current = await this.q.get(kind, id);
       if (!current) throw notFound(`${kind} ${id} not found`);
       this.checkIfMatch(current, ifMatch);
       // A deleted group's members leave it: the delta lets rules that select users by group
       // membership (issue 5) see every member's `groups` change.
-      const membersRemoved = kind === "Group" ? this.q.memberIds(id).map((m) => m.id) : undefined;
-      this.q.delete(kind, id);
-      this.record({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes, membersRemoved });
+      const membersRemoved = kind === "Group" ? (await this.q.memberIds(id)).map((m) => m.id) : undefined;
+      await this.q.delete(kind, id);
+      await this.record({ kind, id, op: "delete", version: current.version + 1, at: this.now().toISOString(), client: ctx.client, before: current.attributes, membersRemoved });
     });
   }
 
   /** Read, compute, write and record in one transaction: a concurrent write cannot interleave. */
-  private write(
+  private async write(
     kind: ResourceKind,
     id: string,
     ctx: RequestContext,
     ifMatch: string | undefined,
     compute: (current: StoredResource) => { attributes: Record<string, unknown>; password?: string | undefined; memberOps: MemberOp[] },
-  ): WriteResult {
-    const outcome = this.transaction(() => {
-      const current = this.q.get(kind, id);
+  ): Promise<WriteResult> {
+    const outcome = await this.transaction(async () => {
+      const current = await this.q.get(kind, id);
       if (!current) throw notFound(`${kind} ${id} not found`);
       this.checkIfMatch(current, ifMatch);
       const next = compute(current);
-      const delta = kind === "Group" ? this.applyMemberOps(id, next.memberOps) : { added: [], removed: [] };
+      const delta = kind === "Group" ? await this.applyMemberOps(id, next.memberOps) : { added: [], removed: [] };
       const attrsChanged = !isDeepStrictEqual(current.attributes, next.attributes);
       const changed = attrsChanged || delta.added.length > 0 || delta.removed.length > 0 || next.password !== undefined;
       if (!changed) return { r: current, changed };
@@ -228,10 +227,10 @@ export class ResourceService {
       const r: StoredResource = { ...current, attributes: next.attributes, lastModified: at, version: current.version + 1 };
       // Members or a password alone: only version and lastModified move (RFC 7643 §3.1), and the
       // stored attributes are not written again.
-      if (attrsChanged) this.updateUnique(kind, r);
-      else this.q.touch(kind, id, at);
-      if (next.password !== undefined) this.deps.writes?.passwordSet(id, next.password);
-      this.record({
+      if (attrsChanged) await this.updateUnique(kind, r);
+      else await this.q.touch(kind, id, at);
+      if (next.password !== undefined) await this.deps.writes?.passwordSet(id, next.password);
+      await this.record({
         kind, id, op: "update", version: r.version, at, client: ctx.client,
         before: current.attributes, after: r.attributes, membersAdded: delta.added, membersRemoved: delta.removed,
       });
@@ -248,44 +247,38 @@ export class ResourceService {
     throw new ScimError(412, undefined, `version mismatch: current is ${etagOf(current.version)}`);
   }
 
-  private record(c: Parameters<ResourceQueries["recordChange"]>[0]): void {
-    this.q.recordChange(c);
+  private async record(c: Parameters<ResourceQueries["recordChange"]>[0]): Promise<void> {
+    await this.q.recordChange(c);
   }
 
-  /**
-   * BEGIN IMMEDIATE: the write lock is taken before the first read. A deferred transaction that
-   * reads and then writes cannot wait for the lock: its upgrade fails at once with SQLITE_BUSY when
-   * another connection has modified the database or is modifying it
-   * (https://www.sqlite.org/lang_transaction.html, "Read transactions"). Taken up front, the lock
-   * is waited for up to busy_timeout, and a failure comes before anything was written.
-   */
-  private transaction<T>(fn: () => T): T {
+  /** The store's transaction, with storage faults and the commit reported. */
+  private async transaction<T>(fn: () => Promise<T>): Promise<T> {
     let result: T;
     try {
-      result = this.deps.store.transaction(fn);
+      result = await this.deps.store.transaction(fn);
     } catch (e) {
-      // A full or read-only disk: SQLite rolled the write back; the boundary answers 503 and
+      // A full or read-only disk: the write was rolled back; the boundary answers 503 and
       // /readyz shows the fault until a write goes through again (db/storage-faults.ts).
-      this.storage.note(e, "scim");
+      this.deps.store.health.note(e, "scim");
       throw e;
     }
-    this.storage.ok();
+    this.deps.store.health.ok();
     this.deps.writes?.committed();
     return result;
   }
 
-  private insertUnique(kind: ResourceKind, r: StoredResource): void {
+  private async insertUnique(kind: ResourceKind, r: StoredResource): Promise<void> {
     try {
-      this.q.insert(kind, r);
+      await this.q.insert(kind, r);
     } catch (e) {
       if (isUniqueViolation(e)) throw this.uniquenessError(kind, r);
       throw e;
     }
   }
 
-  private updateUnique(kind: ResourceKind, r: StoredResource): void {
+  private async updateUnique(kind: ResourceKind, r: StoredResource): Promise<void> {
     try {
-      this.q.update(kind, r);
+      await this.q.update(kind, r);
     } catch (e) {
       if (isUniqueViolation(e)) throw this.uniquenessError(kind, r);
       throw e;
@@ -299,7 +292,7 @@ export class ResourceService {
   }
 
   /** Membership operations as deltas on the membership table (design.md decision 4). */
-  private applyMemberOps(groupId: string, ops: MemberOp[]): { added: string[]; removed: string[] } {
+  private async applyMemberOps(groupId: string, ops: MemberOp[]): Promise<{ added: string[]; removed: string[] }> {
     const added = new Set<string>();
     const removed = new Set<string>();
     const note = (a: string[], r: string[]) => {
@@ -309,24 +302,24 @@ export class ResourceService {
     };
     for (const op of ops) {
       if (op.op === "add") {
-        note(this.q.addMembers(groupId, this.validateMembers(groupId, op.members)), []);
+        note(await this.q.addMembers(groupId, await this.validateMembers(groupId, op.members)), []);
       } else if (op.op === "remove") {
-        note([], this.q.removeMembers(groupId, op.ids));
+        note([], await this.q.removeMembers(groupId, op.ids));
       } else if (op.op === "removeAll") {
-        note([], this.q.removeMembers(groupId, this.q.memberIds(groupId).map((m) => m.id)));
+        note([], await this.q.removeMembers(groupId, (await this.q.memberIds(groupId)).map((m) => m.id)));
       } else {
         const attr = this.registry.resolve("Group", memberAttr("Group"))!.attr;
-        const hit = this.q.members(groupId).filter((m) => matchElement(m, op.filter, attr)).map((m) => m.value);
-        note([], this.q.removeMembers(groupId, hit));
+        const hit = (await this.q.members(groupId)).filter((m) => matchElement(m, op.filter, attr)).map((m) => m.value);
+        note([], await this.q.removeMembers(groupId, hit));
       }
     }
     return { added: [...added], removed: [...removed] };
   }
 
   /** Members must be existing Users or Groups (RFC 7643 §4.2); a group cannot contain itself. */
-  private validateMembers(groupId: string, refs: MemberRef[]): { id: string; type: "User" | "Group" }[] {
+  private async validateMembers(groupId: string, refs: MemberRef[]): Promise<{ id: string; type: "User" | "Group" }[]> {
     const ids = [...new Set(refs.map((m) => m.value))];
-    const types = this.q.resolveMemberTypes(ids);
+    const types = await this.q.resolveMemberTypes(ids);
     const missing = ids.filter((id) => !types.has(id));
     if (missing.length) {
       const shown = missing.slice(0, 5).join(", ") + (missing.length > 5 ? `, and ${missing.length - 5} more` : "");

@@ -19,10 +19,10 @@ export interface TestApp extends ReturnType<typeof createApp> {
   auth: { Authorization: string };
   http: ReturnType<typeof supertest>;
   store: ReturnType<typeof openStore>;
-  close(): void;
+  close(): Promise<void>;
 }
 
-export function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<AppDeps> = {}): TestApp {
+export async function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<AppDeps> = {}): Promise<TestApp> {
   const dir = mkdtempSync(join(tmpdir(), "scimbridge-test-"));
   const dbFile = join(dir, "scim.db");
   // A fixed public URL: supertest listens on a new port per request, so host-derived URLs differ.
@@ -30,7 +30,7 @@ export function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<
   const config = parseConfig({ ...configDoc, server, storage: { file: dbFile }, logging: { level: "silent" } }, {});
   const store = openStore(dbFile);
   const app = createApp({ config, store, logger: createLogger("silent"), ...extra });
-  const token = app.tokens.create("test-client");
+  const token = await app.tokens.create("test-client");
   return {
     ...app,
     config,
@@ -40,8 +40,8 @@ export function testApp(configDoc: Record<string, unknown> = {}, extra: Partial<
     store,
     auth: { Authorization: `Bearer ${token}` },
     http: supertest(app.app),
-    close() {
-      store.close();
+    async close() {
+      await store.close();
       rmSync(dir, { recursive: true, force: true });
     },
   };
