@@ -79,7 +79,7 @@ export const USERS: UserRow[] = [
   {
     id: "u3",
     created: "2024-06-01T12:00:00.000Z",
-    data: { userName: "Émile", displayName: "ÉMILE Zola", emails: [], [ENT]: { employeeNumber: "701984" }, [ACME]: { level: 3.5 } },
+    data: { userName: "Émile", displayName: "ÉMILE Zola", nickName: "Émile", emails: [], [ENT]: { employeeNumber: "701984" }, [ACME]: { level: 3.5 } },
   },
   { id: "u4", created: "2024-07-01T00:00:00.000Z", data: { userName: "dave", externalId: "ext-4", title: "" } },
   { id: "u5", created: "2024-08-01T00:00:00.000Z", data: { userName: "p%r_t*?[x]", emails: [{}] } },
@@ -185,6 +185,8 @@ export const USER_CASES: [string, string[]][] = [
   ['title sw "STRASSE"', []],
   ['title eq "CAF\u00c9"', ["u7"]],
   ['title ew "E\u0301"', ["u7"]],
+  // Code-point order, as SQLite's BINARY: "café" is after "cafez" (é is U+00E9), unlike in en-US.
+  ['title gt "cafez"', ["u1", "u6", "u7"]],
   // displayName, externalId (caseExact), bare values (Entra).
   ['displayName eq "émile zola"', ["u3"]],
   ["displayName pr", ["u1", "u2", "u3", "u6"]],
@@ -315,6 +317,7 @@ export const SORT_CASES: [ResourceKind, string, string[]][] = [
   ["User", `${ACME}:badges`, ["u3", "u4", "u5", "u6", "u7", "u2", "u1"]],
   // u4's title is "": present as a key, unlike a missing one.
   ["User", "title", ["u2", "u3", "u5", "u4", "u7", "u1", "u6"]],
+  ["User", "nickName", ["u1", "u2", "u4", "u5", "u7", "u6", "u3"]],
   ["User", `${ENT}:employeeNumber`, ["u2", "u4", "u5", "u6", "u7", "u1", "u3"]],
   ["User", `${ACME}:level`, ["u4", "u5", "u6", "u7", "u2", "u3", "u1"]],
   // A value that is not a date has no key (NULL), like a missing one.

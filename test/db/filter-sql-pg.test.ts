@@ -3,12 +3,14 @@
  * with migratePostgres and given scim_fold()): the shared corpus (filter-corpus.ts) through
  * db/filter-sql.ts's PostgreSQL dialect must return the ids each row names, which are also what
  * the in-memory matcher and SQLite (filter-sql.test.ts) return; sort keys order alike. Plus the
- * dateTime normalisation against match.ts normalizeDateTime, and the key indexes in use.
+ * dateTime normalisation against match.ts normalizeDateTime, the key indexes in use, and the corpus
+ * again in a second database whose default collation is ICU en-US (values inside `data` still
+ * compare in code-point order; columns follow the database).
  */
 import { asc, sql, type SQL } from "drizzle-orm";
 import { drizzle, type NodePgDatabase } from "drizzle-orm/node-postgres";
 import { PgDialect } from "drizzle-orm/pg-core";
-import { Pool } from "pg";
+import { Client, Pool } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { normalizeDateTimeSql } from "../../db/datetime-pg.js";
 import { pgFilterDialect } from "../../db/filter-dialect-pg.js";
@@ -32,7 +34,7 @@ let db: NodePgDatabase;
 const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
 
 /** The rows db/resources.ts writes for a user: key columns filled with fold(), one user_emails row per email. */
-async function insertUser(u: corpus.UserRow): Promise<void> {
+async function insertUser(db: NodePgDatabase, u: corpus.UserRow): Promise<void> {
   const a = u.data;
   const userName = String(a.userName);
   const displayName = str(a.displayName);
@@ -56,12 +58,13 @@ async function insertUser(u: corpus.UserRow): Promise<void> {
   if (rows.length > 0) await db.insert(userEmails).values(rows);
 }
 
-beforeAll(async () => {
-  pool = new Pool({ connectionString: pg.url, max: 2 });
+/** Migrates the database at `url`, creates scim_fold() and writes the corpus into it. */
+async function corpusDatabase(url: string): Promise<{ pool: Pool; db: NodePgDatabase }> {
+  const pool = new Pool({ connectionString: url, max: 2 });
   await migratePostgres(pool);
   await pool.query(CREATE_PG_FOLD_FUNCTION);
-  db = drizzle({ client: pool });
-  for (const u of corpus.USERS) await insertUser(u);
+  const db = drizzle({ client: pool });
+  for (const u of corpus.USERS) await insertUser(db, u);
   for (const g of corpus.GROUPS) {
     const { id, displayName } = g;
     await db.insert(groups).values({ id, displayName, displayNameKey: fold(displayName), data: { displayName }, created: corpus.GROUP_CREATED, lastModified: corpus.GROUP_CREATED, version: 1 });
@@ -70,6 +73,11 @@ beforeAll(async () => {
   for (const g of corpus.GROUPS) {
     for (const [memberId, memberType] of g.members) await db.insert(groupMembers).values({ groupId: g.id, memberId, memberType, display: corpus.memberDisplay(memberId) ?? null });
   }
+  return { pool, db };
+}
+
+beforeAll(async () => {
+  ({ pool, db } = await corpusDatabase(pg.url));
 });
 
 afterAll(async () => {
@@ -78,10 +86,17 @@ afterAll(async () => {
 
 const tableOf = (kind: ResourceKind) => (kind === "User" ? users : groups);
 
-async function pgIds(kind: ResourceKind, filter: string): Promise<string[]> {
+async function pgIds(kind: ResourceKind, filter: string, on = db): Promise<string[]> {
   const t = tableOf(kind);
   const where = compileFilter(reg, kind, parseFilter(filter), pgFilterDialect);
-  return (await db.select({ id: t.id }).from(t).where(where).orderBy(asc(t.seq))).map((r) => r.id);
+  return (await on.select({ id: t.id }).from(t).where(where).orderBy(asc(t.seq))).map((r) => r.id);
+}
+
+// SQLite sorts NULL first ascending; PostgreSQL needs NULLS FIRST to do the same.
+async function sorted(kind: ResourceKind, sortBy: string, on = db): Promise<string[]> {
+  const t = tableOf(kind);
+  const key = compileSortKey(reg, kind, sortBy, pgFilterDialect);
+  return (await on.select({ id: t.id }).from(t).orderBy(sql`${key} ASC NULLS FIRST`, asc(t.seq))).map((r) => r.id);
 }
 
 describe("PostgreSQL answers the corpus like the in-memory matcher (Users)", () => {
@@ -119,13 +134,6 @@ describe("PostgreSQL dialect: what it rejects, and how values travel", () => {
 });
 
 describe("compileSortKey on PostgreSQL", () => {
-  // SQLite sorts NULL first ascending; PostgreSQL needs NULLS FIRST to do the same.
-  async function sorted(kind: ResourceKind, sortBy: string): Promise<string[]> {
-    const t = tableOf(kind);
-    const key = compileSortKey(reg, kind, sortBy, pgFilterDialect);
-    return (await db.select({ id: t.id }).from(t).orderBy(sql`${key} ASC NULLS FIRST`, asc(t.seq))).map((r) => r.id);
-  }
-
   it.each(corpus.SORT_CASES)("%s sortBy %s", async (kind, sortBy, expected) => {
     expect(await sorted(kind, sortBy)).toEqual(expected);
   });
@@ -200,5 +208,38 @@ describe("PostgreSQL query plans use the key indexes", () => {
     ['meta.lastModified gt "2024-07-01T00:00:00Z"', /users_last_modified/],
   ] as const)("%s uses %s", async (filter, index) => {
     expect(await plan(filter)).toMatch(index);
+  });
+});
+
+describe("in a database whose default collation is ICU en-US", () => {
+  // Values read from `data` compare and sort under COLLATE "C" whatever the database's collation;
+  // columns follow the database's, which is why it must be "C" (db/filter-dialect-pg.ts).
+  let icu: { pool: Pool; db: NodePgDatabase } | undefined;
+  beforeAll(async () => {
+    const admin = new Client({ connectionString: pg.server.url });
+    await admin.connect();
+    try {
+      await admin.query(`CREATE DATABASE "t_icu" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`);
+    } finally {
+      await admin.end();
+    }
+    const url = new URL(pg.server.url);
+    url.pathname = "/t_icu";
+    icu = await corpusDatabase(url.toString());
+  });
+  afterAll(async () => {
+    await icu?.pool.end();
+  });
+
+  it.each(corpus.USER_CASES)("%s", async (filter, expected) => {
+    expect(await pgIds("User", filter, icu!.db)).toEqual(expected);
+  });
+
+  it.each(["title", "nickName", `${corpus.ENT}:employeeNumber`])("sortBy %s (JSON) in code-point order", async (sortBy) => {
+    expect(await sorted("User", sortBy, icu!.db)).toEqual(corpus.SORT_CASES.find(([k, s]) => k === "User" && s === sortBy)![2]);
+  });
+
+  it("sortBy userName (a key column) in the database's order: émile before i̇lkay", async () => {
+    expect(await sorted("User", "userName", icu!.db)).toEqual(["u1", "u2", "u7", "u4", "u3", "u6", "u5"]);
   });
 });
