@@ -17,21 +17,21 @@ export async function benchAuditAppend(rows = 20_000, batches = 5): Promise<void
   const dir = mkdtempSync(join(tmpdir(), "scimbridge-bench-audit-"));
   const store = openStore(join(dir, "bench.db"));
   try {
-    const audit = new AuditLog(store.db);
+    const audit = new AuditLog(store);
     const perRow: number[] = [];
     for (let b = 0; b <= batches; b++) {
       for (let i = 0; i < rows; i++) {
         audit.recordLdap({ target: "slapd", rule: "people", resourceType: "User", resourceId: `user-${b}-${i}`, operation: "add", dn: `uid=user${i},ou=people,dc=example,dc=com`, outcome: "success", detail: "cn, sn, uid, mail" });
       }
       const t0 = process.hrtime.bigint();
-      audit.flush();
+      await audit.flush();
       // The first batch warms the statement and the page cache.
       if (b > 0) perRow.push(Number(process.hrtime.bigint() - t0) / 1e3 / rows);
     }
     console.log(`\nAudit log: ${rows.toLocaleString("en")} LDAP-write rows a batch, ${batches} batches`);
     row("append, per row (median of batches)", `${fmt(median(perRow), 1)} µs`);
   } finally {
-    store.close();
+    await store.close();
     rmSync(dir, { recursive: true, force: true });
   }
 }

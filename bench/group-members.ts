@@ -22,13 +22,11 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import type { Client } from "ldapts";
 import { Attribute, Change } from "ldapts";
-import { ResourceQueries } from "../db/resources.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { parseConfig } from "../server/config/load.js";
 import type { LdapWriteEvent } from "../server/observability/audit.js";
 import { startServer, type Running } from "../server/serve.js";
 import { boundClient, fmt, median, percentile, rawHttpClient, row } from "./lib.js";
-import { SyncQueries } from "../db/sync.js";
 
 const TOKEN = "bench-token-group-members-0123456789";
 const PATCH_OP = "urn:ietf:params:scim:api:messages:2.0:PatchOp";
@@ -54,9 +52,9 @@ async function within<T>(p: Promise<T>, ms: number, what: string): Promise<T> {
   }
 }
 
-async function waitFor(what: string, cond: () => boolean, timeoutMs: number): Promise<void> {
+async function waitFor(what: string, cond: () => Promise<boolean> | boolean, timeoutMs: number): Promise<void> {
   const until = Date.now() + timeoutMs;
-  while (!cond()) {
+  while (!(await cond())) {
     if (Date.now() > until) throw new Error(`${what}: not done after ${timeoutMs / 1000} s`);
     // Not timed; a count over 100,000 rows polled often would only slow the seeding down.
     await new Promise((r) => setTimeout(r, 500));
@@ -96,7 +94,6 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
     };
     running = await startServer(config, { env: { SCIM_TOKEN: TOKEN }, handleSignals: false, observers });
     const { store } = running;
-    const q = new ResourceQueries(store.db);
     const warmupOf = (gi: number) => (gi === 0 ? JIT_WARMUP : WARMUP);
     const sparesOf = (gi: number) => (warmupOf(gi) + SAMPLES) * 3 + 10;
     const total = sizes.reduce((sum, size, gi) => sum + size + sparesOf(gi), 0);
@@ -105,27 +102,26 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
     // --- seed users with their outbox rows; the worker delivers them -------------------------------
     const ids: string[] = [];
     let t = Date.now();
-    store.transaction(() => {
+    await store.transaction(async ({ resources: q }) => {
       const at = new Date().toISOString();
       for (let i = 0; i < total; i++) {
         const id = randomUUID();
         ids.push(id);
         const attributes = { userName: `gm${i}`, name: { givenName: "G", familyName: `M${i}` }, displayName: `GM ${i}`, active: true };
-        q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
-        q.recordChange({ kind: "User", id, op: "create", version: 1, at, after: attributes });
+        await q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
+        await q.recordChange({ kind: "User", id, op: "create", version: 1, at, after: attributes });
       }
     });
     running.provisioning.worker.wake();
-    const sync = new SyncQueries(store.db);
-    const inSync = (rule: string) => sync.counts().reduce((n, c) => n + (c.rule === rule && c.state === "in_sync" ? c.n : 0), 0);
-    await waitFor("user deliveries", () => inSync("people") >= total, 900_000);
+    const inSync = async (rule: string) => (await store.sync.counts()).reduce((n, c) => n + (c.rule === rule && c.state === "in_sync" ? c.n : 0), 0);
+    await waitFor("user deliveries", async () => (await inSync("people")) >= total, 900_000);
     row(`seeded and delivered ${total.toLocaleString("en")} users`, `${fmt((Date.now() - t) / 1000, 1)} s`);
 
     // --- groups with their members, delivered (add + modify-adds of 500) ----------------------------
     const groups: { id: string; cn: string; spare: string[] }[] = [];
     let offset = 0;
     t = Date.now();
-    store.transaction(() => {
+    await store.transaction(async ({ resources: q }) => {
       const at = new Date().toISOString();
       for (const size of sizes) {
         const id = randomUUID();
@@ -134,22 +130,22 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
         const spares = sparesOf(groups.length);
         groups.push({ id, cn, spare: ids.slice(offset + size, offset + size + spares) });
         offset += size + spares;
-        q.insert("Group", { id, created: at, lastModified: at, version: 1, attributes: { displayName: cn } });
-        const added = q.addMembers(id, members.map((m) => ({ id: m, type: "User" as const })));
-        q.recordChange({ kind: "Group", id, op: "create", version: 1, at, after: { displayName: cn }, membersAdded: added });
+        await q.insert("Group", { id, created: at, lastModified: at, version: 1, attributes: { displayName: cn } });
+        const added = await q.addMembers(id, members.map((m) => ({ id: m, type: "User" as const })));
+        await q.recordChange({ kind: "Group", id, op: "create", version: 1, at, after: { displayName: cn }, membersAdded: added });
       }
     });
     running.provisioning.worker.wake();
-    await waitFor("group deliveries", () => inSync("groups") >= sizes.length && running!.provisioning.worker.idle(), 900_000);
+    await waitFor("group deliveries", async () => (await inSync("groups")) >= sizes.length && running!.provisioning.worker.idle(), 900_000);
     row(`groups created in slapd with all members`, `${fmt((Date.now() - t) / 1000, 1)} s`);
 
     // A minimal keep-alive HTTP/1.1 client (bench/lib.ts): the figure is the server's, not the
     // cost of building requests on the server's own event loop.
     const http = await rawHttpClient(running.url, TOKEN);
     admin = await boundClient(slapd);
-    const lastSeq = () => sync.outboxPosition().newest;
-    const delivered = (groupId: string) => {
-      const r = sync.get("Group", groupId, "groups");
+    const lastSeq = async () => (await store.sync.outboxPosition()).newest;
+    const delivered = async (groupId: string) => {
+      const r = await store.sync.get("Group", groupId, "groups");
       return r?.state === "in_sync" ? r.deliveredSeq : 0;
     };
     const indexOf = new Map(ids.map((id, i) => [id, i]));
@@ -183,11 +179,11 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
         // As Entra sends it: the members left out of the response (a large group is never loaded).
         const res = await http.send("PATCH", `/Groups/${g.id}?excludedAttributes=members`, { schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: member }] }] });
         if (res.status !== 200) throw new Error(`PATCH ${res.status} ${res.body.slice(0, 200)}`);
-        const seq = lastSeq();
+        const seq = await lastSeq();
         const tAnswered = await within(answered, 30_000, `slapd's answer to the worker's modify of ${groupDn}`);
         // Recorded: the group's delivered change reaches the PATCH's outbox row. Polled in SQLite,
         // not with LDAP compares: a compare on a 100,000-valued attribute takes slapd milliseconds.
-        for (let polls = 0; delivered(g.id) < seq; polls++) {
+        for (let polls = 0; (await delivered(g.id)) < seq; polls++) {
           if (polls > 2_000_000) throw new Error(`member ${dn} was never recorded as delivered to ${groupDn}`);
           await new Promise((r) => setImmediate(r));
         }

@@ -20,7 +20,6 @@ import type { AddressInfo } from "node:net";
 import express from "express";
 import type { Client } from "ldapts";
 import { Attribute } from "ldapts";
-import { SyncQueries } from "../db/sync.js";
 import type { Store } from "../db/open.js";
 import { startSlapd, type SlapdHandle } from "../hooks/ldap/slapd.js";
 import { compileRule, mapUser } from "../hooks/rules/mapping.js";
@@ -63,17 +62,14 @@ async function countEntries(client: Client, base: string): Promise<number> {
   return r.searchEntries.length;
 }
 
-const inSync = (store: Store) =>
-  new SyncQueries(store.db)
-    .counts()
-    .filter((c) => c.state === "in_sync")
-    .reduce((n, c) => n + c.n, 0);
+const inSync = async (store: Store) =>
+  (await store.sync.counts()).filter((c) => c.state === "in_sync").reduce((n, c) => n + c.n, 0);
 
 /** Waits until `n` rows are in_sync (bounded). Every 50 ms: polling more often took CPU from the process measured. */
 async function untilInSync(store: Store, n: number, what: string): Promise<void> {
   const deadline = Date.now() + 900_000;
-  while (inSync(store) < n) {
-    if (Date.now() > deadline) throw new Error(`${what}: only ${inSync(store)} of ${n} delivered after 15 minutes`);
+  while ((await inSync(store)) < n) {
+    if (Date.now() > deadline) throw new Error(`${what}: only ${await inSync(store)} of ${n} delivered after 15 minutes`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }

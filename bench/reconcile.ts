@@ -11,8 +11,6 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../db/open.js";
 import { resourceReader } from "../db/read-resource.js";
-import { ResourceScan } from "../db/resource-scan.js";
-import { ResourceQueries } from "../db/resources.js";
 import { startSlapd } from "../hooks/ldap/slapd.js";
 import { mapUser } from "../hooks/rules/mapping.js";
 import { SchemaRegistry } from "../schemas/registry.js";
@@ -29,11 +27,10 @@ export async function benchReconcile(users = 100_000): Promise<void> {
     const file = join(dir, "bench.db");
     const t0 = Date.now();
     const store = openStore(file);
-    const q = new ResourceQueries(store.db);
-    store.transaction(() => {
+    await store.transaction(async ({ resources }) => {
       const at = new Date().toISOString();
       for (let i = 0; i < users; i++) {
-        q.insert("User", {
+        await resources.insert("User", {
           id: randomUUID(),
           created: at,
           lastModified: at,
@@ -66,8 +63,8 @@ export async function benchReconcile(users = 100_000): Promise<void> {
     const [rule] = compileRules(seeded, registry);
     const read = resourceReader(store, registry);
     const chunks: string[] = [];
-    for (const id of [...new ResourceScan(store).pages("User", 1000)].flat()) {
-      const mapped = await mapUser(rule!, read("User", id)!);
+    for await (const page of store.scan.pages("User", 1000)) for (const id of page) {
+      const mapped = await mapUser(rule!, (await read("User", id))!);
       const lines = [`dn: ${mapped.dn}`, ...rule!.objectClasses.map((c) => `objectClass: ${c}`)];
       for (const [name, values] of Object.entries(mapped.attributes)) for (const v of values) lines.push(`${name}: ${v}`);
       chunks.push(lines.join("\n") + "\n");
@@ -101,7 +98,7 @@ export async function benchReconcile(users = 100_000): Promise<void> {
     } finally {
       await Promise.allSettled([...targets.values()].map((t) => t.connection.close()));
       await slapd.stop();
-      store.close();
+      await store.close();
     }
   } finally {
     rmSync(dir, { recursive: true, force: true });

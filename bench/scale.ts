@@ -18,7 +18,6 @@ import { join } from "node:path";
 import { fileURLToPath, pathToFileURL } from "node:url";
 import { CursorCodec, queryDigest } from "../db/cursor.js";
 import { openStore } from "../db/open.js";
-import { ResourceQueries } from "../db/resources.js";
 import { parseConfig } from "../server/config/load.js";
 import { startServer } from "../server/serve.js";
 import { CURSOR_TIMEOUT_SECONDS } from "../server/scim/service.js";
@@ -73,28 +72,27 @@ interface Seeded {
 }
 
 /** The store's insert path (ResourceQueries, as the SCIM service writes), one transaction. */
-function seed(file: string, users: number, members: number): Seeded {
+async function seed(file: string, users: number, members: number): Promise<Seeded> {
   const store = openStore(file);
-  const q = new ResourceQueries(store.db);
   const ids: string[] = [];
   const at = new Date().toISOString();
   const bigGroup = randomUUID();
   const smallGroup = randomUUID();
-  store.transaction(() => {
+  await store.transaction(async ({ resources: q }) => {
     for (let i = 0; i < users; i++) {
       const id = randomUUID();
       ids.push(id);
       // As an IdP pushes them (Entra and Okta send externalId, name, emails, title).
       const userName = `user${i}@example.com`;
       const attributes = { userName, externalId: `ext-${i}`, displayName: `User ${i}`, title: "Engineer", name: { givenName: `Given${i}`, familyName: `Family${i}` }, emails: [{ value: userName, type: "work", primary: true }], active: true };
-      q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
+      await q.insert("User", { id, created: at, lastModified: at, version: 1, attributes });
     }
-    q.insert("Group", { id: bigGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
-    q.insert("Group", { id: smallGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Ten" } });
-    q.addMembers(bigGroup, ids.slice(0, members).map((id) => ({ id, type: "User" as const })));
-    q.addMembers(smallGroup, ids.slice(members, members + 10).map((id) => ({ id, type: "User" as const })));
+    await q.insert("Group", { id: bigGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
+    await q.insert("Group", { id: smallGroup, created: at, lastModified: at, version: 1, attributes: { displayName: "Ten" } });
+    await q.addMembers(bigGroup, ids.slice(0, members).map((id) => ({ id, type: "User" as const })));
+    await q.addMembers(smallGroup, ids.slice(members, members + 10).map((id) => ({ id, type: "User" as const })));
   });
-  store.close();
+  await store.close();
   return { ids, bigGroup, smallGroup, spare: ids.slice(members + 10, members + 10 + SPARE) };
 }
 
@@ -127,7 +125,7 @@ export async function benchScale(users = 1_000_000, members = 100_000): Promise<
   try {
     const file = join(dir, "scale.db");
     const t0 = Date.now();
-    const s = seed(file, users, members);
+    const s = await seed(file, users, members);
     const seedSeconds = (Date.now() - t0) / 1000;
     const bytes = statSync(file).size;
     console.log(`\nScale: ${users.toLocaleString("en")} users, a ${members.toLocaleString("en")}-member and a 10-member group (load average ${loadavg().map((l) => l.toFixed(1)).join(" ")})`);

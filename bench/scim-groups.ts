@@ -11,7 +11,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../db/open.js";
-import { ResourceQueries } from "../db/resources.js";
 import { parseConfig } from "../server/config/load.js";
 import { startServer } from "../server/serve.js";
 import { fmt, httpClient, median, percentile, row, timeEach } from "./lib.js";
@@ -24,21 +23,20 @@ export async function benchScimGroups(members = 100_000, clients = 16, lookups =
   try {
     const file = join(dir, "bench.db");
     const seed = openStore(file);
-    const q = new ResourceQueries(seed.db);
     const userIds: string[] = [];
     const groupId = randomUUID();
     const t0 = Date.now();
-    seed.transaction(() => {
+    await seed.transaction(async ({ resources: q }) => {
       const at = new Date().toISOString();
       for (let i = 0; i < members + 2000; i++) {
         const id = randomUUID();
         userIds.push(id);
-        q.insert("User", { id, created: at, lastModified: at, version: 1, attributes: { userName: `member${i}@example.com`, displayName: `Member ${i}`, active: true } });
+        await q.insert("User", { id, created: at, lastModified: at, version: 1, attributes: { userName: `member${i}@example.com`, displayName: `Member ${i}`, active: true } });
       }
-      q.insert("Group", { id: groupId, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
-      q.addMembers(groupId, userIds.slice(0, members).map((id) => ({ id, type: "User" as const })));
+      await q.insert("Group", { id: groupId, created: at, lastModified: at, version: 1, attributes: { displayName: "Everyone" } });
+      await q.addMembers(groupId, userIds.slice(0, members).map((id) => ({ id, type: "User" as const })));
     });
-    seed.close();
+    await seed.close();
     console.log(`\nSCIM groups: ${members.toLocaleString("en")}-member group and ${(members + 2000).toLocaleString("en")} users seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const config = parseConfig({ server: { port: 0 }, storage: { file }, logging: { level: "silent" } }, {});

@@ -9,7 +9,6 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { openStore } from "../db/open.js";
-import { ResourceQueries } from "../db/resources.js";
 import { parseConfig } from "../server/config/load.js";
 import { startServer } from "../server/serve.js";
 import { fmt, httpClient, median, percentile, row, timeEach } from "./lib.js";
@@ -20,15 +19,14 @@ export async function benchScimStore(users = 100_000): Promise<void> {
     const file = join(dir, "bench.db");
     // Seed through the same query layer the service writes with, in one transaction (fast set-up).
     const seed = openStore(file);
-    const q = new ResourceQueries(seed.db);
     const ids: string[] = [];
     const t0 = Date.now();
-    seed.transaction(() => {
+    await seed.transaction(async ({ resources: q }) => {
       const at = new Date().toISOString();
       for (let i = 0; i < users; i++) {
         const id = randomUUID();
         ids.push(id);
-        q.insert("User", {
+        await q.insert("User", {
           id,
           created: at,
           lastModified: at,
@@ -43,7 +41,7 @@ export async function benchScimStore(users = 100_000): Promise<void> {
         });
       }
     });
-    seed.close();
+    await seed.close();
     console.log(`\nSCIM store: ${users.toLocaleString("en")} users seeded in ${((Date.now() - t0) / 1000).toFixed(1)} s`);
 
     const config = parseConfig({ server: { port: 0 }, storage: { file }, logging: { level: "silent" } }, {});

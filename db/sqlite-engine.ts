@@ -20,7 +20,7 @@ import { ResourceScan } from "./resource-scan.js";
 import { ResourceQueries } from "./resources.js";
 import { appliedMigrations, committedMigrations } from "./schema-version.js";
 import { probeWritable, storageHealthOf, type StorageHealth } from "./storage-faults.js";
-import type { Store, StoreQueries, Transactor } from "./store.js";
+import type { Store, StoreQueries } from "./store.js";
 import { SyncStatusStore } from "./sync-status.js";
 import { SyncQueries } from "./sync.js";
 import { Tombstones } from "./tombstones.js";
@@ -43,7 +43,7 @@ export interface SqliteStore extends Store {
 }
 
 /** Every query object, on one connection; built once per connection (they hold prepared statements). */
-function queriesOn(db: Db, tx: Transactor): StoreQueries {
+function queriesOn(db: Db, tx: Pick<Store, "transaction">): StoreQueries {
   return {
     resources: new ResourceQueries(db),
     scan: new ResourceScan(db),

@@ -49,17 +49,13 @@ export interface StoreQueries {
   readonly metrics: MetricsQueries;
 }
 
-/** What may start a transaction: the store, handed to query objects that need one of their own. */
-export interface Transactor {
+export interface Store extends StoreQueries {
   /**
    * Runs `fn` in a write transaction, committed when it resolves and rolled back when it throws;
    * `fn` is given the transaction's query objects (the same ones the store's getters return inside
    * it). Inside another transaction it is a savepoint of it: rolled back alone when it throws.
    */
   transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T>;
-}
-
-export interface Store extends StoreQueries, Transactor {
   readonly engine: "sqlite";
   /** Storage faults (a full or read-only disk) seen by any writer, until a write succeeds again. */
   readonly health: StorageHealth;

@@ -44,7 +44,7 @@ export class TokenService {
 
   /** `secretKey`: the server's 32-byte secret key; the token hashing key is derived from it. */
   constructor(
-    private readonly db: Pick<Store, "tokens" | "transaction">,
+    private readonly store: Pick<Store, "tokens" | "transaction">,
     secretKey: Buffer,
   ) {
     this.key = Buffer.from(hkdfSync("sha256", secretKey, Buffer.alloc(0), "scimbridge bearer token hash", 32));
@@ -53,8 +53,8 @@ export class TokenService {
   }
 
   /** The store's tokens (the open transaction's inside one). */
-  private get store() {
-    return this.db.tokens;
+  private get rows() {
+    return this.store.tokens;
   }
 
   private keyed(inner: Buffer): Buffer {
@@ -73,7 +73,7 @@ export class TokenService {
    */
   private async upgradeStored(): Promise<void> {
     try {
-      await this.store.rekeyUnkeyed((r) =>
+      await this.rows.rekeyUnkeyed((r) =>
         LEGACY.test(r.hash) ? { hash: `hmac$${this.keyId}$${this.keyed(Buffer.from(r.hash, "hex")).toString("hex")}`, hint: hintOf(r.hint) } : undefined,
       );
     } catch (e) {
@@ -84,7 +84,7 @@ export class TokenService {
   /** Names of tokens stored under another secret key: they cannot work until re-created. */
   async storedUnderOtherKey(): Promise<string[]> {
     await this.upgraded;
-    return (await this.store.hashes())
+    return (await this.rows.hashes())
       .filter((r) => KEYED.exec(r.hash)?.[1] !== this.keyId && !LEGACY.test(r.hash))
       .map((r) => r.name);
   }
@@ -95,7 +95,7 @@ export class TokenService {
    * PATCH, cached or not (`npm run bench -- tokens`).
    */
   private async hashes(): Promise<{ name: string; hash: Buffer }[]> {
-    return (await this.store.hashes()).flatMap((r) => {
+    return (await this.rows.hashes()).flatMap((r) => {
       const keyed = KEYED.exec(r.hash);
       if (keyed) return keyed[1] === this.keyId ? [{ name: r.name, hash: Buffer.from(keyed[2]!, "hex") }] : [];
       return LEGACY.test(r.hash) ? [{ name: r.name, hash: this.keyed(Buffer.from(r.hash, "hex")) }] : [];
@@ -107,7 +107,7 @@ export class TokenService {
     if (!/^[\w.@-]{1,64}$/.test(name)) throw new TokenError(`token name must be 1-64 of [A-Za-z0-9_.@-], got ${JSON.stringify(name)}`);
     await this.upgraded;
     const token = TOKEN_PREFIX + randomBytes(32).toString("base64url");
-    await this.db.transaction(async ({ tokens }) => {
+    await this.store.transaction(async ({ tokens }) => {
       if (await tokens.has(name)) throw new TokenError(`a token named ${name} already exists (revoke it first)`);
       await tokens.add(this.row(name, token));
     });
@@ -118,7 +118,7 @@ export class TokenService {
   async put(name: string, token: string): Promise<void> {
     if (token.length < 16) throw new TokenError("a token must be at least 16 characters");
     await this.upgraded;
-    await this.store.replace(this.row(name, token));
+    await this.rows.replace(this.row(name, token));
   }
 
   private row(name: string, token: string) {
@@ -127,7 +127,7 @@ export class TokenService {
 
   async list(): Promise<TokenInfo[]> {
     await this.upgraded;
-    return this.store.list();
+    return this.rows.list();
   }
 
   async count(): Promise<number> {
@@ -136,7 +136,7 @@ export class TokenService {
 
   async revoke(name: string): Promise<boolean> {
     await this.upgraded;
-    return this.db.transaction(({ tokens }) => tokens.remove(name));
+    return this.store.transaction(({ tokens }) => tokens.remove(name));
   }
 
   /** The name of the client holding `token`, or undefined. */
@@ -157,7 +157,7 @@ export class TokenService {
     if (now - (this.touched.get(name) ?? 0) < 60_000) return;
     this.touched.set(name, now);
     try {
-      await this.db.transaction(({ tokens }) => tokens.markUsed(name, new Date(now).toISOString()));
+      await this.store.transaction(({ tokens }) => tokens.markUsed(name, new Date(now).toISOString()));
     } catch (e) {
       // Last use is informational: a database busy with another writer must not refuse a client
       // that authenticated, nor may a full or read-only disk (reads keep working); the next request records it.
