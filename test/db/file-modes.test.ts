@@ -40,7 +40,7 @@ afterAll(() => {
 });
 
 describe("data file modes", () => {
-  it("under umask 022 the data directory is 0700 and the database, -wal, -shm, serve lock and secret.key 0600", () => {
+  it("under umask 022 the data directory is 0700 and the database, -wal, -shm, serve lock and secret.key 0600", async () => {
     const file = join(base, "data", "scimbridge.db");
     const store = openStore(file);
     store.sqlite.prepare("INSERT INTO tokens (name, hash, hint, created) VALUES ('x', 'y', 'z', 'now')").run();
@@ -57,20 +57,20 @@ describe("data file modes", () => {
       }
     } finally {
       lock.release();
-      store.close();
+      await store.close();
     }
   });
 
-  it("files an older version left 0644 are tightened to 0600 when opened", () => {
+  it("files an older version left 0644 are tightened to 0600 when opened", async () => {
     const dir = join(base, "data");
     mkdirSync(dir, { mode: 0o755 });
     const file = join(dir, "scimbridge.db");
-    openStore(file).close();
+    await openStore(file).close();
     for (const f of [file]) chmodSync(f, 0o644);
     writeFileSync(`${file}-wal`, "");
     chmodSync(`${file}-wal`, 0o644);
     if (asRoot) expect(nobodyCanRead(file)).toBe(true); // what an older version allowed
-    openStore(file).close();
+    await openStore(file).close();
     expect(mode(file)).toBe("600");
     if (asRoot) expect(nobodyCanRead(file)).toBe(false);
   });

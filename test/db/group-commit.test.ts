@@ -10,18 +10,16 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { GroupCommit } from "../../db/group-commit.js";
 import { openStore } from "../../db/open.js";
-import { SyncQueries } from "../../db/sync.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-group-commit-"));
 const file = join(dir, "scim.db");
 const store = openStore(file);
 const other = new Database(file, { readonly: true });
-afterAll(() => {
+afterAll(async () => {
   other.close();
-  store.close();
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
-const sync = new SyncQueries(store.db);
 const at = "2026-12-06T10:00:00.000Z";
 const seen = (id: string) => other.prepare("SELECT 1 FROM sync_state WHERE resource_id = ?").get(id) !== undefined;
 
@@ -29,13 +27,13 @@ describe("GroupCommit", () => {
   it("commits a turn's writes together, resolves each once durable, and rolls back only a write that throws", async () => {
     let flushes = 0;
     const commit = new GroupCommit(store, () => flushes++);
-    const a = commit.run(() => sync.markPending("User", "gc-a", "r", "t", 1, at));
-    const bad = commit.run(() => {
-      sync.markPending("User", "gc-bad", "r", "t", 2, at);
+    const a = commit.run(({ sync }) => sync.markPending("User", "gc-a", "r", "t", 1, at));
+    const bad = commit.run(async ({ sync }) => {
+      await sync.markPending("User", "gc-bad", "r", "t", 2, at);
       throw new Error("this write fails");
     });
-    const c = commit.run(() => {
-      sync.markPending("User", "gc-c", "r", "t", 3, at);
+    const c = commit.run(async ({ sync }) => {
+      await sync.markPending("User", "gc-c", "r", "t", 3, at);
       return "c's result";
     });
     // Nothing is written before the turn's end.

@@ -9,8 +9,8 @@ import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync }
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
-import { migrationsFolder, openStore } from "../../db/open.js";
-import { ResourceQueries } from "../../db/resources.js";
+import { openStore } from "../../db/open.js";
+import { migrationsFolder } from "../../db/schema-version.js";
 
 const MIGRATION = "0006_member_display_and_sort_indexes";
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-migration-"));
@@ -31,7 +31,7 @@ function migrationsBefore(tag: string): string {
   return out;
 }
 
-it("fills members.display for memberships written before it", () => {
+it("fills members.display for memberships written before it", async () => {
   const file = join(dir, "old.db");
   const old = new Database(file);
   migrate(drizzle(old), { migrationsFolder: migrationsBefore(MIGRATION) });
@@ -50,12 +50,12 @@ it("fills members.display for memberships written before it", () => {
 
   const store = openStore(file);
   try {
-    expect(new ResourceQueries(store.db).members("g2")).toEqual([
+    expect(await store.resources.members("g2")).toEqual([
       { value: "u1", type: "User", display: "Ann Liddell" },
       { value: "u2", type: "User", display: "bob" },
       { value: "g1", type: "Group", display: "Inner" },
     ]);
   } finally {
-    store.close();
+    await store.close();
   }
 });

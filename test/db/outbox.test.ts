@@ -9,30 +9,28 @@ import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
-import { ResourceQueries } from "../../db/resources.js";
-import { SyncQueries } from "../../db/sync.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-outbox-"));
 const store = openStore(join(dir, "scim.db"));
-afterAll(() => {
-  store.close();
+afterAll(async () => {
+  await store.close();
   rmSync(dir, { recursive: true, force: true });
 });
-const q = new ResourceQueries(store.db);
-const sync = new SyncQueries(store.db);
 const at = "2026-12-02T10:00:00.000Z";
 
 describe("the fan-out's read of the outbox", () => {
-  it("for group creates, renames, member deltas, deletes and user changes", () => {
-    const before = sync.changedSince(0, 100).upTo;
-    q.recordChange({ kind: "Group", id: "g1", op: "create", version: 1, at, after: { displayName: "Team" }, membersAdded: ["u1", "u2"] });
-    q.recordChange({ kind: "Group", id: "g1", op: "update", version: 2, at, before: { displayName: "Team" }, after: { displayName: "Team B" } });
-    q.recordChange({ kind: "Group", id: "g1", op: "update", version: 3, at, before: { displayName: "Team B" }, after: { displayName: "Team B" }, membersAdded: ["u3"], membersRemoved: ["u1"] });
-    q.recordChange({ kind: "Group", id: "g2", op: "create", version: 1, at, after: { displayName: "Empty", externalId: "x" }, membersAdded: [] });
-    q.recordChange({ kind: "User", id: "u1", op: "update", version: 2, at, before: { userName: "a", displayName: "A" }, after: { userName: "a", displayName: "B" } });
-    q.recordChange({ kind: "Group", id: "g1", op: "delete", version: 4, at, before: { displayName: "Team B" }, membersRemoved: ["u2", "u3"] });
-    q.recordChange({ kind: "User", id: "u1", op: "delete", version: 3, at, before: { userName: "a" } });
-    const read = sync.changedSince(before, 100);
+  it("for group creates, renames, member deltas, deletes and user changes", async () => {
+    const before = (await store.sync.changedSince(0, 100)).upTo;
+    await store.transaction(async ({ resources: q }) => {
+      await q.recordChange({ kind: "Group", id: "g1", op: "create", version: 1, at, after: { displayName: "Team" }, membersAdded: ["u1", "u2"] });
+      await q.recordChange({ kind: "Group", id: "g1", op: "update", version: 2, at, before: { displayName: "Team" }, after: { displayName: "Team B" } });
+      await q.recordChange({ kind: "Group", id: "g1", op: "update", version: 3, at, before: { displayName: "Team B" }, after: { displayName: "Team B" }, membersAdded: ["u3"], membersRemoved: ["u1"] });
+      await q.recordChange({ kind: "Group", id: "g2", op: "create", version: 1, at, after: { displayName: "Empty", externalId: "x" }, membersAdded: [] });
+      await q.recordChange({ kind: "User", id: "u1", op: "update", version: 2, at, before: { userName: "a", displayName: "A" }, after: { userName: "a", displayName: "B" } });
+      await q.recordChange({ kind: "Group", id: "g1", op: "delete", version: 4, at, before: { displayName: "Team B" }, membersRemoved: ["u2", "u3"] });
+      await q.recordChange({ kind: "User", id: "u1", op: "delete", version: 3, at, before: { userName: "a" } });
+    });
+    const read = await store.sync.changedSince(before, 100);
     const seq = (i: number) => before + 1 + i;
     expect(read.upTo).toBe(seq(6));
     // Each resource once, with its latest change (in the order each was first changed).
@@ -58,6 +56,6 @@ describe("the fan-out's read of the outbox", () => {
       group(5, "g1", "delete", null, ["u2", "u3"], "Team B", null),
     ]);
     // A limit ends the batch early, and the cursor says where.
-    expect(sync.changedSince(before, 2).upTo).toBe(seq(1));
+    expect((await store.sync.changedSince(before, 2)).upTo).toBe(seq(1));
   });
 });
