@@ -6,7 +6,7 @@
 import { and, asc, count, desc, eq, gt, gte, lt, sql } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
 import { auditLog } from "./schema.js";
-import type { Transactor } from "./transactor.js";
+import type { Surface, Transactor } from "./transactor.js";
 
 export type AuditRow = typeof auditLog.$inferSelect;
 /** A row as recorded: everything but its seq, which the table assigns. */
@@ -34,7 +34,7 @@ export class AuditStore {
 
   constructor(
     private readonly db: Db,
-    private readonly store: Transactor<{ audit: AuditStore }>,
+    private readonly store: Transactor<{ audit: Surface<AuditStore> }>,
   ) {
     this.insert = db
       .insert(auditLog)

@@ -6,7 +6,7 @@
 import { and, eq } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
 import { changes, groups, syncState, users } from "./schema.js";
-import type { Transactor } from "./transactor.js";
+import type { Surface, Transactor } from "./transactor.js";
 
 export interface RepairChange {
   kind: string;
@@ -21,7 +21,7 @@ export interface RepairChange {
 export class RepairRequests {
   constructor(
     private readonly db: Db,
-    private readonly store: Transactor<{ repairs: RepairRequests }>,
+    private readonly store: Transactor<{ repairs: Surface<RepairRequests> }>,
   ) {}
 
   /** The stored version of a User or Group; undefined when it does not exist (any more). */

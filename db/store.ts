@@ -24,29 +24,44 @@ import type { SyncQueries } from "./sync.js";
 import type { Tombstones } from "./tombstones.js";
 import type { StorageHealth } from "./storage-faults.js";
 import type { TokenStore } from "./tokens.js";
+import type { Surface } from "./transactor.js";
+
+export type { Surface };
+
+export type ResourceStore = Surface<ResourceQueries>;
+export type ResourceScanStore = Surface<ResourceScan>;
+export type SyncStore = Surface<SyncQueries>;
+export type MemberSyncStore = Surface<MemberSyncQueries>;
+export type MemberRepairStore = Surface<MemberRepairs>;
+export type RepairStore = Surface<RepairRequests>;
+export type SyncStatusView = Surface<SyncStatusStore>;
+export type TombstoneStore = Surface<Tombstones>;
+export type TokenRows = Surface<TokenStore>;
+export type AuditRows = Surface<AuditStore>;
+export type MetricsView = Surface<MetricsQueries>;
 
 /** Every query object of the store, bound to one connection. */
 export interface StoreQueries {
   /** Users, groups, memberships and the outbox rows SCIM writes record. */
-  readonly resources: ResourceQueries;
+  readonly resources: ResourceStore;
   /** Ids of every resource of a kind, page by page (reconcile). */
-  readonly scan: ResourceScan;
+  readonly scan: ResourceScanStore;
   /** The outbox cursor and per-(resource, rule) delivery state. */
-  readonly sync: SyncQueries;
+  readonly sync: SyncStore;
   /** Delivery state per (rule, group, member). */
-  readonly memberSync: MemberSyncQueries;
+  readonly memberSync: MemberSyncStore;
   /** Membership repairs reconcile makes. */
-  readonly memberRepairs: MemberRepairs;
+  readonly memberRepairs: MemberRepairStore;
   /** Resyncs and entry deletes queued by the admin API and reconcile. */
-  readonly repairs: RepairRequests;
+  readonly repairs: RepairStore;
   /** The admin page's view of delivery state. */
-  readonly syncStatus: SyncStatusStore;
+  readonly syncStatus: SyncStatusView;
   /** Entries a rule wrote that no resource holds any more. */
-  readonly tombstones: Tombstones;
-  readonly tokens: TokenStore;
-  readonly audit: AuditStore;
+  readonly tombstones: TombstoneStore;
+  readonly tokens: TokenRows;
+  readonly audit: AuditRows;
   /** Gauges for /metrics. */
-  readonly metrics: MetricsQueries;
+  readonly metrics: MetricsView;
 }
 
 export interface Store extends StoreQueries {
@@ -56,7 +71,7 @@ export interface Store extends StoreQueries {
    * it). Inside another transaction it is a savepoint of it: rolled back alone when it throws.
    */
   transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T>;
-  readonly engine: "sqlite";
+  readonly engine: "sqlite" | "postgres";
   /** Storage faults (a full or read-only disk) seen by any writer, until a write succeeds again. */
   readonly health: StorageHealth;
   /** Whether the database takes a write now (recorded in `health`); /readyz asks while a fault lasts. */

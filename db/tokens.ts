@@ -5,7 +5,7 @@
 import { asc, eq, notLike } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
 import { tokens } from "./schema.js";
-import type { Transactor } from "./transactor.js";
+import type { Surface, Transactor } from "./transactor.js";
 
 export type TokenRow = typeof tokens.$inferSelect;
 
@@ -19,7 +19,7 @@ export interface TokenInfo {
 export class TokenStore {
   constructor(
     private readonly db: Db,
-    private readonly store: Transactor<{ tokens: TokenStore }>,
+    private readonly store: Transactor<{ tokens: Surface<TokenStore> }>,
   ) {}
 
   /** Every stored token's name and hash (verification compares against all of them). */

@@ -7,7 +7,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { CursorCodec } from "../../db/cursor.js";
 import type { ResourceQueries, StoredResource } from "../../db/resources.js";
-import type { Store } from "../../db/store.js";
+import type { ResourceStore, Store } from "../../db/store.js";
 import { coerceInput } from "../../schemas/coerce.js";
 import { badRequest, conflict, notFound, ScimError } from "../../schemas/errors.js";
 import { matchElement } from "../../schemas/filter/match.js";
@@ -105,7 +105,7 @@ export class ResourceService {
   }
 
   /** The store's resources: the open transaction's inside one (db/store.ts), else the last committed state. */
-  private get q(): ResourceQueries {
+  private get q(): ResourceStore {
     return this.deps.store.resources;
   }
 
