@@ -227,7 +227,7 @@ export async function benchProvisioning(users = 10_000, concurrency = 8, sustain
     await running.provisioning.worker.stop();
     await postAll(running, users, "bench");
     const d0 = process.hrtime.bigint();
-    running.provisioning.worker.start();
+    await running.provisioning.worker.start();
     await untilInSync(running.store, users, "delivery only");
     const drainSeconds = seconds(d0);
     await running.stop();

@@ -133,7 +133,7 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   warnAboutExposedData(config, logger);
   const { app, provisioning } = await assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()), listening.certificates);
   for (const name of await app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
-  provisioning.worker.start();
+  await provisioning.worker.start();
   const every = config.provisioning.reconcileEveryMinutes;
   const stopReconcile = every
     ? startPeriodicReconcile({ config, store, app, targets: provisioning.targets, logger, minutes: every, wake: () => provisioning.worker.wake() })
