@@ -6,7 +6,7 @@ import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import supertest from "supertest";
-import { openStore, type Store } from "../../db/open.js";
+import { openStore, type SqliteStore } from "../../db/open.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/logger.js";
 import { assemble, type Observers } from "../../server/serve.js";
@@ -15,15 +15,15 @@ import type { TestSlapd } from "../harness/slapd.js";
 export interface Provisioned {
   http: ReturnType<typeof supertest>;
   auth: { Authorization: string };
-  store: Store;
-  assembled: ReturnType<typeof assemble>;
+  store: SqliteStore;
+  assembled: Awaited<ReturnType<typeof assemble>>;
   /** Waits (bounded) until every committed change has been delivered or has failed. */
   /** Waits until no delivery is pending or retrying, then writes the audit rows recorded so far. */
   settle(timeoutMs?: number): Promise<void>;
   close(): Promise<void>;
 }
 
-export function provisioned(
+export async function provisioned(
   ldap: Pick<TestSlapd, "slapd"> | undefined,
   doc: {
     userRules: Record<string, unknown>[];
@@ -38,7 +38,7 @@ export function provisioned(
     /** Listeners passed to assemble(), as startServer passes them. */
     observers?: Observers;
   },
-): Provisioned {
+): Promise<Provisioned> {
   if (!ldap && !doc.targets) throw new Error("provisioned(): pass a slapd or targets");
   // With dbFile the caller owns the database (to restart on it); otherwise a temp dir is used.
   const dir = doc.dbFile ? undefined : mkdtempSync(join(tmpdir(), "scimbridge-prov-"));
@@ -59,10 +59,13 @@ export function provisioned(
     {},
   );
   const store = openStore(config.storage.file);
-  const assembled = assemble(config, store, createLogger("silent"), doc.observers);
-  assembled.provisioning.worker.start();
-  assembled.app.tokens.revoke("test"); // a restart on the same database keeps the old one
-  const token = assembled.app.tokens.create("test");
+  const assembled = await assemble(config, store, createLogger("silent"), doc.observers);
+  await assembled.provisioning.worker.start();
+  await assembled.app.tokens.revoke("test"); // a restart on the same database keeps the old one
+  const token = await assembled.app.tokens.create("test");
+  // Read on the store's read-only connection: the committed state, never a transaction's rows
+  // between two of its statements.
+  const unsettled = () => store.syncStatus.failures({ states: ["pending", "retrying"] }, { offset: 0, limit: 20 });
   return {
     http: supertest(assembled.app.app),
     auth: { Authorization: `Bearer ${token}` },
@@ -71,21 +74,20 @@ export function provisioned(
     async settle(timeoutMs = 10_000) {
       const until = Date.now() + timeoutMs;
       while (Date.now() < until) {
-        const open = store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE state IN ('pending','retrying')").get() as { n: number };
-        if (assembled.provisioning.worker.idle() && open.n === 0) {
+        if ((await assembled.provisioning.worker.idle()) && (await unsettled()).total === 0) {
           // Settled includes recorded: the audit log writes a turn's rows at the turn's end, and
           // tests read audit_log with plain SQL.
-          assembled.app.audit.flush();
+          await assembled.app.audit.flush();
           return;
         }
         await new Promise((r) => setTimeout(r, 25));
       }
-      const rows = store.sqlite.prepare("SELECT resource_id, rule, state, last_error FROM sync_state WHERE state != 'in_sync'").all();
+      const rows = (await unsettled()).rows.map((r) => ({ resource_id: r.resourceId, rule: r.rule, state: r.state, last_error: r.lastError }));
       throw new Error(`deliveries did not settle in ${timeoutMs} ms: ${JSON.stringify(rows)}`);
     },
     async close() {
       await assembled.provisioning.close();
-      store.close();
+      await store.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },
   };
