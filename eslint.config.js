@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "data/", "db/migrations/", "db/migrations-pg/", "coverage/", "test-artifacts/"] },
+  { ignores: ["dist/", "node_modules/", "data/", "db/migrations/", "eslint.typed.tmp.config.js", "db/migrations-pg/", "coverage/", "test-artifacts/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
@@ -13,6 +13,19 @@ export default tseslint.config(
       "no-console": ["error", { allow: ["error"] }],
       "max-lines": ["warn", { max: 400, skipBlankLines: true, skipComments: true }],
       eqeqeq: ["error", "smart"],
+    },
+  },
+  {
+    // Type-aware rules for the TypeScript sources and tests: the store is async (db/store.ts), and
+    // a store call whose promise is dropped is a write that may never happen or a race with the
+    // next one; the compiler alone does not see it.
+    files: ["**/*.ts"],
+    languageOptions: { parserOptions: { projectService: true, tsconfigRootDir: import.meta.dirname } },
+    rules: {
+      "@typescript-eslint/no-floating-promises": "error",
+      // Express 5 and node:test-style callbacks take promise-returning functions where void is typed.
+      "@typescript-eslint/no-misused-promises": ["error", { checksVoidReturn: false }],
+      "@typescript-eslint/await-thenable": "error",
     },
   },
   {
