@@ -12,6 +12,7 @@ import { afterAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { changes, groupMembers, groupMemberSync, syncState } from "../../db/schema.js";
 import type { RetrySelection } from "../../db/sync-status.js";
+import { collect } from "../helpers/collect.js";
 
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-reconcile-store-"));
 const store = openStore(join(dir, "scim.db"));
@@ -43,9 +44,7 @@ describe("ResourceScan", () => {
       }
     }
     expect(pages).toEqual([["u1", "u2"], ["u3", "u5"], ["u6"]]);
-    const groupPages: string[][] = [];
-    for await (const ids of scan.pages("Group", 10)) groupPages.push(ids);
-    expect(groupPages).toEqual([["g1"]]);
+    expect(await collect(scan.pages("Group", 10))).toEqual([["g1"]]);
   });
 });
 

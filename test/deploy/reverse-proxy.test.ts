@@ -92,7 +92,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   for (const c of children) c.kill("SIGTERM");
-  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : undefined)));
+  await Promise.all(children.map((c) => (c.exitCode === null ? new Promise((r) => c.once("exit", r)) : Promise.resolve())));
   rmSync(dir, { recursive: true, force: true });
 });
 

@@ -46,7 +46,7 @@ export interface FuzzTarget {
 }
 
 export async function startFuzzTarget(): Promise<FuzzTarget> {
-  const app = testApp({ scim: { bulk: { maxOperations: 50 } } });
+  const app = await testApp({ scim: { bulk: { maxOperations: 50 } } });
   const crashes: unknown[] = [];
   const onCrash = (e: unknown) => crashes.push(e);
   process.on("uncaughtException", onCrash);
@@ -125,7 +125,7 @@ export async function startFuzzTarget(): Promise<FuzzTarget> {
       process.off("unhandledRejection", onCrash);
       agent.destroy();
       await new Promise<void>((resolve) => server.close(() => resolve()));
-      app.close();
+      await app.close();
     },
   };
 }
