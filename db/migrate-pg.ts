@@ -15,6 +15,7 @@ import { fileURLToPath } from "node:url";
 import { drizzle } from "drizzle-orm/node-postgres";
 import { migrate } from "drizzle-orm/node-postgres/migrator";
 import type { Pool } from "pg";
+import { CREATE_PG_FOLD_FUNCTION } from "./fold-pg.js";
 
 /**
  * The advisory lock key for migrations: the bytes of "scimmigr" as a bigint. A constant, never a
@@ -33,9 +34,15 @@ export function pgMigrationsFolder(): string {
 }
 
 /**
- * Applies the migrations not yet applied, holding pg_advisory_lock(MIGRATIONS_LOCK_KEY) on one
- * connection of `pool` throughout: the lock belongs to a session, so the migrator must run on
- * that same connection, not on whichever connection the pool hands out next.
+ * Applies the migrations not yet applied, then (re)creates scim_fold() (db/fold-pg.ts), holding
+ * pg_advisory_lock(MIGRATIONS_LOCK_KEY) on one connection of `pool` throughout: the lock belongs
+ * to a session, so the migrator must run on that same connection, not on whichever connection the
+ * pool hands out next.
+ *
+ * scim_fold() is not in the drizzle-kit migrations (drizzle-kit does not manage functions), and
+ * it is created at every start rather than once, so a release that changes fold() replaces it.
+ * Under the lock too: two concurrent CREATE OR REPLACE FUNCTION of one function can fail with
+ * "tuple concurrently updated", as both update the same pg_proc row.
  */
 export async function migratePostgres(pool: Pool): Promise<void> {
   const client = await pool.connect();
@@ -44,6 +51,7 @@ export async function migratePostgres(pool: Pool): Promise<void> {
     await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     try {
       await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder() });
+      await client.query(CREATE_PG_FOLD_FUNCTION);
     } finally {
       await client.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     }

@@ -25,11 +25,22 @@
  *   (https://www.postgresql.org/docs/15/datatype-json.html), neither of which SCIM gives meaning.
  *   The other JSON columns (changes.before/after, member lists, sync_state.written, rule configs)
  *   are written and read whole, so they stay `text` exactly as in SQLite.
+ * - The indexes on the columns a list sorts by (RFC 7644 §3.4.2.3: the *_key columns, externalId,
+ *   the meta dates) keep NULLs first, as SQLite orders them: a list sorts `ASC NULLS FIRST` (and
+ *   `DESC NULLS LAST` backwards), and PostgreSQL walks a b-tree for an ORDER BY only when the
+ *   NULLs' place matches the index's (https://www.postgresql.org/docs/15/indexes-ordering.html).
+ *   A default (NULLS LAST) index would make every sorted page a sort of every matching row.
+ * - group_members.position records insertion order, which SQLite has in the rowid: members are
+ *   listed in the order they were added (db/pg/resources.ts). It is the one column SQLite has
+ *   no counterpart for (test/db/schema-parity.test.ts).
  */
-import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, unique, uniqueIndex } from "drizzle-orm/pg-core";
+import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, unique, uniqueIndex, type ExtraConfigColumn } from "drizzle-orm/pg-core";
 
 /** A seq the database assigns (SQLite: INTEGER PRIMARY KEY, a rowid). */
 const seq = () => bigint("seq", { mode: "number" }).primaryKey().generatedAlwaysAsIdentity();
+
+/** An index column in SQLite's NULL order (NULLs first ascending), so a list's ORDER BY can walk it. */
+const nullsFirst = (c: ExtraConfigColumn) => c.asc().nullsFirst();
 
 export const users = pgTable(
   "users",
@@ -51,12 +62,12 @@ export const users = pgTable(
     // and the constraint exists as soon as the table does, whatever order the migration's
     // statements come in. Its index bears the same name as SQLite's unique index.
     unique("users_id").on(t.id),
-    uniqueIndex("users_user_name_key").on(t.userNameKey),
-    index("users_external_id").on(t.externalId),
+    uniqueIndex("users_user_name_key").on(nullsFirst(t.userNameKey)),
+    index("users_external_id").on(nullsFirst(t.externalId)),
     index("users_active").on(t.active),
-    index("users_last_modified").on(t.lastModified),
-    index("users_display_name_key").on(t.displayNameKey),
-    index("users_created").on(t.created),
+    index("users_last_modified").on(nullsFirst(t.lastModified)),
+    index("users_display_name_key").on(nullsFirst(t.displayNameKey)),
+    index("users_created").on(nullsFirst(t.created)),
     // No users_seq: SQLite needs it because its primary key is the table itself (the rowid), so a
     // deep OFFSET would read whole rows; here the primary key's own b-tree (users_pkey) is exactly
     // an index on seq alone, and a second one would only double the writes.
@@ -93,10 +104,10 @@ export const groups = pgTable(
   },
   (t) => [
     unique("groups_id").on(t.id), // a constraint for group_members' foreign key, as users_id
-    uniqueIndex("groups_display_name_key").on(t.displayNameKey),
-    index("groups_external_id").on(t.externalId),
-    index("groups_last_modified").on(t.lastModified),
-    index("groups_created").on(t.created),
+    uniqueIndex("groups_display_name_key").on(nullsFirst(t.displayNameKey)),
+    index("groups_external_id").on(nullsFirst(t.externalId)),
+    index("groups_last_modified").on(nullsFirst(t.lastModified)),
+    index("groups_created").on(nullsFirst(t.created)),
     // No groups_seq: groups_pkey is that index (see users_seq above).
   ],
 );
@@ -110,6 +121,8 @@ export const groupMembers = pgTable(
     memberId: text("member_id").notNull(),
     memberType: text("member_type").notNull(),
     display: text("display"),
+    /** Insertion order (SQLite's rowid): members are listed in the order they were added. */
+    position: bigint("position", { mode: "number" }).notNull().generatedAlwaysAsIdentity(),
   },
   (t) => [primaryKey({ columns: [t.groupId, t.memberId] }), index("group_members_member").on(t.memberId)],
 );

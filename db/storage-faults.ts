@@ -7,23 +7,36 @@
  * failed statement's transaction back, so nothing half-written stays. Reads keep working from
  * the pages already on disk.
  *
+ * PostgreSQL's equivalents are SQLSTATEs (https://www.postgresql.org/docs/15/errcodes-appendix.html):
+ * 53100 disk_full (a table or index file could not be extended) and 25006
+ * read_only_sql_transaction (the server is a standby, or default_transaction_read_only is on).
+ * PostgreSQL also ends the failed transaction, so the same "try later" holds.
+ *
  * StorageHealth remembers the last such fault per connection until a write succeeds again, so
  * /readyz can say why the service is unready and clear itself when space returns.
  */
 import Database from "better-sqlite3";
+import pg from "pg";
 
 const FAULT_CODES = /^SQLITE_(FULL|READONLY|IOERR|CANTOPEN)(_|$)/;
+const PG_FAULT_CODES = new Set(["53100", "25006"]);
 
-/** The SQLite code when `e` (or an error it wraps as `cause`) is a storage fault, else undefined. */
+/**
+ * The SQLite code or PostgreSQL SQLSTATE when `e` (or an error it wraps as `cause`, as drizzle's
+ * DrizzleQueryError does) is a storage fault, else undefined.
+ */
 export function storageFaultCode(e: unknown): string | undefined {
   for (let cur: unknown = e, depth = 0; cur instanceof Error && depth < 5; cur = cur.cause, depth++) {
     if (cur instanceof Database.SqliteError && FAULT_CODES.test(cur.code)) return cur.code;
+    if (cur instanceof pg.DatabaseError && cur.code !== undefined && PG_FAULT_CODES.has(cur.code)) return cur.code;
   }
   return undefined;
 }
 
 /** Words for an operator: what the code means and what to do. */
 export function describeStorageFault(code: string): string {
+  if (code === "53100") return "53100 disk_full: the disk holding PostgreSQL's data is full; free space and writes resume by themselves";
+  if (code === "25006") return "25006 read_only_sql_transaction: the PostgreSQL server takes no writes (a standby, or default_transaction_read_only); point the URL at the primary";
   if (code.startsWith("SQLITE_FULL")) return `${code}: the disk (or quota) holding the database is full; free space and writes resume by themselves`;
   if (code.startsWith("SQLITE_READONLY")) return `${code}: the database file or its directory is read-only; make it writable and writes resume by themselves`;
   if (code.startsWith("SQLITE_CANTOPEN")) return `${code}: a journal or WAL file beside the database cannot be created (permissions or space)`;
