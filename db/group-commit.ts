@@ -6,6 +6,7 @@
  * own. Measured with bench/provisioning.ts: a commit per delivery outcome and per DN claim was the
  * largest share of the worker's CPU (SQLite's `run` of COMMIT, about a fifth of a drain).
  */
+import { AsyncResource } from "node:async_hooks";
 import type { Store, StoreQueries } from "./store.js";
 
 interface Queued {
@@ -19,6 +20,12 @@ export class GroupCommit {
   private scheduled = false;
   /** The flush in progress, if any: the next one waits for it (shutdown too). */
   private flushing: Promise<void> = Promise.resolve();
+  /**
+   * The async context the group commit was made in. Flushes are scheduled from it, never from the
+   * caller's: a write queued from inside a transaction would otherwise flush in that transaction's
+   * ambient context (db/store.ts) and become a savepoint of it, committed or rolled back with it.
+   */
+  private readonly home = new AsyncResource("GroupCommit");
 
   /** `afterFlush` is told after every flush (committed or not): e.g. to look for newly due work. */
   constructor(
@@ -32,7 +39,7 @@ export class GroupCommit {
       this.queue.push({ write, resolve: resolve as (v: unknown) => void, reject });
       if (!this.scheduled) {
         this.scheduled = true;
-        setImmediate(() => void this.flush());
+        this.home.runInAsyncScope(() => setImmediate(() => void this.flush()));
       }
     });
   }

@@ -4,6 +4,7 @@
  * exported as JSON lines (admin API and `scimbridge audit export`). Never holds attribute values:
  * LDAP rows name the attributes written, not what was written (passwords go through here).
  */
+import { AsyncResource } from "node:async_hooks";
 import type { RequestHandler } from "express";
 import type { AuditEntry, AuditRow } from "../../db/audit.js";
 import { isDatabaseBusy } from "../../db/busy.js";
@@ -53,6 +54,7 @@ export class AuditLog {
   private pending: AuditEntry[] = [];
   private flushQueued = false;
   private dropped = 0;
+  private readonly home = new AsyncResource("AuditLog");
   /** The flush in progress: flushes run one after the other, so rows keep their order. */
   private flushing: Promise<void> = Promise.resolve();
 
@@ -76,7 +78,8 @@ export class AuditLog {
     }
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setImmediate(() => void this.flushInBackground());
+    // From the log's own async context, never a caller's transaction (db/group-commit.ts says why).
+    this.home.runInAsyncScope(() => setImmediate(() => void this.flushInBackground()));
   }
 
   /**
@@ -102,7 +105,7 @@ export class AuditLog {
   private retryLater(): void {
     if (this.flushQueued) return;
     this.flushQueued = true;
-    setTimeout(() => void this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref();
+    this.home.runInAsyncScope(() => setTimeout(() => void this.flushInBackground(), BUSY_FLUSH_RETRY_MS).unref());
   }
 
   /** Records a SCIM write once its response is sent. */
