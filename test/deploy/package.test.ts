@@ -42,6 +42,7 @@ describe("the npm package", () => {
     const files = execFileSync("tar", ["tzf", tarball], { encoding: "utf8" }).trim().split("\n");
     expect(files).toContain("package/dist/server/cli.js");
     expect(files).toContain("package/db/migrations/meta/_journal.json");
+    expect(files).toContain("package/db/migrations-pg/meta/_journal.json");
     expect(files).toContain("package/server/admin/page/index.html");
     expect(files).toContain("package/deploy/scimbridge.service");
     expect(files.filter((f) => f.startsWith("package/test/") || f.endsWith(".ts") || f.startsWith("package/bench/"))).toEqual([]);
