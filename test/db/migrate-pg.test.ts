@@ -1,7 +1,7 @@
 /**
  * db/migrate-pg.ts on a real PostgreSQL: replicas starting together against one fresh database
- * each migrate it, and the advisory lock makes that one application of each migration, with no
- * replica failing; the lock is released afterwards.
+ * each migrate it, and the advisory lock makes that one application of each migration (and of
+ * scim_fold()), with no replica failing; the lock is released afterwards.
  */
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -11,6 +11,7 @@ import { Pool } from "pg";
 import { afterAll, describe, expect, it } from "vitest";
 import { MIGRATIONS_LOCK_KEY, migratePostgres, pgMigrationsFolder } from "../../db/migrate-pg.js";
 import * as schema from "../../db/schema-pg.js";
+import { fold } from "../../schemas/fold.js";
 import { usePostgres } from "../harness/postgres.js";
 
 const pg = usePostgres();
@@ -39,6 +40,11 @@ describe("migratePostgres", () => {
     expect(applied.rows.map((r) => Number(r.created_at))).toEqual(journal.entries.map((e) => e.when));
     const tables = await db.query<{ n: number }>("SELECT count(*)::int AS n FROM information_schema.tables WHERE table_schema = 'public'");
     expect(tables.rows[0]!.n).toBe(Object.values(schema).filter((t) => is(t, PgTable)).length);
+
+    // scim_fold() (db/fold-pg.ts) was created too, inside the locked section (four replicas
+    // replacing one function at once could fail with "tuple concurrently updated" otherwise).
+    const folded = await db.query<{ f: string }>("SELECT scim_fold($1) AS f", ["ÅNGSTRÖM İ"]);
+    expect(folded.rows[0]!.f).toBe(fold("ÅNGSTRÖM İ"));
 
     // No replica still holds the lock: a later start is not blocked by this one.
     const held = await db.query("SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND granted");

@@ -29,6 +29,13 @@ import { usePostgres } from "../harness/postgres.js";
  * PostgreSQL's primary key index on seq already is an index on seq alone (db/schema-pg.ts).
  */
 const SQLITE_ONLY_INDEXES = new Set(["users_seq", "groups_seq"]);
+/**
+ * Columns only PostgreSQL has, as "table.column". group_members.position records insertion order,
+ * which SQLite keeps in the implicit rowid (members are listed in the order they were added,
+ * db/resources.ts and db/pg/resources.ts); PostgreSQL has no rowid (ctid moves on update).
+ */
+const PG_ONLY_COLUMNS = new Set(["group_members.position"]);
+const pgOnly = (table: string, column: string) => PG_ONLY_COLUMNS.has(`${table}.${column}`);
 /** SQLite column type → the PostgreSQL types it may become (db/schema-pg.ts says which and why). */
 const COMPATIBLE_TYPES: Record<string, string[]> = {
   integer: ["integer", "bigint", "boolean"],
@@ -111,6 +118,7 @@ async function readPostgres(): Promise<Shape> {
     "SELECT table_name, column_name, is_nullable, data_type FROM information_schema.columns WHERE table_schema = 'public' ORDER BY table_name, ordinal_position",
   );
   for (const c of cols.rows) {
+    if (pgOnly(c.table_name, c.column_name)) continue;
     const list = shape.columns.get(c.table_name) ?? [];
     list.push({ name: c.column_name, nullable: c.is_nullable === "YES", type: c.data_type });
     shape.columns.set(c.table_name, list);
@@ -190,9 +198,23 @@ describe("SQLite and PostgreSQL schemas", () => {
     const describeTables = (tables: { name: string; columns: { name: string; notNull: boolean }[]; keys: string[] }[]) =>
       Object.fromEntries(tables.map((t) => [t.name, { keys: t.keys, columns: t.columns.map((c) => `${c.name}${c.notNull ? " NOT NULL" : ""}`).sort() }]));
     const fromSqlite = Object.values(sqliteSchema).flatMap((t) => (is(t, SQLiteTable) ? [{ ...sqliteTableConfig(t), keys: columnKeys(t) }] : []));
-    const fromPg = Object.values(pgSchema).flatMap((t) => (is(t, PgTable) ? [{ ...pgTableConfig(t), keys: columnKeys(t) }] : []));
+    const fromPg = Object.values(pgSchema).flatMap((t) => {
+      if (!is(t, PgTable)) return [];
+      const config = pgTableConfig(t);
+      const columns = config.columns.filter((c) => !pgOnly(config.name, c.name));
+      return [{ ...config, columns, keys: columnKeys(t).filter((k) => columns.some((c) => c.name === (t[k as keyof typeof t] as { name: string }).name)) }];
+    });
     expect(fromPg.length).toBeGreaterThan(10);
     expect(Object.keys(pgSchema).sort()).toEqual(Object.keys(sqliteSchema).sort());
     expect(describeTables(fromPg)).toEqual(describeTables(fromSqlite));
+  });
+
+  it("differ by the listed PostgreSQL-only columns, which exist there", async () => {
+    for (const name of PG_ONLY_COLUMNS) {
+      const [table, column] = name.split(".") as [string, string];
+      const found = await pool.query("SELECT 1 FROM information_schema.columns WHERE table_schema = 'public' AND table_name = $1 AND column_name = $2", [table, column]);
+      expect(found.rowCount, name).toBe(1);
+      expect(lite.columns.get(table)?.some((c) => c.name === column), name).toBe(false);
+    }
   });
 });
