@@ -148,9 +148,26 @@ export const configSchema = z
       .strict()
       .default({ host: "127.0.0.1", port: 8080, basePath: "/scim/v2", hostNames: [], maxBodyBytes: 1_048_576, trustProxy: false, shutdownGraceMs: 10_000 }),
     storage: z
-      .object({ file: z.string().min(1).default("./data/scimbridge.db") })
+      .object({
+        /** The SQLite database: the default, one process (several replicas need `url`). */
+        file: z.string().min(1).default("./data/scimbridge.db"),
+        /**
+         * A PostgreSQL database instead (postgres://user:password@host:port/db, the password
+         * usually from ${ENV}): any number of replicas share it. Its default collation must not
+         * matter and its encoding must be UTF8 (db/pg/open.ts checks).
+         */
+        url: z
+          .string()
+          .regex(/^postgres(ql)?:\/\/[^\s]+$/, "a postgres:// or postgresql:// URL")
+          .optional(),
+        /** PostgreSQL connections per replica (node-postgres pool). */
+        pool: z
+          .object({ max: z.number().int().min(2).max(1000).default(10) })
+          .strict()
+          .default({ max: 10 }),
+      })
       .strict()
-      .default({ file: "./data/scimbridge.db" }),
+      .default({ file: "./data/scimbridge.db", pool: { max: 10 } }),
     auth: z
       .object({
         /**
@@ -359,6 +376,7 @@ export const configSchema = z
   .superRefine((c, ctx) => {
     refineHooks(c, ctx);
     refineGroupRules(c, ctx);
+    refineStorage(c, ctx);
     if (c.scim.defaultPageSize > c.scim.maxPageSize) {
       ctx.addIssue({
         code: "custom",
@@ -367,6 +385,21 @@ export const configSchema = z
       });
     }
   });
+
+/**
+ * PostgreSQL is for several replicas sharing one database: each must seal passwords under the same
+ * key (no per-machine key file beside a database that is not on this machine), and none may run
+ * the embedded directory (one slapd per replica would be as many different directories).
+ */
+function refineStorage(c: { storage: { url?: string | undefined }; provisioning: { secretKey?: string | undefined }; embeddedDirectory: { enabled: boolean } }, ctx: z.RefinementCtx): void {
+  if (c.storage.url === undefined) return;
+  if (!c.provisioning.secretKey) {
+    ctx.addIssue({ code: "custom", path: ["provisioning", "secretKey"], message: "is required with storage.url (PostgreSQL): every replica seals passwords under this key, usually ${SCIMBRIDGE_SECRET_KEY}" });
+  }
+  if (c.embeddedDirectory.enabled) {
+    ctx.addIssue({ code: "custom", path: ["embeddedDirectory", "enabled"], message: "cannot be used with storage.url (PostgreSQL): each replica would run a directory of its own; configure a target instead" });
+  }
+}
 
 export type Config = z.infer<typeof configSchema>;
 export type ExtensionConfigInput = z.infer<typeof extension>;

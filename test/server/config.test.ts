@@ -31,6 +31,20 @@ describe("config", () => {
     expect(c.scim).toMatchObject({ maxPageSize: 1000, defaultPageSize: 100 });
   });
 
+  it("storage.url selects PostgreSQL: the password from ${ENV}, a pool size, and a secret key required", () => {
+    const c = loadConfig(
+      file("pg.yaml", "storage:\n  url: postgres://scim:${PG_PASS}@db.internal:5432/scim\n  pool:\n    max: 20\nprovisioning:\n  secretKey: ${KEY}\n"),
+      { PG_PASS: "pg-secret", KEY: "a".repeat(44) },
+    );
+    expect(c.storage).toMatchObject({ url: "postgres://scim:pg-secret@db.internal:5432/scim", pool: { max: 20 } });
+    const keyless = errorOf(() => loadConfig(file("pg-keyless.yaml", "storage:\n  url: postgres://scim@db/scim\n"), {}));
+    expect(keyless.issues.some((i) => i.startsWith("provisioning.secretKey: is required with storage.url"))).toBe(true);
+    const embedded = errorOf(() => loadConfig(file("pg-embedded.yaml", "storage:\n  url: postgres://scim@db/scim\nprovisioning:\n  secretKey: k\nembeddedDirectory:\n  enabled: true\n"), {}));
+    expect(embedded.issues.some((i) => i.startsWith("embeddedDirectory.enabled: cannot be used with storage.url"))).toBe(true);
+    const notPg = errorOf(() => loadConfig(file("pg-bad.yaml", "storage:\n  url: mysql://db/scim\n"), {}));
+    expect(notPg.issues.some((i) => i.startsWith("storage.url:"))).toBe(true);
+  });
+
   it("interpolates ${ENV} and ${ENV:-default} in values", () => {
     const c = loadConfig(file("env.yaml", "auth:\n  basic:\n    - username: pf\n      password: ${PF_PASS}\nserver:\n  host: ${HOST:-0.0.0.0}\n"), { PF_PASS: "long enough secret" });
     expect(c.auth.basic[0]!.password).toBe("long enough secret");
