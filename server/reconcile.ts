@@ -7,7 +7,8 @@
  * 1 a rule or target failed, 2 usage (an unknown target, --delete-unmanaged refused).
  */
 import { existsSync } from "node:fs";
-import { openStore, type Store } from "../db/open.js";
+import type { Store } from "../db/store.js";
+import { openConfiguredStore } from "./store.js";
 import { resourceReader as storeReader } from "../db/read-resource.js";
 import type { TargetConfig } from "../hooks/rules/config.js";
 import type { LdapTarget } from "../hooks/delivery/index.js";
@@ -102,7 +103,7 @@ export async function reconcileCommand(
     process.stderr.write(`no target named ${a.target}\n`);
     return RECONCILE_EXIT.usage;
   }
-  const store = openStore(config.storage.file);
+  const store = await openConfiguredStore(config);
   const targets = connectTargets(config.targets.filter((t) => a.target === undefined || t.name === a.target));
   // On a terminal only, and never with --json (server/progress.ts).
   const progress = progressFor(process.stderr, a.json);

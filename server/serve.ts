@@ -3,7 +3,8 @@
  * cleanly on SIGTERM/SIGINT (stop accepting, finish in-flight requests, close the database).
  */
 import type { Server, ServerResponse } from "node:http";
-import { openStore, type Store } from "../db/open.js";
+import type { Store } from "../db/store.js";
+import { databaseName, openConfiguredStore } from "./store.js";
 import { createApp, type App, type AppDeps } from "./app.js";
 import type { TokenService } from "./auth/tokens.js";
 import type { Config } from "./config/schema.js";
@@ -106,7 +107,8 @@ type ServeOptions = { env: NodeJS.ProcessEnv; handleSignals?: boolean; observers
  * when another server has the file; stop() releases the lock last.
  */
 export async function startServer(given: Config, opts: ServeOptions): Promise<Running> {
-  const lock = acquireServeLock(given.storage.file);
+  // PostgreSQL is shared by design (any number of replicas); only a SQLite file takes one server.
+  const lock = given.storage.url === undefined ? acquireServeLock(given.storage.file) : { file: "", release: () => undefined };
   try {
     return await startLocked(given, opts, lock);
   } catch (e) {
@@ -129,8 +131,8 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
     const again = { ...given, embeddedDirectory: { ...given.embeddedDirectory, port: embedded.port } };
     supervisor = new SlapdSupervisor(embedded, async () => (await startEmbeddedDirectory(again)).slapd, logger);
   }
-  const store = openStore(config.storage.file);
-  warnAboutExposedData(config, logger);
+  const store = await openConfiguredStore(config);
+  if (store.engine === "sqlite") warnAboutExposedData(config, logger);
   const { app, provisioning } = await assemble(config, store, logger, opts.observers, supervisor && (() => supervisor.status()), listening.certificates);
   for (const name of await app.tokens.storedUnderOtherKey()) logger.warn({ token: name }, "bearer token stored under another secret key cannot work: revoke and re-create it");
   await provisioning.worker.start();
@@ -176,8 +178,8 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   // scimbridge_target_up: each target's reachability, probed as /readyz probes it.
   app.metrics.watchTargets(probeTargets(provisioning.targets));
   // Human lines go to stderr; stdout carries only the JSON log lines.
-  process.stderr.write(startBanner({ url, publicUrl: config.server.publicUrl, database: config.storage.file, embedded: embedded && { url: embedded.url, suffix: config.embeddedDirectory.suffix }, first }) + "\n");
-  logger.info({ url, database: config.storage.file }, "started");
+  process.stderr.write(startBanner({ url, publicUrl: config.server.publicUrl, database: databaseName(config), embedded: embedded && { url: embedded.url, suffix: config.embeddedDirectory.suffix }, first }) + "\n");
+  logger.info({ url, database: databaseName(config) }, "started");
 
   let stopping: Promise<void> | undefined;
   /** Resolves once the listener is closed and every connection is gone (bounded by the grace period). */

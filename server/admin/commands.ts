@@ -5,7 +5,7 @@
  * (provisioning.pollMs), a stopped one when it starts.
  */
 import { existsSync } from "node:fs";
-import { openStore } from "../../db/open.js";
+import { openConfiguredStore } from "../store.js";
 import type { Config } from "../config/schema.js";
 import { embeddedRuleConfig } from "../provisioning.js";
 import { listFailures, parseResourceRef, requestResync, retryFailed, STATES, syncSummary, type PublicRow } from "./status.js";
@@ -33,14 +33,14 @@ export async function adminCommand(command: AdminCommand, given: Config, a: Admi
   if (command === "retry" && a.all === (ref !== undefined)) throw new AdminUsageError("retry needs either --all or one <type>/<id>");
   if (command === "resync" && !ref) throw new AdminUsageError("resync needs <type>/<id>");
 
-  if (!existsSync(given.storage.file)) {
+  if (given.storage.url === undefined && !existsSync(given.storage.file)) {
     process.stderr.write(`no database at ${given.storage.file}\n`);
     return 1;
   }
   // The embedded directory's rule counts as configured too, as in `preview`; nothing is started.
   const e = given.embeddedDirectory;
   const config = e.enabled ? embeddedRuleConfig(given, `ldap://127.0.0.1:${e.port}`) : given;
-  const store = openStore(config.storage.file);
+  const store = await openConfiguredStore(config);
   const at = new Date().toISOString();
   try {
     switch (command) {

@@ -22,8 +22,8 @@ export function registerAudit(program: Command): void {
     .action(async (o: { since?: string; kind?: "scim" | "ldap" }, cmd: Command) => {
       const loaded = loadFor(globalsOf(cmd));
       requireDatabase(loaded, "nothing to export");
-      const [{ openStore }, { AuditLog }] = await Promise.all([import("../../db/open.js"), import("../observability/audit.js")]);
-      const store = openStore(loaded.config.storage.file);
+      const [{ openConfiguredStore }, { AuditLog }] = await Promise.all([import("../store.js"), import("../observability/audit.js")]);
+      const store = await openConfiguredStore(loaded.config);
       try {
         await streamLines(new AuditLog(store).export({ since: o.since, kind: o.kind }), (row) => JSON.stringify(row));
       } finally {

@@ -4,6 +4,7 @@
  * `token create` run from one directory always use one database.
  */
 import { existsSync } from "node:fs";
+import { databaseName } from "../store.js";
 import { resolve } from "node:path";
 import type { Command } from "commander";
 import { configSource, loadConfig, type ConfigSource } from "../config/load.js";
@@ -36,14 +37,15 @@ export function describeSource(s: ConfigSource): string {
   return s.file ? `config ${resolve(s.file)} (${s.from})` : "built-in defaults (no --config, SCIMBRIDGE_CONFIG or ./scimbridge.yaml)";
 }
 
-/** Fails (exit 1) when the database file does not exist: reading commands never create one. */
+/** Fails (exit 1) when the database file does not exist: reading commands never create one. A PostgreSQL database is the operator's to create. */
 export function requireDatabase(l: Loaded, nothingTo: string): void {
-  if (!existsSync(l.config.storage.file)) {
+  if (l.config.storage.url === undefined && !existsSync(l.config.storage.file)) {
     throw new CommandError(`no database at ${resolve(l.config.storage.file)} (${describeSource(l.source)}); ${nothingTo}`);
   }
 }
 
 /** The stderr line of a command that wrote: which database, from which configuration. */
 export function sayDatabase(l: Loaded, created = false): void {
+  if (l.config.storage.url !== undefined) return say(`database ${databaseName(l.config)}, from ${describeSource(l.source)}`);
   say(`${created ? "created the database" : "database"} ${resolve(l.config.storage.file)}, from ${describeSource(l.source)}`);
 }

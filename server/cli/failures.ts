@@ -47,9 +47,9 @@ export function registerFailures(program: Command): void {
       const g = globalsOf(cmd);
       const loaded = loadFor(g);
       requireDatabase(loaded, "no deliveries");
-      const [{ openStore }, { listFailures }] = await Promise.all([import("../../db/open.js"), import("../admin/status.js")]);
+      const [{ openConfiguredStore }, { listFailures }] = await Promise.all([import("../store.js"), import("../admin/status.js")]);
       const all = (store: Store, q: Omit<FailureQuery, "startIndex" | "count">) => allFailures(listFailures, store, q);
-      const store = openStore(loaded.config.storage.file);
+      const store = await openConfiguredStore(loaded.config);
       try {
         const q = { target: o.target, rule: o.rule, code: o.code };
         const total = (await listFailures(store, { ...q, startIndex: 1, count: 0 })).totalResults;

@@ -18,8 +18,8 @@ export function registerPreview(program: Command): void {
       if (!o.user) throw new UsageError("preview needs --user <id|userName>");
       const loaded = loadFor(g);
       requireDatabase(loaded, "nothing to preview");
-      const [{ openStore }, { formatPreview, previewUser, printablePreview }, { SchemaRegistry }, { compileRules, embeddedRuleConfig }, { resourceReader }, { ResourceService }] = await Promise.all([
-        import("../../db/open.js"),
+      const [{ openConfiguredStore }, { formatPreview, previewUser, printablePreview }, { SchemaRegistry }, { compileRules, embeddedRuleConfig }, { resourceReader }, { ResourceService }] = await Promise.all([
+        import("../store.js"),
         import("../../hooks/delivery/preview.js"),
         import("../../schemas/registry.js"),
         import("../provisioning.js"),
@@ -29,7 +29,7 @@ export function registerPreview(program: Command): void {
       // The embedded directory's rule is previewed too, without starting its slapd.
       const e = loaded.config.embeddedDirectory;
       const config = e.enabled ? embeddedRuleConfig(loaded.config, `ldap://127.0.0.1:${e.port}`) : loaded.config;
-      const store = openStore(config.storage.file);
+      const store = await openConfiguredStore(config);
       try {
         const registry = new SchemaRegistry(config.scim.extensions);
         const service = new ResourceService({ store, registry, paging: config.scim });

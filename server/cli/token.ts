@@ -7,8 +7,8 @@ import { CommandError, EXIT, out, say } from "./io.js";
 
 /** The token store of the configured database (modules loaded on use: `--help` stays fast). */
 async function withTokens<T>(l: Loaded, use: (tokens: TokenService) => Promise<T>): Promise<T> {
-  const [{ openStore }, { TokenService, TokenError }, { secretKeyOf }] = await Promise.all([import("../../db/open.js"), import("../auth/tokens.js"), import("../secret-key.js")]);
-  const store = openStore(l.config.storage.file);
+  const [{ openConfiguredStore }, { TokenService, TokenError }, { secretKeyOf }] = await Promise.all([import("../store.js"), import("../auth/tokens.js"), import("../secret-key.js")]);
+  const store = await openConfiguredStore(l.config);
   try {
     return await use(new TokenService(store, secretKeyOf(l.config)));
   } catch (e) {
