@@ -55,7 +55,10 @@ export class PgMemberSyncQueries implements MemberSyncStore {
       .where(and(eq(groupMemberSync.rule, rule), eq(groupMemberSync.groupId, groupId), eq(groupMemberSync.dirty, 0)));
   }
 
-  /** Pairs of the group needing a look, up to `limit` (-1: all, as SQLite's LIMIT -1; PostgreSQL refuses a negative LIMIT). */
+  /**
+   * Pairs of the group needing a look, up to `limit` (-1: all, SQLite's LIMIT -1). PostgreSQL
+   * refuses a negative LIMIT; drizzle happens to leave one out, but that is not a promise of its.
+   */
   async dirtyRows(rule: string, groupId: string, limit: number): Promise<MemberSyncRow[]> {
     const q = this.db
       .select({ memberId: groupMemberSync.memberId, dn: groupMemberSync.dn, dirty: groupMemberSync.dirty, evict: groupMemberSync.evict })

@@ -154,10 +154,7 @@ async function all<T>(it: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
   return out;
 }
 
-describe.each([
-  ["SQLite", async () => sqliteEngine()],
-  ["PostgreSQL", postgresEngine],
-] as const)("the delivery store on %s", (_name, open) => {
+describe.each([["SQLite", async () => sqliteEngine()], ["PostgreSQL", postgresEngine]] as const)("the delivery store on %s", (_name, open) => {
   let e: Engine;
   beforeEach(async () => {
     e = await open();
@@ -188,11 +185,7 @@ describe.each([
       await e.write(({ sync }) => sync.refreshGroup("g2", ["u4"], at));
       const batch = await e.read.sync.changedSince(0, 10);
       expect(batch.upTo).toBe(5);
-      expect(batch.rows).toEqual([
-        { kind: "Group", id: "g1", seq: 3 },
-        { kind: "User", id: "u1", seq: 4 },
-        { kind: "Group", id: "g2", seq: 5 },
-      ]);
+      expect(batch.rows).toEqual([{ kind: "Group", id: "g1", seq: 3 }, { kind: "User", id: "u1", seq: 4 }, { kind: "Group", id: "g2", seq: 5 }]);
       expect(batch.groupChanges).toEqual([
         { seq: 1, id: "g1", op: "create", membersAdded: '["u1","u2"]', membersRemoved: null, displayBefore: null, displayAfter: "Team" },
         { seq: 3, id: "g1", op: "update", membersAdded: '["u3"]', membersRemoved: '["u1"]', displayBefore: "Team", displayAfter: "Team B" },
@@ -231,9 +224,10 @@ describe.each([
     });
 
     it("due: pending rows oldest change first, then retrying rows whose time has come, only of the rules asked, up to the limit", async () => {
-      await row(e, "User", "p9", "people", {}, "ldap", 9);
-      await row(e, "User", "p2", "people", {}, "ldap", 2);
-      await row(e, "Group", "p5", "groups", {}, "ldap", 5);
+      // Ids and insertion order both disagree with the change order.
+      await row(e, "User", "a9", "people", {}, "ldap", 9);
+      await row(e, "User", "x2", "people", {}, "ldap", 2);
+      await row(e, "Group", "m5", "groups", {}, "ldap", 5);
       await row(e, "User", "other", "elsewhere", {}, "ldap", 1);
       await row(e, "User", "done", "people", { state: "in_sync" }, "ldap", 1);
       await row(e, "User", "r2", "people", { state: "retrying", nextAttempt: "2026-12-06T10:02:00.000Z" });
@@ -241,11 +235,9 @@ describe.each([
       await row(e, "User", "rnull", "people", { state: "retrying", nextAttempt: null });
       await row(e, "User", "rlater", "people", { state: "retrying", nextAttempt: later });
       const now = "2026-12-06T10:30:00.000Z";
-      expect(keys(await e.read.sync.due(now, ["people", "groups"], 10))).toEqual([
-        "User:p2:people", "Group:p5:groups", "User:p9:people", "User:rnull:people", "User:r1:people", "User:r2:people",
-      ]);
-      expect(keys(await e.read.sync.due(now, ["people", "groups"], 2))).toEqual(["User:p2:people", "Group:p5:groups"]);
-      expect(keys(await e.read.sync.due(now, ["people"], 4))).toEqual(["User:p2:people", "User:p9:people", "User:rnull:people", "User:r1:people"]);
+      expect(keys(await e.read.sync.due(now, ["people", "groups"], 10))).toEqual(["User:x2:people", "Group:m5:groups", "User:a9:people", "User:rnull:people", "User:r1:people", "User:r2:people"]);
+      expect(keys(await e.read.sync.due(now, ["people", "groups"], 2))).toEqual(["User:x2:people", "Group:m5:groups"]);
+      expect(keys(await e.read.sync.due(now, ["people"], 4))).toEqual(["User:x2:people", "User:a9:people", "User:rnull:people", "User:r1:people"]);
       expect(keys(await e.read.sync.due(later, ["people"], 10)).slice(-1)).toEqual(["User:rlater:people"]);
       expect(await e.read.sync.due(now, [], 10)).toEqual([]);
     });
@@ -358,10 +350,7 @@ describe.each([
         await memberSync.markDirty("gr", "g1", "u2");
         await memberSync.markDirty("gr", "g2", "u3");
       });
-      expect(await dirty("gr", "g1")).toEqual([
-        { memberId: "u1", dn: null, dirty: 1, evict: false },
-        { memberId: "u2", dn: null, dirty: 2, evict: true },
-      ]);
+      expect(await dirty("gr", "g1")).toEqual([{ memberId: "u1", dn: null, dirty: 1, evict: false }, { memberId: "u2", dn: null, dirty: 2, evict: true }]);
       expect(await e.read.memberSync.dirtyRows("gr", "g1", 1)).toHaveLength(1);
       expect(await e.read.memberSync.dirtyRows("other", "g1", -1)).toEqual([]);
     });
@@ -410,10 +399,7 @@ describe.each([
         { memberId: "u1", dn: "uid=u1", dirty: 1, evict: false },
         { memberId: "u5", dn: null, dirty: 2, evict: false },
       ]);
-      expect(sorted(await e.read.memberSync.ofMember("u1", ["gr", "x"]))).toEqual([
-        { rule: "gr", groupId: "g1", dn: "uid=u1" },
-        { rule: "gr", groupId: "g2", dn: null },
-      ]);
+      expect(sorted(await e.read.memberSync.ofMember("u1", ["gr", "x"]))).toEqual([{ rule: "gr", groupId: "g1", dn: "uid=u1" }, { rule: "gr", groupId: "g2", dn: null }]);
       expect(await e.read.memberSync.ofMember("u1", [])).toEqual([]);
       await e.write(({ memberSync }) => memberSync.forgetGroup("gr", "g1"));
       expect(await e.read.memberSync.ofMember("u1", ["gr"])).toEqual([{ rule: "gr", groupId: "g2", dn: null }]);
@@ -455,10 +441,7 @@ describe.each([
       await row(e, "User", "u2", "people", { dn: "uid=u2", state: "out_of_scope" });
       await row(e, "Group", "g2", "groups", { dn: "cn=g2" });
       await row(e, "User", "u3", "people", { dn: "uid=u3" });
-      expect(sorted(await e.read.memberRepairs.deliveredMemberDns("g1", ["people", "groups"]))).toEqual([
-        { id: "g2", dn: "cn=g2" },
-        { id: "u1", dn: "uid=u1" },
-      ]);
+      expect(sorted(await e.read.memberRepairs.deliveredMemberDns("g1", ["people", "groups"]))).toEqual([{ id: "g2", dn: "cn=g2" }, { id: "u1", dn: "uid=u1" }]);
       expect(await e.read.memberRepairs.deliveredMemberDns("g1", [])).toEqual([]);
       await e.write(async ({ memberSync, memberRepairs }) => {
         await memberSync.settle("gr", "g1", { memberId: "u1", dn: null, dirty: 0, evict: false }, "uid=u1");
@@ -466,10 +449,7 @@ describe.each([
         await memberSync.settle("gr", "g1", { memberId: "u1", dn: null, dirty: 1, evict: false }, "uid=u1");
         await memberRepairs.evictValue("gr", "g1", "dn:uid=x", "uid=x");
       });
-      expect(sorted(await e.read.memberRepairs.writtenMembers("gr", "g1"))).toEqual([
-        { id: "dn:uid=x", dn: "uid=x" },
-        { id: "u1", dn: "uid=u1" },
-      ]);
+      expect(sorted(await e.read.memberRepairs.writtenMembers("gr", "g1"))).toEqual([{ id: "dn:uid=x", dn: "uid=x" }, { id: "u1", dn: "uid=u1" }]);
       await e.write(async ({ memberRepairs }) => {
         await memberRepairs.markUnwritten("gr", "g1", "u1");
         await memberRepairs.evictValue("gr", "g1", "dn:uid=x", "uid=X");
@@ -492,11 +472,7 @@ describe.each([
       expect(await e.read.repairs.queueResync("User", "gone", later, "admin")).toBe(2);
       expect(await e.write(({ repairs }) => repairs.record({ kind: "Group", id: "g1", op: "refresh", version: 2, at, client: "reconcile" }))).toBe(3);
       const batch = await e.read.sync.changedSince(0, 10);
-      expect(batch.rows).toEqual([
-        { kind: "User", id: "u1", seq: 1 },
-        { kind: "User", id: "gone", seq: 2 },
-        { kind: "Group", id: "g1", seq: 3 },
-      ]);
+      expect(batch.rows).toEqual([{ kind: "User", id: "u1", seq: 1 }, { kind: "User", id: "gone", seq: 2 }, { kind: "Group", id: "g1", seq: 3 }]);
       expect(await e.read.sync.changedAt(2)).toBe(later);
     });
 
