@@ -1,5 +1,6 @@
 /**
- * The SCIM answer when SQLite cannot take a write now: busy past busy_timeout (db/open.ts), or a
+ * The SCIM answer when the database cannot take a write now: busy or unreachable (db/busy.ts:
+ * SQLite busy past busy_timeout; PostgreSQL's lock timeout, deadlock or lost connection), or a
  * storage fault (a full disk, a read-only file or mount, an I/O error; db/storage-faults.ts).
  * Either is 503 Service Unavailable with Retry-After (RFC 9110 §15.6.4 and §10.2.3) and a SCIM
  * Error body (RFC 7644 §3.12), never a 500 and never a crash. Writes take the write lock up front
@@ -28,7 +29,7 @@ export class DatabaseUnavailableError extends ScimError {
 export function databaseBusyError(e: unknown): DatabaseUnavailableError | undefined {
   if (e instanceof DatabaseUnavailableError) return e;
   if (isDatabaseBusy(e)) {
-    return new DatabaseUnavailableError(`the database is busy with another writer; retry after ${BUSY_RETRY_AFTER_SECONDS} seconds`, BUSY_RETRY_AFTER_SECONDS);
+    return new DatabaseUnavailableError(`the database is busy (another writer, a lock wait) or out of reach; nothing was changed, retry after ${BUSY_RETRY_AFTER_SECONDS} seconds`, BUSY_RETRY_AFTER_SECONDS);
   }
   // The operator's words (with SQLite's code) go to the log and /readyz; the client learns only
   // that nothing was stored and when to come back.

@@ -6,6 +6,7 @@
 import { randomBytes, randomUUID } from "node:crypto";
 import { isDeepStrictEqual } from "node:util";
 import { CursorCodec } from "../../db/cursor.js";
+import { isUniqueViolation } from "../../db/constraint-errors.js";
 import type { ResourceQueries, StoredResource } from "../../db/resources.js";
 import type { ResourceStore, Store } from "../../db/store.js";
 import { coerceInput } from "../../schemas/coerce.js";
@@ -81,10 +82,6 @@ function wants(name: string, read: ReadOptions): boolean {
   const top = (p: string) => p.split(":").pop()!.split(".")[0]!.toLowerCase();
   if (read.attributes) return read.attributes.some((a) => top(a) === name.toLowerCase());
   return !(read.excludedAttributes ?? []).some((a) => top(a) === name.toLowerCase());
-}
-
-function isUniqueViolation(e: unknown): boolean {
-  return (e as { code?: string }).code === "SQLITE_CONSTRAINT_UNIQUE";
 }
 
 export class ResourceService {
