@@ -16,10 +16,17 @@ export class PgRepairRequests implements RepairStore {
     private readonly store: Transactor<{ repairs: RepairStore }>,
   ) {}
 
+  /**
+   * The stored version of a User or Group; undefined when it does not exist. FOR SHARE: a write to
+   * the resource still open on another connection is waited for, and its version read once it
+   * commits (under READ COMMITTED a plain read would answer the older one,
+   * https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE); SQLite gives
+   * queueResync the same by taking the write lock up front.
+   */
   async versionOf(kind: string, id: string): Promise<number | undefined> {
     const table = kind === "User" ? users : kind === "Group" ? groups : undefined;
     if (!table) return undefined;
-    const [row] = await this.db.select({ v: table.version }).from(table).where(eq(table.id, id));
+    const [row] = await this.db.select({ v: table.version }).from(table).where(eq(table.id, id)).for("share");
     return row?.v;
   }
 

@@ -41,13 +41,17 @@ interface Queries {
   tombstones: TombstoneStore;
 }
 
+type Exec = (text: string, params?: unknown[]) => Promise<void>;
+
 interface Engine {
   /** The query objects outside a transaction. */
   read: Queries;
-  /** Runs `fn` in a write transaction, given the transaction's query objects. */
-  write<T>(fn: (q: Queries) => Promise<T>): Promise<T>;
+  /** Runs `fn` in a write transaction, given the transaction's query objects and plain SQL on its connection. */
+  write<T>(fn: (q: Queries, exec: Exec) => Promise<T>): Promise<T>;
   /** Plain SQL with `?` parameters, in a transaction of its own (seeding). */
-  exec(text: string, params?: unknown[]): Promise<void>;
+  exec: Exec;
+  /** The rows of a plain SQL query, outside any transaction. */
+  rows(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
 }
 
@@ -64,8 +68,9 @@ function sqliteEngine(): Engine {
   const store: SqliteStore = openStore(join(dir, `scim-${++files}.db`));
   return {
     read: store,
-    write: (fn) => store.transaction((tx) => fn(tx)),
+    write: (fn) => store.transaction((tx) => fn(tx, async (text, params = []) => void store.sqlite.prepare(text).run(...params))),
     exec: (text, params = []) => store.transaction(async () => void store.sqlite.prepare(text).run(...params)),
+    rows: async (text, params = []) => store.sqlite.prepare(text).all(...params) as Record<string, unknown>[],
     close: () => store.close(),
   };
 }
@@ -85,11 +90,11 @@ async function postgresEngine(): Promise<Engine> {
   }
   const p = pool;
   await p.query(`TRUNCATE ${TABLES} RESTART IDENTITY`);
-  const write = async <T,>(fn: (q: Queries) => Promise<T>): Promise<T> => {
+  const write = async <T,>(fn: (q: Queries, exec: Exec) => Promise<T>): Promise<T> => {
     const client = await p.connect();
     try {
       await client.query("BEGIN");
-      const result = await fn(queriesOn(drizzle(client, { schema: pgSchema })));
+      const result = await fn(queriesOn(drizzle(client, { schema: pgSchema })), async (text, params = []) => void (await client.query(numbered(text), params)));
       await client.query("COMMIT");
       return result;
     } catch (e) {
@@ -111,6 +116,7 @@ async function postgresEngine(): Promise<Engine> {
     read: queriesOn(drizzle(p, { schema: pgSchema })),
     write,
     exec: async (text, params = []) => void (await p.query(numbered(text), params)),
+    rows: async (text, params = []) => (await p.query(numbered(text), params)).rows as Record<string, unknown>[],
     close: async () => undefined,
   };
 }
@@ -474,6 +480,26 @@ describe.each([["SQLite", async () => sqliteEngine()], ["PostgreSQL", postgresEn
       const batch = await e.read.sync.changedSince(0, 10);
       expect(batch.rows).toEqual([{ kind: "User", id: "u1", seq: 1 }, { kind: "User", id: "gone", seq: 2 }, { kind: "Group", id: "g1", seq: 3 }]);
       expect(await e.read.sync.changedAt(2)).toBe(later);
+    });
+
+    it("a resync queued while a write to the resource is still open carries the version that write commits", async () => {
+      await seed(e).user("u1", 1);
+      let inside!: () => void;
+      let release!: () => void;
+      const started = new Promise<void>((r) => (inside = r));
+      const held = new Promise<void>((r) => (release = r));
+      const writing = e.write(async (_q, exec) => {
+        await exec("UPDATE users SET version = 2 WHERE id = ?", ["u1"]);
+        inside();
+        await held;
+      });
+      await started;
+      const resync = e.read.repairs.queueResync("User", "u1", at, "admin");
+      await new Promise((r) => setTimeout(r, 200));
+      release();
+      await writing;
+      expect(await resync).toBe(1);
+      expect(await e.rows("SELECT op, version FROM changes")).toEqual([{ op: "resync", version: 2 }]);
     });
 
     it("queues an entry delete as a pending row, replacing an earlier request for the same entry", async () => {
