@@ -21,7 +21,7 @@ type Planned = { event: string; dn?: string; ops: { kind: string; dn: string; at
 type Detail = { rules: { rule: string; state: string | null; dn: string | null; configured: boolean; planned: Planned }[] };
 
 beforeAll(async () => {
-  p = provisioned(ldap, {
+  p = await provisioned(ldap, {
     userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
     groupRules: [{ name: "teams", target: "slapd", dn: `cn={displayName},${GROUPS}` }],
     admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] },
@@ -55,7 +55,7 @@ describe("GET /admin/api/resources/Group/:id", () => {
     // Looking planned nothing into the store.
     expect(p.store.sqlite.prepare("SELECT count(*) AS n FROM group_member_sync WHERE group_id = ? AND dirty > 0").get(id)).toEqual({ n: 0 });
 
-    worker.start();
+    await worker.start();
     await p.settle();
     expect(await detail(id)).toMatchObject({ state: "in_sync", dn: `cn=gs-team,${GROUPS}`, planned: null });
 
@@ -65,12 +65,12 @@ describe("GET /admin/api/resources/Group/:id", () => {
       .set(p.auth)
       .send({ schemas: [PATCH_OP], Operations: [{ op: "add", path: "members", value: [{ value: ids["gs-bob"] }] }] });
     expect(patched.status).toBe(204); // a group PATCH answers 204 by default
-    worker.fanOut();
+    await worker.fanOut();
     const pending = await detail(id);
     expect(pending).toMatchObject({ state: "pending", planned: { event: "upsert" } });
     expect(pending.planned!.ops).toEqual([{ kind: "modify", dn: `cn=gs-team,${GROUPS}`, changes: [{ operation: "add", attribute: "member", values: [`uid=gs-bob,${PEOPLE}`] }] }]);
 
-    worker.start();
+    await worker.start();
     await p.settle();
     expect(((await ldap.search(`cn=gs-team,${GROUPS}`, ["member"]))?.member ?? []).sort()).toEqual([`uid=gs-ann,${PEOPLE}`, `uid=gs-bob,${PEOPLE}`]);
     expect(await detail(id)).toMatchObject({ state: "in_sync", planned: null });

@@ -9,6 +9,7 @@ import { afterEach, describe, expect, it } from "vitest";
 import { pageDir, PAGE_CSP } from "../../server/admin/page-route.js";
 import type { AuditRow } from "../../server/observability/audit.js";
 import { testApp, user, type TestApp } from "../helpers/app.js";
+import { collect } from "../helpers/collect.js";
 
 const ADMIN_TOKEN = "admin-token-0123456789abcdef";
 const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
@@ -18,7 +19,7 @@ const TARGET = { name: "dir", directory: "openldap", urls: ["ldap://127.0.0.1:1"
 let t: TestApp | undefined;
 afterEach(() => t?.close());
 
-const withAdmin = (extra: Record<string, unknown> = {}) => (t = testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] }, ...extra }, { now: () => NOW }));
+const withAdmin = async (extra: Record<string, unknown> = {}) => (t = await testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] }, ...extra }, { now: () => NOW }));
 
 function ldapRow(app: TestApp, at: string, outcome: "success" | "error", resourceId = "u1"): void {
   app.store.sqlite
@@ -28,7 +29,7 @@ function ldapRow(app: TestApp, at: string, outcome: "success" | "error", resourc
 
 describe("GET /admin/api/activity", () => {
   it("counts LDAP writes by outcome per UTC hour, empty hours as zeros, the current hour last", async () => {
-    const a = withAdmin();
+    const a = await withAdmin();
     ldapRow(a, "2025-03-10T08:59:59.999Z", "success"); // before the first bucket
     ldapRow(a, "2025-03-10T09:00:00.000Z", "success"); // first instant of the first bucket
     ldapRow(a, "2025-03-10T10:59:59.999Z", "success");
@@ -54,7 +55,7 @@ describe("GET /admin/api/activity", () => {
   });
 
   it("24 hours by default, capped at two weeks; bad values are 400; admin token required", async () => {
-    const a = withAdmin();
+    const a = await withAdmin();
     const day = (await a.http.get("/admin/api/activity").set(admin)).body as { hours: number; buckets: { start: string }[] };
     expect(day.hours).toBe(24);
     expect(day.buckets).toHaveLength(24);
@@ -68,7 +69,7 @@ describe("GET /admin/api/activity", () => {
 
 describe("GET /admin/api/audit: one resource's history", () => {
   it("type and id select one resource's SCIM and LDAP rows; order=desc is newest first", async () => {
-    const a = withAdmin();
+    const a = await withAdmin();
     const ids: string[] = [];
     for (const name of ["alice", "bob"]) ids.push(((await a.http.post("/scim/v2/Users").set(a.auth).send(user(name))).body as { id: string }).id);
     const [alice, bob] = ids as [string, string];
@@ -95,16 +96,16 @@ describe("GET /admin/api/audit: one resource's history", () => {
 });
 
 describe("AuditLog.export", () => {
-  it("newest first pages through more than one internal page (1000 rows) without gaps or repeats", () => {
-    const a = withAdmin();
-    a.store.sqlite.transaction(() => {
+  it("newest first pages through more than one internal page (1000 rows) without gaps or repeats", async () => {
+    const a = await withAdmin();
+    await a.store.transaction(() => {
       for (let i = 0; i < 2500; i++) ldapRow(a, NOW.toISOString(), "success", i % 2 ? "odd" : "even");
-    })();
-    const seqs = [...a.audit.export({ order: "desc" })].map((r) => r.seq);
+    });
+    const seqs = (await collect(a.audit.export({ order: "desc" }))).map((r) => r.seq);
     expect(seqs).toHaveLength(2500);
     expect(seqs).toEqual([...seqs].sort((x, y) => y - x));
     expect(new Set(seqs).size).toBe(2500);
-    const odd = [...a.audit.export({ order: "desc", resourceType: "User", resourceId: "odd", limit: 1100 })];
+    const odd = await collect(a.audit.export({ order: "desc", resourceType: "User", resourceId: "odd", limit: 1100 }));
     expect(odd).toHaveLength(1100);
     expect(odd.every((r) => r.resourceId === "odd")).toBe(true);
     expect(odd[0]!.seq).toBe(seqs[0]);
@@ -113,7 +114,7 @@ describe("AuditLog.export", () => {
 
 describe("GET /admin/api/targets and POST /admin/api/reconcile without a worker", () => {
   it("lists configured targets without credentials; health null when provisioning is not wired in", async () => {
-    const a = withAdmin({ targets: [TARGET] });
+    const a = await withAdmin({ targets: [TARGET] });
     const res = await a.http.get("/admin/api/targets").set(admin);
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ targets: [{ name: "dir", directory: "openldap", urls: ["ldap://127.0.0.1:1"], secure: false, health: null }] });
@@ -121,7 +122,7 @@ describe("GET /admin/api/targets and POST /admin/api/reconcile without a worker"
   });
 
   it("reconcile answers 501 without the worker's connections, 400 for an unknown target", async () => {
-    const a = withAdmin({ targets: [TARGET] });
+    const a = await withAdmin({ targets: [TARGET] });
     expect((await a.http.post("/admin/api/reconcile").set(admin).send({})).status).toBe(501);
     expect((await a.http.post("/admin/api/reconcile").set(admin).send({ target: "nope" })).status).toBe(400);
     expect((await a.http.post("/admin/api/reconcile").send({})).status).toBe(401);
@@ -130,7 +131,7 @@ describe("GET /admin/api/targets and POST /admin/api/reconcile without a worker"
 
 describe("the admin page's files", () => {
   it("GET /admin redirects to /admin/, which serves the page with a strict CSP and no caching of stale code", async () => {
-    const a = withAdmin();
+    const a = await withAdmin();
     const redirect = await a.http.get("/admin");
     expect(redirect.status).toBe(302);
     expect(redirect.headers.location).toBe("admin/");
@@ -146,7 +147,7 @@ describe("the admin page's files", () => {
   });
 
   it("every file the page and its modules reference is served, as the right type; nothing inline", async () => {
-    const a = withAdmin();
+    const a = await withAdmin();
     const html = (await a.http.get("/admin/")).text;
     expect(html).not.toMatch(/<script(?![^>]*\bsrc=)[^>]*>|<style|\sstyle=|\son[a-z]+=/i);
     const refs = [...html.matchAll(/(?:src|href)="([\w-]+\.(?:js|css))"/g)].map((m) => m[1]!);
@@ -169,7 +170,7 @@ describe("the admin page's files", () => {
   });
 
   it("with no admin token configured neither the page nor its files exist", async () => {
-    const a = (t = testApp());
+    const a = (t = await testApp());
     for (const path of ["/admin", "/admin/", "/admin/app.js"]) expect((await a.http.get(path)).status, path).toBe(404);
   });
 

@@ -44,8 +44,8 @@ const ids = { alice: "", bob: "" };
 const pageErrors: string[] = [];
 const requestUrls: string[] = [];
 
-function start(userRules: Record<string, unknown>[]): Provisioned {
-  const started = provisioned(ldap, {
+async function start(userRules: Record<string, unknown>[]): Promise<Provisioned> {
+  const started = await provisioned(ldap, {
     userRules,
     dbFile: join(dir, "scim.db"),
     provisioning: { maxAttempts: 1 },
@@ -60,7 +60,7 @@ const shot = (name: string) => page.screenshot({ path: join(ARTIFACTS, `${name}.
 beforeAll(async () => {
   mkdirSync(ARTIFACTS, { recursive: true });
   dir = mkdtempSync(join(tmpdir(), "scimbridge-admin-page-"));
-  p = start(BROKEN);
+  p = await start(BROKEN);
   server = createServer((req, res) => handler(req, res));
   await new Promise<void>((resolve) => server!.listen(0, "127.0.0.1", resolve));
   base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
@@ -198,7 +198,7 @@ describe("admin page in headless Chromium", () => {
       res.end();
     };
     await p!.close();
-    p = start(FIXED);
+    p = await start(FIXED);
     // The failure is parked: a new rule config alone does not redeliver it.
     await new Promise((r) => setTimeout(r, 300));
     expect(p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ?").get(ids.bob)).toEqual({ state: "failed" });

@@ -30,7 +30,7 @@ const row = (id: string, rule: string) =>
     | undefined;
 
 beforeAll(async () => {
-  p = provisioned(ldap, {
+  p = await provisioned(ldap, {
     userRules: [
       { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
       // uidNumber belongs to posixAccount, not inetOrgPerson: users with a nickName fail here.
@@ -74,7 +74,7 @@ describe("admin API: authentication", () => {
       const { app } = createApp({ config, store, logger: createLogger("silent") });
       for (const headers of [{}, admin]) expect((await supertest(app).get("/admin/api/status").set(headers)).status).toBe(404);
     } finally {
-      store.close();
+      await store.close();
     }
   });
 });
@@ -179,7 +179,7 @@ describe("POST /admin/api/retry and /resync", () => {
     expect(row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
     expect(row(ids.bob, "people")).toMatchObject({ state: "in_sync" });
 
-    p.assembled.provisioning.worker.start();
+    await p.assembled.provisioning.worker.start();
     await p.settle();
     const after = row(ids.bob, "broken")!;
     expect(after).toMatchObject({ state: "failed", attempts: 2, last_code: 65 });
@@ -191,7 +191,7 @@ describe("POST /admin/api/retry and /resync", () => {
     const res = await p.http.post("/admin/api/retry").set(admin).send({ all: true });
     expect(res.body).toEqual({ retried: 2 });
     expect(row(ids.carol, "broken")).toMatchObject({ state: "pending", attempts: 0 });
-    p.assembled.provisioning.worker.start();
+    await p.assembled.provisioning.worker.start();
     await p.settle();
     expect(row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
 
@@ -208,9 +208,9 @@ describe("POST /admin/api/retry and /resync", () => {
     const change = p.store.sqlite.prepare("SELECT resource_id, op, client FROM changes WHERE seq = ?").get((res.body as { change: number }).change);
     expect(change).toEqual({ resource_id: ids.alice, op: "resync", client: "admin:ops" });
 
-    p.assembled.provisioning.worker.fanOut(); // what the worker's next pump does first
+    await p.assembled.provisioning.worker.fanOut(); // what the worker's next pump does first
     for (const rule of ["people", "broken"]) expect(row(ids.alice, rule)).toMatchObject({ state: "pending", wanted_seq: (res.body as { change: number }).change });
-    p.assembled.provisioning.worker.start();
+    await p.assembled.provisioning.worker.start();
     await p.settle();
     for (const rule of ["people", "broken"]) expect(row(ids.alice, rule)).toMatchObject({ state: "in_sync" });
     expect(row(ids.alice, "people")!.last_attempt! > before.last_attempt!).toBe(true);

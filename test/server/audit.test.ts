@@ -7,6 +7,7 @@ import { join } from "node:path";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { AuditLog, type AuditRow } from "../../server/observability/audit.js";
 import { PATCH_OP, testApp, user, type TestApp } from "../helpers/app.js";
+import { collect } from "../helpers/collect.js";
 import { runCli } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
 import { useSlapd } from "../harness/slapd.js";
@@ -23,7 +24,7 @@ describe("audit log: SCIM writes", () => {
   afterEach(() => a?.close());
 
   it("records each write with client, method, resource and status; failures and searches as they are", async () => {
-    const t = (a = testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] } }));
+    const t = (a = await testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] } }));
     const created = await t.http.post("/scim/v2/Users").set(t.auth).set("X-Request-Id", "r-1").send(user("alice", { password: "Sup3r-Secret!" }));
     expect(created.status).toBe(201);
     const id = (created.body as { id: string }).id;
@@ -35,6 +36,7 @@ describe("audit log: SCIM writes", () => {
     // Reads and searches are not writes.
     await t.http.get("/scim/v2/Users").set(t.auth);
     await t.http.post("/scim/v2/Users/.search").set(t.auth).send({ schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"] });
+    await t.audit.flush(); // rows are written at the end of a turn, in a transaction of their own
 
     const got = rows(t.store, "scim");
     expect(got.map((r) => [r.client, r.operation, r.resource_type, r.resource_id, r.outcome])).toEqual([
@@ -67,12 +69,12 @@ describe("audit log: SCIM writes", () => {
   });
 
   it("scimbridge audit export prints JSON lines (as a process), filtered by --kind and --since", async () => {
-    const t = (a = testApp());
+    const t = (a = await testApp());
     await t.http.post("/scim/v2/Users").set(t.auth).send(user("bob"));
     await t.http.post("/scim/v2/Groups").set(t.auth).send({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "g" });
     t.audit.recordLdap({ target: "dir", rule: "people", resourceType: "User", resourceId: "u1", operation: "add", dn: "uid=bob,dc=x", outcome: "success" });
     // Rows are written at the end of the event-loop turn; the CLI below runs synchronously.
-    await new Promise((r) => setImmediate(r));
+    await t.audit.flush();
     const cfg = join(t.dir, "config.yaml");
     writeFileSync(cfg, JSON.stringify({ storage: { file: t.dbFile }, logging: { level: "silent" } }));
 
@@ -94,42 +96,42 @@ describe("audit log: SCIM writes", () => {
 
 describe("audit log: retention", () => {
   it("prune drops rows older than retentionDays, keeps the rest", async () => {
-    const t = testApp();
+    const t = await testApp();
     try {
       let now = new Date("2024-01-01T00:00:00Z");
-      const audit = new AuditLog(t.store.db, () => now);
+      const audit = new AuditLog(t.store, () => now);
       audit.recordScim({ client: "c", method: "POST", resourceType: "User", status: 201 });
       now = new Date("2024-01-20T00:00:00Z");
       audit.recordScim({ client: "c", method: "DELETE", resourceType: "User", status: 204 });
       now = new Date("2024-02-05T00:00:00Z");
-      expect(audit.prune(30)).toBe(1);
-      expect([...audit.export()].map((r) => r.operation)).toEqual(["DELETE"]);
-      expect(audit.prune(30)).toBe(0);
+      expect(await audit.prune(30)).toBe(1);
+      expect((await collect(audit.export())).map((r) => r.operation)).toEqual(["DELETE"]);
+      expect(await audit.prune(30)).toBe(0);
       now = new Date("2024-03-01T00:00:00Z");
-      expect(audit.prune(30)).toBe(1);
-      expect([...audit.export()]).toEqual([]);
+      expect(await audit.prune(30)).toBe(1);
+      expect(await collect(audit.export())).toEqual([]);
     } finally {
-      t.close();
+      await t.close();
     }
   });
 
-  it("audit.retentionDays defaults to 30 and is validated", () => {
-    const t = testApp();
+  it("audit.retentionDays defaults to 30 and is validated", async () => {
+    const t = await testApp();
     try {
       expect(t.config.audit).toEqual({ retentionDays: 30 });
       expect(t.config.inspector).toEqual({ enabled: true, size: 200 });
     } finally {
-      t.close();
+      await t.close();
     }
-    expect(() => testApp({ audit: { retentionDays: 0 } })).toThrow(/retentionDays/);
+    await expect(testApp({ audit: { retentionDays: 0 } })).rejects.toThrow(/retentionDays/);
   });
 });
 
 describe("audit log: LDAP writes (real slapd)", () => {
   const ldap = useSlapd();
   let p: Provisioned;
-  beforeAll(() => {
-    p = provisioned(ldap, {
+  beforeAll(async () => {
+    p = await provisioned(ldap, {
       userRules: [
         { name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` },
         // No such parent: every add fails with noSuchObject (32).

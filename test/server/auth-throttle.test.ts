@@ -22,14 +22,14 @@ let t: TestApp;
 let listening: Listening | undefined;
 afterEach(async () => {
   await listening?.close(); // closing one already closed answers at once
-  t?.close();
+  await t?.close();
 });
 
 /** `throttle`: auth.throttle, or undefined for the defaults (20 failures a minute). */
 async function start(throttle: Record<string, unknown> | undefined, clock?: () => Date) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(JSON.parse(String(chunk)) as Record<string, unknown>), cb()) });
-  t = testApp(
+  t = await testApp(
     {
       auth: {
         ...(throttle && { throttle }),

@@ -13,7 +13,7 @@ describe("authentication", () => {
     ["a wrong token", { Authorization: "Bearer nope-nope-nope-nope" }],
     ["an unknown scheme", { Authorization: "Token abc" }],
   ])("%s: 401 with a SCIM error and WWW-Authenticate", async (_n, headers) => {
-    t = testApp();
+    t = await testApp();
     const res = await t.http.get("/scim/v2/Users").set(headers as Record<string, string>);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toMatch(/^Bearer realm="scimbridge"/);
@@ -21,51 +21,51 @@ describe("authentication", () => {
   });
 
   it("accepts the Bearer scheme word in any case", async () => {
-    t = testApp();
+    t = await testApp();
     for (const scheme of ["Bearer", "bearer", "BEARER"]) {
       expect((await t.http.get("/scim/v2/Users").set("Authorization", `${scheme} ${t.token}`)).status).toBe(200);
     }
   });
 
   it("accepts a configured alternate scheme word (PingFederate Authorization Header Type)", async () => {
-    t = testApp({ auth: { bearerSchemes: ["oauth2"] } });
+    t = await testApp({ auth: { bearerSchemes: ["oauth2"] } });
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `OAuth2 ${t.token}`)).status).toBe(200);
   });
 
   it("several named clients; a revoked token stops working", async () => {
-    t = testApp();
-    const other = t.tokens.create("okta");
+    t = await testApp();
+    const other = await t.tokens.create("okta");
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${other}`)).status).toBe(200);
-    expect(t.tokens.list().map((x) => x.name).sort()).toEqual(["okta", "test-client"]);
-    t.tokens.revoke("okta");
+    expect((await t.tokens.list()).map((x) => x.name).sort()).toEqual(["okta", "test-client"]);
+    await t.tokens.revoke("okta");
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${other}`)).status).toBe(401);
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200);
   });
 
   it("a token created or revoked by another process (the CLI's connection) applies to the next request", async () => {
-    t = testApp();
+    t = await testApp();
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200); // hashes now cached
     const cli = openStore(t.dbFile);
     try {
-      const created = new TokenService(cli.db, secretKeyOf(t.config)).create("from-cli");
+      const created = await new TokenService(cli, secretKeyOf(t.config)).create("from-cli");
       expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(200);
-      new TokenService(cli.db, secretKeyOf(t.config)).revoke("test-client");
+      await new TokenService(cli, secretKeyOf(t.config)).revoke("test-client");
       expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(401);
-      new TokenService(cli.db, secretKeyOf(t.config)).revoke("from-cli");
+      await new TokenService(cli, secretKeyOf(t.config)).revoke("from-cli");
       expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${created}`)).status).toBe(401);
     } finally {
-      cli.close();
+      await cli.close();
     }
   });
 
   it("stores tokens hashed, never in clear", async () => {
-    t = testApp();
+    t = await testApp();
     const rows = t.store.sqlite.prepare("select * from tokens").all();
     expect(JSON.stringify(rows)).not.toContain(t.token);
   });
 
   it("HTTP Basic credentials from config", async () => {
-    t = testApp({ auth: { basic: [{ username: "pingfed", password: "correct horse battery" }] } });
+    t = await testApp({ auth: { basic: [{ username: "pingfed", password: "correct horse battery" }] } });
     const good = Buffer.from("pingfed:correct horse battery").toString("base64");
     const bad = Buffer.from("pingfed:wrong password").toString("base64");
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Basic ${good}`)).status).toBe(200);
@@ -75,10 +75,10 @@ describe("authentication", () => {
   });
 
   it("discovery endpoints need credentials unless config opens them", async () => {
-    t = testApp();
+    t = await testApp();
     expect((await t.http.get("/scim/v2/ServiceProviderConfig")).status).toBe(401);
-    t.close();
-    t = testApp({ auth: { openDiscovery: true } });
+    await t.close();
+    t = await testApp({ auth: { openDiscovery: true } });
     expect((await t.http.get("/scim/v2/ServiceProviderConfig")).status).toBe(200);
     expect((await t.http.get("/scim/v2/Schemas")).status).toBe(200);
     expect((await t.http.get("/scim/v2/Users")).status).toBe(401);

@@ -21,8 +21,8 @@ interface OpResult {
 }
 
 let t: TestApp;
-beforeAll(() => {
-  t = testApp({ scim: { bulk: { maxOperations: 5, maxPayloadSize: 4096 } } });
+beforeAll(async () => {
+  t = await testApp({ scim: { bulk: { maxOperations: 5, maxPayloadSize: 4096 } } });
 });
 afterAll(() => t.close());
 
@@ -187,7 +187,7 @@ describe("POST /Bulk", () => {
 
 describe("Bulk limits and switches", () => {
   it("advertises the smaller of maxPayloadSize and server.maxBodyBytes", async () => {
-    const s = testApp({ server: { maxBodyBytes: 2000 }, scim: { bulk: { maxPayloadSize: 1_048_576 } } });
+    const s = await testApp({ server: { maxBodyBytes: 2000 }, scim: { bulk: { maxPayloadSize: 1_048_576 } } });
     try {
       const spc = await s.http.get("/scim/v2/ServiceProviderConfig").set(s.auth);
       expect(spc.body.bulk).toEqual({ supported: true, maxOperations: 1000, maxPayloadSize: 2000 });
@@ -197,12 +197,12 @@ describe("Bulk limits and switches", () => {
         .send({ schemas: [BULK_REQUEST], Operations: [{ method: "POST", path: "/Users", bulkId: "b", data: user("b", { title: "x".repeat(3000) }) }] });
       expect(res.status).toBe(413);
     } finally {
-      s.close();
+      await s.close();
     }
   });
 
   it("disabled: /Bulk is 501 and ServiceProviderConfig says unsupported", async () => {
-    const d = testApp({ scim: { bulk: { enabled: false } } });
+    const d = await testApp({ scim: { bulk: { enabled: false } } });
     try {
       const res = await d.http.post("/scim/v2/Bulk").set(d.auth).send({ schemas: [BULK_REQUEST], Operations: [] });
       expect(res.status).toBe(501);
@@ -210,20 +210,20 @@ describe("Bulk limits and switches", () => {
       const spc = await d.http.get("/scim/v2/ServiceProviderConfig").set(d.auth);
       expect(spc.body.bulk).toMatchObject({ supported: false });
     } finally {
-      d.close();
+      await d.close();
     }
   });
 });
 
 describe("runBulk", () => {
   it("measures the parsed body when no Content-Length was sent (chunked)", async () => {
-    const s = testApp();
+    const s = await testApp();
     try {
       const body = { schemas: [BULK_REQUEST], Operations: [{ method: "POST", path: "/Users", bulkId: "c", data: user("chunked") }] };
       await expect(runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 100 })).rejects.toThrow(/maxPayloadSize \(100\)/);
       expect((await runBulk(s.service, body, { baseUrl: BASE }, { maxOperations: 10, maxPayloadSize: 10_000 })).Operations[0]!.status).toBe("201");
     } finally {
-      s.close();
+      await s.close();
     }
   });
 });

@@ -131,20 +131,20 @@ describe("large outputs", () => {
   const db = join(dir, "big.db");
   const cfg = join(dir, "big.yaml");
   const FAILED = 2500;
-  beforeAll(() => {
+  beforeAll(async () => {
     writeFileSync(cfg, yaml(db));
     const store = openStore(db);
     try {
-      const audit = new AuditLog(store.db);
+      const audit = new AuditLog(store);
       for (let i = 0; i < 30_000; i++) audit.recordScim({ client: "load", method: "POST", resourceType: "User", resourceId: `u${i}`, status: 201 });
-      audit.flush();
+      await audit.flush();
       const at = new Date().toISOString();
       for (let i = 0; i < FAILED; i += 500) {
         const rows = Array.from({ length: 500 }, (_, k) => ({ resourceType: "User", resourceId: `u${i + k}`, rule: "people", target: "t", state: "failed", wantedSeq: 1, attempts: 5, lastAttempt: at, lastCode: 65, lastError: "objectClassViolation", updated: at }));
         store.db.insert(syncState).values(rows).run();
       }
     } finally {
-      store.close();
+      await store.close();
     }
   });
 

@@ -9,7 +9,7 @@ import { group, PATCH_OP, testApp, user, type TestApp } from "../helpers/app.js"
 let t: TestApp;
 const users: string[] = [];
 beforeAll(async () => {
-  t = testApp();
+  t = await testApp();
   for (let i = 0; i < 30; i++) users.push((await t.http.post("/scim/v2/Users").set(t.auth).send(user(`c${i}`))).body.id);
 });
 afterAll(() => t.close());

@@ -42,7 +42,7 @@ async function walk(query: Record<string, string | number>, path?: string): Prom
 }
 
 beforeAll(async () => {
-  t = testApp({}, { now: () => new Date(clock) });
+  t = await testApp({}, { now: () => new Date(clock) });
   // Ten users; every third has no displayName (a NULL sort key); pairs share a created time (ties).
   for (let i = 0; i < 10; i++) {
     await create(`cp${String(i).padStart(2, "0")}`, i % 3 === 0 ? undefined : `Name ${9 - i}`);

@@ -14,17 +14,17 @@ const TEST_BUSY_TIMEOUT_MS = 100;
 
 let t: TestApp | undefined;
 let other: Database.Database | undefined;
-afterEach(() => {
+afterEach(async () => {
   if (other?.inTransaction) other.exec("ROLLBACK");
   other?.close();
   other = undefined;
-  t?.close();
+  await t?.close();
   t = undefined;
 });
 
 /** The app, and a second connection holding the write lock on its file. */
-function busyApp(): { app: TestApp; release: () => void } {
-  const app = (t = testApp());
+async function busyApp(): Promise<{ app: TestApp; release: () => void }> {
+  const app = (t = await testApp());
   app.store.sqlite.pragma(`busy_timeout = ${TEST_BUSY_TIMEOUT_MS}`);
   const holder = (other = new Database(app.dbFile));
   return {
@@ -37,7 +37,7 @@ const count = (app: TestApp) => (app.store.sqlite.prepare("SELECT count(*) AS n 
 
 describe("a busy database", () => {
   it("POST answers 503 with Retry-After and a SCIM error; the retry after the lock is gone is 201", async () => {
-    const { app, release } = busyApp();
+    const { app, release } = await busyApp();
     other!.exec("BEGIN IMMEDIATE");
     const res = await app.http.post("/scim/v2/Users").set(app.auth).send(user("busy"));
     expect(res.status).toBe(503);
@@ -53,9 +53,9 @@ describe("a busy database", () => {
   });
 
   it("PATCH and DELETE answer 503 too, while reads go on (WAL readers do not wait for writers)", async () => {
-    const { app } = busyApp();
+    const { app } = await busyApp();
     const id = ((await app.http.post("/scim/v2/Users").set(app.auth).send(user("patched"))).body as { id: string }).id;
-    const fresh = app.tokens.create("second-client");
+    const fresh = await app.tokens.create("second-client");
     other!.exec("BEGIN IMMEDIATE");
     const patch = await app.http
       .patch(`/scim/v2/Users/${id}`)
@@ -75,7 +75,7 @@ describe("a busy database", () => {
   });
 
   it("a bulk operation that meets a busy database is that operation's 503 (RFC 7644 §3.7.3)", async () => {
-    const { app } = busyApp();
+    const { app } = await busyApp();
     other!.exec("BEGIN IMMEDIATE");
     const res = await app.http
       .post("/scim/v2/Bulk")
@@ -90,7 +90,7 @@ describe("a busy database", () => {
   });
 
   it("other internal failures stay 500", async () => {
-    const { app } = busyApp();
+    const { app } = await busyApp();
     app.store.sqlite.close();
     const res = await app.http.post("/scim/v2/Users").set(app.auth).send(user("closed"));
     expect(res.status).toBe(500);

@@ -3,8 +3,8 @@ import { ENTERPRISE, testApp, user, type TestApp } from "../helpers/app.js";
 
 const ACME = "urn:ietf:params:scim:schemas:extension:acme:2.0:User";
 let t: TestApp;
-beforeAll(() => {
-  t = testApp({
+beforeAll(async () => {
+  t = await testApp({
     scim: {
       extensions: [
         { schema: ACME, name: "AcmeUser", attributes: [{ name: "badgeNumber", type: "string" }, { name: "clearance", type: "integer" }] },

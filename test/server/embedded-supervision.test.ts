@@ -55,7 +55,7 @@ describe("the embedded slapd under supervision", () => {
       return t.reachable && t.supervisor?.state === "running" && t.supervisor.restarts === 1;
     });
     await until("the user delivered", async () => {
-      const row = running!.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ?").get(id) as { state: string } | undefined;
+      const [row] = await running!.store.syncStatus.rowsOf("User", id);
       return row?.state === "in_sync";
     });
   }, 60_000);

@@ -3,14 +3,14 @@ import { ResourceQueries } from "../../db/resources.js";
 import { testApp, user, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
-afterEach(() => {
+afterEach(async () => {
   vi.restoreAllMocks();
-  t?.close();
+  await t?.close();
 });
 
 describe("internal failures are 500s, never 404s", () => {
   it("a database failure on read answers 500 with a generic detail and no stack", async () => {
-    t = testApp();
+    t = await testApp();
     const id = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("x"))).body.id;
     // Fault injection: the query layer throws as a broken database would.
     vi.spyOn(ResourceQueries.prototype, "get").mockImplementation(() => {
@@ -24,7 +24,7 @@ describe("internal failures are 500s, never 404s", () => {
   });
 
   it("a failure during a write answers 500 and leaves nothing half-written", async () => {
-    t = testApp();
+    t = await testApp();
     vi.spyOn(ResourceQueries.prototype, "recordChange").mockImplementation(() => {
       throw new TypeError("cannot read properties of undefined");
     });
@@ -34,10 +34,9 @@ describe("internal failures are 500s, never 404s", () => {
   });
 
   it("a closed database answers 500 on POST", async () => {
-    t = testApp();
+    t = await testApp();
     t.store.sqlite.close();
     const res = await t.http.post("/scim/v2/Users").set(t.auth).send(user("y"));
     expect(res.status).toBe(500);
-    t.store.close = () => undefined;
   });
 });

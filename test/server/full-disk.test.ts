@@ -9,7 +9,7 @@
 import { join } from "node:path";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openStore, type Store } from "../../db/open.js";
+import { openStore, type SqliteStore } from "../../db/open.js";
 import { createApp, type App } from "../../server/app.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/logger.js";
@@ -20,29 +20,29 @@ const ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 const MOUNT_SIZE = "8m";
 
 let disk: Tmpfs | undefined;
-let store: Store | undefined;
+let store: SqliteStore | undefined;
 
 beforeAll(() => {
   disk = mountTmpfs(MOUNT_SIZE);
 });
 
-afterAll(() => {
-  store?.close();
+afterAll(async () => {
+  await store?.close();
   disk?.unmount();
 });
 
-function app(file: string): { a: App; http: ReturnType<typeof supertest>; auth: { Authorization: string } } {
+async function app(file: string): Promise<{ a: App; http: ReturnType<typeof supertest>; auth: { Authorization: string } }> {
   const config = parseConfig({ storage: { file }, logging: { level: "silent" }, server: { publicUrl: "https://scim.example.test/scim/v2" } }, {});
   store = openStore(file);
   const a = createApp({ config, store, logger: createLogger("silent") });
-  const token = a.tokens.create("full-disk");
+  const token = await a.tokens.create("full-disk");
   return { a, http: supertest(a.app), auth: { Authorization: `Bearer ${token}` } };
 }
 
 describe("the database on a full disk", () => {
   it("writes answer 503 + Retry-After, reads and /readyz keep answering, and it recovers when space returns", async () => {
     const file = join(disk!.dir, "scim.db");
-    const { a, http, auth } = app(file);
+    const { a, http, auth } = await app(file);
     const acknowledged: string[] = [];
     const post = async (name: string) => {
       const res = await http.post("/scim/v2/Users").set(auth).send(user(name));
@@ -84,8 +84,8 @@ describe("the database on a full disk", () => {
     expect((await post("after")).status).toBe(201);
     // Every acknowledged write is there, now and after the file is reopened.
     for (const id of acknowledged) expect((await http.get(`/scim/v2/Users/${id}`).set(auth)).status).toBe(200);
-    a.audit.flush(); // as serve's stop does
-    store!.close();
+    await a.audit.flush(); // as serve's stop does
+    await store!.close();
     const reopened = (store = openStore(file));
     const n = (reopened.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
     expect(n).toBe(acknowledged.length);
@@ -95,9 +95,9 @@ describe("the database on a full disk", () => {
   });
 
   it("a read-only database (query_only, SQLITE_READONLY): writes answer 503, reads work, writes resume", async () => {
-    store?.close();
+    await store?.close();
     const file = join(disk!.dir, "ro.db");
-    const { http, auth } = app(file);
+    const { http, auth } = await app(file);
     const id = ((await http.post("/scim/v2/Users").set(auth).send(user("ro"))).body as { id: string }).id;
     // A mount cannot be remounted read-only under a file open for writing, so SQLite's own
     // read-only switch stands in (https://www.sqlite.org/pragma.html#pragma_query_only).

@@ -17,7 +17,7 @@ describe.each([
   let gid: string;
   let next = 0;
   beforeAll(async () => {
-    t = testApp(config);
+    t = await testApp(config);
     users = [];
     for (let i = 0; i < 8; i++) users.push((await t.http.post("/scim/v2/Users").set(t.auth).send(user(`gp${i}`, { displayName: `GP ${i}` }))).body.id as string);
     gid = (await t.http.post("/scim/v2/Groups").set(t.auth).send(group("gp-team", [users[0]!]))).body.id as string;
@@ -78,8 +78,8 @@ describe.each([
 
 describe("members.display (RFC 7643 §4.2)", () => {
   let t: TestApp;
-  beforeAll(() => {
-    t = testApp();
+  beforeAll(async () => {
+    t = await testApp();
   });
   afterAll(() => t?.close());
   const post = async (path: string, body: object) => {

@@ -5,7 +5,7 @@ let t: TestApp;
 let alice: string;
 let bob: string;
 beforeEach(async () => {
-  t = testApp();
+  t = await testApp();
   alice = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("alice", { displayName: "Alice A" }))).body.id;
   bob = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("bob"))).body.id;
 });

@@ -12,14 +12,14 @@ let t: TestApp;
 let listening: Listening | undefined;
 afterEach(async () => {
   await listening?.close(); // closing one already closed answers at once
-  t?.close();
+  await t?.close();
 });
 
 const LOCAL = /^http:\/\/(?:127\.0\.0\.1|\[::1\]):\d+\/scim\/v2\//;
 
 describe("Host header and links", () => {
   it("without publicUrl, Host: evil.test is not reflected into Location, meta.location or $ref", async () => {
-    t = testApp({ server: { publicUrl: undefined } });
+    t = await testApp({ server: { publicUrl: undefined } });
     const created = await t.http.post("/scim/v2/Users").set(t.auth).set("Host", "evil.test").send(user("alice"));
     expect(created.status).toBe(201);
     expect(created.headers.location).toMatch(LOCAL);
@@ -31,7 +31,7 @@ describe("Host header and links", () => {
   });
 
   it("a configured host name (any port) and localhost over loopback are used as sent", async () => {
-    t = testApp({ server: { publicUrl: undefined, hostNames: ["scim.example.com"] } });
+    t = await testApp({ server: { publicUrl: undefined, hostNames: ["scim.example.com"] } });
     const a = await t.http.post("/scim/v2/Users").set(t.auth).set("Host", "SCIM.example.com:8443").send(user("a"));
     expect(a.headers.location).toMatch(/^http:\/\/SCIM\.example\.com:8443\/scim\/v2\/Users\//);
     const b = await t.http.post("/scim/v2/Users").set(t.auth).set("Host", "localhost:8080").send(user("b"));
@@ -39,13 +39,13 @@ describe("Host header and links", () => {
   });
 
   it("publicUrl wins over any Host", async () => {
-    t = testApp();
+    t = await testApp();
     const a = await t.http.post("/scim/v2/Users").set(t.auth).set("Host", "evil.test").send(user("a"));
     expect(a.headers.location).toMatch(/^https:\/\/scim\.example\.test\/scim\/v2\/Users\//);
   });
 
   it("two Host headers: 400 with a SCIM error", async () => {
-    t = testApp({ server: { publicUrl: undefined } });
+    t = await testApp({ server: { publicUrl: undefined } });
     listening = await listenOnLoopback(t.app);
     const { port } = listening;
     const response = await new Promise<string>((resolve, reject) => {

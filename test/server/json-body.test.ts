@@ -8,7 +8,7 @@ import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { testApp, user } from "../helpers/app.js";
 
-const t = testApp({ server: { maxBodyBytes: 4096 } });
+const t = await testApp({ server: { maxBodyBytes: 4096 } });
 let server: Server;
 beforeAll(async () => {
   server = t.app.listen(0, "127.0.0.1");
@@ -16,7 +16,7 @@ beforeAll(async () => {
 });
 afterAll(async () => {
   await new Promise((r) => server.close(r));
-  t.close();
+  await t.close();
 });
 
 /** A POST with exactly these bytes and headers (supertest would re-encode a Buffer body as JSON). */

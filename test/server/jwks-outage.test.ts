@@ -15,7 +15,7 @@ let t: TestApp;
 let idp: Issuer;
 afterEach(async () => {
   vi.useRealTimers();
-  t?.close();
+  await t?.close();
   await idp?.close();
 });
 
@@ -23,10 +23,10 @@ const ROLES = { roles: ["scim.write"] };
 const WARNING = "cannot fetch the JWKS for auth.jwt";
 
 /** `jwks`: auth.jwt.jwks, or undefined for the defaults (keys cached 10 min, 24 h of grace, 30 s cooldown). */
-function start(jwks: Record<string, unknown> | undefined, clock?: () => Date, auth: Record<string, unknown> = {}) {
+async function start(jwks: Record<string, unknown> | undefined, clock?: () => Date, auth: Record<string, unknown> = {}) {
   const lines: Record<string, unknown>[] = [];
   const sink = new Writable({ write: (chunk, _e, cb) => (lines.push(JSON.parse(String(chunk)) as Record<string, unknown>), cb()) });
-  t = testApp(
+  t = await testApp(
     { auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl: idp.jwksUrl, ...(jwks && { jwks }) }, ...auth }, admin: { tokens: [{ name: "ops", token: "admin-token-0123456789" }] } },
     { logger: createLogger("info", sink), ...(clock && { now: clock }) },
   );
@@ -40,7 +40,7 @@ describe("JWKS outage", () => {
     // Only Date is faked (and keeps ticking): jose, the server and the signer all see the jump.
     vi.useFakeTimers({ toFake: ["Date"], shouldAdvanceTime: true });
     const later = (ms: number) => vi.setSystemTime(Date.now() + ms);
-    start(undefined);
+    await start(undefined);
     expect(await get(await idp.sign(ROLES))).toBe(200);
     const healthy = (await t.http.get("/readyz")).body;
 
@@ -67,7 +67,7 @@ describe("JWKS outage", () => {
     idp = await startIssuer();
     let now = new Date();
     const at = () => Math.floor(now.getTime() / 1000);
-    start({ cacheSeconds: 60, graceSeconds: 600, cooldownSeconds: 5 }, () => now);
+    await start({ cacheSeconds: 60, graceSeconds: 600, cooldownSeconds: 5 }, () => now);
     expect(await get(await idp.sign(ROLES, { iat: at() }))).toBe(200);
     idp.mode = "fail";
     now = new Date(now.getTime() + 120_000);
@@ -84,7 +84,7 @@ describe("refetches are rate-limited", () => {
   it("300 tokens with an unknown kid or a foreign algorithm while the JWKS is failing: one fetch, one WARN line", async () => {
     idp = await startIssuer();
     idp.mode = "fail";
-    const logs = start(undefined);
+    const logs = await start(undefined);
     const tokens = [await idp.sign(ROLES, { kid: "unknown" }), await idp.sign(ROLES)];
     const statuses: number[] = [];
     for (let i = 0; i < 300; i++) statuses.push(await get(tokens[i % 2]!));
@@ -96,7 +96,7 @@ describe("refetches are rate-limited", () => {
   it("with good keys cached, unknown kids refetch at most once per cooldown", async () => {
     idp = await startIssuer();
     let now = new Date();
-    start({ cooldownSeconds: 30 }, () => now, { throttle: { maxFailures: 1000, windowSeconds: 60 } }); // every request reaches the key lookup
+    await start({ cooldownSeconds: 30 }, () => now, { throttle: { maxFailures: 1000, windowSeconds: 60 } }); // every request reaches the key lookup
     expect(await get(await idp.sign(ROLES))).toBe(200);
     const junk = await idp.sign(ROLES, { kid: "rotated-or-forged" });
     for (let i = 0; i < 100; i++) expect(await get(junk)).toBe(401);
@@ -108,7 +108,7 @@ describe("refetches are rate-limited", () => {
 
   it("concurrent first requests share one fetch", async () => {
     idp = await startIssuer();
-    start(undefined);
+    await start(undefined);
     const token = await idp.sign(ROLES);
     const statuses = await Promise.all(Array.from({ length: 40 }, () => get(token)));
     expect(statuses.every((s) => s === 200)).toBe(true);

@@ -10,8 +10,8 @@ import { PATCH_OP, testApp, user, type TestApp } from "../helpers/app.js";
 
 const ERROR_SCHEMA = "urn:ietf:params:scim:api:messages:2.0:Error";
 let t: TestApp | undefined;
-afterEach(() => {
-  t?.close();
+afterEach(async () => {
+  await t?.close();
   t = undefined;
 });
 const users = (app: TestApp) => (app.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
@@ -24,14 +24,14 @@ const scimError = (status: number, scimType: string | undefined, detail: RegExp)
 
 describe("startIndex and count (RFC 7644 §3.4.2.4)", () => {
   it.each(["9223372036854775808", "18446744073709551616", "9007199254740993", "1e300"])("startIndex=%s is 400 invalidValue, not 500", async (v) => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const res = await app.http.get(`/scim/v2/Users?startIndex=${v}`).set(app.auth);
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidValue", /startIndex/));
   });
 
   it("a SearchRequest with startIndex 2^63 is 400 too; the largest safe integer is answered", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const big = await app.http.post("/scim/v2/Users/.search").set(app.auth).send({ schemas: ["urn:ietf:params:scim:api:messages:2.0:SearchRequest"], startIndex: 2 ** 63 });
     expect(big.status).toBe(400);
     const ok = await app.http.get(`/scim/v2/Users?startIndex=${Number.MAX_SAFE_INTEGER}&count=${Number.MAX_SAFE_INTEGER}`).set(app.auth);
@@ -48,7 +48,7 @@ describe("a body that is not UTF-8 (RFC 8259 §8.1, RFC 3629)", () => {
     app.http.post("/scim/v2/Users").set(app.auth).set(headers).serialize((b: unknown) => b as string).send(body as unknown as string);
 
   it("is 400 invalidSyntax and nothing is stored (was: U+FFFD stored and sent to LDAP)", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const res = await raw(app, bad, { "Content-Type": "application/scim+json" });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidSyntax", /UTF-8/));
@@ -56,7 +56,7 @@ describe("a body that is not UTF-8 (RFC 8259 §8.1, RFC 3629)", () => {
   });
 
   it("gzip-encoded too, and a lone surrogate's bytes (ED A0 80) and an overlong slash (C0 AF) alike", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const gz = await raw(app, gzipSync(bad), { "Content-Type": "application/scim+json", "Content-Encoding": "gzip" });
     expect(gz.status).toBe(400);
     expect(gz.body).toMatchObject(scimError(400, "invalidSyntax", /UTF-8/));
@@ -74,7 +74,7 @@ describe("a body that is not UTF-8 (RFC 8259 §8.1, RFC 3629)", () => {
 
 describe("attribute limits", () => {
   it("a 5,000-character userName is 400 invalidValue naming userName and its key (was 201, then 'Code: 0x50')", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const res = await app.http.post("/scim/v2/Users").set(app.auth).send(user("u".repeat(5000)));
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidValue", /userName is 5000 characters; the limit is 256 \(scim\.limits\.attributeLength\.userName\)/));
@@ -90,7 +90,7 @@ describe("attribute limits", () => {
   });
 
   it("limits are configurable: attributeLength per attribute, attributeValues per multi-valued attribute", async () => {
-    const app = (t = testApp({ scim: { limits: { attributeLength: { userName: 6000 }, attributeValues: 3 } } }));
+    const app = (t = await testApp({ scim: { limits: { attributeLength: { userName: 6000 }, attributeValues: 3 } } }));
     expect((await app.http.post("/scim/v2/Users").set(app.auth).send(user("u".repeat(5000), { emails: [{ value: "u@example.com" }] }))).status).toBe(201);
     const emails = Array.from({ length: 4 }, (_, i) => ({ value: `e${i}@example.com` }));
     const res = await app.http.post("/scim/v2/Users").set(app.auth).send(user("many", { emails }));
@@ -99,7 +99,7 @@ describe("attribute limits", () => {
   });
 
   it("attributes / excludedAttributes past scim.limits.attributeNames are 400 invalidValue", async () => {
-    const app = (t = testApp({ scim: { limits: { attributeNames: 5 } } }));
+    const app = (t = await testApp({ scim: { limits: { attributeNames: 5 } } }));
     const names = Array.from({ length: 6 }, (_, i) => `a${i}`).join(",");
     for (const q of [`attributes=${names}`, `excludedAttributes=${names}`]) {
       const res = await app.http.get(`/scim/v2/Users?${q}`).set(app.auth);
@@ -111,7 +111,7 @@ describe("attribute limits", () => {
 
 describe("filter limits", () => {
   it("a filter over scim.limits.filterLength, or nested past filterDepth, is 400 invalidFilter naming the key", async () => {
-    const app = (t = testApp({ scim: { limits: { filterLength: 100, filterDepth: 4 } } }));
+    const app = (t = await testApp({ scim: { limits: { filterLength: 100, filterDepth: 4 } } }));
     const long = await app.http.get("/scim/v2/Users").query({ filter: `userName eq "${"a".repeat(100)}"` }).set(app.auth);
     expect(long.status).toBe(400);
     expect(long.body).toMatchObject(scimError(400, "invalidFilter", /scim\.limits\.filterLength/));
@@ -128,7 +128,7 @@ describe("PATCH operations (RFC 7644 §3.5.2)", () => {
   const addEmails = (n: number, tag = "") => Array.from({ length: n }, (_, i) => ({ op: "add", path: "emails", value: [{ value: `${tag}e${i}@example.com`, type: "work" }] }));
 
   it("more than scim.limits.patchOperations is 413 naming the key, refused at once; /ServiceProviderConfig advertises it", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const id = ((await app.http.post("/scim/v2/Users").set(app.auth).send(user("p"))).body as { id: string }).id;
     const t0 = performance.now();
     const res = await app.http.patch(`/scim/v2/Users/${id}`).set(app.auth).send({ schemas: [PATCH_OP], Operations: addEmails(10_000) });
@@ -140,7 +140,7 @@ describe("PATCH operations (RFC 7644 §3.5.2)", () => {
   });
 
   it("applied in linear time: 4,000 add operations take well under 2 s (was 18.5 s), the event loop is never held long", async () => {
-    const app = (t = testApp({ scim: { limits: { patchOperations: 4000, attributeValues: 5000 } } }));
+    const app = (t = await testApp({ scim: { limits: { patchOperations: 4000, attributeValues: 5000 } } }));
     const id = ((await app.http.post("/scim/v2/Users").set(app.auth).send(user("p"))).body as { id: string }).id;
     const t0 = performance.now();
     const res = await app.http.patch(`/scim/v2/Users/${id}`).set(app.auth).send({ schemas: [PATCH_OP], Operations: addEmails(4000) });
@@ -152,7 +152,7 @@ describe("PATCH operations (RFC 7644 §3.5.2)", () => {
 
     // At the default limit, one PATCH holds the event loop for well under the bound the fuzz
     // suite states (EVENT_LOOP_BOUND_MS there).
-    const app2 = testApp({ scim: { limits: { attributeValues: 5000 } } });
+    const app2 = await testApp({ scim: { limits: { attributeValues: 5000 } } });
     try {
       const id2 = ((await app2.http.post("/scim/v2/Users").set(app2.auth).send(user("q"))).body as { id: string }).id;
       await app2.http.patch(`/scim/v2/Users/${id2}`).set(app2.auth).send({ schemas: [PATCH_OP], Operations: addEmails(1000, "warm") });
@@ -165,14 +165,14 @@ describe("PATCH operations (RFC 7644 §3.5.2)", () => {
       expect(r.status).toBe(200);
       expect((cpu.user + cpu.system) / 1000).toBeLessThan(150);
     } finally {
-      app2.close();
+      await app2.close();
     }
   });
 });
 
 describe("request shape", () => {
   it("a body nested past scim.limits.jsonDepth is 400 invalidSyntax naming the key, not a stack overflow", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const deep = `{"schemas":["${PATCH_OP}"],"Operations":[{"op":"add","path":"emails","value":${"[".repeat(200_000)}${"]".repeat(200_000)}}]}`;
     const id = ((await app.http.post("/scim/v2/Users").set(app.auth).send(user("deep"))).body as { id: string }).id;
     const res = await app.http.patch(`/scim/v2/Users/${id}`).set(app.auth).set("Content-Type", "application/scim+json").send(deep);
@@ -181,14 +181,14 @@ describe("request shape", () => {
   });
 
   it("a path that is not percent-encoded UTF-8 is 400 with a SCIM error, not 500", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const res = await app.http.get("/scim/v2/Users/%E0%A4%A").set(app.auth);
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, undefined, /percent-encoded/));
   });
 
   it("a Bulk request of many writes yields to the event loop between operations (RFC 7644 §3.7)", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const Operations = Array.from({ length: 600 }, (_, i) => ({ method: "POST", path: "/Users", bulkId: `b${i}`, data: user(`bulk${i}`) }));
     // /healthz, asked while the Bulk request runs, is answered before the Bulk request ends.
     const order: string[] = [];
@@ -210,7 +210,7 @@ describe("request shape", () => {
 
 describe("discovery endpoints", () => {
   it("an attributes list naming something that is not an attribute path is 400, not scimmy's 500", async () => {
-    const app = (t = testApp());
+    const app = (t = await testApp());
     const res = await app.http.get("/scim/v2/ServiceProviderConfig?attributes=-9223372036854775809").set(app.auth);
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidValue", /not an attribute path/));
@@ -225,7 +225,7 @@ describe("discovery endpoints", () => {
 
 describe("sort limit", () => {
   it("sorting more than scim.limits.sortResources matches by an attribute no index orders is 400 tooMany; userName (indexed), a narrower filter and count=0 are not", async () => {
-    const app = (t = testApp({ scim: { limits: { sortResources: 3 } } }));
+    const app = (t = await testApp({ scim: { limits: { sortResources: 3 } } }));
     for (let i = 0; i < 5; i++) expect((await app.http.post("/scim/v2/Users").set(app.auth).send(user(`sorted-${i}`, { title: `T${5 - i}` }))).status).toBe(201);
     const wide = await app.http.get("/scim/v2/Users").query({ sortBy: "title" }).set(app.auth);
     expect(wide.status).toBe(400);

@@ -5,7 +5,7 @@ let t: TestApp;
 const ids: Record<string, string> = {};
 
 beforeAll(async () => {
-  t = testApp({ scim: { maxPageSize: 50, defaultPageSize: 10 } });
+  t = await testApp({ scim: { maxPageSize: 50, defaultPageSize: 10 } });
   const people = [
     user("alice", { displayName: "Alice", title: "Engineer", emails: [{ value: "alice@work.example", type: "work", primary: true }, { value: "ally@home.example", type: "home" }], [ENTERPRISE]: { department: "R&D" } }),
     user("bob", { displayName: "Bob", title: "Manager", active: false, emails: [{ value: "bob@home.example", type: "home" }] }),

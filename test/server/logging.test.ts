@@ -20,13 +20,13 @@ describe("request logs", () => {
     const config = parseConfig({ storage: { file: join(dir, "db.sqlite") }, auth: { basic: [{ username: "u", password: "basic-password-123" }] } }, {});
     const store = openStore(config.storage.file);
     const { app, tokens } = createApp({ config, store, logger: createLogger("info", sink) });
-    const token = tokens.create("t");
+    const token = await tokens.create("t");
     const http = supertest(app);
     const created = await http.post("/scim/v2/Users").set("Authorization", `Bearer ${token}`).send(user("log", { password: "Very$ecret1" }));
     await http.patch(`/scim/v2/Users/${created.body.id}`).set("Authorization", `Bearer ${token}`).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "password", value: "Other$ecret2" }] });
     await http.get("/scim/v2/Users").set("Authorization", `Basic ${Buffer.from("u:basic-password-123").toString("base64")}`).set("X-Request-Id", "abc-123");
     await http.get("/scim/v2/Users").set("Authorization", "Bearer wrong-token-value");
-    store.close();
+    await store.close();
 
     const requests = lines.map((l) => JSON.parse(l)).filter((l) => l.msg === "request");
     expect(requests).toHaveLength(4);

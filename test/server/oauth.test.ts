@@ -37,7 +37,7 @@ async function token(body: string, headers: Record<string, string> = {}) {
 
 describe("POST /oauth/token", () => {
   it("client_secret_basic with form-urlencoded id and secret (RFC 6749 §2.3.1)", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token("grant_type=client_credentials", { Authorization: basic(form("pingfed"), form(SECRET)) });
     expect(res.status).toBe(200);
     expect(res.headers["cache-control"]).toBe("no-store");
@@ -46,13 +46,13 @@ describe("POST /oauth/token", () => {
   });
 
   it("client_secret_basic from a client that skips the urlencoding step", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token("grant_type=client_credentials", { Authorization: basic("pingfed", SECRET) });
     expect(res.status).toBe(200);
   });
 
   it("client_secret_post", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token(`grant_type=client_credentials&client_id=entra&client_secret=${form("another-long-secret")}`);
     expect(res.status).toBe(200);
     expect(res.body.scope).toBe("scim"); // the default allowed scope
@@ -63,14 +63,14 @@ describe("POST /oauth/token", () => {
     ["comma-separated (PingFederate UI)", "scim,scim:read"],
     ["comma and space", "scim, scim:read"],
   ])("scope %s", async (_n, scope) => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token(`grant_type=client_credentials&scope=${form(scope)}`, { Authorization: basic("pingfed", form(SECRET)) });
     expect(res.status).toBe(200);
     expect(res.body.scope).toBe("scim scim:read");
   });
 
   it("a scope the client may not have: 400 invalid_scope", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token("grant_type=client_credentials&scope=admin", { Authorization: basic("pingfed", form(SECRET)) });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_scope");
@@ -82,7 +82,7 @@ describe("POST /oauth/token", () => {
     ["unknown client", "grant_type=client_credentials&client_id=nobody&client_secret=another-long-secret", {}],
     ["no client authentication", "grant_type=client_credentials", {}],
   ])("%s: 401 invalid_client with WWW-Authenticate Basic (RFC 6749 §5.2)", async (_n, body, headers) => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token(body, headers);
     expect(res.status).toBe(401);
     expect(res.headers["www-authenticate"]).toMatch(/^Basic /);
@@ -91,7 +91,7 @@ describe("POST /oauth/token", () => {
   });
 
   it("unsupported grant type: 400 unsupported_grant_type", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token("grant_type=password&username=a&password=b", { Authorization: basic("pingfed", form(SECRET)) });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("unsupported_grant_type");
@@ -102,26 +102,26 @@ describe("POST /oauth/token", () => {
     ["a repeated parameter (RFC 6749 §3.2)", "grant_type=client_credentials&grant_type=client_credentials&client_id=entra&client_secret=another-long-secret", {}],
     ["two client authentication methods (RFC 6749 §2.3)", "grant_type=client_credentials&client_secret=x", { Authorization: basic("pingfed", form(SECRET)) }],
   ])("%s: 400 invalid_request", async (_n, body, headers) => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await token(body, headers);
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_request");
   });
 
   it("a JSON body: 400 invalid_request (RFC 6749 §4.4.2 wants a form)", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await t.http.post("/oauth/token").send({ grant_type: "client_credentials", client_id: "entra", client_secret: "another-long-secret" });
     expect(res.status).toBe(400);
     expect(res.body.error).toBe("invalid_request");
   });
 
   it("is not mounted when no client is configured", async () => {
-    t = testApp();
+    t = await testApp();
     expect((await token("grant_type=client_credentials")).status).toBe(404);
   });
 
   it("ServiceProviderConfig lists the oauth2 scheme", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     const res = await t.http.get("/scim/v2/ServiceProviderConfig").set(t.auth);
     expect(res.body.authenticationSchemes.map((s: { type: string }) => s.type)).toEqual(["oauthbearertoken", "oauth2"]);
   });
@@ -132,7 +132,7 @@ describe("issued tokens on the SCIM API", () => {
     (await token("grant_type=client_credentials", { Authorization: basic("pingfed", form(SECRET)) })).body.access_token as string;
 
   it("an issued token works on GET /scim/v2/Users, also with a configured alternate scheme word", async () => {
-    t = testApp({ auth: { ...oauthDoc().auth, bearerSchemes: ["oauth2"] } });
+    t = await testApp({ auth: { ...oauthDoc().auth, bearerSchemes: ["oauth2"] } });
     const at = await issue();
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${at}`)).status).toBe(200);
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `oauth2 ${at}`)).status).toBe(200);
@@ -140,7 +140,7 @@ describe("issued tokens on the SCIM API", () => {
 
   it("expires after tokenLifetimeSeconds and the clock skew allowance (RFC 7519 §4.1.4)", async () => {
     let clock = new Date("2030-01-01T00:00:00Z");
-    t = testApp(oauthDoc({ tokenLifetimeSeconds: 60 }), { now: () => clock });
+    t = await testApp(oauthDoc({ tokenLifetimeSeconds: 60 }), { now: () => clock });
     const at = await issue();
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${at}`)).status).toBe(200);
     clock = new Date(clock.getTime() + 60_000 + 61_000); // auth.clockSkewSeconds: 60 by default
@@ -170,12 +170,12 @@ describe("issued tokens on the SCIM API", () => {
     ["for a client no longer configured", () => sign(KEY, { sub: "removed" }), 401],
     ["unsigned (alg none, RFC 8725 §3.1)", async () => new UnsecuredJWT({ sub: "pingfed" }).setIssuer(DEFAULT_ISSUER).setAudience(SCIM_AUDIENCE).setExpirationTime("1h").encode(), 401],
   ])("a token %s: %i", async (_n, make, status) => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${await make()}`)).status).toBe(status);
   });
 
   it("stored bearer tokens keep working alongside", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200);
   });
 });
@@ -213,19 +213,19 @@ describe("JWTs from an external issuer (auth.jwt)", () => {
       .sign(privateKey);
 
   it("accepts a token signed by a key in the issuer's JWKS", async () => {
-    t = testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
+    t = await testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
     const res = await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${await sign()}`);
     expect(res.status).toBe(200);
     expect(jwksRequests).toBeGreaterThan(0);
   });
 
   it("rejects a wrong audience", async () => {
-    t = testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
+    t = await testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${await sign("api://other")}`)).status).toBe(401);
   });
 
   it("rejects an HS256 token when only an external issuer is configured (no algorithm confusion)", async () => {
-    t = testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
+    t = await testApp({ auth: { jwt: { issuer: ISSUER, audience: AUDIENCE, jwksUrl } } });
     const forged = await new SignJWT({})
       .setProtectedHeader({ alg: "HS256", kid: "k1" })
       .setIssuer(ISSUER)
@@ -237,7 +237,7 @@ describe("JWTs from an external issuer (auth.jwt)", () => {
   });
 
   it("ignores external JWTs when auth.jwt is not configured", async () => {
-    t = testApp(oauthDoc());
+    t = await testApp(oauthDoc());
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${await sign()}`)).status).toBe(401);
   });
 });

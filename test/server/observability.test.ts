@@ -22,33 +22,33 @@ const cleanups: (() => unknown)[] = [];
 afterEach(async () => {
   for (const c of cleanups.splice(0).reverse()) await c();
 });
-function app(doc: Record<string, unknown> = {}): TestApp {
-  const a = testApp(doc);
+async function app(doc: Record<string, unknown> = {}): Promise<TestApp> {
+  const a = await testApp(doc);
   cleanups.push(() => a.close());
   return a;
 }
-function prov(on: NonNullable<Parameters<typeof provisioned>[0]>): Provisioned {
-  const p = provisioned(on, { userRules: [RULE] });
+async function prov(on: NonNullable<Parameters<typeof provisioned>[0]>): Promise<Provisioned> {
+  const p = await provisioned(on, { userRules: [RULE] });
   cleanups.push(() => p.close());
   return p;
 }
 
 describe("health", () => {
   it("/healthz answers while the process is up, without SCIM credentials", async () => {
-    const a = app();
+    const a = await app();
     const res = await a.http.get("/healthz").expect(200);
     expect(res.body).toEqual({ status: "ok" });
   });
 
   it("/readyz is ready with a migrated database and no targets", async () => {
-    const a = app();
+    const a = await app();
     const res = await a.http.get("/readyz").expect(200);
     expect(res.body).toEqual({ status: "ready", database: "ok", targets: {} });
   });
 
   it("/readyz is 503 not_ready when the database is closed", async () => {
-    const a = app();
-    a.store.close();
+    const a = await app();
+    await a.store.close();
     const res = await a.http.get("/readyz").expect(503);
     expect(res.body.status).toBe("not_ready");
     expect(res.body.database).toMatch(/not open/i);
@@ -57,14 +57,14 @@ describe("health", () => {
   });
 
   it("/readyz is 503 when the applied migrations differ from the committed ones", async () => {
-    const a = app();
+    const a = await app();
     a.store.sqlite.prepare("DELETE FROM __drizzle_migrations").run();
     const res = await a.http.get("/readyz").expect(503);
     expect(res.body).toEqual({ status: "not_ready", database: expect.stringMatching(/0 migrations applied, this build has [1-9]\d*/) });
   });
 
   it("/readyz reports a reachable slapd target as ready", async () => {
-    const p = prov(ldap);
+    const p = await prov(ldap);
     const res = await p.http.get("/readyz").expect(200);
     expect(res.body).toEqual({ status: "ready", database: "ok", targets: { slapd: { reachable: true, url: ldap.slapd.url, lastError: null } } });
   });
@@ -72,7 +72,7 @@ describe("health", () => {
   it("a stopped target makes /readyz degraded (still 200) while SCIM intake goes on and the outbox grows", async () => {
     let slapd: SlapdHandle | undefined = await startSlapd();
     cleanups.push(() => slapd?.stop());
-    const p = prov({ slapd });
+    const p = await prov({ slapd });
     await p.http.post("/scim/v2/Users").set(p.auth).send(user("before")).expect(201);
     await p.settle();
     expect((await p.http.get("/readyz").expect(200)).body.status).toBe("ready");
@@ -109,7 +109,7 @@ describe("health", () => {
 
 describe("metrics", () => {
   it("counts SCIM requests by method, route pattern and status, with latency histograms", async () => {
-    const a = app();
+    const a = await app();
     const ids: string[] = [];
     for (const name of ["ann", "bob", "cat"]) {
       ids.push((await a.http.post("/scim/v2/Users").set(a.auth).send(user(name)).expect(201)).body.id as string);
@@ -150,7 +150,7 @@ describe("metrics", () => {
   });
 
   it("counts deliveries by target and outcome after a real slapd took them", async () => {
-    const p = prov(ldap);
+    const p = await prov(ldap);
     for (const name of ["dora", "eli", "fay"]) await p.http.post("/scim/v2/Users").set(p.auth).send(user(name)).expect(201);
     await p.settle();
     const m = (await p.http.get("/metrics").expect(200)).text;
@@ -163,15 +163,15 @@ describe("metrics", () => {
   });
 
   it("apps keep separate registries", async () => {
-    const a = app();
-    const b = app();
+    const a = await app();
+    const b = await app();
     await a.http.get("/scim/v2/Users").set(a.auth).expect(200);
     const mb = (await b.http.get("/metrics").expect(200)).text;
     expect(mb).not.toContain("scimbridge_scim_requests_total{");
   });
 
   it("requires the metrics token when one is configured", async () => {
-    const a = app({ observability: { metricsToken: TOKEN } });
+    const a = await app({ observability: { metricsToken: TOKEN } });
     const none = await a.http.get("/metrics").expect(401);
     expect(none.headers["www-authenticate"]).toMatch(/^Bearer/);
     await a.http.get("/metrics").set("Authorization", `Bearer ${TOKEN}x`).expect(401);
@@ -183,7 +183,7 @@ describe("metrics", () => {
   });
 
   it("serves no /metrics when metrics are off", async () => {
-    const a = app({ observability: { metrics: false } });
+    const a = await app({ observability: { metrics: false } });
     await a.http.get("/metrics").expect(404);
     await a.http.get("/readyz").expect(200);
   });

@@ -13,7 +13,7 @@ const dir = mkdtempSync(join(tmpdir(), "scimbridge-preview-"));
 const configFile = join(dir, "c.yaml");
 let id = "";
 
-beforeAll(() => {
+beforeAll(async () => {
   // Port 1 on loopback: nothing listens there, and preview must not try.
   writeFileSync(
     configFile,
@@ -32,7 +32,7 @@ beforeAll(() => {
   const store = openStore(config.storage.file);
   try {
     const app = createApp({ config, store, logger: createLogger("silent") });
-    const created = app.service.create(
+    const created = await app.service.create(
       "User",
       {
         schemas: ["urn:ietf:params:scim:schemas:core:2.0:User"],
@@ -45,7 +45,7 @@ beforeAll(() => {
     );
     id = String(created.resource.id);
   } finally {
-    store.close();
+    await store.close();
   }
 });
 afterAll(() => rmSync(dir, { recursive: true, force: true }));

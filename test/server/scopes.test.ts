@@ -29,7 +29,7 @@ async function accessToken(clientId: string): Promise<string> {
 
 describe("OAuth clients get what their scopes say", () => {
   it("a client configured with scopes [scim.read] reads, and cannot create or delete a user (403, SCIM error)", async () => {
-    t = testApp({ auth: { oauth: { signingKey: KEY, clients } } });
+    t = await testApp({ auth: { oauth: { signingKey: KEY, clients } } });
     const existing = await t.http.post("/scim/v2/Users").set(t.auth).send(user("existing"));
     const bearer = { Authorization: `Bearer ${await accessToken("reader")}` };
     expect((await t.http.get("/scim/v2/Users").set(bearer)).status).toBe(200);
@@ -49,7 +49,7 @@ describe("OAuth clients get what their scopes say", () => {
   });
 
   it("write scopes per resource type: scim.users.write writes users, not groups; Bulk needs every type it touches", async () => {
-    t = testApp({ auth: { oauth: { signingKey: KEY, clients } } });
+    t = await testApp({ auth: { oauth: { signingKey: KEY, clients } } });
     const bearer = { Authorization: `Bearer ${await accessToken("users-only")}` };
     expect((await t.http.post("/scim/v2/Users").set(bearer).send(user("alice"))).status).toBe(201);
     expect((await t.http.get("/scim/v2/Groups").set(bearer)).status).toBe(200);
@@ -65,24 +65,24 @@ describe("OAuth clients get what their scopes say", () => {
   });
 
   it("a client whose scopes were narrowed in config keeps only what it still has (tokens issued before)", async () => {
-    t = testApp({ auth: { oauth: { signingKey: KEY, clients } } });
+    t = await testApp({ auth: { oauth: { signingKey: KEY, clients } } });
     const token = await accessToken("writer");
-    t.close();
-    t = testApp({ auth: { oauth: { signingKey: KEY, clients: clients.map((c) => (c.clientId === "writer" ? { ...c, scopes: ["scim.read"] } : c)) } } });
+    await t.close();
+    t = await testApp({ auth: { oauth: { signingKey: KEY, clients: clients.map((c) => (c.clientId === "writer" ? { ...c, scopes: ["scim.read"] } : c)) } } });
     const bearer = { Authorization: `Bearer ${token}` };
     expect((await t.http.get("/scim/v2/Users").set(bearer)).status).toBe(200);
     expect((await t.http.post("/scim/v2/Users").set(bearer).send(user("x"))).status).toBe(403);
   });
 
   it("Basic credentials may be limited to scim.read", async () => {
-    t = testApp({ auth: { basic: [{ username: "auditor", password: "correct horse battery", scopes: ["scim.read"] }] } });
+    t = await testApp({ auth: { basic: [{ username: "auditor", password: "correct horse battery", scopes: ["scim.read"] }] } });
     const h = { Authorization: basic("auditor", "correct horse battery") };
     expect((await t.http.get("/scim/v2/Users").set(h)).status).toBe(200);
     expect((await t.http.post("/scim/v2/Users").set(h).send(user("x"))).status).toBe(403);
   });
 
   it("stored tokens and default clients keep full access", async () => {
-    t = testApp({ auth: { oauth: { signingKey: KEY, clients: [{ clientId: "pingfed", clientSecret: "pingfed-secret-012345" }] } } });
+    t = await testApp({ auth: { oauth: { signingKey: KEY, clients: [{ clientId: "pingfed", clientSecret: "pingfed-secret-012345" }] } } });
     expect((await t.http.post("/scim/v2/Users").set(t.auth).send(user("a"))).status).toBe(201);
     const res = await t.http.post("/oauth/token").type("form").set("Authorization", basic("pingfed", "pingfed-secret-012345")).send("grant_type=client_credentials");
     expect((await t.http.post("/scim/v2/Users").set("Authorization", `Bearer ${res.body.access_token}`).send(user("b"))).status).toBe(201);
@@ -98,7 +98,7 @@ describe("external JWTs: required scope or role, calling-application allow-list,
   const post = async (token: string) => (await t.http.post("/scim/v2/Users").set("Authorization", `Bearer ${token}`).send(user(`u${Math.random()}`))).status;
 
   it("a token with no scope or role claim at all is refused (403)", async () => {
-    t = testApp(jwtDoc());
+    t = await testApp(jwtDoc());
     const res = await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${await idp.sign()}`);
     expect(res.status).toBe(403);
     expect(res.body).toMatchObject({ status: "403", schemas: ["urn:ietf:params:scim:api:messages:2.0:Error"] });
@@ -109,25 +109,25 @@ describe("external JWTs: required scope or role, calling-application allow-list,
     ["Okta scp array", { scp: ["scim.write"] }],
     ["RFC 8693 scope string", { scope: "openid scim.write" }],
   ])("%s grants what it names", async (_n, claims) => {
-    t = testApp(jwtDoc());
+    t = await testApp(jwtDoc());
     expect(await post(await idp.sign(claims))).toBe(201);
   });
 
   it("a read role reads and cannot write", async () => {
-    t = testApp(jwtDoc());
+    t = await testApp(jwtDoc());
     const token = await idp.sign({ roles: ["scim.read"] });
     expect(await get(token)).toBe(200);
     expect(await post(token)).toBe(403);
   });
 
   it("scopeClaims is configurable: only the claims listed count", async () => {
-    t = testApp(jwtDoc({ scopeClaims: ["roles"] }));
+    t = await testApp(jwtDoc({ scopeClaims: ["roles"] }));
     expect(await post(await idp.sign({ scp: "scim.write" }))).toBe(403);
     expect(await post(await idp.sign({ roles: ["scim.write"] }))).toBe(201);
   });
 
   it("clientIds: only the listed calling applications (azp, appid, client_id) get in", async () => {
-    t = testApp(jwtDoc({ clientIds: ["entra-provisioning"] }));
+    t = await testApp(jwtDoc({ clientIds: ["entra-provisioning"] }));
     expect(await get(await idp.sign({ azp: "some-other-app", roles: ["scim.write"] }))).toBe(401);
     expect(await get(await idp.sign({ azp: undefined, roles: ["scim.write"] }))).toBe(401);
     expect(await get(await idp.sign({ azp: "entra-provisioning", roles: ["scim.write"] }))).toBe(200);
@@ -136,7 +136,7 @@ describe("external JWTs: required scope or role, calling-application allow-list,
   });
 
   it("an iat a day in the future or an exp 100 years out is refused; within the skew allowance is fine", async () => {
-    t = testApp(jwtDoc());
+    t = await testApp(jwtDoc());
     const now = Math.floor(Date.now() / 1000);
     const roles = { roles: ["scim.write"] };
     expect(await get(await idp.sign(roles, { iat: now + 86_400, exp: now + 90_000 }))).toBe(401);
@@ -147,7 +147,7 @@ describe("external JWTs: required scope or role, calling-application allow-list,
   });
 
   it("maxLifetimeSeconds and clockSkewSeconds are configurable", async () => {
-    t = testApp({ auth: { ...jwtDoc({ maxLifetimeSeconds: 600 }).auth, clockSkewSeconds: 0 } });
+    t = await testApp({ auth: { ...jwtDoc({ maxLifetimeSeconds: 600 }).auth, clockSkewSeconds: 0 } });
     const now = Math.floor(Date.now() / 1000);
     const roles = { roles: ["scim.write"] };
     expect(await get(await idp.sign(roles, { iat: now, exp: now + 3600 }))).toBe(401);

@@ -330,13 +330,13 @@ describe("graceful shutdown (SIGTERM)", () => {
   }, 120_000);
 
   it("worker: a stop() between a wake() and its pump starts no delivery (it would outlive stop's wait and the store)", async () => {
-    const p = provisioned(s, { userRules: [RULE], provisioning: { pollMs: 60_000 } });
+    const p = await provisioned(s, { userRules: [RULE], provisioning: { pollMs: 60_000 } });
     try {
       const worker = p.assembled.provisioning.worker;
       await worker.stop();
       const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user("race0")); // committed; the stopped worker is not woken
       expect(res.status).toBe(201);
-      worker.start(); // wakes: a pump is scheduled for the next turn of the event loop
+      await worker.start(); // wakes: a pump is scheduled for the next turn of the event loop
       await worker.stop(); // nothing in flight yet: returns before that pump runs
       await sleep(300);
       const row = p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ?").get(res.body.id as string);

@@ -33,7 +33,7 @@ const row = (id: string, rule: string) => {
 };
 
 beforeAll(async () => {
-  const p = provisioned(ldap, { userRules: RULES, dbFile, provisioning: { maxAttempts: 2 } });
+  const p = await provisioned(ldap, { userRules: RULES, dbFile, provisioning: { maxAttempts: 2 } });
   try {
     for (const [name, extra] of [
       ["alice", {}],
@@ -113,7 +113,7 @@ describe("scimbridge status / failures / retry / resync", () => {
   });
 
   it("a server started on the file picks up what the CLI queued", async () => {
-    const p = provisioned(ldap, { userRules: RULES, dbFile, provisioning: { maxAttempts: 2 } });
+    const p = await provisioned(ldap, { userRules: RULES, dbFile, provisioning: { maxAttempts: 2 } });
     try {
       await p.settle();
       expect(row(ids.alice, "people").state).toBe("in_sync");

@@ -14,6 +14,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { parseConfig } from "../../server/config/load.js";
 import { startServer, type Running } from "../../server/serve.js";
 import { eventually } from "../harness/slapd.js";
+import { collect } from "../helpers/collect.js";
 import { issue, makeCa, type Pki } from "../helpers/tls.js";
 
 const TOKEN = "tls-test-token-0123456789";
@@ -156,7 +157,7 @@ describe("server.tls client certificates (mTLS)", () => {
     });
     expect(post).toBe(201);
     // The audit row is written once the response has finished on the server's side.
-    const audited = () => [...r.app.audit.export({ kind: "scim" })].some((row) => row.client === "pingfed-cert" && row.operation === "POST" && row.outcome === "201");
+    const audited = async () => (await collect(r.app.audit.export({ kind: "scim" }))).some((row) => row.client === "pingfed-cert" && row.operation === "POST" && row.outcome === "201");
     expect(await eventually(audited)).toBe(true);
   });
 

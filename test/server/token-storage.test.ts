@@ -27,8 +27,8 @@ const rows = () => t.store.sqlite.prepare("SELECT name, hash, hint FROM tokens")
 
 describe("stored tokens", () => {
   it("a user-chosen SCIM_TOKEN is stored as a keyed hash with at most 4 characters in clear", async () => {
-    t = testApp();
-    ensureToken(t.tokens, { SCIM_TOKEN: SHORT });
+    t = await testApp();
+    await ensureToken(t.tokens, { SCIM_TOKEN: SHORT });
     const row = rows().find((r) => r.name === "env")!;
     expect(row.hint).toBe(SHORT.slice(0, 4));
     expect(row.hint.length).toBeLessThanOrEqual(4);
@@ -39,16 +39,16 @@ describe("stored tokens", () => {
     expect((await t.http.get("/scim/v2/Users").set("Authorization", `Bearer ${SHORT}`)).status).toBe(200);
   });
 
-  it("generated tokens keep 256 random bits; their hint is the scb_ prefix and 4 characters", () => {
-    t = testApp();
+  it("generated tokens keep 256 random bits; their hint is the scb_ prefix and 4 characters", async () => {
+    t = await testApp();
     expect(t.token).toMatch(/^scb_[A-Za-z0-9_-]{43}$/);
     const row = rows().find((r) => r.name === "test-client")!;
     expect(row.hint).toBe(t.token.slice(0, 8));
   });
 
-  it("token list shows at most 4 characters of a token", () => {
-    t = testApp();
-    t.tokens.put("env", SHORT);
+  it("token list shows at most 4 characters of a token", async () => {
+    t = await testApp();
+    await t.tokens.put("env", SHORT);
     const config = join(t.dir, "c.yaml");
     writeFileSync(config, `storage: { file: ${t.dbFile} }\nlogging: { level: warn }\n`);
     const list = runCli(["token", "list", "--config", config]);
@@ -58,11 +58,13 @@ describe("stored tokens", () => {
   });
 
   it("rows from before keyed hashing (bare SHA-256, 8-character hint) are upgraded in place and keep working", async () => {
-    t = testApp();
+    t = await testApp();
     const legacy = "legacy-token-chosen-by-hand";
     t.store.sqlite.prepare("INSERT INTO tokens (name, hash, hint, created) VALUES (?, ?, ?, ?)").run("old", sha256hex(legacy), legacy.slice(0, 8), "2025-01-01T00:00:00.000Z");
     // A restart: a new app on the same database.
     const restarted = createApp({ config: t.config, store: t.store, logger: createLogger("silent") });
+    // The upgrade begins when the app is built, without any token; every token method waits for it.
+    await restarted.tokens.list();
     const row = rows().find((r) => r.name === "old")!;
     expect(row.hash).toMatch(/^hmac\$/);
     expect(row.hash).not.toContain(sha256hex(legacy));
@@ -71,11 +73,11 @@ describe("stored tokens", () => {
     expect((await supertest(restarted.app).get("/scim/v2/Users").set("Authorization", "Bearer legacy-token-chosen-by-hanD")).status).toBe(401);
   });
 
-  it("the hash is keyed by the server's secret key: under another key a token fails and is reported", () => {
-    t = testApp();
-    const other = new TokenService(t.store.db, randomBytes(32));
-    expect(other.verify(t.token)).toBeUndefined();
-    expect(other.storedUnderOtherKey()).toEqual(["test-client"]);
-    expect(new TokenService(t.store.db, secretKeyOf(t.config)).verify(t.token)).toBe("test-client");
+  it("the hash is keyed by the server's secret key: under another key a token fails and is reported", async () => {
+    t = await testApp();
+    const other = new TokenService(t.store, randomBytes(32));
+    expect(await other.verify(t.token)).toBeUndefined();
+    expect(await other.storedUnderOtherKey()).toEqual(["test-client"]);
+    expect(await new TokenService(t.store, secretKeyOf(t.config)).verify(t.token)).toBe("test-client");
   });
 });

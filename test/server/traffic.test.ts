@@ -11,8 +11,8 @@ const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
 let a: TestApp | undefined;
 afterEach(() => a?.close());
 
-const make = (doc: Record<string, unknown> = {}) =>
-  (a = testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] }, auth: { basic: [{ username: "ping", password: "basic-secret-123" }] }, ...doc }));
+const make = async (doc: Record<string, unknown> = {}) =>
+  (a = await testApp({ admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] }, auth: { basic: [{ username: "ping", password: "basic-secret-123" }] }, ...doc }));
 
 type Rec = { requestId: string; client?: string; method: string; path: string; status: number; durationMs: number; requestBody: unknown; responseBody: unknown };
 const traffic = async (t: TestApp, query = "") => {
@@ -23,7 +23,7 @@ const traffic = async (t: TestApp, query = "") => {
 
 describe("traffic inspector", () => {
   it("records a POST with the password redacted, and the response", async () => {
-    const t = make();
+    const t = await make();
     const res = await t.http.post("/scim/v2/Users").set(t.auth).set("X-Request-Id", "req-post-1").send(user("alice", { password: "Sup3r-Secret!" }));
     expect(res.status).toBe(201);
     const { records } = await traffic(t);
@@ -41,7 +41,7 @@ describe("traffic inspector", () => {
   });
 
   it("redacts PATCH password operations, by path and inside a value object", async () => {
-    const t = make();
+    const t = await make();
     const { body } = await t.http.post("/scim/v2/Users").set(t.auth).send(user("bob"));
     const id = (body as { id: string }).id;
     const res = await t.http
@@ -66,7 +66,7 @@ describe("traffic inspector", () => {
   });
 
   it("never stores Authorization headers (Bearer or Basic), nor OAuth tokens", async () => {
-    const t = make();
+    const t = await make();
     const basic = `Basic ${Buffer.from("ping:basic-secret-123").toString("base64")}`;
     expect((await t.http.get("/scim/v2/Users").set({ Authorization: basic })).status).toBe(200);
     expect((await t.http.get("/scim/v2/Users").set(t.auth)).status).toBe(200);
@@ -80,7 +80,7 @@ describe("traffic inspector", () => {
   });
 
   it("keeps only the last `inspector.size` requests, newest first, filterable", async () => {
-    const t = make({ inspector: { size: 3 } });
+    const t = await make({ inspector: { size: 3 } });
     for (let i = 0; i < 5; i++) await t.http.get(`/scim/v2/Users?count=${i}`).set(t.auth);
     await t.http.get("/scim/v2/Users/missing").set(t.auth);
     const { records } = await traffic(t);
@@ -92,21 +92,21 @@ describe("traffic inspector", () => {
   });
 
   it("records nothing when disabled", async () => {
-    const t = make({ inspector: { enabled: false } });
+    const t = await make({ inspector: { enabled: false } });
     expect(t.traffic).toBeUndefined();
     await t.http.post("/scim/v2/Users").set(t.auth).send(user("carol", { password: "Sup3r-Secret!" }));
     expect(await traffic(t)).toEqual({ enabled: false, records: [] });
   });
 
   it("is on by default and records SCIM traffic only", async () => {
-    const t = make();
+    const t = await make();
     await t.http.get("/admin/api/status").set(admin);
     await t.http.get("/healthz");
     expect((await traffic(t)).records).toEqual([]);
   });
 
   it("requires admin credentials; a SCIM token is not one", async () => {
-    const t = make();
+    const t = await make();
     for (const headers of [{}, t.auth, { Authorization: "Bearer not-the-admin-token" }]) {
       for (const path of ["/admin/api/traffic", "/admin/api/traffic/x", "/admin/api/audit"]) {
         const res = await t.http.get(path).set(headers);

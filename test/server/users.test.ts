@@ -2,8 +2,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { ENTERPRISE, testApp, user, USER_SCHEMA, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
-beforeEach(() => {
-  t = testApp();
+beforeEach(async () => {
+  t = await testApp();
 });
 afterEach(() => t.close());
 

@@ -16,7 +16,7 @@ const ldap = useSlapd();
 let p: Provisioned;
 
 beforeAll(async () => {
-  p = provisioned(ldap, {
+  p = await provisioned(ldap, {
     userRules: [{ name: "people", target: "slapd", dn: "uid={userName},ou=people,dc=example,dc=com" }],
     provisioning: { maxBacklog: 3, backlogWaitMs: 1500 },
   });
@@ -54,7 +54,7 @@ describe("SCIM writes wait while the delivery backlog is over provisioning.maxBa
   it("a held write goes through once the worker has caught up", async () => {
     const held = post("bp-6");
     await new Promise((r) => setTimeout(r, 50));
-    p.assembled.provisioning.worker.start();
+    await p.assembled.provisioning.worker.start();
     expect((await held).status).toBe(201);
     await p.settle();
     expect(await ldap.search("uid=bp-6,ou=people,dc=example,dc=com")).toBeDefined();
@@ -74,7 +74,7 @@ describe("a directory that does not answer", () => {
     });
     await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
     const url = `ldap://127.0.0.1:${(silent.address() as AddressInfo).port}`;
-    q = provisioned(undefined, {
+    q = await provisioned(undefined, {
       targets: [{ name: "silent", directory: "openldap", urls: [url], bindDn: "cn=admin,dc=example,dc=com", bindPassword: "x", concurrency: 1, timeoutMs: 400, connectTimeoutMs: 400 }],
       userRules: [{ name: "people", target: "silent", dn: "uid={userName},ou=people,dc=example,dc=com" }],
       provisioning: { maxBacklog: 2, backlogWaitMs: 8000 },

@@ -21,20 +21,22 @@ const committedElsewhere = (userName: string) => other.prepare("SELECT 1 FROM us
 /** The userName of the write under test, looked for from the other connection. */
 let lastUserName = "";
 
-beforeAll(() => {
+beforeAll(async () => {
   const writes: WriteListener = {
-    passwordSet: (_id, password) => events.push(`password ${password.length} (committed: ${committedElsewhere(lastUserName)})`),
+    passwordSet: async (_id, password) => {
+      events.push(`password ${password.length} (committed: ${committedElsewhere(lastUserName)})`);
+    },
     committed: () => {
       events.push(`commit (committed: ${committedElsewhere(lastUserName)})`);
       setImmediate(() => nextTurn?.());
     },
   };
-  t = testApp({}, { writes });
+  t = await testApp({}, { writes });
   other = new Database(t.dbFile, { readonly: true });
 });
-afterAll(() => {
+afterAll(async () => {
   other.close();
-  t.close();
+  await t.close();
 });
 beforeEach(() => {
   events = [];
@@ -65,12 +67,11 @@ describe("the write listener", () => {
   it("the body and ETag are what this request committed, even when another write lands in the turn its commit woke", async () => {
     const u = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("order3"))).body;
     const g = (await t.http.post("/scim/v2/Groups").set(t.auth).send(group("ordered", [u.id]))).body;
-    let interleaved = false;
+    let interleaved: Promise<unknown> | undefined;
     nextTurn = () => {
       if (interleaved) return;
-      interleaved = true;
-      // Another client's write, committed right after this request's commit.
-      t.service.patch(
+      // Another client's write, started right after this request's commit.
+      interleaved = t.service.patch(
         "Group",
         g.id,
         { schemas: [PATCH_OP], Operations: [{ op: "replace", path: "displayName", value: "renamed" }, { op: "add", path: "members", value: [{ value: u.id }] }] },
@@ -85,7 +86,8 @@ describe("the write listener", () => {
     expect(res.body.members ?? []).toEqual([]);
     expect(res.headers.etag).toBe('"2"');
     await new Promise((r) => setImmediate(r));
-    expect(interleaved).toBe(true);
+    expect(interleaved).toBeDefined();
+    await interleaved;
     const now = await t.http.get(`/scim/v2/Groups/${g.id}`).set(t.auth);
     expect(now.body.displayName).toBe("renamed");
     expect(now.headers.etag).toBe('"3"');
