@@ -174,6 +174,15 @@ export class ResourceQueries {
     return row ? toStored(row) : undefined;
   }
 
+  /**
+   * The resource, read to be written in the same transaction: no other transaction may change it
+   * until this one ends. SQLite's transaction already holds the database's write lock (BEGIN
+   * IMMEDIATE, db/sqlite-engine.ts), so this is `get`; PostgreSQL locks the row.
+   */
+  async lockForWrite(kind: ResourceKind, id: string): Promise<StoredResource | undefined> {
+    return this.get(kind, id);
+  }
+
   async exists(kind: ResourceKind, id: string): Promise<boolean> {
     return this.q[kind].exists.get({ id }) !== undefined;
   }

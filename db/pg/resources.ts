@@ -114,6 +114,18 @@ export class PgResourceQueries implements ResourceStore {
     return row ? toStored(row) : undefined;
   }
 
+  /**
+   * The resource with its row locked until the transaction ends (SELECT … FOR UPDATE,
+   * https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE): a write to the same
+   * resource from another replica waits, then reads what this one committed. Lock waits are
+   * bounded by the session's lock_timeout (db/pg/open.ts), past which the request answers 503.
+   */
+  async lockForWrite(kind: ResourceKind, id: string): Promise<StoredResource | undefined> {
+    const t = tableOf(kind);
+    const [row] = await this.db.select(columnsOf(t)).from(t).where(eq(t.id, id)).for("update");
+    return row ? toStored(row) : undefined;
+  }
+
   async exists(kind: ResourceKind, id: string): Promise<boolean> {
     const t = tableOf(kind);
     return (await this.db.select({ one: sql`1` }).from(t).where(eq(t.id, id))).length > 0;

@@ -192,7 +192,7 @@ export class ResourceService {
 
   async remove(kind: ResourceKind, id: string, ctx: RequestContext, ifMatch?: string): Promise<void> {
     await this.transaction(async () => {
-      const current = await this.q.get(kind, id);
+      const current = await this.q.lockForWrite(kind, id);
       if (!current) throw notFound(`${kind} ${id} not found`);
       this.checkIfMatch(current, ifMatch);
       // A deleted group's members leave it: the delta lets rules that select users by group
@@ -212,7 +212,9 @@ export class ResourceService {
     compute: (current: StoredResource) => { attributes: Record<string, unknown>; password?: string | undefined; memberOps: MemberOp[] },
   ): Promise<WriteResult> {
     const outcome = await this.transaction(async () => {
-      const current = await this.q.get(kind, id);
+      // Locked: a write to the same resource through another replica waits for this one, so
+      // neither loses the other's change and If-Match compares with what is really current.
+      const current = await this.q.lockForWrite(kind, id);
       if (!current) throw notFound(`${kind} ${id} not found`);
       this.checkIfMatch(current, ifMatch);
       const next = compute(current);
