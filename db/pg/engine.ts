@@ -20,22 +20,30 @@ import type pg from "pg";
 import { pgMigrationsFolder } from "../migrate-pg.js";
 import * as schema from "../schema-pg.js";
 import { StorageHealth } from "../storage-faults.js";
-import type { Store, StoreQueries } from "../store.js";
+import type { Store, StoreQueries, SyncStore } from "../store.js";
 import { PgAuditStore } from "./audit.js";
+import { PgMemberRepairs } from "./member-repairs.js";
+import { PgMemberSyncQueries } from "./member-sync.js";
 import { PgMetricsQueries } from "./metrics.js";
+import { PgRepairRequests } from "./repair-requests.js";
 import { PgResourceScan } from "./resource-scan.js";
 import { PgResourceQueries } from "./resources.js";
+import { PgSyncStatusStore } from "./sync-status.js";
+import { PgSyncQueries } from "./sync.js";
 import { PgTokenStore } from "./tokens.js";
+import { PgTombstones } from "./tombstones.js";
 
 /**
- * A query object of the delivery side whose PostgreSQL version is not written yet: any call
- * fails with a message naming it, rather than a TypeError or a silent no-op.
+ * PgSyncQueries streams rowsHoldingDns as an AsyncGenerator, while SyncStore still declares
+ * SQLite's synchronous Generator, which no network client can produce. Until that method's
+ * interface (and its callers' for…of) become async, it refuses here with the reason instead of
+ * failing as "not iterable"; every other method is PgSyncQueries' own.
  */
-function notYetOnPostgres<T>(name: string): T {
-  return new Proxy({} as object, {
-    // Not thenable: an object awaited by mistake must not look like a promise.
-    get: (_, method) => (method === "then" || typeof method === "symbol" ? undefined : () => Promise.reject(new Error(`${name}.${String(method)} is not implemented on PostgreSQL yet`))),
-  }) as T;
+function asSyncStore(q: PgSyncQueries): SyncStore {
+  const refuse = () => {
+    throw new Error("sync.rowsHoldingDns is not available on PostgreSQL until SyncStore declares it an AsyncGenerator");
+  };
+  return new Proxy(q, { get: (target, p) => (p === "rowsHoldingDns" ? refuse : Reflect.get(target, p, target)) }) as unknown as SyncStore;
 }
 
 /** Every query object on one connection (the pool, or a transaction's client). */
@@ -44,12 +52,12 @@ function queriesOn(client: pg.Pool | pg.PoolClient, store: Pick<Store, "transact
   return {
     resources: new PgResourceQueries(db, client),
     scan: new PgResourceScan(db),
-    sync: notYetOnPostgres("sync"),
-    memberSync: notYetOnPostgres("memberSync"),
-    memberRepairs: notYetOnPostgres("memberRepairs"),
-    repairs: notYetOnPostgres("repairs"),
-    syncStatus: notYetOnPostgres("syncStatus"),
-    tombstones: notYetOnPostgres("tombstones"),
+    sync: asSyncStore(new PgSyncQueries(db)),
+    memberSync: new PgMemberSyncQueries(db),
+    memberRepairs: new PgMemberRepairs(db),
+    repairs: new PgRepairRequests(db, store),
+    syncStatus: new PgSyncStatusStore(db),
+    tombstones: new PgTombstones(db),
     tokens: new PgTokenStore(db, store),
     audit: new PgAuditStore(db, store),
     metrics: new PgMetricsQueries(db),
