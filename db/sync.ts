@@ -280,7 +280,7 @@ export class SyncQueries {
    * Rows holding a DN, streamed a page at a time, but those of `skipKind` (rows that record no
    * provenance): a rule's own (`{ rule }`), or every other rule's on a target (`{ target, exceptRule }`).
    */
-  *rowsHoldingDns(skipKind: string, of: { rule: string } | { target: string; exceptRule: string }): Generator<SyncStateRow & { dn: string }> {
+  async *rowsHoldingDns(skipKind: string, of: { rule: string } | { target: string; exceptRule: string }): AsyncGenerator<SyncStateRow & { dn: string }> {
     const which = "rule" in of ? eq(syncState.rule, of.rule) : and(eq(syncState.target, of.target), ne(syncState.rule, of.exceptRule));
     let after: SyncStateRow | undefined;
     for (;;) {

@@ -92,7 +92,7 @@ export async function classifyUnexpected(store: Pick<Store, "sync" | "tombstones
   const byKey = new Map(entries.map((e) => [dnKey(e.dn), e] as const));
   const owned = new Map<string, OwnedEntry>();
   // Entry rows (a delete queued for an unmanaged entry) record no provenance: they are skipped.
-  for (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
+  for await (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { rule: rule.name })) {
     const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && sameEntry(r.directoryId, e.directoryId)) owned.set(key, { dn: e.dn, resourceType: r.resourceType, resourceId: r.resourceId, provenance: "correlation", directoryId: e.directoryId });
@@ -107,7 +107,7 @@ export async function classifyUnexpected(store: Pick<Store, "sync" | "tombstones
   }
 
   const others = new Map<string, string>();
-  for (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { target: rule.target, exceptRule: rule.name })) {
+  for await (const r of store.sync.rowsHoldingDns(ENTRY_KIND, { target: rule.target, exceptRule: rule.name })) {
     const key = r.dnKey ?? dnKey(r.dn);
     const e = byKey.get(key);
     if (e && !owned.has(key) && !others.has(key) && sameEntry(r.directoryId, e.directoryId)) others.set(key, r.rule);
