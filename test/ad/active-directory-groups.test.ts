@@ -239,7 +239,8 @@ describe("groups delivered to Active Directory (Samba AD DC)", () => {
       await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a));
       await worker.start();
       const dn = groupDn("Waiting");
-      expect(await until(() => syncRow(id, "ad-groups")?.state === "in_sync")).toBe(true);
+      // Polled while the worker runs: the committed state (the store's read-only connection).
+      expect(await until(async () => (await p.store.sync.get("Group", id, "ad-groups"))?.state === "in_sync")).toBe(true);
       expect(await ad.search(dn, ["objectClass"])).toBeDefined();
       expect(await members(dn)).toEqual([]);
       expect(await writesTo(dn)).toEqual([expect.not.stringMatching(/member/)]); // the add did not name the member

@@ -163,8 +163,10 @@ describe("groups delivered to slapd", () => {
     await p.assembled.provisioning.worker.fanOut();
     await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a));
     await p.assembled.provisioning.worker.start();
-    const groupState = () => (p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as { state: string }).state;
-    expect(await eventually(() => groupState() === "in_sync")).toBe(true);
+    // Polled while the worker runs: the committed state (the store's read-only connection), never
+    // an outcome between two statements of the transaction recording it.
+    const groupState = async () => (await p.store.sync.get("Group", id, "groups"))?.state;
+    expect(await eventually(async () => (await groupState()) === "in_sync")).toBe(true);
     expect(await members("waiting")).toEqual([PLACEHOLDER]);
     // Nothing was written for the member (its pair is settled until the user's delivery marks it again).
     const pair = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(id, a) as { dn: string | null } | undefined;
