@@ -26,6 +26,7 @@ import { Memberships } from "./memberships.js";
 import type { Outcome } from "./outcome.js";
 import { OutcomeRecorder, resultOf } from "./recorder.js";
 import { RuleSet } from "./rule-set.js";
+import { SingletonRunner } from "./singleton-runner.js";
 import { Scheduler } from "./scheduler.js";
 import { sealSecret } from "./secrets.js";
 import { deliverUser } from "./user-delivery.js";
@@ -102,6 +103,8 @@ export class DeliveryWorker {
   /** Targets whose most recent delivery failed transiently (backlog() leaves their rows out). */
   private readonly failingTargets = new Set<string>();
 
+  private readonly delivering: SingletonRunner;
+
   constructor(private readonly o: WorkerOptions) {
     this.now = o.now ?? (() => new Date());
     const rules = new RuleSet({ users: o.rules, groups: o.groupRules, removedUsers: o.removedRules, removedGroups: o.removedGroupRules });
@@ -144,6 +147,22 @@ export class DeliveryWorker {
       pollMs: o.pollMs ?? 1000,
       now: this.now,
     });
+    this.delivering = new SingletonRunner(
+      o.store,
+      "delivery",
+      {
+        begin: async () => {
+          await this.fanOuts.noteRules();
+          this.scheduler.start();
+        },
+        end: async () => {
+          await this.scheduler.stop();
+          await this.commit.flush();
+        },
+      },
+      o.pollMs ?? 1000,
+      (e) => o.logger.error({ err: e }, "delivery claim failed; retrying"),
+    );
   }
 
   /**
@@ -155,19 +174,24 @@ export class DeliveryWorker {
   }
 
   /**
-   * Remembers the configured rules and queues removed rules' entries (committed before anything is
-   * delivered), then starts taking work.
+   * Takes work once this process holds the "delivery" claim (./singleton-runner.ts: at once with
+   * SQLite; on PostgreSQL one replica at a time delivers): remembers the configured rules and
+   * queues removed rules' entries (committed before anything is delivered), then starts the
+   * scheduler. Resolves after the first try for the claim.
    */
   async start(): Promise<void> {
-    if (this.scheduler.isRunning) return;
-    await this.fanOuts.noteRules();
-    this.scheduler.start();
+    await this.delivering.start();
   }
 
   /** Stops taking work and waits for the deliveries in flight and their outcomes (graceful shutdown). */
   async stop(): Promise<void> {
-    await this.scheduler.stop();
+    await this.delivering.stop();
     await this.commit.flush();
+  }
+
+  /** Whether this process delivers now (it holds the "delivery" claim). */
+  get delivers(): boolean {
+    return this.delivering.holding;
   }
 
   /**
@@ -203,9 +227,8 @@ export class DeliveryWorker {
   }
 
   private async countBacklog(cap: number): Promise<number> {
-    const sync = this.o.store.sync;
-    const { cursor, newest } = await sync.outboxPosition();
-    return Math.min(cap, newest - cursor + (await sync.pendingUpTo(cap, [...this.failingTargets])));
+    const { cursor, newest } = await this.o.store.sync.outboxPosition();
+    return Math.min(cap, newest - cursor + (await this.o.store.sync.pendingUpTo(cap, [...this.failingTargets])));
   }
 
   /** Nothing in flight, due or unfanned (tests and shutdown). */
