@@ -20,7 +20,7 @@ import { ResourceScan } from "./resource-scan.js";
 import { ResourceQueries } from "./resources.js";
 import { appliedMigrations, committedMigrations } from "./schema-version.js";
 import { probeWritable, storageHealthOf, type StorageHealth } from "./storage-faults.js";
-import type { Store, StoreQueries } from "./store.js";
+import type { Singleton, Store, StoreQueries } from "./store.js";
 import { SyncStatusStore } from "./sync-status.js";
 import { SyncQueries } from "./sync.js";
 import { Tombstones } from "./tombstones.js";
@@ -152,6 +152,13 @@ export class SqliteEngine implements SqliteStore {
     } finally {
       ambient.depth--;
     }
+  }
+
+  /** One serving process per database file (server/serve-lock.ts): whatever it asks for is its own. */
+  async singleton(): Promise<Singleton> {
+    let released!: () => void;
+    const lost = new Promise<void>((resolve) => (released = resolve));
+    return { lost, release: async () => released() };
   }
 
   isOpen(): boolean {

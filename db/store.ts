@@ -64,6 +64,13 @@ export interface StoreQueries {
   readonly metrics: MetricsView;
 }
 
+/** A claim on work one process at a time may do. */
+export interface Singleton {
+  /** Resolves once the claim is gone (released, or lost with the connection that held it). */
+  readonly lost: Promise<void>;
+  release(): Promise<void>;
+}
+
 export interface Store extends StoreQueries {
   /**
    * Runs `fn` in a write transaction, committed when it resolves and rolled back when it throws;
@@ -76,6 +83,12 @@ export interface Store extends StoreQueries {
   readonly health: StorageHealth;
   /** Whether the database takes a write now (recorded in `health`); /readyz asks while a fault lasts. */
   probeWritable(): Promise<boolean>;
+  /**
+   * Claims work only one process may do at a time (`name`: "delivery", "reconcile", …); undefined
+   * when another process holds it. SQLite has one serving process (the serve lock), so it always
+   * grants; PostgreSQL takes an advisory lock that ends with the holder's connection.
+   */
+  singleton(name: string): Promise<Singleton | undefined>;
   /** Whether the store is still open (it is closed at shutdown). */
   isOpen(): boolean;
   /** How many migrations the database has applied, and how many this build ships. */

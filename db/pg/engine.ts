@@ -20,7 +20,7 @@ import type pg from "pg";
 import { pgMigrationsFolder } from "../migrate-pg.js";
 import * as schema from "../schema-pg.js";
 import { StorageHealth } from "../storage-faults.js";
-import type { Store, StoreQueries, SyncStore } from "../store.js";
+import type { Singleton, Store, StoreQueries, SyncStore } from "../store.js";
 import { PgAuditStore } from "./audit.js";
 import { PgMemberRepairs } from "./member-repairs.js";
 import { PgMemberSyncQueries } from "./member-sync.js";
@@ -28,6 +28,7 @@ import { PgMetricsQueries } from "./metrics.js";
 import { PgRepairRequests } from "./repair-requests.js";
 import { PgResourceScan } from "./resource-scan.js";
 import { PgResourceQueries } from "./resources.js";
+import { trySingleton } from "./singleton.js";
 import { PgSyncStatusStore } from "./sync-status.js";
 import { PgSyncQueries } from "./sync.js";
 import { PgTokenStore } from "./tokens.js";
@@ -168,7 +169,12 @@ export class PostgresEngine implements Store {
     }
   }
 
-  isOpen(): boolean {
+  /** A session advisory lock on a connection of its own, with the pool's settings (db/pg/singleton.ts). */
+  singleton(name: string): Promise<Singleton | undefined> {
+    return trySingleton(this.pool.options, name);
+  }
+
+    isOpen(): boolean {
     return this.closing === undefined;
   }
 
