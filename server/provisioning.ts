@@ -149,6 +149,11 @@ export function connectTargets(targets: TargetConfig[]): Map<string, Target> {
  * Rules seen before but absent from this config. Each is compiled from its last-seen config so
  * its entries can be deprovisioned per its onRuleRemoved action; one whose target is gone too
  * cannot be reached and is only reported.
+ *
+ * On PostgreSQL nothing is deprovisioned here: replicas share the database, and during a rolling
+ * deploy a replica still on the older config does not know a rule the newer config added, so it
+ * would take that rule for a removed one and delete or disable its entries. The removal is
+ * reported instead (docs/deployment-replicas.md).
  */
 async function removedRulesOf(
   config: Config,
@@ -160,6 +165,10 @@ async function removedRulesOf(
   const out = { users: [] as CompiledRule[], groups: [] as DeliverableGroupRule[] };
   for (const known of await store.sync.knownRules()) {
     if (configured.has(known.name)) continue;
+    if (store.engine === "postgres") {
+      logger.warn({ rule: known.name }, "rule not in this config: on PostgreSQL its entries are not deprovisioned automatically (another replica may run a config that has it)");
+      continue;
+    }
     const target = config.targets.find((t) => t.name === known.target);
     if (!target) {
       logger.warn({ rule: known.name, target: known.target }, "removed rule's target is gone too; its entries are left as they are");
