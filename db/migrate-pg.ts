@@ -48,6 +48,11 @@ export async function migratePostgres(pool: Pool): Promise<void> {
   const client = await pool.connect();
   let broken: Error | undefined;
   try {
+    // Without the pool's per-session limits (db/pg/open.ts sets lock_timeout and
+    // statement_timeout for the SCIM path): waiting for another replica's migration is a lock
+    // wait, and an index built over millions of rows is a long statement; neither is a fault.
+    // RESET afterwards returns the pooled session to its connection-time values.
+    await client.query("SET lock_timeout = 0; SET statement_timeout = 0");
     await client.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     try {
       await migrate(drizzle({ client }), { migrationsFolder: pgMigrationsFolder() });
@@ -55,6 +60,7 @@ export async function migratePostgres(pool: Pool): Promise<void> {
     } finally {
       await client.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     }
+    await client.query("RESET lock_timeout; RESET statement_timeout");
   } catch (e) {
     broken = e as Error;
     throw e;

@@ -53,17 +53,21 @@ describe("migratePostgres", () => {
     expect((await db.query('SELECT count(*)::int AS n FROM drizzle."__drizzle_migrations"')).rows[0]).toEqual({ n: journal.entries.length });
   });
 
-  it("waits for a replica that holds the migrations lock", async () => {
+  it("waits for a replica that holds the migrations lock, longer than the pool's lock_timeout, which it then restores", async () => {
     const url = await pg.server.createDatabase();
     const holder = await replicaPool(url).connect();
     await holder.query("SELECT pg_advisory_lock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     let done = false;
-    const migrating = migratePostgres(replicaPool(url)).then(() => (done = true));
+    // The store's pools bound lock waits per session (db/pg/open.ts); the migrations wait must not be.
+    const bounded = new Pool({ connectionString: url, max: 1, lock_timeout: 200 });
+    pools.push(bounded);
+    const migrating = migratePostgres(bounded).then(() => (done = true));
     await new Promise((r) => setTimeout(r, 500));
     expect(done).toBe(false);
     await holder.query("SELECT pg_advisory_unlock($1::bigint)", [MIGRATIONS_LOCK_KEY]);
     holder.release();
     await migrating;
     expect(done).toBe(true);
+    expect((await bounded.query<{ lock_timeout: string }>("SHOW lock_timeout")).rows[0]!.lock_timeout).toBe("200ms");
   });
 });

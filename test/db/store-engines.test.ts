@@ -23,7 +23,7 @@ import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
 import { openStore } from "../../db/open.js";
 import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
 import type { KeyedResource, StoredResource } from "../../db/resources.js";
-import type { Store } from "../../db/store.js";
+import type { Store, StoreQueries } from "../../db/store.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
 import { SchemaRegistry, type ResourceKind } from "../../schemas/registry.js";
 import { usePostgres } from "../harness/postgres.js";
@@ -53,11 +53,22 @@ const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 /** The SQLSTATE of a PostgreSQL error, also when drizzle wrapped it (its `cause`). */
 const sqlState = (e: unknown): unknown => (e as { cause?: { code?: unknown } }).cause?.code ?? (e as { code?: unknown }).code;
 
-/** A promise and the function that resolves it: a test holds a transaction open until it says so. */
-function gate(): { wait: Promise<void>; open: () => void } {
-  let open!: () => void;
-  const wait = new Promise<void>((r) => (open = r));
-  return { wait, open };
+/**
+ * A transaction of `s` held open: `before` runs, then `ready` resolves and the transaction waits
+ * for `release()`, then `after` runs and it commits (`done`).
+ */
+function holdOpen<T>(s: Store, before: (tx: StoreQueries) => Promise<T>, after?: (tx: StoreQueries, got: T) => Promise<unknown>) {
+  let ready!: () => void;
+  let release!: () => void;
+  const started = new Promise<void>((r) => (ready = r));
+  const released = new Promise<void>((r) => (release = r));
+  const done = s.transaction(async (tx) => {
+    const got = await before(tx);
+    ready();
+    await released;
+    await after?.(tx, got);
+  });
+  return { ready: started, release, done };
 }
 
 describe.each(ENGINES)("the $name engine", (engine) => {
@@ -337,18 +348,12 @@ describe.each(ENGINES)("the $name engine", (engine) => {
     });
 
     it("reads outside a transaction do not see its uncommitted writes, and see them once committed", async () => {
-      const held = gate();
-      const written = gate();
-      const tx = store.transaction(async ({ resources }) => {
-        await resources.insert("User", user("tx-iso", { userName: "tx.iso" }));
-        written.open();
-        await held.wait;
-      });
-      await written.wait;
+      const tx = holdOpen(store, ({ resources }) => resources.insert("User", user("tx-iso", { userName: "tx.iso" })));
+      await tx.ready;
       expect(await store.resources.exists("User", "tx-iso")).toBe(false);
       expect(await store.resources.count("User", where("User", 'userName eq "tx.iso"'))).toBe(0);
-      held.open();
-      await tx;
+      tx.release();
+      await tx.done;
       expect(await store.resources.exists("User", "tx-iso")).toBe(true);
     });
 
@@ -364,19 +369,24 @@ describe.each(ENGINES)("the $name engine", (engine) => {
       expect(await store.resources.count("User", where("User", 'userName sw "tx.c"'))).toBe(4);
     });
 
+    it("a resource locked for write makes another writer wait, which then reads what the first committed", async () => {
+      await insert("User", user("tx-lock", { userName: "tx.lock" }));
+      const first = holdOpen(store, ({ resources }) => resources.lockForWrite("User", "tx-lock"), ({ resources }, current) => resources.update("User", { ...current!, version: 5 }));
+      await first.ready;
+      const second = store.transaction(async ({ resources }) => (await resources.lockForWrite("User", "tx-lock"))?.version);
+      await sleep(100);
+      first.release();
+      await first.done;
+      expect(await second).toBe(5);
+    });
+
     it("close() lets an open transaction commit, then refuses new ones", async () => {
       const other = await engine.open();
-      const held = gate();
-      const started = gate();
-      const tx = other.transaction(async ({ resources }) => {
-        started.open();
-        await held.wait;
-        await resources.insert("Group", group("close-g", "Closing"));
-      });
-      await started.wait;
+      const tx = holdOpen(other, async () => undefined, ({ resources }) => resources.insert("Group", group("close-g", "Closing")));
+      await tx.ready;
       const closed = other.close();
-      held.open();
-      await tx;
+      tx.release();
+      await tx.done;
       await closed;
       expect(other.isOpen()).toBe(false);
       await expect(other.transaction(() => undefined)).rejects.toThrow();
@@ -408,17 +418,13 @@ describe("the postgres engine only", () => {
 
   it("a lock wait ends after lock_timeout with 55P03 instead of hanging", async () => {
     await store.transaction(({ resources }) => resources.insert("Group", group("lock-g", "Locked")));
-    const holder = new Client({ connectionString: url });
-    await holder.connect();
-    await (async (c: Client) => {
-      await c.query("BEGIN");
-      await c.query("SELECT 1 FROM groups WHERE id = 'lock-g' FOR UPDATE");
-      const started = Date.now();
-      const e = await store.transaction(({ resources }) => resources.touch("Group", "lock-g", T0)).catch((x: unknown) => x);
-      expect(Date.now() - started).toBeLessThan(5_000);
-      expect(sqlState(e)).toBe("55P03");
-      await c.query("ROLLBACK");
-    })(holder).finally(() => holder.end());
+    const holder = holdOpen(store, ({ resources }) => resources.lockForWrite("Group", "lock-g"));
+    await holder.ready;
+    const started = Date.now();
+    const e = await store.transaction(({ resources }) => resources.touch("Group", "lock-g", T0)).catch((x: unknown) => x);
+    expect([sqlState(e), Date.now() - started < 5_000]).toEqual(["55P03", true]);
+    holder.release();
+    await holder.done;
     // The connection that failed went back to the pool in a usable state.
     expect(await store.transaction(({ resources }) => resources.touch("Group", "lock-g", T0))).toBe(2);
   });
