@@ -169,11 +169,21 @@ function printReports(reports: ReconcileReport[], run: { dryRun: boolean; delete
  */
 export function startPeriodicReconcile(o: { config: Config; store: Store; app?: { registry: SchemaRegistry } | undefined; targets: Targets; logger: Logger; minutes: number; wake?: () => void }): () => Promise<void> {
   let running: Promise<void> | undefined;
+  /** One replica reconciles per round (Store.singleton); the others skip it. */
+  const claimed = async <T>(run: () => Promise<T>): Promise<T | undefined> => {
+    const claim = await o.store.singleton("reconcile");
+    if (!claim) return undefined;
+    try {
+      return await run();
+    } finally {
+      await claim.release();
+    }
+  };
   const tick = () => {
     if (running) return;
     // Never deletes unmanaged entries: that takes an operator's explicit `--delete-unmanaged`.
-    running = reconcileWith({ config: o.config, store: o.store, app: o.app, targets: o.targets, dryRun: false, deleteUnmanaged: false })
-      .then((reports) => {
+    running = claimed(() => reconcileWith({ config: o.config, store: o.store, app: o.app, targets: o.targets, dryRun: false, deleteUnmanaged: false }))
+      .then((reports = []) => {
         for (const r of reports) {
           o.logger.info({ rule: r.rule, missing: r.missing.length, extra: r.extra.length, unmanaged: r.unmanaged.length, differing: r.differing.length, repaired: r.repaired, error: r.error }, summarize(r));
         }

@@ -144,7 +144,10 @@ async function startLocked(given: Config, opts: ServeOptions, lock: ServeLock): 
   // Audit retention: prune at start-up and hourly (unref'd: it never keeps the process alive).
   const prune = async () => {
     try {
-      const n = await app.audit.prune(config.audit.retentionDays);
+      // One replica prunes (Store.singleton); another holding the claim just now does it this hour.
+      const claim = await store.singleton("audit-prune");
+      if (!claim) return;
+      const n = await app.audit.prune(config.audit.retentionDays).finally(() => claim.release());
       if (n) logger.info({ rows: n, retentionDays: config.audit.retentionDays }, "audit log pruned");
     } catch (e) {
       logger.error({ err: e }, "audit log prune failed");

@@ -169,12 +169,16 @@ export function adminRouter(o: {
     if (target !== undefined && (typeof target !== "string" || !o.deps.targets.some((t) => t.name === target))) throw new AdminError(400, "target must name a configured target");
     if (!o.deps.reconcile) throw new AdminError(501, "reconcile needs the delivery worker's connections (run under scimbridge serve)");
     if (reconciling) throw new AdminError(409, "a reconcile is already running");
+    // Across replicas too: the periodic reconcile and the admin's share one claim.
+    const claim = await store.singleton("reconcile");
+    if (!claim) throw new AdminError(409, "a reconcile is already running on another replica");
     reconciling = true;
     try {
       const reports = await o.deps.reconcile({ target });
       res.json({ dryRun: true, rules: reports.map(capReport) });
     } finally {
       reconciling = false;
+      await claim.release();
     }
   });
 
