@@ -20,7 +20,7 @@ import type pg from "pg";
 import { pgMigrationsFolder } from "../migrate-pg.js";
 import * as schema from "../schema-pg.js";
 import { StorageHealth } from "../storage-faults.js";
-import type { Singleton, Store, StoreQueries, SyncStore } from "../store.js";
+import type { Singleton, Store, StoreQueries } from "../store.js";
 import { PgAuditStore } from "./audit.js";
 import { PgMemberRepairs } from "./member-repairs.js";
 import { PgMemberSyncQueries } from "./member-sync.js";
@@ -34,26 +34,13 @@ import { PgSyncQueries } from "./sync.js";
 import { PgTokenStore } from "./tokens.js";
 import { PgTombstones } from "./tombstones.js";
 
-/**
- * PgSyncQueries streams rowsHoldingDns as an AsyncGenerator, while SyncStore still declares
- * SQLite's synchronous Generator, which no network client can produce. Until that method's
- * interface (and its callers' for…of) become async, it refuses here with the reason instead of
- * failing as "not iterable"; every other method is PgSyncQueries' own.
- */
-function asSyncStore(q: PgSyncQueries): SyncStore {
-  const refuse = () => {
-    throw new Error("sync.rowsHoldingDns is not available on PostgreSQL until SyncStore declares it an AsyncGenerator");
-  };
-  return new Proxy(q, { get: (target, p) => (p === "rowsHoldingDns" ? refuse : Reflect.get(target, p, target)) }) as unknown as SyncStore;
-}
-
 /** Every query object on one connection (the pool, or a transaction's client). */
 function queriesOn(client: pg.Pool | pg.PoolClient, store: Pick<Store, "transaction">): StoreQueries {
   const db = drizzle({ client, schema });
   return {
     resources: new PgResourceQueries(db, client),
     scan: new PgResourceScan(db),
-    sync: asSyncStore(new PgSyncQueries(db)),
+    sync: new PgSyncQueries(db),
     memberSync: new PgMemberSyncQueries(db),
     memberRepairs: new PgMemberRepairs(db),
     repairs: new PgRepairRequests(db, store),
@@ -174,7 +161,7 @@ export class PostgresEngine implements Store {
     return trySingleton(this.pool.options, name);
   }
 
-    isOpen(): boolean {
+  isOpen(): boolean {
     return this.closing === undefined;
   }
 
