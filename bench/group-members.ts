@@ -136,7 +136,7 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
       }
     });
     running.provisioning.worker.wake();
-    await waitFor("group deliveries", async () => (await inSync("groups")) >= sizes.length && running!.provisioning.worker.idle(), 900_000);
+    await waitFor("group deliveries", async () => (await inSync("groups")) >= sizes.length && (await running!.provisioning.worker.idle()), 900_000);
     row(`groups created in slapd with all members`, `${fmt((Date.now() - t) / 1000, 1)} s`);
 
     // A minimal keep-alive HTTP/1.1 client (bench/lib.ts): the figure is the server's, not the

@@ -5,6 +5,7 @@
  * and only then is the row's slot free again (so a row is never delivered twice at once, nor
  * picked again before its outcome is durable).
  */
+import { AsyncResource } from "node:async_hooks";
 import { rowKey, type SyncStateRow } from "../../db/sync.js";
 
 export interface SchedulerOptions {
@@ -51,6 +52,13 @@ export class Scheduler {
   /** The queues may miss rows that are due sooner (a retry whose time came): read them again. */
   private stale = true;
 
+  /**
+   * The async context the scheduler was made in: pumps are scheduled from it, never from a
+   * caller's, so a wake() from inside a transaction (db/store.ts: its context is ambient) cannot
+   * run the pump's reads and writes as part of that transaction.
+   */
+  private readonly home = new AsyncResource("Scheduler");
+
   constructor(private readonly o: SchedulerOptions) {}
 
   start(): void {
@@ -84,8 +92,8 @@ export class Scheduler {
       return;
     }
     this.pumping = true;
-    const later = this.o.storageFailing() ? (f: () => void) => setTimeout(f, STORAGE_FAULT_PUMP_MS) : setImmediate;
-    later(() => {
+    const later = (f: () => void): void => void (this.o.storageFailing() ? setTimeout(f, STORAGE_FAULT_PUMP_MS) : setImmediate(f));
+    this.home.runInAsyncScope(later, undefined, () => {
       this.pumpRun = this.pump()
         .catch((e: unknown) => this.o.pumpFailed(e))
         .finally(() => {
