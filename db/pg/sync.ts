@@ -48,14 +48,8 @@ const displayNameIn = (column: SQLWrapper) => sql`(${column}::jsonb)->>'displayN
  */
 export const changed = (result: { rowCount: number | null }): number => result.rowCount ?? 0;
 
-/**
- * The delivery's sync_state rows, the outbox cursor and pending secrets on PostgreSQL.
- *
- * `rowsHoldingDns` is an async generator here: SyncStore declares the SQLite twin's synchronous
- * Generator, which no network client can produce, so this class implements the rest of SyncStore
- * and the one method differs until the interface's becomes an AsyncGenerator.
- */
-export class PgSyncQueries implements Omit<SyncStore, "rowsHoldingDns"> {
+/** The delivery's sync_state rows, the outbox cursor and pending secrets on PostgreSQL. */
+export class PgSyncQueries implements SyncStore {
   constructor(private readonly db: PgDb) {}
 
   async cursor(): Promise<number> {

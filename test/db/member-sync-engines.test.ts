@@ -7,7 +7,8 @@
 import { beforeEach, describe, expect, it } from "vitest";
 import type { SyncStatusView } from "../../db/store.js";
 import type { Tombstone } from "../../db/tombstones.js";
-import { all, at, eachEngine, keys, later, row, seed, sorted, type Engine } from "../helpers/delivery-engines.js";
+import { at, eachEngine, keys, later, row, seed, sorted, type Engine } from "../helpers/delivery-engines.js";
+import { collect } from "../helpers/collect.js";
 
 eachEngine("membership sync, repairs, status and tombstones", (engine) => {
   let e: Engine;
@@ -219,7 +220,7 @@ describe("membership sync", () => {
         await tombstones.record(stone(7, { rule: "admins" }));
         await tombstones.record(stone(8, { target: "ldap2" }));
       });
-      const read = await all(e.read.tombstones.of("people", "ldap"));
+      const read = await collect(e.read.tombstones.of("people", "ldap"));
       expect(read).toHaveLength(1004);
       expect(read.slice(4, 9).map((t) => [t.dnKey, t.directoryId])).toEqual([["uid=0004", "d"], ["uid=0005", "c"], ["uid=0005", "d"], ["uid=0006", "d"], ["uid=0007", "d"]]);
       expect(read[8]).toEqual(stone(7, { dn: "UID=7", resourceId: "v7", at: later }));
@@ -229,7 +230,7 @@ describe("membership sync", () => {
       expect(await e.read.tombstones.owner("ldap", "uid=0005", "x", "admins")).toBeUndefined();
       expect(await e.write(({ tombstones }) => tombstones.forget("ldap", "uid=0007", "d"))).toBe(2);
       expect(await e.read.tombstones.owner("ldap", "uid=0007", "d", "admins")).toBeUndefined();
-      expect(await all(e.read.tombstones.of("people", "ldap2"))).toEqual([stone(8, { target: "ldap2" })]);
+      expect(await collect(e.read.tombstones.of("people", "ldap2"))).toEqual([stone(8, { target: "ldap2" })]);
     });
   });
 });

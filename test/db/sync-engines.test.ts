@@ -6,7 +6,8 @@
  * counts, pending secrets and known rules.
  */
 import { beforeEach, describe, expect, it } from "vitest";
-import { all, at, eachEngine, keys, later, row, seed, sorted, type Engine } from "../helpers/delivery-engines.js";
+import { at, eachEngine, keys, later, row, seed, sorted, type Engine } from "../helpers/delivery-engines.js";
+import { collect } from "../helpers/collect.js";
 
 eachEngine("the outbox and sync state", (engine) => {
   let e: Engine;
@@ -133,9 +134,9 @@ describe("the outbox", () => {
       await row(e, "User", "nodn", "people");
       await row(e, "Group", "g1", "groups", { dn: "cn=g1" });
       await row(e, "Group", "g2", "groups", { dn: "cn=g2" }, "ldap2");
-      const ofRule = await all(e.read.sync.rowsHoldingDns("Entry", { rule: "people" }));
+      const ofRule = await collect(e.read.sync.rowsHoldingDns("Entry", { rule: "people" }));
       expect(ofRule.map((r) => r.resourceId)).toEqual(Array.from({ length: 1205 }, (_, i) => `u${String(i).padStart(4, "0")}`));
-      const others = await all(e.read.sync.rowsHoldingDns("Entry", { target: "ldap", exceptRule: "people" }));
+      const others = await collect(e.read.sync.rowsHoldingDns("Entry", { target: "ldap", exceptRule: "people" }));
       expect(others.map((r) => [r.resourceId, r.dn])).toEqual([["g1", "cn=g1"]]);
       // Without a dn_key: every row holding a DN but the one given its key, up to the limit.
       await e.write(({ sync }) => sync.update("Group", "g1", "groups", { dnKey: "cn=g1" }));

@@ -27,12 +27,8 @@ import type { MemberRepairStore, MemberSyncStore, RepairStore, SyncStatusView, S
 import type { SyncStateRow } from "../../db/sync.js";
 import { usePostgres } from "../harness/postgres.js";
 
-export type Holding = SyncStateRow & { dn: string };
-/** SyncStore, but rowsHoldingDns streamed either way (SQLite's is a Generator, PostgreSQL's an AsyncGenerator). */
-export type SyncUnderTest = Omit<SyncStore, "rowsHoldingDns"> & { rowsHoldingDns(...a: Parameters<SyncStore["rowsHoldingDns"]>): Iterable<Holding> | AsyncIterable<Holding> };
-
 export interface Queries {
-  sync: SyncUnderTest;
+  sync: SyncStore;
   memberSync: MemberSyncStore;
   memberRepairs: MemberRepairStore;
   repairs: RepairStore;
@@ -140,11 +136,6 @@ export async function row(e: Engine, kind: string, id: string, rule: string, set
 
 export const keys = (rows: Pick<SyncStateRow, "resourceType" | "resourceId" | "rule">[]) => rows.map((r) => `${r.resourceType}:${r.resourceId}:${r.rule}`);
 export const sorted = <T,>(xs: T[]) => [...xs].sort((a, b) => (JSON.stringify(a) < JSON.stringify(b) ? -1 : 1));
-export async function all<T>(it: Iterable<T> | AsyncIterable<T>): Promise<T[]> {
-  const out: T[] = [];
-  for await (const x of it) out.push(x);
-  return out;
-}
 
 /**
  * Registers `body` once per engine, inside a describe named after it; `engine()` is that test's
