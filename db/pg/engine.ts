@@ -65,6 +65,8 @@ export class PostgresEngine implements Store {
   readonly health = new StorageHealth();
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly pooled: StoreQueries;
+  /** Query objects per pooled client, built on its first transaction: the pool hands the same clients out again. */
+  private readonly perClient = new WeakMap<pg.PoolClient, StoreQueries>();
   private closing: Promise<void> | undefined;
   /** Transactions under way: close() lets them end first. */
   private readonly running = new Set<Promise<unknown>>();
@@ -105,7 +107,9 @@ export class PostgresEngine implements Store {
 
   private async top<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T> {
     const client = await this.pool.connect();
-    const ambient: Ambient = { open: true, depth: 0, client, queries: queriesOn(client, this) };
+    let queries = this.perClient.get(client);
+    if (!queries) this.perClient.set(client, (queries = queriesOn(client, this)));
+    const ambient: Ambient = { open: true, depth: 0, client, queries };
     // Set when the connection cannot be trusted any more: released with an error, the pool
     // destroys it instead of handing a broken or still-in-a-transaction session to the next caller.
     let broken: Error | undefined;
