@@ -47,6 +47,10 @@ export function pgMigrationsFolder(): string {
 export async function migratePostgres(pool: Pool): Promise<void> {
   const client = await pool.connect();
   let broken: Error | undefined;
+  // A checked-out client whose connection is lost emits "error", which must have a listener or
+  // it ends the process (https://node-postgres.com/apis/pool); the statement under way fails too.
+  const lost = (e: Error) => (broken = e);
+  client.on("error", lost);
   try {
     // Without the pool's per-session limits (db/pg/open.ts sets lock_timeout and
     // statement_timeout for the SCIM path): waiting for another replica's migration is a lock
@@ -67,6 +71,7 @@ export async function migratePostgres(pool: Pool): Promise<void> {
   } finally {
     // After a failure the connection is closed rather than pooled: if the unlock did not happen,
     // ending the session is what releases the lock for the other replicas.
+    client.off("error", lost);
     client.release(broken);
   }
 }

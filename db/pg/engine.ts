@@ -113,6 +113,12 @@ export class PostgresEngine implements Store {
     // Set when the connection cannot be trusted any more: released with an error, the pool
     // destroys it instead of handing a broken or still-in-a-transaction session to the next caller.
     let broken: Error | undefined;
+    // A checked-out client that loses its connection (the server restarted, the session was
+    // terminated) emits "error"; the pool listens only while the client is idle, and an "error"
+    // event nobody listens to ends the process (https://node-postgres.com/apis/pool, "error").
+    // The statement under way fails as well, so the transaction rejects with that.
+    const lost = (e: Error) => (broken = e);
+    client.on("error", lost);
     try {
       return await this.ambient.run(ambient, async () => {
         try {
@@ -136,6 +142,7 @@ export class PostgresEngine implements Store {
       });
     } finally {
       ambient.open = false;
+      client.off("error", lost);
       client.release(broken);
     }
   }
@@ -170,16 +177,18 @@ export class PostgresEngine implements Store {
   }
 
   /**
-   * Whether the database takes a write now, recorded in `health`: rewrites the delivery cursor's
-   * row with its own value and commits, as SQLite's probe rewrites user_version. A read-only
-   * server (a standby, default_transaction_read_only) refuses the UPDATE with 25006 even when
-   * the row does not exist yet; a full disk shows as 53100 when a page must be added.
+   * Whether the database takes a write now, recorded in `health`: rewrites the newest row of
+   * drizzle's migrations table with its own values and commits, as SQLite's probe rewrites
+   * user_version. That row exists in every migrated database and only the migrator writes the
+   * table (inserting, under its advisory lock), so the probe waits on no one's row lock. A
+   * read-only server (a standby, default_transaction_read_only) refuses the UPDATE with 25006; a
+   * full disk shows as 53100 when a page must be added.
    */
   async probeWritable(): Promise<boolean> {
     try {
       await this.transaction(async () => {
         const client = this.ambient.getStore()!.client;
-        await client.query("UPDATE worker_cursor SET seq = seq WHERE name = 'outbox'");
+        await client.query('UPDATE drizzle."__drizzle_migrations" SET hash = hash WHERE id = (SELECT max(id) FROM drizzle."__drizzle_migrations")');
       });
     } catch (e) {
       if (this.health.note(e, "probe")) return false;

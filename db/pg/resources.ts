@@ -163,6 +163,9 @@ export class PgResourceQueries implements ResourceStore {
     const c = own ?? (this.client as pg.PoolClient);
     const [begin, end] = own ? ["BEGIN", "ROLLBACK"] : ["SAVEPOINT sorts_every_row", "ROLLBACK TO SAVEPOINT sorts_every_row; RELEASE SAVEPOINT sorts_every_row"];
     let broken: Error | undefined;
+    // See PostgresEngine.top: a checked-out client's "error" event needs a listener.
+    const lost = (e: Error) => (broken = e);
+    own?.on("error", lost);
     try {
       await c.query(begin);
       try {
@@ -176,6 +179,7 @@ export class PgResourceQueries implements ResourceStore {
       broken = e as Error;
       throw e;
     } finally {
+      own?.off("error", lost);
       own?.release(broken);
     }
   }

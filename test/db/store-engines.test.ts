@@ -444,6 +444,18 @@ describe("the postgres engine only", () => {
     expect(store.health.fault()).toBeUndefined();
   });
 
+  it("a connection that died under a transaction is discarded, not handed to the next one", async () => {
+    const dbName = new URL(url).pathname.slice(1);
+    const tx = holdOpen(store, async () => undefined, ({ resources }) => resources.exists("User", "nobody"));
+    await tx.ready;
+    await admin((c) => c.query("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = $1 AND pid <> pg_backend_pid()", [dbName]));
+    await sleep(200);
+    tx.release();
+    await expect(tx.done).rejects.toThrow();
+    expect(await store.transaction(({ resources }) => resources.count("User"))).toBeGreaterThanOrEqual(0);
+    expect(store.pool.totalCount).toBeLessThanOrEqual(2);
+  });
+
   it("COMMIT of a transaction a caught statement error aborted rejects instead of passing for a commit", async () => {
     await expect(
       store.transaction(async ({ resources }) => {
