@@ -147,27 +147,19 @@ describe("membership sync", () => {
       expect(await e.read.repairs.hasSyncState("User", "gone")).toBe(true);
       expect(await e.read.repairs.queueResync("User", "gone", later, "admin")).toBe(2);
       expect(await e.write(({ repairs }) => repairs.record({ kind: "Group", id: "g1", op: "refresh", version: 2, at, client: "reconcile" }))).toBe(3);
-      const batch = await e.read.sync.changedSince(0, 10);
-      expect(batch.rows).toEqual([{ kind: "User", id: "u1", seq: 1 }, { kind: "User", id: "gone", seq: 2 }, { kind: "Group", id: "g1", seq: 3 }]);
-      expect(await e.read.sync.changedAt(2)).toBe(later);
+      expect(await e.rows("SELECT CAST(seq AS integer) AS seq, resource_type AS kind, resource_id AS id, op, version, at, client FROM changes ORDER BY seq")).toEqual([
+        { seq: 1, kind: "User", id: "u1", op: "resync", version: 4, at, client: "admin" },
+        { seq: 2, kind: "User", id: "gone", op: "resync", version: 0, at: later, client: "admin" },
+        { seq: 3, kind: "Group", id: "g1", op: "refresh", version: 2, at, client: "reconcile" },
+      ]);
     });
 
     it("a resync queued while a write to the resource is still open carries the version that write commits", async () => {
       await seed(e).user("u1", 1);
-      let inside!: () => void;
-      let release!: () => void;
-      const started = new Promise<void>((r) => (inside = r));
-      const held = new Promise<void>((r) => (release = r));
-      const writing = e.write(async (_q, exec) => {
-        await exec("UPDATE users SET version = 2 WHERE id = ?", ["u1"]);
-        inside();
-        await held;
-      });
-      await started;
+      const writing = await e.hold("UPDATE users SET version = 2 WHERE id = ?", ["u1"]);
       const resync = e.read.repairs.queueResync("User", "u1", at, "admin");
       await new Promise((r) => setTimeout(r, 200));
-      release();
-      await writing;
+      await writing.commit();
       expect(await resync).toBe(1);
       expect(await e.rows("SELECT op, version FROM changes")).toEqual([{ op: "resync", version: 2 }]);
     });

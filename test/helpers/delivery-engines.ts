@@ -1,28 +1,17 @@
 /**
  * The delivery side of the store on both engines, for the suites that run one behaviour over
  * each (test/db/sync-engines.test.ts, test/db/member-sync-engines.test.ts): SQLite's query objects
- * (openStore on a temp file, a fresh file per test, writes inside store.transaction) and
- * PostgreSQL's (db/pg/, built on drizzle over the harness's PostgreSQL, migrated with
- * migratePostgres and emptied before each test; writes inside a BEGIN/COMMIT on one pooled
- * client, as the engine's transactions are). Resources and outbox rows are seeded with plain SQL
- * both engines take: the resource queries are tested elsewhere.
+ * (openStore on a temp file, a fresh file per test) and PostgreSQL's (db/pg/, through
+ * openPostgresStore on the harness's PostgreSQL, its tables emptied before each test). Writes go
+ * through each store's transaction; reads through its getters outside one. Resources and outbox
+ * rows are seeded with plain SQL both engines take: the resource queries are tested elsewhere.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { drizzle } from "drizzle-orm/node-postgres";
-import { Pool } from "pg";
 import { afterAll, afterEach, beforeEach, describe } from "vitest";
-import { migratePostgres } from "../../db/migrate-pg.js";
 import { openStore, type SqliteStore } from "../../db/open.js";
-import { PgMemberRepairs } from "../../db/pg/member-repairs.js";
-import { PgMemberSyncQueries } from "../../db/pg/member-sync.js";
-import type { PgDb } from "../../db/pg/pg-db.js";
-import { PgRepairRequests } from "../../db/pg/repair-requests.js";
-import { PgSyncStatusStore } from "../../db/pg/sync-status.js";
-import { PgSyncQueries } from "../../db/pg/sync.js";
-import { PgTombstones } from "../../db/pg/tombstones.js";
-import * as pgSchema from "../../db/schema-pg.js";
+import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
 import type { MemberRepairStore, MemberSyncStore, RepairStore, SyncStatusView, SyncStore, TombstoneStore } from "../../db/store.js";
 import type { SyncStateRow } from "../../db/sync.js";
 import { usePostgres } from "../harness/postgres.js";
@@ -36,15 +25,15 @@ export interface Queries {
   tombstones: TombstoneStore;
 }
 
-export type Exec = (text: string, params?: unknown[]) => Promise<void>;
-
 export interface Engine {
   /** The query objects outside a transaction. */
   read: Queries;
-  /** Runs `fn` in a write transaction, given the transaction's query objects and plain SQL on its connection. */
-  write<T>(fn: (q: Queries, exec: Exec) => Promise<T>): Promise<T>;
+  /** Runs `fn` in a write transaction (Store.transaction), given the transaction's query objects. */
+  write<T>(fn: (q: Queries) => Promise<T>): Promise<T>;
   /** Plain SQL with `?` parameters, in a transaction of its own (seeding). */
-  exec: Exec;
+  exec(text: string, params?: unknown[]): Promise<void>;
+  /** Plain SQL run in a transaction that stays open, holding what it wrote, until `commit` is called. */
+  hold(text: string, params?: unknown[]): Promise<{ commit(): Promise<void> }>;
   /** The rows of a plain SQL query, outside any transaction. */
   rows(text: string, params?: unknown[]): Promise<Record<string, unknown>[]>;
   close(): Promise<void>;
@@ -52,16 +41,33 @@ export interface Engine {
 
 function sqliteEngine(dir: string, file: string): Engine {
   const store: SqliteStore = openStore(join(dir, file));
+  const run = (text: string, params: unknown[] = []) => store.transaction(async () => void store.sqlite.prepare(text).run(...params));
   return {
     read: store,
-    write: (fn) => store.transaction((tx) => fn(tx, async (text, params = []) => void store.sqlite.prepare(text).run(...params))),
-    exec: (text, params = []) => store.transaction(async () => void store.sqlite.prepare(text).run(...params)),
+    write: (fn) => store.transaction(fn),
+    exec: run,
+    async hold(text, params = []) {
+      let commit!: () => void;
+      const open = new Promise<void>((r) => (commit = r));
+      let began!: () => void;
+      const begun = new Promise<void>((r) => (began = r));
+      const done = store.transaction(async () => {
+        store.sqlite.prepare(text).run(...params);
+        began();
+        await open;
+      });
+      await begun;
+      return { commit: () => (commit(), done) };
+    },
     rows: async (text, params = []) => store.sqlite.prepare(text).all(...params) as Record<string, unknown>[],
     close: () => store.close(),
   };
 }
 
-const TABLES = "changes, sync_state, group_member_sync, group_members, user_emails, groups, users, pending_secrets, worker_cursor, known_rules, entry_tombstones";
+/** Empties every table of the store (drizzle keeps its migrations in a schema of its own), whatever tables the schema has now. */
+const EMPTY_TABLES = `DO $$ BEGIN
+  EXECUTE (SELECT 'TRUNCATE ' || string_agg(format('%I', tablename), ', ') || ' RESTART IDENTITY' FROM pg_tables WHERE schemaname = 'public');
+END $$`;
 
 /** `?` parameters as PostgreSQL's `$1, $2, …`. */
 function numbered(text: string): string {
@@ -69,36 +75,34 @@ function numbered(text: string): string {
   return text.replace(/\?/g, () => `$${++i}`);
 }
 
-/** The query objects on `p`'s database, emptied first. */
-async function postgresEngine(p: Pool): Promise<Engine> {
-  await p.query(`TRUNCATE ${TABLES} RESTART IDENTITY`);
-  const write = async <T,>(fn: (q: Queries, exec: Exec) => Promise<T>): Promise<T> => {
-    const client = await p.connect();
-    try {
-      await client.query("BEGIN");
-      const result = await fn(queriesOn(drizzle(client, { schema: pgSchema })), async (text, params = []) => void (await client.query(numbered(text), params)));
-      await client.query("COMMIT");
-      return result;
-    } catch (e) {
-      await client.query("ROLLBACK");
-      throw e;
-    } finally {
-      client.release();
-    }
-  };
-  const queriesOn = (db: PgDb): Queries => ({
-    sync: new PgSyncQueries(db),
-    memberSync: new PgMemberSyncQueries(db),
-    memberRepairs: new PgMemberRepairs(db),
-    repairs: new PgRepairRequests(db, { transaction: write }),
-    syncStatus: new PgSyncStatusStore(db),
-    tombstones: new PgTombstones(db),
-  });
+/** The engine's store (openPostgresStore), its tables emptied first. */
+async function postgresEngine(store: PostgresEngine): Promise<Engine> {
+  const pool = store.pool;
+  await pool.query(EMPTY_TABLES);
   return {
-    read: queriesOn(drizzle(p, { schema: pgSchema })),
-    write,
-    exec: async (text, params = []) => void (await p.query(numbered(text), params)),
-    rows: async (text, params = []) => (await p.query(numbered(text), params)).rows as Record<string, unknown>[],
+    read: store,
+    write: (fn) => store.transaction(fn),
+    exec: async (text, params = []) => void (await pool.query(numbered(text), params)),
+    async hold(text, params = []) {
+      const client = await pool.connect();
+      try {
+        await client.query("BEGIN");
+        await client.query(numbered(text), params);
+      } catch (e) {
+        client.release(e as Error);
+        throw e;
+      }
+      return {
+        commit: async () => {
+          try {
+            await client.query("COMMIT");
+          } finally {
+            client.release();
+          }
+        },
+      };
+    },
+    rows: async (text, params = []) => (await pool.query(numbered(text), params)).rows as Record<string, unknown>[],
     close: async () => undefined,
   };
 }
@@ -144,24 +148,15 @@ export const sorted = <T,>(xs: T[]) => [...xs].sort((a, b) => (JSON.stringify(a)
 export function eachEngine(title: string, body: (engine: () => Engine) => void): void {
   const pg = usePostgres();
   const dir = mkdtempSync(join(tmpdir(), "scimbridge-delivery-engines-"));
-  let pool: Pool | undefined;
+  let postgres: PostgresEngine | undefined;
   let files = 0;
   afterAll(async () => {
-    await pool?.end();
+    await postgres?.close();
     rmSync(dir, { recursive: true, force: true });
   });
   const engines = [
     ["SQLite", async () => sqliteEngine(dir, `scim-${++files}.db`)],
-    [
-      "PostgreSQL",
-      async () => {
-        if (!pool) {
-          pool = new Pool({ connectionString: pg.url, max: 4 });
-          await migratePostgres(pool);
-        }
-        return postgresEngine(pool);
-      },
-    ],
+    ["PostgreSQL", async () => postgresEngine((postgres ??= await openPostgresStore({ url: pg.url, pool: { max: 4 } })))],
   ] as const;
   describe.each(engines)(`${title} on %s`, (_name, open) => {
     let e: Engine | undefined;
