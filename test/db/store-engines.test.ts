@@ -12,7 +12,7 @@
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
-import { Client } from "pg";
+import { Client, DatabaseError } from "pg";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { AuditEntry } from "../../db/audit.js";
 import { isUniqueViolation } from "../../db/constraint-errors.js";
@@ -23,6 +23,7 @@ import { compileFilter, compileSortKey } from "../../db/filter-sql.js";
 import { openStore } from "../../db/open.js";
 import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
 import type { KeyedResource, StoredResource } from "../../db/resources.js";
+import { storageFaultCode } from "../../db/storage-faults.js";
 import type { Store, StoreQueries } from "../../db/store.js";
 import { parseFilter } from "../../schemas/filter/parse.js";
 import { SchemaRegistry, type ResourceKind } from "../../schemas/registry.js";
@@ -33,14 +34,8 @@ const registry = new SchemaRegistry([]);
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-engines-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-interface Engine {
-  name: "sqlite" | "postgres";
-  dialect: FilterDialect;
-  open(): Promise<Store>;
-}
-
 let files = 0;
-const ENGINES: Engine[] = [
+const ENGINES: { name: "sqlite" | "postgres"; dialect: FilterDialect; open(): Promise<Store> }[] = [
   { name: "sqlite", dialect: sqliteFilterDialect, open: async () => openStore(join(dir, `s${++files}.db`)) },
   { name: "postgres", dialect: pgFilterDialect, open: async () => openPostgresStore({ url: await pg.server.createDatabase(), pool: { max: 4 } }) },
 ];
@@ -90,8 +85,7 @@ describe.each(ENGINES)("the $name engine", (engine) => {
   it("reports its engine and a fully migrated database", async () => {
     expect(store.engine).toBe(engine.name);
     const m = await store.migrations();
-    expect(m.applied).toBeGreaterThan(0);
-    expect(m.applied).toBe(m.committed);
+    expect([m.applied > 0, m.applied]).toEqual([true, m.committed]);
     expect(store.isOpen()).toBe(true);
     // The delivery side's query objects are wired too (test/db/sync-engines.test.ts tests them).
     expect(await store.syncStatus.rowsOf("User", "nobody")).toEqual([]);
@@ -459,10 +453,16 @@ describe("the postgres engine only", () => {
     expect(await store.resources.exists("User", "ab-1")).toBe(false);
   });
 
-  it("refuses a database whose default collation does not order byte-wise, naming it and the fix", async () => {
+  it("refuses a database that is not UTF8 or whose default collation does not order byte-wise, naming it and the fix", async () => {
+    const at = (name: string) => Object.assign(new URL(url), { pathname: `/${name}` }).toString();
     await admin((c) => c.query(`CREATE DATABASE "t_icu_engine" TEMPLATE template0 LOCALE_PROVIDER icu ICU_LOCALE 'en-US' LOCALE 'C'`));
-    const icu = new URL(url);
-    icu.pathname = "/t_icu_engine";
-    await expect(openPostgresStore({ url: icu.toString() })).rejects.toThrow(/"t_icu_engine" uses an ICU collation.*CREATE DATABASE "t_icu_engine" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'/);
+    await expect(openPostgresStore({ url: at("t_icu_engine") })).rejects.toThrow(/"t_icu_engine" uses an ICU collation.*CREATE DATABASE "t_icu_engine" TEMPLATE template0 ENCODING 'UTF8' LOCALE 'C'/);
+    await admin((c) => c.query(`CREATE DATABASE "t_ascii_engine" TEMPLATE template0 ENCODING 'SQL_ASCII' LOCALE 'C'`));
+    await expect(openPostgresStore({ url: at("t_ascii_engine") })).rejects.toThrow(/"t_ascii_engine" has encoding SQL_ASCII; scimbridge needs UTF8/);
+  });
+
+  it("counts PostgreSQL's disk_full as a storage fault, also wrapped by drizzle", () => {
+    const full = Object.assign(new DatabaseError("could not extend file", 0, "error"), { code: "53100" });
+    expect([storageFaultCode(new Error("Failed query", { cause: full })), storageFaultCode(Object.assign(new DatabaseError("x", 0, "error"), { code: "23505" }))]).toEqual(["53100", undefined]);
   });
 });
