@@ -143,7 +143,7 @@ export async function benchGroupMembers(sizes = [10_000, 100_000]): Promise<void
     // cost of building requests on the server's own event loop.
     const http = await rawHttpClient(running.url, TOKEN);
     admin = await boundClient(slapd);
-    const lastSeq = async () => (await store.sync.outboxPosition()).newest;
+    const lastSeq = () => store.sync.newestSeq();
     const delivered = async (groupId: string) => {
       const r = await store.sync.get("Group", groupId, "groups");
       return r?.state === "in_sync" ? r.deliveredSeq : 0;

@@ -1,25 +1,20 @@
 /**
  * The reads behind the Prometheus gauges (server/observability/metrics.ts), run at scrape time.
- * Each is an index range scan: the changes primary key above the worker's cursor, and
+ * Each is an index range scan: the changes not fanned out yet (a partial index), and
  * sync_state's (state, wanted_seq) index, so only the backlog is visited, never every row.
  */
-import { count, eq, gt, inArray, min } from "drizzle-orm";
+import { count, eq, inArray, min } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
-import { changes, syncState, workerCursor } from "./schema.js";
+import { changes, syncState } from "./schema.js";
 
 const OPEN_STATES = ["pending", "retrying"];
 
 export class MetricsQueries {
   constructor(private readonly db: Db) {}
 
-  /** The outbox worker's cursor: changes above it are not yet fanned out to rules. */
-  private cursor(): number {
-    return this.db.select({ s: workerCursor.seq }).from(workerCursor).where(eq(workerCursor.name, "outbox")).get()?.s ?? 0;
-  }
-
   /** Changes not yet fanned out plus deliveries pending or retrying. */
   async outboxDepth(): Promise<number> {
-    const unfanned = this.db.select({ n: count() }).from(changes).where(gt(changes.seq, this.cursor())).get()?.n ?? 0;
+    const unfanned = this.db.select({ n: count() }).from(changes).where(eq(changes.fannedOut, false)).get()?.n ?? 0;
     const open = this.db.select({ n: count() }).from(syncState).where(inArray(syncState.state, OPEN_STATES)).get()?.n ?? 0;
     return unfanned + open;
   }
@@ -35,7 +30,7 @@ export class MetricsQueries {
    * bound of the true age, never an overestimate.
    */
   async oldestPendingAt(): Promise<string | undefined> {
-    const firstUnfanned = this.db.select({ s: min(changes.seq) }).from(changes).where(gt(changes.seq, this.cursor())).get()?.s ?? null;
+    const firstUnfanned = this.db.select({ s: min(changes.seq) }).from(changes).where(eq(changes.fannedOut, false)).get()?.s ?? null;
     const minWanted = (state: string) => this.db.select({ s: min(syncState.wantedSeq) }).from(syncState).where(eq(syncState.state, state)).get()?.s ?? null;
     const seqs = [firstUnfanned, minWanted("pending"), minWanted("retrying")].filter((s): s is number => s !== null);
     if (!seqs.length) return undefined;

@@ -7,7 +7,7 @@
  *
  * - SQLite's 64-bit `integer` becomes `bigint` (number mode: JavaScript numbers, as with SQLite)
  *   where a value counts without bound: every seq, the outbox positions that refer to one
- *   (wanted_seq, delivered_seq, worker_cursor.seq) and the dirty generation counter. Small
+ *   (wanted_seq, delivered_seq) and the dirty generation counter. Small
  *   counts (version, attempts, position, a result code, the evict flag) stay `integer`.
  * - A seq SQLite assigns itself (a rowid, or AUTOINCREMENT) is `generated always as identity`:
  *   the database assigns it and an insert cannot supply one by mistake (CREATE TABLE, "GENERATED
@@ -34,6 +34,7 @@
  *   listed in the order they were added (db/pg/resources.ts). It is the one column SQLite has
  *   no counterpart for (test/db/schema-parity.test.ts).
  */
+import { sql } from "drizzle-orm";
 import { bigint, boolean, index, integer, jsonb, pgTable, primaryKey, text, unique, uniqueIndex, type ExtraConfigColumn } from "drizzle-orm/pg-core";
 
 /** A seq the database assigns (SQLite: INTEGER PRIMARY KEY, a rowid). */
@@ -149,8 +150,9 @@ export const changes = pgTable(
     after: text("after"),
     membersAdded: text("members_added"),
     membersRemoved: text("members_removed"),
+    fannedOut: boolean("fanned_out").notNull().default(false),
   },
-  (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq)],
+  (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq), index("changes_unfanned").on(t.seq).where(sql`NOT ${t.fannedOut}`)],
 );
 
 export const syncState = pgTable(
@@ -222,11 +224,6 @@ export const pendingSecrets = pgTable("pending_secrets", {
   userId: text("user_id").primaryKey(),
   sealed: text("sealed").notNull(),
   at: text("at").notNull(),
-});
-
-export const workerCursor = pgTable("worker_cursor", {
-  name: text("name").primaryKey(),
-  seq: bigint("seq", { mode: "number" }).notNull(),
 });
 
 export const knownRules = pgTable("known_rules", {

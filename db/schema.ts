@@ -5,6 +5,7 @@
  * its own table so one member is one row (decision 4). `changes` is the outbox: every write
  * commits its change row in the same transaction (decision 2).
  */
+import { sql } from "drizzle-orm";
 import { index, integer, primaryKey, sqliteTable, text, uniqueIndex } from "drizzle-orm/sqlite-core";
 
 export const users = sqliteTable(
@@ -134,8 +135,14 @@ export const changes = sqliteTable(
     after: text("after"),
     membersAdded: text("members_added"),
     membersRemoved: text("members_removed"),
+    /**
+     * Whether the fan-out has turned this change into pending sync state. A flag per row, not a
+     * position: on PostgreSQL seq values are taken at insert and committed in any order, so a
+     * position could pass a row that commits late and never see it (replicas-design.md 4.3).
+     */
+    fannedOut: integer("fanned_out", { mode: "boolean" }).notNull().default(false),
   },
-  (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq)],
+  (t) => [index("changes_resource").on(t.resourceType, t.resourceId, t.seq), index("changes_unfanned").on(t.seq).where(sql`${t.fannedOut} = 0`)],
 );
 
 
@@ -248,11 +255,6 @@ export const pendingSecrets = sqliteTable("pending_secrets", {
 });
 
 /** How far the delivery worker has fanned the outbox out into sync_state. */
-export const workerCursor = sqliteTable("worker_cursor", {
-  name: text("name").primaryKey(),
-  seq: integer("seq").notNull(),
-});
-
 /** The rules as last configured, so a rule removed from the config can still be deprovisioned. */
 export const knownRules = sqliteTable("known_rules", {
   name: text("name").primaryKey(),

@@ -2,9 +2,9 @@
  * The delivery store: fanning the outbox out into per-(resource, rule) sync state, picking what is
  * due, and recording outcomes. Writes happen inside Store.transaction.
  */
-import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
-import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "./schema.js";
+import { changes, knownRules, pendingSecrets, syncState } from "./schema.js";
 
 export type SyncStateRow = typeof syncState.$inferSelect;
 
@@ -18,7 +18,7 @@ export interface GroupChange {
   displayBefore: string | null;
   displayAfter: string | null;
 }
-/** One outbox row as the fan-out reads it (changedSince), or as the write that made it reports it. */
+/** One outbox row as the fan-out reads it (unfanned), or as the write that made it reports it. */
 export type OutboxEntry = GroupChange & { kind: string };
 
 /** A resource the outbox changed, with its newest change seq. */
@@ -29,17 +29,15 @@ export interface ChangedResource {
 }
 export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of_scope" | "needs_password";
 
-const OUTBOX_CURSOR = "outbox";
-
 /** A sync_state row's key as waiting_for names it. */
 export function rowKey(row: Pick<SyncStateRow, "resourceType" | "resourceId" | "rule">): string {
   return `${row.resourceType}:${row.resourceId}:${row.rule}`;
 }
 
-/** What a fan-out takes from a stretch of the outbox. */
+/** What a fan-out takes from the outbox. */
 export interface OutboxBatch {
-  /** The last seq covered (the next cursor). */
-  upTo: number;
+  /** The seqs of every change taken, to be marked fanned out in the same transaction. */
+  seqs: number[];
   /** Each changed resource once, with its newest change seq. */
   rows: ChangedResource[];
   /** Every Group change in order, with its member deltas and displayName around it. */
@@ -47,7 +45,7 @@ export interface OutboxBatch {
 }
 
 /** Entries in seq order (non-empty) as a batch: latest change per resource, group changes apart. */
-function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
+export function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
   const latest = new Map<string, ChangedResource>();
   const groupChanges: GroupChange[] = [];
   for (const c of entries) {
@@ -57,7 +55,7 @@ function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
       groupChanges.push(g);
     }
   }
-  return { upTo: entries[entries.length - 1]!.seq, rows: [...latest.values()], groupChanges };
+  return { seqs: entries.map((c) => c.seq), rows: [...latest.values()], groupChanges };
 }
 
 const pk = {
@@ -71,7 +69,7 @@ const byPk = and(eq(syncState.resourceType, pk.resourceType), eq(syncState.resou
 const HOLDING_PAGE = 1000;
 
 /**
- * sync_state, the outbox cursor and pending secrets: fanning the outbox out into per-(resource,
+ * sync_state, the outbox's fan-out and pending secrets: fanning the outbox out into per-(resource,
  * rule) rows, picking what is due, recording outcomes. The statements on the delivery path are
  * drizzle queries prepared once per connection (building each one again was about a quarter of the
  * worker's CPU per delivered user, measured with bench/provisioning.ts); the rest are built when
@@ -86,15 +84,10 @@ export class SyncQueries {
 
   constructor(private readonly db: Db) {
     this.q = {
-      cursor: db.select({ seq: workerCursor.seq }).from(workerCursor).where(eq(workerCursor.name, OUTBOX_CURSOR)).prepare(),
+      anyUnfanned: db.select({ one: sql`1` }).from(changes).where(eq(changes.fannedOut, false)).limit(1).prepare(),
       newest: db.select({ seq: sql<number | null>`max(${changes.seq})` }).from(changes).prepare(),
       changedAt: db.select({ at: changes.at }).from(changes).where(eq(changes.seq, sql.placeholder("seq"))).prepare(),
-      setCursor: db
-        .insert(workerCursor)
-        .values({ name: OUTBOX_CURSOR, seq: sql.placeholder("seq") })
-        .onConflictDoUpdate({ target: workerCursor.name, set: { seq: sql`excluded.seq` } })
-        .prepare(),
-      changedSince: db
+      unfanned: db
         .select({
           seq: changes.seq,
           kind: changes.resourceType,
@@ -106,7 +99,7 @@ export class SyncQueries {
           displayAfter: sql<string | null>`CASE WHEN ${changes.resourceType} = 'Group' THEN json_extract(${changes.after}, '$.displayName') END`,
         })
         .from(changes)
-        .where(gt(changes.seq, sql.placeholder("after")))
+        .where(eq(changes.fannedOut, false))
         .orderBy(changes.seq)
         .limit(sql.placeholder("limit"))
         .prepare(),
@@ -153,13 +146,19 @@ export class SyncQueries {
     };
   }
 
-  async cursor(): Promise<number> {
-    return this.q.cursor.get()?.seq ?? 0;
+  /** Whether committed outbox rows wait to be fanned out (one index probe; each pump asks). */
+  async hasUnfanned(): Promise<boolean> {
+    return this.q.anyUnfanned.get() !== undefined;
   }
 
-  /** The cursor and the newest outbox seq (0 when empty): whether a fan-out has anything to do (each pump asks). */
-  async outboxPosition(): Promise<{ cursor: number; newest: number }> {
-    return { cursor: await this.cursor(), newest: this.q.newest.get()?.seq ?? 0 };
+  /** The newest outbox seq (0 when empty). */
+  async newestSeq(): Promise<number> {
+    return this.q.newest.get()?.seq ?? 0;
+  }
+
+  /** Outbox rows not fanned out yet, counted up to `cap` (the backlog bound reads it on every write). */
+  async unfannedUpTo(cap: number): Promise<number> {
+    return this.db.get<{ n: number }>(sql`SELECT count(*) AS n FROM (SELECT 1 FROM ${changes} WHERE ${changes.fannedOut} = 0 LIMIT ${cap})`).n;
   }
 
   /** When the outbox row `seq` was committed (delivery lag), or undefined once pruned. */
@@ -167,22 +166,28 @@ export class SyncQueries {
     return this.q.changedAt.get({ seq })?.at;
   }
 
-  async setCursor(seq: number): Promise<void> {
-    this.q.setCursor.run({ seq });
+  /**
+   * Up to `limit` outbox rows not fanned out yet, oldest first, in one read on the partial index:
+   * each changed resource once with its newest change seq, and every Group change in order with
+   * its member deltas (JSON id lists) and the displayName around it (what membership delivery and
+   * group-based user rules need). Latest-per-resource is kept here, not by a GROUP BY: that made
+   * SQLite build a temporary b-tree on every fan-out (measured about 60 us of a 1 ms PATCH); and
+   * the group details come with the same read instead of a second one.
+   */
+  async unfanned(limit: number): Promise<OutboxBatch> {
+    const changed = this.q.unfanned.all({ limit });
+    return changed.length ? outboxBatch(changed) : { seqs: [], rows: [], groupChanges: [] };
   }
 
   /**
-   * The outbox after `after`, up to `limit` changes, in one range read on the rowid: each changed
-   * resource once with its newest change seq, and every Group change in order with its member
-   * deltas (JSON id lists) and the displayName around it (what membership delivery and group-based
-   * user rules need). `upTo` is the last seq covered (the next cursor). Latest-per-resource is kept
-   * here, not by a GROUP BY: that made SQLite build a temporary b-tree on every fan-out (measured
-   * about 60 us of a 1 ms PATCH); and the group details come with the same read instead of a
-   * second one over the same range.
+   * Marks exactly these outbox rows fanned out (never a range: a row with a lower seq that
+   * committed after the read is not among them, and is taken by the next fan-out).
    */
-  async changedSince(after: number, limit: number): Promise<OutboxBatch> {
-    const changed = this.q.changedSince.all({ after, limit });
-    return changed.length ? outboxBatch(changed) : { upTo: after, rows: [], groupChanges: [] };
+  async markFanned(seqs: number[]): Promise<void> {
+    // In slices: SQLite binds at most 32,766 parameters in one statement.
+    for (let i = 0; i < seqs.length; i += 10_000) {
+      this.db.update(changes).set({ fannedOut: true }).where(inArray(changes.seq, seqs.slice(i, i + 10_000))).run();
+    }
   }
 
   /** Records an internal change (op refresh): a group's members need another look, e.g. a member's DN changed. */

@@ -5,28 +5,12 @@
  */
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
-import type { ChangedResource, GroupChange, OutboxBatch, OutboxEntry, SyncStateRow } from "../sync.js";
-import { changes, knownRules, pendingSecrets, syncState, workerCursor } from "../schema-pg.js";
+import { outboxBatch, type OutboxBatch, type SyncStateRow } from "../sync.js";
+import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";
 import type { PgDb } from "./pg-db.js";
-
-const OUTBOX_CURSOR = "outbox";
 
 /** Rows streamed by rowsHoldingDns are read this many at a time (keyset on the primary key). */
 const HOLDING_PAGE = 1000;
-
-/** Entries in seq order (non-empty) as a batch: latest change per resource, group changes apart. */
-function outboxBatch(entries: OutboxEntry[]): OutboxBatch {
-  const latest = new Map<string, ChangedResource>();
-  const groupChanges: GroupChange[] = [];
-  for (const c of entries) {
-    latest.set(`${c.kind}\u0000${c.id}`, { kind: c.kind, id: c.id, seq: c.seq });
-    if (c.kind === "Group") {
-      const { kind: _kind, ...g } = c;
-      groupChanges.push(g);
-    }
-  }
-  return { upTo: entries[entries.length - 1]!.seq, rows: [...latest.values()], groupChanges };
-}
 
 const byPk = (kind: string, id: string, rule: string) => and(eq(syncState.resourceType, kind), eq(syncState.resourceId, id), eq(syncState.rule, rule));
 
@@ -52,16 +36,20 @@ export const changed = (result: { rowCount: number | null }): number => result.r
 export class PgSyncQueries implements SyncStore {
   constructor(private readonly db: PgDb) {}
 
-  async cursor(): Promise<number> {
-    const [row] = await this.db.select({ seq: workerCursor.seq }).from(workerCursor).where(eq(workerCursor.name, OUTBOX_CURSOR));
+  async hasUnfanned(): Promise<boolean> {
+    return (await this.db.select({ one: sql`1` }).from(changes).where(eq(changes.fannedOut, false)).limit(1)).length > 0;
+  }
+
+  async newestSeq(): Promise<number> {
+    // max() keeps the column's mapping: bigint arrives from node-postgres as a string.
+    const [row] = await this.db.select({ seq: max(changes.seq) }).from(changes);
     return row?.seq ?? 0;
   }
 
-  async outboxPosition(): Promise<{ cursor: number; newest: number }> {
-    const cursor = await this.cursor();
-    // max() keeps the column's mapping: bigint arrives from node-postgres as a string.
-    const [row] = await this.db.select({ seq: max(changes.seq) }).from(changes);
-    return { cursor, newest: row?.seq ?? 0 };
+  async unfannedUpTo(cap: number): Promise<number> {
+    const unfanned = this.db.select({ one: sql`1` }).from(changes).where(eq(changes.fannedOut, false)).limit(cap).as("unfanned");
+    const [row] = await this.db.select({ n: count() }).from(unfanned);
+    return row?.n ?? 0;
   }
 
   async changedAt(seq: number): Promise<string | undefined> {
@@ -69,16 +57,15 @@ export class PgSyncQueries implements SyncStore {
     return row?.at;
   }
 
-  async setCursor(seq: number): Promise<void> {
-    await this.db
-      .insert(workerCursor)
-      .values({ name: OUTBOX_CURSOR, seq })
-      .onConflictDoUpdate({ target: workerCursor.name, set: { seq: sql`excluded.seq` } });
-  }
-
-  /** The outbox after `after`, up to `limit` changes, as db/sync.ts's changedSince batches it. */
-  async changedSince(after: number, limit: number): Promise<OutboxBatch> {
-    const changedRows = await this.db
+  /**
+   * Up to `limit` outbox rows not fanned out yet, oldest first, as db/sync.ts's `unfanned` batches
+   * them. Inside the fan-out's transaction the rows are locked, and rows another replica's fan-out
+   * holds are skipped (FOR UPDATE SKIP LOCKED,
+   * https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE): two fan-outs at once
+   * take different rows instead of one waiting for the other.
+   */
+  async unfanned(limit: number): Promise<OutboxBatch> {
+    const rows = await this.db
       .select({
         seq: changes.seq,
         kind: changes.resourceType,
@@ -90,10 +77,18 @@ export class PgSyncQueries implements SyncStore {
         displayAfter: ofGroup(displayNameIn(changes.after)),
       })
       .from(changes)
-      .where(gt(changes.seq, after))
+      .where(eq(changes.fannedOut, false))
       .orderBy(asc(changes.seq))
-      .limit(limit);
-    return changedRows.length ? outboxBatch(changedRows) : { upTo: after, rows: [], groupChanges: [] };
+      .limit(limit)
+      .for("update", { skipLocked: true });
+    return rows.length ? outboxBatch(rows) : { seqs: [], rows: [], groupChanges: [] };
+  }
+
+  /** Marks exactly these rows fanned out (see db/sync.ts: never a range). */
+  async markFanned(seqs: number[]): Promise<void> {
+    for (let i = 0; i < seqs.length; i += 10_000) {
+      await this.db.update(changes).set({ fannedOut: true }).where(inArray(changes.seq, seqs.slice(i, i + 10_000)));
+    }
   }
 
   async refreshGroup(groupId: string, memberIds: string[], at: string): Promise<void> {

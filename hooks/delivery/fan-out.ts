@@ -1,9 +1,11 @@
 /**
  * The fan-out: committed outbox rows (changes) become pending sync state for every rule, in one
- * transaction with the cursor that records how far it got. A user's change marks each user rule
+ * transaction with the mark that each row was fanned out. A user's change marks each user rule
  * (and carries a sealed password to the rules that deliver passwords); a group's change marks each
- * group rule and its member pairs (memberships.ts). Crash-safe: until the cursor commits, the rows
- * are fanned out again, and marking a row pending twice is the same as once.
+ * group rule and its member pairs (memberships.ts). Crash-safe: until the marks commit, the rows
+ * are fanned out again, and marking a row pending twice is the same as once. Each row is marked
+ * by itself, never by position: on PostgreSQL a row with a lower seq can commit after one with a
+ * higher seq was fanned out, and is still taken by the next run (replicas-design.md 4.3).
  */
 import { dnKey } from "../ldap/dn.js";
 import type { DeliveryContext } from "./context.js";
@@ -18,21 +20,21 @@ export class FanOut {
     private readonly memberships: Memberships,
   ) {}
 
-  /** Whether committed outbox rows wait to be fanned out (two index reads, no write). */
-  async behind(): Promise<boolean> {
-    const { cursor, newest } = await this.ctx.store.sync.outboxPosition();
-    return newest > cursor;
+  /** Whether committed outbox rows wait to be fanned out (one index probe, no write). */
+  behind(): Promise<boolean> {
+    return this.ctx.store.sync.hasUnfanned();
   }
 
   /**
    * Fans out up to FAN_OUT_BATCH outbox rows; how many it took (0 when caught up). Two runs at
-   * once are safe: transactions take turns, and each reads the cursor inside its own.
+   * once are safe: each takes the rows not yet marked inside its own transaction (SQLite's take
+   * turns; PostgreSQL's lock the rows they take and skip those another holds).
    */
   async run(): Promise<number> {
     if (!(await this.behind())) return 0;
     const { rules } = this.ctx;
     return this.ctx.store.transaction(async (tx) => {
-      const { upTo, rows: changed, groupChanges } = await tx.sync.changedSince(await tx.sync.cursor(), FAN_OUT_BATCH);
+      const { seqs, rows: changed, groupChanges } = await tx.sync.unfanned(FAN_OUT_BATCH);
       if (!changed.length) return 0;
       const at = this.ctx.now().toISOString();
       for (const c of changed) {
@@ -49,7 +51,7 @@ export class FanOut {
         }
       }
       if (rules.readsMemberships) await this.memberships.fanOut(tx, groupChanges, at);
-      await tx.sync.setCursor(upTo);
+      await tx.sync.markFanned(seqs);
       return changed.length;
     });
   }

@@ -227,8 +227,8 @@ export class DeliveryWorker {
   }
 
   private async countBacklog(cap: number): Promise<number> {
-    const { cursor, newest } = await this.o.store.sync.outboxPosition();
-    return Math.min(cap, newest - cursor + (await this.o.store.sync.pendingUpTo(cap, [...this.failingTargets])));
+    const unfanned = await this.o.store.sync.unfannedUpTo(cap);
+    return Math.min(cap, unfanned + (await this.o.store.sync.pendingUpTo(cap, [...this.failingTargets])));
   }
 
   /** Nothing in flight, due or unfanned (tests and shutdown). */

@@ -1,8 +1,8 @@
 /**
- * The outbox as the fan-out reads it (SyncQueries.changedSince): each changed resource once, with
+ * The outbox as the fan-out reads it (SyncQueries.unfanned): each changed resource once, with
  * its newest change; every group change in order, with its member deltas and the displayName
- * before and after it (what membership delivery and group-based user rules need); the cursor to
- * take next.
+ * before and after it (what membership delivery and group-based user rules need); the seqs taken,
+ * which markFanned marks one by one.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -20,7 +20,7 @@ const at = "2026-12-02T10:00:00.000Z";
 
 describe("the fan-out's read of the outbox", () => {
   it("for group creates, renames, member deltas, deletes and user changes", async () => {
-    const before = (await store.sync.changedSince(0, 100)).upTo;
+    const before = await store.sync.newestSeq();
     await store.transaction(async ({ resources: q }) => {
       await q.recordChange({ kind: "Group", id: "g1", op: "create", version: 1, at, after: { displayName: "Team" }, membersAdded: ["u1", "u2"] });
       await q.recordChange({ kind: "Group", id: "g1", op: "update", version: 2, at, before: { displayName: "Team" }, after: { displayName: "Team B" } });
@@ -30,9 +30,9 @@ describe("the fan-out's read of the outbox", () => {
       await q.recordChange({ kind: "Group", id: "g1", op: "delete", version: 4, at, before: { displayName: "Team B" }, membersRemoved: ["u2", "u3"] });
       await q.recordChange({ kind: "User", id: "u1", op: "delete", version: 3, at, before: { userName: "a" } });
     });
-    const read = await store.sync.changedSince(before, 100);
+    const read = await store.sync.unfanned(100);
     const seq = (i: number) => before + 1 + i;
-    expect(read.upTo).toBe(seq(6));
+    expect(read.seqs).toEqual([0, 1, 2, 3, 4, 5, 6].map(seq));
     // Each resource once, with its latest change (in the order each was first changed).
     expect(read.rows).toEqual([
       { kind: "Group", id: "g1", seq: seq(5) },
@@ -55,7 +55,14 @@ describe("the fan-out's read of the outbox", () => {
       group(3, "g2", "create", null, null, null, "Empty"),
       group(5, "g1", "delete", null, ["u2", "u3"], "Team B", null),
     ]);
-    // A limit ends the batch early, and the cursor says where.
-    expect((await store.sync.changedSince(before, 2)).upTo).toBe(seq(1));
+    // A limit ends the batch early, oldest first.
+    expect((await store.sync.unfanned(2)).seqs).toEqual([seq(0), seq(1)]);
+    // Marked rows are not read again; the others are.
+    await store.transaction(({ sync }) => sync.markFanned([seq(0), seq(2)]));
+    expect((await store.sync.unfanned(100)).seqs).toEqual([1, 3, 4, 5, 6].map(seq));
+    expect(await store.sync.unfannedUpTo(3)).toBe(3);
+    await store.transaction(async ({ sync }) => sync.markFanned((await sync.unfanned(100)).seqs));
+    expect(await store.sync.hasUnfanned()).toBe(false);
+    expect(await store.sync.unfanned(100)).toEqual({ seqs: [], rows: [], groupChanges: [] });
   });
 });

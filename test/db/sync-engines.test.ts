@@ -1,7 +1,7 @@
 /**
  * The outbox and sync state on both engines (test/helpers/delivery-engines.ts): one behaviour
  * suite over SQLite's SyncQueries and PostgreSQL's PgSyncQueries, expecting the same answers from
- * each: the fan-out cursor and outbox batches, markPending's wanted seq that never goes back, due's
+ * each: the outbox's unfanned rows and batches, markPending's wanted seq that never goes back, due's
  * order and limit, updates of a subset of columns, DN holders and waiters, streams past a page,
  * counts, pending secrets and known rules.
  */
@@ -16,16 +16,18 @@ eachEngine("the outbox and sync state", (engine) => {
   });
 
 describe("the outbox", () => {
-    it("keeps the fan-out cursor, the newest seq and when each change was made", async () => {
-      expect(await e.read.sync.outboxPosition()).toEqual({ cursor: 0, newest: 0 });
+    it("knows which changes wait to be fanned out (marked one by one), the newest seq and when each change was made", async () => {
+      expect([await e.read.sync.hasUnfanned(), await e.read.sync.newestSeq(), await e.read.sync.unfannedUpTo(10)]).toEqual([false, 0, 0]);
       await seed(e).change("User", "u1", "create", { at });
       await seed(e).change("User", "u2", "create", { at: later });
-      await e.write(({ sync }) => sync.setCursor(1));
-      expect(await e.read.sync.outboxPosition()).toEqual({ cursor: 1, newest: 2 });
-      await e.write(({ sync }) => sync.setCursor(2));
-      expect(await e.read.sync.cursor()).toBe(2);
+      await seed(e).change("User", "u3", "create", { at: later });
+      expect([await e.read.sync.hasUnfanned(), await e.read.sync.newestSeq(), await e.read.sync.unfannedUpTo(10), await e.read.sync.unfannedUpTo(2)]).toEqual([true, 3, 3, 2]);
+      await e.write(({ sync }) => sync.markFanned([2]));
+      expect((await e.read.sync.unfanned(10)).seqs).toEqual([1, 3]);
+      await e.write(({ sync }) => sync.markFanned([1, 3]));
+      expect([await e.read.sync.hasUnfanned(), await e.read.sync.unfannedUpTo(10)]).toEqual([false, 0]);
       expect(await e.read.sync.changedAt(2)).toBe(later);
-      expect(await e.read.sync.changedAt(3)).toBeUndefined();
+      expect(await e.read.sync.changedAt(4)).toBeUndefined();
     });
 
     it("batches changes: each resource once with its newest seq, group changes in order with member deltas and displayName", async () => {
@@ -35,16 +37,18 @@ describe("the outbox", () => {
       await s.change("Group", "g1", "update", { before: { displayName: "Team" }, after: { displayName: "Team B" }, added: ["u3"], removed: ["u1"] });
       await s.change("User", "u1", "delete", { before: { displayName: "B" }, removed: ["x"] });
       await e.write(({ sync }) => sync.refreshGroup("g2", ["u4"], at));
-      const batch = await e.read.sync.changedSince(0, 10);
-      expect(batch.upTo).toBe(5);
+      const batch = await e.read.sync.unfanned(10);
+      expect(batch.seqs).toEqual([1, 2, 3, 4, 5]);
       expect(batch.rows).toEqual([{ kind: "Group", id: "g1", seq: 3 }, { kind: "User", id: "u1", seq: 4 }, { kind: "Group", id: "g2", seq: 5 }]);
       expect(batch.groupChanges).toEqual([
         { seq: 1, id: "g1", op: "create", membersAdded: '["u1","u2"]', membersRemoved: null, displayBefore: null, displayAfter: "Team" },
         { seq: 3, id: "g1", op: "update", membersAdded: '["u3"]', membersRemoved: '["u1"]', displayBefore: "Team", displayAfter: "Team B" },
         { seq: 5, id: "g2", op: "refresh", membersAdded: '["u4"]', membersRemoved: null, displayBefore: null, displayAfter: null },
       ]);
-      expect(await e.read.sync.changedSince(1, 2)).toMatchObject({ upTo: 3, rows: [{ kind: "User", id: "u1", seq: 2 }, { kind: "Group", id: "g1", seq: 3 }] });
-      expect(await e.read.sync.changedSince(5, 10)).toEqual({ upTo: 5, rows: [], groupChanges: [] });
+      await e.write(({ sync }) => sync.markFanned([1]));
+      expect(await e.read.sync.unfanned(2)).toMatchObject({ seqs: [2, 3], rows: [{ kind: "User", id: "u1", seq: 2 }, { kind: "Group", id: "g1", seq: 3 }] });
+      await e.write(({ sync }) => sync.markFanned([2, 3, 4, 5]));
+      expect(await e.read.sync.unfanned(10)).toEqual({ seqs: [], rows: [], groupChanges: [] });
     });
   });
 

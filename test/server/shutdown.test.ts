@@ -177,7 +177,7 @@ interface DbView {
   userNames: Set<string>;
   /** userName → sync_state.state for the people rule (users without a row are absent). */
   states: Map<string, string>;
-  /** userNames whose outbox change was not fanned out yet (the worker's cursor is behind it). */
+  /** userNames whose outbox change was not fanned out yet. */
   notFannedOut: Set<string>;
 }
 
@@ -192,9 +192,8 @@ function readDb(dbFile: string, prefix: string): DbView {
       const name = byId.get(r.id);
       if (name) states.set(name, r.state);
     }
-    const cursor = (db.prepare("SELECT seq FROM worker_cursor").get() as { seq: number } | undefined)?.seq ?? 0;
     const notFannedOut = new Set<string>();
-    for (const r of db.prepare("SELECT DISTINCT resource_id AS id FROM changes WHERE resource_type = 'User' AND seq > ?").all(cursor) as { id: string }[]) {
+    for (const r of db.prepare("SELECT DISTINCT resource_id AS id FROM changes WHERE resource_type = 'User' AND fanned_out = 0").all() as { id: string }[]) {
       const name = byId.get(r.id);
       if (name) notFannedOut.add(name);
     }
