@@ -251,6 +251,15 @@ export class SyncQueries {
     return this.q.get.get({ kind, id, rule });
   }
 
+  /**
+   * The row, read to be written in the same transaction (a delivery's outcome): no other
+   * transaction may change it until this one ends. SQLite's transaction holds the database's write
+   * lock already (BEGIN IMMEDIATE), so this is `get`; PostgreSQL locks the row.
+   */
+  async lockForWrite(kind: string, id: string, rule: string): Promise<SyncStateRow | undefined> {
+    return this.get(kind, id, rule);
+  }
+
   /** Writes the given columns of one row (a prepared statement per set of columns). */
   async update(kind: string, id: string, rule: string, set: Partial<SyncStateRow>): Promise<void> {
     const keys = Object.keys(set).filter((k) => (set as Record<string, unknown>)[k] !== undefined) as (keyof SyncStateRow)[];

@@ -156,6 +156,16 @@ export class PgSyncQueries implements SyncStore {
     return row;
   }
 
+  /**
+   * The row locked until the transaction ends (SELECT … FOR UPDATE): under READ COMMITTED a fan-out
+   * committing between an outcome's read and its write would otherwise have its pending mark
+   * overwritten (the change it marked never delivered: a deleted user's entry left behind).
+   */
+  async lockForWrite(kind: string, id: string, rule: string): Promise<SyncStateRow | undefined> {
+    const [row] = await this.db.select().from(syncState).where(byPk(kind, id, rule)).for("update");
+    return row;
+  }
+
   /** Writes the given columns of one row; undefined ones are left as they are. */
   async update(kind: string, id: string, rule: string, set: Partial<SyncStateRow>): Promise<void> {
     const values = Object.fromEntries(Object.entries(set).filter(([, v]) => v !== undefined));

@@ -34,7 +34,9 @@ export class OutcomeRecorder {
 
   /** Inside the group commit's transaction: every statement through `tx`, awaited in turn. */
   private async apply(tx: StoreQueries, row: SyncStateRow, outcome: Outcome): Promise<boolean> {
-    const current = await tx.sync.get(row.resourceType, row.resourceId, row.rule);
+    // Locked: a change fanned out meanwhile (markPending) either committed before, and is seen as
+    // `newer`, or waits for this outcome and marks the row pending again after it.
+    const current = await tx.sync.lockForWrite(row.resourceType, row.resourceId, row.rule);
     if (!current) return false;
     const newer = current.wantedSeq !== row.wantedSeq;
     const at = this.o.now().toISOString();
