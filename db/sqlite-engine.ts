@@ -11,6 +11,7 @@
 import { AsyncLocalStorage } from "node:async_hooks";
 import type Database from "better-sqlite3";
 import { AuditStore } from "./audit.js";
+import { sqliteFilterDialect } from "./filter-dialect-sqlite.js";
 import { MemberRepairs } from "./member-repairs.js";
 import { MemberSyncQueries } from "./member-sync.js";
 import { MetricsQueries } from "./metrics-queries.js";
@@ -67,6 +68,7 @@ interface Ambient {
 
 export class SqliteEngine implements SqliteStore {
   readonly engine = "sqlite" as const;
+  readonly filters = sqliteFilterDialect;
   readonly health: StorageHealth;
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly writing: StoreQueries;

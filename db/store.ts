@@ -13,6 +13,7 @@
  * await anything but the store: the transaction holds the database's write lock until it ends.
  */
 import type { AuditStore } from "./audit.js";
+import type { FilterDialect } from "./filter-dialect.js";
 import type { MemberRepairs } from "./member-repairs.js";
 import type { MemberSyncQueries } from "./member-sync.js";
 import type { MetricsQueries } from "./metrics-queries.js";
@@ -79,6 +80,8 @@ export interface Store extends StoreQueries {
    */
   transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T>;
   readonly engine: "sqlite" | "postgres";
+  /** How SCIM filters and sort keys become this engine's SQL (db/filter-sql.ts compiles with it). */
+  readonly filters: FilterDialect;
   /** Storage faults (a full or read-only disk) seen by any writer, until a write succeeds again. */
   readonly health: StorageHealth;
   /** Whether the database takes a write now (recorded in `health`); /readyz asks while a fault lasts. */

@@ -17,6 +17,7 @@ import { readFileSync } from "node:fs";
 import { join } from "node:path";
 import { drizzle } from "drizzle-orm/node-postgres";
 import type pg from "pg";
+import { pgFilterDialect } from "../filter-dialect-pg.js";
 import { pgMigrationsFolder } from "../migrate-pg.js";
 import * as schema from "../schema-pg.js";
 import { StorageHealth } from "../storage-faults.js";
@@ -62,6 +63,7 @@ interface Ambient {
 
 export class PostgresEngine implements Store {
   readonly engine = "postgres" as const;
+  readonly filters = pgFilterDialect;
   readonly health = new StorageHealth();
   private readonly ambient = new AsyncLocalStorage<Ambient>();
   private readonly pooled: StoreQueries;

@@ -3,7 +3,7 @@
  * on the db/schema-pg.ts tables. Queries are built when called: node-postgres sends each as an
  * unnamed statement, and a statement cache per column set buys nothing measurable here.
  */
-import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, sql, type SQLWrapper } from "drizzle-orm";
+import { and, asc, count, eq, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
 import { outboxBatch, type OutboxBatch, type SyncStateRow } from "../sync.js";
 import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";

@@ -37,7 +37,7 @@ export interface ListResult {
 export const CURSOR_TIMEOUT_SECONDS = 3600;
 
 export interface ListDeps {
-  store: Pick<Store, "resources">;
+  store: Pick<Store, "resources" | "filters">;
   registry: SchemaRegistry;
   paging: PagingLimits;
   now: () => Date;
@@ -151,8 +151,8 @@ export class ResourceLists {
   private compileQuery(kind: ResourceKind, p: ListParams): { where?: SQL | undefined; orderBy?: SQL | undefined } {
     try {
       return {
-        where: p.filter === undefined ? undefined : compileFilter(this.o.registry, kind, parseFilter(p.filter, { maxLength: this.limits.filterLength, maxDepth: this.limits.filterDepth })),
-        orderBy: p.sortBy === undefined ? undefined : compileSortKey(this.o.registry, kind, p.sortBy),
+        where: p.filter === undefined ? undefined : compileFilter(this.o.registry, kind, parseFilter(p.filter, { maxLength: this.limits.filterLength, maxDepth: this.limits.filterDepth }), this.o.store.filters),
+        orderBy: p.sortBy === undefined ? undefined : compileSortKey(this.o.registry, kind, p.sortBy, this.o.store.filters),
       };
     } catch (e) {
       if (e instanceof FilterError) throw badRequest("invalidFilter", e.message);

@@ -60,6 +60,22 @@ describe("two replicas on one PostgreSQL", () => {
     expect(final.body.meta.version).toBe('"201"');
   });
 
+  it("lists answer in PostgreSQL's SQL: filters with case folding, sorting, index and cursor paging", async () => {
+    for (const name of ["Zoë", "ÅSA", "åke", "Ömer", "zed"]) expect((await http(A).post("/scim/v2/Users").set(auth).send(user(name, { title: "filtered" }))).status).toBe(201);
+    const list = async (query: string) => (await http(B).get(`/scim/v2/Users?${query}`).set(auth)).body as { totalResults: number; Resources?: { userName: string }[]; nextCursor?: string };
+    const names = (r: { Resources?: { userName: string }[] }) => (r.Resources ?? []).map((u) => u.userName);
+    // caseExact=false (RFC 7643 §4.1.1): compared folded, non-ASCII included.
+    expect(names(await list(`filter=${encodeURIComponent('userName eq "åsa"')}`))).toEqual(["ÅSA"]);
+    expect(names(await list(`filter=${encodeURIComponent('userName sw "Z" and title eq "filtered"')}&sortBy=userName`))).toEqual(["zed", "Zoë"]);
+    const sorted = await list(`filter=${encodeURIComponent('title eq "filtered"')}&sortBy=userName&sortOrder=descending&startIndex=2&count=2`);
+    expect(sorted.totalResults).toBe(5);
+    // Folded, byte-wise (C collation, as SQLite): ömer, åsa, åke, zoë, zed descending.
+    expect(names(sorted)).toEqual(["ÅSA", "åke"]);
+    const first = await list(`filter=${encodeURIComponent('title eq "filtered"')}&cursor&count=3`);
+    const second = await list(`filter=${encodeURIComponent('title eq "filtered"')}&cursor=${encodeURIComponent(first.nextCursor!)}&count=3`);
+    expect(new Set([...names(first), ...names(second)]).size).toBe(5);
+  });
+
   it("a stale If-Match sent to the other replica is refused with 412 and changes nothing", async () => {
     const created = await http(A).post("/scim/v2/Users").set(auth).send(user("etag"));
     const path = `/scim/v2/Users/${created.body.id as string}`;
