@@ -95,9 +95,8 @@ export const pgFilterDialect: FilterDialect = {
   // PostgreSQL puts NULL first in DESC; SQLite's order has it last.
   flagDescending: (expr) => sql`${expr} DESC NULLS LAST`,
   sortText: collateC,
-  // SQLite orders a group's members by rowid, i.e. insertion order. group_members in PostgreSQL has
-  // no column recording insertion order (no rowid; ctid changes on update and VACUUM FULL), so the
-  // first member is the smallest member id: stable, but not SQLite's insertion order.
-  memberOrder: sql`"gm"."member_id"`,
+  // SQLite orders a group's members by rowid, i.e. insertion order; PostgreSQL has no rowid (ctid
+  // changes on update and VACUUM FULL), so group_members.position, an identity column, records it.
+  memberOrder: sql`"gm"."position"`,
   json,
 };

@@ -347,9 +347,7 @@ export const REJECT_CASES: [ResourceKind, string, RegExp][] = [
  * Sort keys the engines order differently, listed so that a change on either side is seen:
  * - a value of the wrong JSON type (u6's score "high", u7's remote "yes"). SQLite's key is the value
  *   itself, and SQLite orders text after every number (https://www.sqlite.org/datatype3.html#sort_order);
- *   a PostgreSQL key has one type, so such a value has none (NULL) and sorts with the missing ones;
- * - a group's first member: SQLite's is the first added (rowid); PostgreSQL's group_members keeps no
- *   insertion order, so there it is the smallest member id (g1: g2 "Staff" rather than u1 "Alice").
+ *   a PostgreSQL key has one type, so such a value has none (NULL) and sorts with the missing ones.
  */
 export const SORT_KNOWN_DIFFERENCES: { kind: ResourceKind; sortBy: string; sqlite: string[]; postgresql: string[] }[] = [
   {
@@ -364,5 +362,4 @@ export const SORT_KNOWN_DIFFERENCES: { kind: ResourceKind; sortBy: string; sqlit
     sqlite: ["u3", "u4", "u5", "u6", "u2", "u1", "u7"],
     postgresql: ["u3", "u4", "u5", "u6", "u7", "u2", "u1"],
   },
-  { kind: "Group", sortBy: "members.display", sqlite: ["g4", "g1", "g2", "g3"], postgresql: ["g4", "g2", "g3", "g1"] },
 ];
