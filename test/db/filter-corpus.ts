@@ -325,6 +325,8 @@ export const SORT_CASES: [ResourceKind, string, string[]][] = [
   ["User", "groups", ["u5", "u1", "u2", "u3", "u4", "u6", "u7"]],
   ["Group", "displayName", ["g1", "g4", "g3", "g2"]],
   ["Group", "members.value", ["g4", "g1", "g2", "g3"]],
+  // The first member added (SQLite's rowid, PostgreSQL's group_members.position): g1's is u1 "Alice".
+  ["Group", "members.display", ["g4", "g1", "g2", "g3"]],
 ];
 
 /** Filters the compiler rejects with FilterError (400 invalidFilter), whatever the engine. */
