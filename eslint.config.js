@@ -3,7 +3,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/", "node_modules/", "data/", "db/migrations/", "eslint.typed.tmp.config.js", "db/migrations-pg/", "coverage/", "test-artifacts/"] },
+  { ignores: ["dist/", "node_modules/", "data/", "db/migrations/", "db/migrations-pg/", "coverage/", "test-artifacts/"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {
