@@ -32,7 +32,7 @@ const displayNameIn = (column: SQLWrapper) => sql`(${column}::jsonb)->>'displayN
  */
 export const changed = (result: { rowCount: number | null }): number => result.rowCount ?? 0;
 
-/** The delivery's sync_state rows, the outbox cursor and pending secrets on PostgreSQL. */
+/** The delivery's sync_state rows, the outbox's fan-out and pending secrets on PostgreSQL. */
 export class PgSyncQueries implements SyncStore {
   constructor(private readonly db: PgDb) {}
 
