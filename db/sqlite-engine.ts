@@ -163,6 +163,11 @@ export class SqliteEngine implements SqliteStore {
     return { lost, release: async () => released() };
   }
 
+  /** One serving process per file: it tells its own worker of its writes (db/store.ts). */
+  watchChanges(): () => void {
+    return () => undefined;
+  }
+
   isOpen(): boolean {
     return this.sqlite.open;
   }

@@ -92,6 +92,12 @@ export interface Store extends StoreQueries {
    * grants; PostgreSQL takes an advisory lock that ends with the holder's connection.
    */
   singleton(name: string): Promise<Singleton | undefined>;
+  /**
+   * Calls `onChange` when another process commits outbox rows, until the returned function is
+   * called. SQLite has one serving process, which tells its worker of its own writes, so it never
+   * calls; PostgreSQL listens to the outbox's notifications. Polling stays the safety net.
+   */
+  watchChanges(onChange: () => void): () => void;
   /** Whether the store is still open (it is closed at shutdown). */
   isOpen(): boolean;
   /** How many migrations the database has applied, and how many this build ships. */

@@ -29,6 +29,7 @@ import { PgMetricsQueries } from "./metrics.js";
 import { PgRepairRequests } from "./repair-requests.js";
 import { PgResourceScan } from "./resource-scan.js";
 import { PgResourceQueries } from "./resources.js";
+import { listenForChanges } from "./change-listener.js";
 import { trySingleton } from "./singleton.js";
 import { PgSyncStatusStore } from "./sync-status.js";
 import { PgSyncQueries } from "./sync.js";
@@ -172,6 +173,11 @@ export class PostgresEngine implements Store {
   /** A session advisory lock on a connection of its own, with the pool's settings (db/pg/singleton.ts). */
   singleton(name: string): Promise<Singleton | undefined> {
     return trySingleton(this.pool.options, name);
+  }
+
+  /** LISTEN on a connection of its own, with the pool's settings (db/pg/change-listener.ts). */
+  watchChanges(onChange: () => void): () => void {
+    return listenForChanges(this.pool.options, onChange);
   }
 
   isOpen(): boolean {

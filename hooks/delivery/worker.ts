@@ -104,6 +104,7 @@ export class DeliveryWorker {
   private readonly failingTargets = new Set<string>();
 
   private readonly delivering: SingletonRunner;
+  private unwatch: () => void = () => undefined;
 
   constructor(private readonly o: WorkerOptions) {
     this.now = o.now ?? (() => new Date());
@@ -154,8 +155,12 @@ export class DeliveryWorker {
         begin: async () => {
           await this.fanOuts.noteRules();
           this.scheduler.start();
+          // Changes committed by other processes (replicas on PostgreSQL) wake it at once.
+          this.unwatch = o.store.watchChanges(() => this.scheduler.wake());
         },
         end: async () => {
+          this.unwatch();
+          this.unwatch = () => undefined;
           await this.scheduler.stop();
           await this.commit.flush();
         },
