@@ -4,7 +4,7 @@
  */
 import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import type { ResourceKind } from "../schemas/registry.js";
-import { fold } from "../schemas/fold.js";
+import { emailRows, groupColumns, str, userColumns } from "./resource-columns.js";
 import type { Db } from "./sqlite-db.js";
 import { PreparedWrites } from "./prepared-writes.js";
 import { changes, groupMembers, groups, userEmails, users } from "./schema.js";
@@ -65,41 +65,6 @@ const toStored = (r: Row): StoredResource => ({
 });
 
 const tableOf = (kind: ResourceKind) => (kind === "User" ? users : groups);
-
-const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
-
-/** Key columns derived from the attributes; the JSON stays the truth for everything else. */
-function userColumns(a: Record<string, unknown>) {
-  const userName = String(a.userName);
-  const displayName = str(a.displayName);
-  return {
-    userName,
-    userNameKey: fold(userName),
-    externalId: str(a.externalId),
-    displayNameKey: displayName === null ? null : fold(displayName),
-    active: typeof a.active === "boolean" ? a.active : null,
-  };
-}
-
-function groupColumns(a: Record<string, unknown>) {
-  const displayName = String(a.displayName);
-  return { displayName, displayNameKey: fold(displayName), externalId: str(a.externalId) };
-}
-
-function emailRows(id: string, a: Record<string, unknown>) {
-  const emails = Array.isArray(a.emails) ? (a.emails as Record<string, unknown>[]) : [];
-  return emails.map((e, position) => {
-    const value = str(e.value);
-    return {
-      userId: id,
-      position,
-      value,
-      valueKey: value === null ? null : fold(value),
-      type: str(e.type),
-      primary: e.primary === true,
-    };
-  });
-}
 
 /** members.display of a member `@member` (RFC 7643 §4.2): a user's displayName, else its userName; a group's displayName. */
 const USER_DISPLAY_SQL = "(SELECT coalesce(nullif(json_extract(data, '$.displayName'), ''), user_name) FROM users WHERE id = @member)";

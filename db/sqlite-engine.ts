@@ -8,6 +8,7 @@
  * them other tasks run (each `await` yields), so transactions queue for the connection: only one
  * is open at a time, and nothing outside a transaction touches the writing connection.
  */
+import { AmbientQueries } from "./ambient-queries.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import type Database from "better-sqlite3";
 import { AuditStore } from "./audit.js";
@@ -66,7 +67,7 @@ interface Ambient {
   depth: number;
 }
 
-export class SqliteEngine implements SqliteStore {
+export class SqliteEngine extends AmbientQueries implements SqliteStore {
   readonly engine = "sqlite" as const;
   readonly filters = sqliteFilterDialect;
   readonly health: StorageHealth;
@@ -81,26 +82,15 @@ export class SqliteEngine implements SqliteStore {
     readonly db: Db,
     private readonly reader: { sqlite: Database.Database; db: Db },
   ) {
+    super();
     this.health = storageHealthOf(sqlite);
     this.writing = queriesOn(db, this);
     this.reading = reader.sqlite === sqlite ? this.writing : queriesOn(reader.db, this);
   }
 
-  private get current(): StoreQueries {
+  protected get current(): StoreQueries {
     return this.ambient.getStore()?.open ? this.writing : this.reading;
   }
-
-  get resources() { return this.current.resources; }
-  get scan() { return this.current.scan; }
-  get sync() { return this.current.sync; }
-  get memberSync() { return this.current.memberSync; }
-  get memberRepairs() { return this.current.memberRepairs; }
-  get repairs() { return this.current.repairs; }
-  get syncStatus() { return this.current.syncStatus; }
-  get tombstones() { return this.current.tombstones; }
-  get tokens() { return this.current.tokens; }
-  get audit() { return this.current.audit; }
-  get metrics() { return this.current.metrics; }
 
   async transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T> {
     const outer = this.ambient.getStore();

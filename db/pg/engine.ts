@@ -12,6 +12,7 @@
  * Lock waits and statements are bounded per session (db/pg/open.ts), so a stuck lock becomes an
  * error the caller can retry rather than a request that hangs.
  */
+import { AmbientQueries } from "../ambient-queries.js";
 import { AsyncLocalStorage } from "node:async_hooks";
 import { readFileSync } from "node:fs";
 import { join } from "node:path";
@@ -62,7 +63,7 @@ interface Ambient {
   queries: StoreQueries;
 }
 
-export class PostgresEngine implements Store {
+export class PostgresEngine extends AmbientQueries implements Store {
   readonly engine = "postgres" as const;
   readonly filters = pgFilterDialect;
   readonly health = new StorageHealth();
@@ -75,25 +76,14 @@ export class PostgresEngine implements Store {
   private readonly running = new Set<Promise<unknown>>();
 
   constructor(readonly pool: pg.Pool) {
+    super();
     this.pooled = queriesOn(pool, this);
   }
 
-  private get current(): StoreQueries {
+  protected get current(): StoreQueries {
     const a = this.ambient.getStore();
     return a?.open ? a.queries : this.pooled;
   }
-
-  get resources() { return this.current.resources; }
-  get scan() { return this.current.scan; }
-  get sync() { return this.current.sync; }
-  get memberSync() { return this.current.memberSync; }
-  get memberRepairs() { return this.current.memberRepairs; }
-  get repairs() { return this.current.repairs; }
-  get syncStatus() { return this.current.syncStatus; }
-  get tombstones() { return this.current.tombstones; }
-  get tokens() { return this.current.tokens; }
-  get audit() { return this.current.audit; }
-  get metrics() { return this.current.metrics; }
 
   async transaction<T>(fn: (tx: StoreQueries) => Promise<T> | T): Promise<T> {
     const outer = this.ambient.getStore();

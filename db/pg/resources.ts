@@ -11,8 +11,8 @@
  */
 import { and, asc, count, desc, eq, gt, inArray, lt, sql, type SQL } from "drizzle-orm";
 import pg from "pg";
-import { fold } from "../../schemas/fold.js";
 import type { ResourceKind } from "../../schemas/registry.js";
+import { emailRows, groupColumns, str, userColumns } from "../resource-columns.js";
 import type { Boundary, KeyedResource, KeysetQuery, ListQuery, SortKey, StoredResource } from "../resources.js";
 import { changes, groupMembers, groups, userEmails, users } from "../schema-pg.js";
 import type { ResourceStore } from "../store.js";
@@ -25,7 +25,6 @@ type Row = { id: string; data: unknown; created: string; lastModified: string; v
 const CHUNK = 1000;
 
 const tableOf = (kind: ResourceKind): ListTable => (kind === "User" ? users : groups);
-const str = (v: unknown): string | null => (typeof v === "string" && v !== "" ? v : null);
 const columnsOf = (t: ListTable) => ({ id: t.id, data: t.data, created: t.created, lastModified: t.lastModified, version: t.version });
 
 const toStored = (r: Row): StoredResource => ({
@@ -35,31 +34,6 @@ const toStored = (r: Row): StoredResource => ({
   lastModified: r.lastModified,
   version: r.version,
 });
-
-function userColumns(a: Record<string, unknown>) {
-  const userName = String(a.userName);
-  const displayName = str(a.displayName);
-  return {
-    userName,
-    userNameKey: fold(userName),
-    externalId: str(a.externalId),
-    displayNameKey: displayName === null ? null : fold(displayName),
-    active: typeof a.active === "boolean" ? a.active : null,
-  };
-}
-
-function groupColumns(a: Record<string, unknown>) {
-  const displayName = String(a.displayName);
-  return { displayName, displayNameKey: fold(displayName), externalId: str(a.externalId) };
-}
-
-function emailRows(id: string, a: Record<string, unknown>) {
-  const emails = Array.isArray(a.emails) ? (a.emails as Record<string, unknown>[]) : [];
-  return emails.map((e, position) => {
-    const value = str(e.value);
-    return { userId: id, position, value, valueKey: value === null ? null : fold(value), type: str(e.type), primary: e.primary === true };
-  });
-}
 
 /**
  * A sort key in SQLite's NULL order: first ascending, last descending. Spelled in SQL because

@@ -5,36 +5,21 @@
 import Database from "better-sqlite3";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
-import { migrationsFolder } from "../../db/schema-version.js";
+import { migrationsBefore } from "../helpers/migrations.js";
 
 const MIGRATION = "0006_member_display_and_sort_indexes";
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-migration-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The committed migrations up to, not including, `tag`. */
-function migrationsBefore(tag: string): string {
-  const out = join(dir, "before");
-  cpSync(migrationsFolder(), out, { recursive: true });
-  const journalFile = join(out, "meta", "_journal.json");
-  const journal = JSON.parse(readFileSync(journalFile, "utf8")) as { entries: { tag: string; idx: number }[] };
-  const cut = journal.entries.findIndex((e) => e.tag === tag);
-  expect(cut).toBeGreaterThan(0);
-  for (const e of journal.entries.slice(cut)) {
-    for (const f of readdirSync(out)) if (f.startsWith(e.tag)) rmSync(join(out, f));
-  }
-  writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, cut) }));
-  return out;
-}
-
 it("fills members.display for memberships written before it", async () => {
   const file = join(dir, "old.db");
   const old = new Database(file);
-  migrate(drizzle(old), { migrationsFolder: migrationsBefore(MIGRATION) });
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(dir, MIGRATION) });
   const at = "2026-01-01T00:00:00.000Z";
   const insertUser = old.prepare("INSERT INTO users (id, user_name, user_name_key, data, created, last_modified, version) VALUES (?, ?, ?, ?, ?, ?, 1)");
   insertUser.run("u1", "ann", "ann", JSON.stringify({ userName: "ann", displayName: "Ann Liddell" }), at, at);

@@ -5,36 +5,21 @@
 import Database from "better-sqlite3";
 import { drizzle } from "drizzle-orm/better-sqlite3";
 import { migrate } from "drizzle-orm/better-sqlite3/migrator";
-import { cpSync, mkdtempSync, readFileSync, readdirSync, rmSync, writeFileSync } from "node:fs";
+import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
-import { migrationsFolder } from "../../db/schema-version.js";
+import { migrationsBefore } from "../helpers/migrations.js";
 
 const MIGRATION = "0007_outbox_fanned_out";
 const dir = mkdtempSync(join(tmpdir(), "scimbridge-outbox-migration-"));
 afterAll(() => rmSync(dir, { recursive: true, force: true }));
 
-/** The committed migrations up to, not including, `tag`. */
-function migrationsBefore(tag: string): string {
-  const out = join(dir, "before");
-  cpSync(migrationsFolder(), out, { recursive: true });
-  const journalFile = join(out, "meta", "_journal.json");
-  const journal = JSON.parse(readFileSync(journalFile, "utf8")) as { entries: { tag: string }[] };
-  const cut = journal.entries.findIndex((e) => e.tag === tag);
-  expect(cut).toBeGreaterThan(0);
-  for (const e of journal.entries.slice(cut)) {
-    for (const f of readdirSync(out)) if (f.startsWith(e.tag)) rmSync(join(out, f));
-  }
-  writeFileSync(journalFile, JSON.stringify({ ...journal, entries: journal.entries.slice(0, cut) }));
-  return out;
-}
-
 it("changes up to the old cursor are fanned out; the ones after it still wait", async () => {
   const file = join(dir, "old.db");
   const old = new Database(file);
-  migrate(drizzle(old), { migrationsFolder: migrationsBefore(MIGRATION) });
+  migrate(drizzle(old), { migrationsFolder: migrationsBefore(dir, MIGRATION) });
   const insert = old.prepare("INSERT INTO changes (resource_type, resource_id, op, version, at) VALUES ('User', ?, 'create', 1, '2026-01-01T00:00:00.000Z')");
   for (const id of ["u1", "u2", "u3", "u4", "u5"]) insert.run(id);
   old.prepare("INSERT INTO worker_cursor (name, seq) VALUES ('outbox', 3)").run();
