@@ -1,11 +1,24 @@
 import { defineConfig } from "vitest/config";
 
+/**
+ * The SCIM service and delivery suites whose behaviour does not depend on the storage engine, run
+ * a second time on PostgreSQL (test/helpers/test-store.ts). Left out: suites about SQLite itself
+ * (the file, its lock, a full disk under it) and suites that read the SQLite file directly.
+ */
+const onBothEngines = [
+  ...["groups", "lists", "bulk", "concurrency", "cursor-paging", "group-patch-response", "scopes", "limits", "json-body", "discovery"].map((f) => `test/server/${f}.test.ts`),
+];
+
 export default defineConfig({
   test: {
-    include: ["test/**/*.test.ts"],
     testTimeout: 30_000,
     hookTimeout: 60_000,
     pool: "forks",
     reporters: ["default"],
+    // Named, so a failure says which engine it came from.
+    projects: [
+      { extends: true, test: { name: "sqlite", include: ["test/**/*.test.ts"], env: { SCIMBRIDGE_TEST_STORE: "sqlite" } } },
+      { extends: true, test: { name: "postgres", include: onBothEngines, env: { SCIMBRIDGE_TEST_STORE: "postgres" } } },
+    ],
   },
 });

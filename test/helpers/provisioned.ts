@@ -1,21 +1,30 @@
 /**
  * The whole chain for integration tests: the SCIM app and its delivery worker (wired exactly as
- * `serve` wires them) on a temp SQLite file, delivering to a real slapd.
+ * `serve` wires them) on a temp SQLite file, or a PostgreSQL database when
+ * SCIMBRIDGE_TEST_STORE=postgres (test/helpers/test-store.ts), delivering to a real slapd.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import supertest from "supertest";
-import { openStore, type SqliteStore } from "../../db/open.js";
+import type { SqliteStore } from "../../db/open.js";
+import type { Store } from "../../db/store.js";
 import { parseConfig } from "../../server/config/load.js";
 import { createLogger } from "../../server/logger.js";
 import { assemble, type Observers } from "../../server/serve.js";
 import type { TestSlapd } from "../harness/slapd.js";
+import { openTestStore, sqliteOnly, TEST_SECRET_KEY, testStorage, type TestEngine, type TestSql } from "./test-store.js";
 
 export interface Provisioned {
   http: ReturnType<typeof supertest>;
   auth: { Authorization: string };
-  store: SqliteStore;
+  engine: TestEngine;
+  /** The store on either engine. */
+  db: Store;
+  /** Plain SQL with `?` parameters on the store's database, either engine. */
+  sql: TestSql;
+  /** SQLite's store, for suites that read the file directly; throws on PostgreSQL. */
+  readonly store: SqliteStore;
   assembled: Awaited<ReturnType<typeof assemble>>;
   /** Waits (bounded) until every committed change has been delivered or has failed. */
   /** Waits until no delivery is pending or retrying, then writes the audit rows recorded so far. */
@@ -31,6 +40,7 @@ export async function provisioned(
     /** Replaces the default single target named "slapd" (e.g. a Samba AD DC, or two directories). */
     targets?: Record<string, unknown>[];
     provisioning?: Record<string, unknown>;
+    /** On PostgreSQL, names a database: the same dbFile reopens the same database. */
     dbFile?: string;
     admin?: Record<string, unknown>;
     /** The `scim` config section (limits, paging). */
@@ -45,7 +55,7 @@ export async function provisioned(
   const config = parseConfig(
     {
       server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { file: doc.dbFile ?? join(dir!, "scim.db") },
+      storage: await testStorage(doc.dbFile ?? join(dir!, "scim.db")),
       logging: { level: "silent" },
       targets: doc.targets ?? [
         { name: "slapd", directory: "openldap", urls: [ldap!.slapd.url], bindDn: ldap!.slapd.rootDn, bindPassword: ldap!.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 },
@@ -54,11 +64,11 @@ export async function provisioned(
       ...(doc.groupRules ? { groupRules: doc.groupRules } : {}),
       ...(doc.admin ? { admin: doc.admin } : {}),
       ...(doc.scim ? { scim: doc.scim } : {}),
-      provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64"), ...doc.provisioning },
+      provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: TEST_SECRET_KEY, ...doc.provisioning },
     },
     {},
   );
-  const store = openStore(config.storage.file);
+  const { store, sql } = await openTestStore(config);
   const assembled = await assemble(config, store, createLogger("silent"), doc.observers);
   await assembled.provisioning.worker.start();
   await assembled.app.tokens.revoke("test"); // a restart on the same database keeps the old one
@@ -69,7 +79,12 @@ export async function provisioned(
   return {
     http: supertest(assembled.app.app),
     auth: { Authorization: `Bearer ${token}` },
-    store,
+    engine: store.engine,
+    db: store,
+    sql,
+    get store() {
+      return sqliteOnly(store);
+    },
     assembled,
     async settle(timeoutMs = 10_000) {
       const until = Date.now() + timeoutMs;
@@ -87,6 +102,7 @@ export async function provisioned(
     },
     async close() {
       await assembled.provisioning.close();
+      await sql.close();
       await store.close();
       if (dir) rmSync(dir, { recursive: true, force: true });
     },

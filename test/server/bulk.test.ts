@@ -29,7 +29,7 @@ afterAll(() => t.close());
 const bulk = (Operations: Op[], extra: Record<string, unknown> = {}) =>
   t.http.post("/scim/v2/Bulk").set(t.auth).send({ schemas: [BULK_REQUEST], Operations, ...extra });
 const ops = (body: { Operations: OpResult[] }) => body.Operations;
-const changes = () => (t.store.sqlite.prepare("select count(*) n from changes").get() as { n: number }).n;
+const changes = async () => (await t.sql.one<{ n: number }>("select count(*) n from changes"))!.n;
 const idOf = (location: string | undefined) => location!.split("/").pop()!;
 const memberIds = async (groupId: string) => {
   const res = await t.http.get(`/scim/v2/Groups/${groupId}`).set(t.auth);
@@ -38,7 +38,7 @@ const memberIds = async (groupId: string) => {
 
 describe("POST /Bulk", () => {
   it("creates users and a group whose members reference them by bulkId; one outbox row per operation", async () => {
-    const before = changes();
+    const before = await changes();
     const res = await bulk([
       { method: "POST", path: "/Users", bulkId: "u1", data: user("bulk.ann") },
       { method: "post", path: "/Users", bulkId: "u2", data: user("bulk.bob") },
@@ -53,7 +53,7 @@ describe("POST /Bulk", () => {
     expect(g1).toMatchObject({ method: "POST", bulkId: "g1", status: "201" });
     expect(g1!.location).toMatch(new RegExp(`^${BASE}/Groups/`));
     expect(await memberIds(idOf(g1!.location))).toEqual([idOf(u1!.location), idOf(u2!.location)].sort());
-    expect(changes() - before).toBe(3);
+    expect((await changes()) - before).toBe(3);
   });
 
   it("resolves a forward reference: the group comes before the users it names", async () => {
@@ -81,7 +81,7 @@ describe("POST /Bulk", () => {
   });
 
   it("circular references fail with 409 in each operation on the cycle (§3.7.1); others still run", async () => {
-    const before = changes();
+    const before = await changes();
     const res = await bulk([
       { method: "POST", path: "/Groups", bulkId: "ca", data: { ...group("Cycle A"), members: [{ value: "bulkId:cb" }] } },
       { method: "POST", path: "/Groups", bulkId: "cb", data: { ...group("Cycle B"), members: [{ value: "bulkId:ca" }] } },
@@ -95,7 +95,7 @@ describe("POST /Bulk", () => {
     // A reference to an operation that failed cannot be resolved: 400 invalidValue.
     expect(c).toMatchObject({ status: "400", response: { scimType: "invalidValue" } });
     expect(ok!.status).toBe("201");
-    expect(changes() - before).toBe(1);
+    expect((await changes()) - before).toBe(1);
   });
 
   it("a bulkId nobody defines fails that operation with 400 invalidValue", async () => {
@@ -105,7 +105,7 @@ describe("POST /Bulk", () => {
   });
 
   it("failOnErrors=1 stops after the first error (§3.7.3)", async () => {
-    const before = changes();
+    const before = await changes();
     const res = await bulk(
       [
         { method: "POST", path: "/Users", bulkId: "f1", data: user("foe.one") },
@@ -116,7 +116,7 @@ describe("POST /Bulk", () => {
     );
     expect(res.status).toBe(200);
     expect(ops(res.body).map((o) => [o.bulkId, o.status])).toEqual([["f1", "201"], ["f2", "400"]]);
-    expect(changes() - before).toBe(1);
+    expect((await changes()) - before).toBe(1);
     expect((await t.http.get(`/scim/v2/Users?filter=${encodeURIComponent('userName eq "foe.three"')}`).set(t.auth)).body.totalResults).toBe(0);
   });
 

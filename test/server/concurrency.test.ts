@@ -49,8 +49,8 @@ describe("concurrency", () => {
 describe("no-op writes change nothing downstream", () => {
   it("a PATCH that asserts what is stored: same version, no outbox row; an empty Operations array is a no-op success", async () => {
     const created = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("noop", { title: "Same" }))).body;
-    const outbox = () => (t.store.sqlite.prepare("SELECT count(*) AS n FROM changes WHERE resource_id = ?").get(created.id) as { n: number }).n;
-    expect(outbox()).toBe(1);
+    const outbox = async () => (await t.sql.one<{ n: number }>("SELECT count(*) AS n FROM changes WHERE resource_id = ?", [created.id]))!.n;
+    expect(await outbox()).toBe(1);
     const same = await t.http
       .patch(`/scim/v2/Users/${created.id}`)
       .set(t.auth)
@@ -60,6 +60,6 @@ describe("no-op writes change nothing downstream", () => {
     const empty = await t.http.patch(`/scim/v2/Users/${created.id}`).set(t.auth).send({ schemas: [PATCH_OP], Operations: [] });
     expect(empty.status).toBe(200);
     expect(empty.body.meta).toEqual(created.meta);
-    expect(outbox()).toBe(1);
+    expect(await outbox()).toBe(1);
   });
 });

@@ -117,7 +117,10 @@ describe("members.display (RFC 7643 §4.2)", () => {
     const gid = await post("/scim/v2/Groups", group("md-list", ids));
     // Change a member's stored record behind the service's back: a listing that read each
     // member's record would show it; the kept display does not.
-    t.store.sqlite.prepare("UPDATE users SET data = json_set(data, '$.displayName', 'changed behind') WHERE id = ?").run(ids[1]);
+    // users.data is JSON text on SQLite and jsonb on PostgreSQL (db/schema-pg.ts).
+    const set = t.engine === "postgres" ? `jsonb_set(data, '{displayName}', '"changed behind"')` : "json_set(data, '$.displayName', 'changed behind')";
+    await t.sql.exec(`UPDATE users SET data = ${set} WHERE id = ?`, [ids[1]]);
+    expect((await t.http.get(`/scim/v2/Users/${ids[1]}`).set(t.auth)).body.displayName).toBe("changed behind");
     const res = await t.http.get(`/scim/v2/Groups/${gid}`).set(t.auth);
     expect(res.body.members.map((m: { display: string }) => m.display)).toEqual(["L0", "L1", "L2"]);
   });

@@ -38,7 +38,7 @@ describe("Groups", () => {
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ scimType: "invalidValue" });
     expect(res.body.detail).toContain("no-such-id");
-    expect((t.store.sqlite.prepare("select count(*) n from groups").get() as { n: number }).n).toBe(0);
+    expect(await t.sql.one("select count(*) n from groups")).toEqual({ n: 0 });
   });
 
   it("missing displayName: 400 invalidValue", async () => {
@@ -60,7 +60,7 @@ describe("Groups", () => {
     const g = (await createGroup(group("Team", [alice]))).body;
     const put = await t.http.put(`/scim/v2/Groups/${g.id}`).set(t.auth).send(group("Team", [bob]));
     expect(put.body.members.map((m: { value: string }) => m.value)).toEqual([bob]);
-    const rows = t.store.sqlite.prepare("select members_added a, members_removed r from changes where resource_id = ? order by seq").all(g.id);
+    const rows = await t.sql.rows("select members_added a, members_removed r from changes where resource_id = ? order by seq", [g.id]);
     expect(rows[1]).toEqual({ a: JSON.stringify([bob]), r: JSON.stringify([alice]) });
     const keep = await t.http.put(`/scim/v2/Groups/${g.id}`).set(t.auth).send({ schemas: group("x").schemas, displayName: "Team Renamed" });
     expect(keep.body.displayName).toBe("Team Renamed");

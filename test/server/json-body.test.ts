@@ -34,7 +34,7 @@ const raw = (chunks: Buffer[], headers: Record<string, string>) =>
   });
 const bytes = (s: string) => Buffer.from(s);
 
-const users = () => (t.store.sqlite.prepare("select count(*) n from users").get() as { n: number }).n;
+const users = async () => (await t.sql.one<{ n: number }>("select count(*) n from users"))!.n;
 const post = (body: string | Buffer, headers: Record<string, string> = {}) => {
   let r = t.http.post("/scim/v2/Users").set(t.auth).set("Content-Type", "application/scim+json");
   for (const [k, v] of Object.entries(headers)) r = r.set(k, v);
@@ -63,11 +63,11 @@ describe("JSON request bodies", () => {
   });
 
   it("malformed JSON is 400 invalidSyntax, nothing stored", async () => {
-    const before = users();
+    const before = await users();
     const res = await post('{"userName": ');
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject({ status: "400", scimType: "invalidSyntax" });
-    expect(users()).toBe(before);
+    expect(await users()).toBe(before);
   });
 
   it("over the limit is 413 (body-parser's path)", async () => {

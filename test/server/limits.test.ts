@@ -14,7 +14,7 @@ afterEach(async () => {
   await t?.close();
   t = undefined;
 });
-const users = (app: TestApp) => (app.store.sqlite.prepare("SELECT count(*) AS n FROM users").get() as { n: number }).n;
+const users = async (app: TestApp) => (await app.sql.one<{ n: number }>("SELECT count(*) AS n FROM users"))!.n;
 const scimError = (status: number, scimType: string | undefined, detail: RegExp) => ({
   schemas: [ERROR_SCHEMA],
   status: String(status),
@@ -52,7 +52,7 @@ describe("a body that is not UTF-8 (RFC 8259 §8.1, RFC 3629)", () => {
     const res = await raw(app, bad, { "Content-Type": "application/scim+json" });
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidSyntax", /UTF-8/));
-    expect(users(app)).toBe(0);
+    expect(await users(app)).toBe(0);
   });
 
   it("gzip-encoded too, and a lone surrogate's bytes (ED A0 80) and an overlong slash (C0 AF) alike", async () => {
@@ -65,7 +65,7 @@ describe("a body that is not UTF-8 (RFC 8259 §8.1, RFC 3629)", () => {
       const res = await raw(app, body, { "Content-Type": "application/json" });
       expect(res.status).toBe(400);
     }
-    expect(users(app)).toBe(0);
+    expect(await users(app)).toBe(0);
     // Valid multi-byte UTF-8 (and a BOM) is still accepted.
     const ok = await raw(app, Buffer.concat([Buffer.from([0xef, 0xbb, 0xbf]), Buffer.from(JSON.stringify(user("Ærøskøbing-日本")))]), { "Content-Type": "application/scim+json" });
     expect(ok.status).toBe(201);
@@ -78,7 +78,7 @@ describe("attribute limits", () => {
     const res = await app.http.post("/scim/v2/Users").set(app.auth).send(user("u".repeat(5000)));
     expect(res.status).toBe(400);
     expect(res.body).toMatchObject(scimError(400, "invalidValue", /userName is 5000 characters; the limit is 256 \(scim\.limits\.attributeLength\.userName\)/));
-    expect(users(app)).toBe(0);
+    expect(await users(app)).toBe(0);
     // PUT and PATCH are held to the same limits.
     const id = ((await app.http.post("/scim/v2/Users").set(app.auth).send(user("short"))).body as { id: string }).id;
     const patch = await app.http.patch(`/scim/v2/Users/${id}`).set(app.auth).send({ schemas: [PATCH_OP], Operations: [{ op: "replace", path: "userName", value: "u".repeat(257) }] });
@@ -203,7 +203,7 @@ describe("request shape", () => {
     const [res, health] = await Promise.all([bulk, probe]);
     expect(res.status).toBe(200);
     expect(health.status).toBe(200);
-    expect(users(app)).toBe(600);
+    expect(await users(app)).toBe(600);
     expect(order).toEqual(["healthz", "bulk"]);
   });
 });
