@@ -4,15 +4,18 @@
  * (SCIM to slapd end to end), reconcile (dry run at 100,000 users), group-members (one member
  * added to a 10,000 and a 100,000-member group until visible in slapd), patch (PATCH time per
  * operation from 10 operations to scim.limits.patchOperations), tokens (the bearer-token check
- * beside a small PATCH), audit (the audit log's cost per row), scale (a million users and a
- * 100,000-member group: lookups, index and cursor pages, group PATCH, size and RSS; run only when
- * named, it seeds for minutes). Without arguments, all suites but scale run.
+ * beside a small PATCH), audit (the audit log's cost per row), replicas (SCIM writes/s, latency
+ * and delivery lag on SQLite, one PostgreSQL replica and two, each its own `serve` process),
+ * scale (a million users and a 100,000-member group: lookups, index and cursor pages, group PATCH,
+ * size and RSS; run only when named, it seeds for minutes). Without arguments, all suites but
+ * scale run.
  */
 import { benchAuditAppend } from "./audit-append.js";
 import { benchGroupMembers } from "./group-members.js";
 import { benchPatchOps } from "./patch-ops.js";
 import { benchProvisioning } from "./provisioning.js";
 import { benchReconcile } from "./reconcile.js";
+import { benchReplicas } from "./replicas.js";
 import { benchScimGroups } from "./scim-groups.js";
 import { benchScale } from "./scale.js";
 import { benchScimStore } from "./scim-store.js";
@@ -26,6 +29,7 @@ const suites: Record<string, () => Promise<void>> = {
   patch: () => benchPatchOps(),
   tokens: () => benchTokenCheck(Number(process.env.BENCH_TOKENS ?? 10)),
   audit: () => benchAuditAppend(Number(process.env.BENCH_AUDIT_ROWS ?? 20_000)),
+  replicas: () => benchReplicas(Number(process.env.BENCH_REPLICAS_USERS ?? 3000), Number(process.env.BENCH_REPLICAS_WARMUP ?? 300)),
   "group-members": () => benchGroupMembers((process.env.BENCH_GROUP_SIZES ?? "10000,100000").split(",").map(Number)),
   scale: () => benchScale(Number(process.env.BENCH_SCALE_USERS ?? 1_000_000), Number(process.env.BENCH_SCALE_GROUP ?? 100_000)),
 };

@@ -321,7 +321,7 @@ class Cluster {
 }
 
 /** PIDs whose parent is `pid` (/proc/<pid>/stat field 4), read before a crash orphans them. */
-function childrenOf(pid: number): number[] {
+export function childrenOf(pid: number): number[] {
   const out: number[] = [];
   for (const entry of readdirSync("/proc")) {
     if (!/^\d+$/.test(entry)) continue;
