@@ -245,6 +245,9 @@ function cpuSnapshot(replicas: Replica[], pg: PostgresServer | undefined, slapd:
 
 async function runSetUp(s: SetUp, users: number, warmup: number, slapd: SlapdHandle, admin: Client, pg: PostgresServer | undefined): Promise<Result> {
   const dir = mkdtempSync(join(tmpdir(), `scimbridge-bench-replicas-${s.name}-`));
+  // Removed on the way out, also when a signal ends the bench (test/harness/process-group.ts).
+  const removeDir = () => rmSync(dir, { recursive: true, force: true });
+  live.add(removeDir);
   const replicas: Replica[] = [];
   const clients: HttpClient[] = [];
   const ou = `ou=${s.name},${slapd.suffix}`;
@@ -299,7 +302,8 @@ async function runSetUp(s: SetUp, users: number, warmup: number, slapd: SlapdHan
     await arrivals.stop();
     for (const c of clients) c.close();
     await Promise.all(replicas.map((r) => r.stop()));
-    rmSync(dir, { recursive: true, force: true });
+    removeDir();
+    live.delete(removeDir);
   }
 }
 
