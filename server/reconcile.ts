@@ -87,7 +87,9 @@ export async function reconcileCommand(
     );
     return RECONCILE_EXIT.usage;
   }
-  if (!existsSync(given.storage.file)) {
+  // Only a SQLite file can be missing here; with storage.url the file setting is an unused
+  // default, and opening the PostgreSQL database says what is wrong with it.
+  if (given.storage.url === undefined && !existsSync(given.storage.file)) {
     process.stderr.write(`no database at ${given.storage.file}\n`);
     return RECONCILE_EXIT.failed;
   }
