@@ -7,6 +7,7 @@ import { defineConfig } from "vitest/config";
  */
 const onBothEngines = [
   ...["groups", "lists", "bulk", "concurrency", "cursor-paging", "group-patch-response", "scopes", "limits", "json-body", "discovery"].map((f) => `test/server/${f}.test.ts`),
+  ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit"].map((f) => `test/hooks/${f}.test.ts`),
 ];
 
 export default defineConfig({

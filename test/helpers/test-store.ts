@@ -95,10 +95,12 @@ function postgresSql(url: string): TestSql {
   const pool = new pg.Pool({ connectionString: url, max: 2, types });
   pool.on("error", () => undefined); // an idle connection ended by a server restart; the next query opens another
   const rows = async <T,>(text: string, params: unknown[] = []) => (await pool.query(numbered(text), params)).rows as T[];
+  let ended: Promise<void> | undefined;
   return {
     rows,
     one: async (text, params) => (await rows<never>(text, params))[0],
     exec: async (text, params) => void (await rows(text, params)),
-    close: () => pool.end(),
+    // Idempotent, as the store's close is: a test may close what its afterAll closes again.
+    close: () => (ended ??= pool.end()),
   };
 }

@@ -75,10 +75,9 @@ async function dnOf(base: string, uuid: string): Promise<string[]> {
  * The LDAP writes that succeeded for a resource, in order. Failed attempts are left out: on a
  * loaded machine an add can time out and be retried.
  */
-const ldapWrites = (id: string) =>
-  (p.store.sqlite.prepare("SELECT operation FROM audit_log WHERE kind = 'ldap' AND resource_id = ? AND outcome = 'success' ORDER BY seq").all(id) as { operation: string }[])
-    .map((w) => w.operation);
-const syncDn = (id: string, rule: string) => (p.store.sqlite.prepare("SELECT dn FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, rule) as { dn: string } | undefined)?.dn;
+const ldapWrites = async (id: string) =>
+  (await p.sql.rows<{ operation: string }>("SELECT operation FROM audit_log WHERE kind = 'ldap' AND resource_id = ? AND outcome = 'success' ORDER BY seq", [id])).map((w) => w.operation);
+const syncDn = async (id: string, rule: string) => (await p.sql.one<{ dn: string }>("SELECT dn FROM sync_state WHERE resource_id = ? AND rule = ?", [id, rule]))?.dn;
 
 describe.each(PRESETS)("$preset: case-only renames", ({ preset, ou, memberAttribute }) => {
   const people = `ou=${ou},${SUFFIX}`;
@@ -102,14 +101,14 @@ describe.each(PRESETS)("$preset: case-only renames", ({ preset, ou, memberAttrib
       // slapd's own spelling of the DN, and the naming value it rewrote (deleteoldrdn, RFC 4511 §4.9).
       expect(await dnOf(people, uuid)).toEqual([`uid=${to},${people}`]);
       expect(await ldap.search(`uid=${to},${people}`, ["uid", "cn"])).toMatchObject({ uid: [to], cn: [to] });
-      expect(ldapWrites(id)).toEqual(["add", "modifyDN", "modify"]); // add, the rename, cn (an ordinary attribute here)
-      expect(syncDn(id, preset)).toBe(`uid=${to},${people}`);
+      expect(await ldapWrites(id)).toEqual(["add", "modifyDN", "modify"]); // add, the rename, cn (an ordinary attribute here)
+      expect(await syncDn(id, preset)).toBe(`uid=${to},${people}`);
       expect(await canBind(ldap.slapd.url, `uid=${to},${people}`, "Case-Pa55word!")).toBe(true);
       // The group holds the new spelling (written by the group delivery without refint, by refint with it).
       const group = await ldap.search(`cn=${ou}-staff-${refint ? "r" : "n"},${groups}`, [memberAttribute]);
       expect(group?.[memberAttribute]).toEqual([`uid=${to},${people}`]);
-      expect(syncDn(gid, `${preset}-groups`)).toBeDefined();
-      const memberRow = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(gid, id) as { dn: string } | undefined;
+      expect(await syncDn(gid, `${preset}-groups`)).toBeDefined();
+      const memberRow = await p.sql.one<{ dn: string }>("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?", [gid, id]);
       expect(memberRow?.dn).toBe(`uid=${to},${people}`);
     } finally {
       await setRefint(true);
@@ -129,8 +128,7 @@ describe.each(PRESETS)("$preset: case-only renames", ({ preset, ou, memberAttrib
     expect(await dnOf(people, e!.entryuuid![0]!)).toEqual([`uid=${ou}-EVE,${people}`]);
     const { searchEntries } = await ldap.admin.search(people, { scope: "one", filter: `(uid=${ou}-eve)`, attributes: ["1.1"] });
     expect(searchEntries).toHaveLength(1); // one entry, renamed in place: nothing added beside it
-    const state = p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, preset) as { state: string };
-    expect(state.state).toBe("in_sync");
+    expect(await p.sql.one("SELECT state FROM sync_state WHERE resource_id = ? AND rule = ?", [id, preset])).toEqual({ state: "in_sync" });
   });
 
   it("group blue → BLUE: DN and cn take the new case, same entry, members kept", async () => {
@@ -146,7 +144,7 @@ describe.each(PRESETS)("$preset: case-only renames", ({ preset, ou, memberAttrib
     expect(await dnOf(groups, uuid)).toEqual([`cn=${ou}-BLUE,${groups}`]);
     const g = await ldap.search(`cn=${ou}-BLUE,${groups}`, ["cn", memberAttribute]);
     expect(g).toMatchObject({ cn: [`${ou}-BLUE`], [memberAttribute]: [`uid=${ou}-gm,${people}`] });
-    expect(ldapWrites(gid)).toEqual(["add", "modifyDN"]);
-    expect(syncDn(gid, `${preset}-groups`)).toBe(`cn=${ou}-BLUE,${groups}`);
+    expect(await ldapWrites(gid)).toEqual(["add", "modifyDN"]);
+    expect(await syncDn(gid, `${preset}-groups`)).toBe(`cn=${ou}-BLUE,${groups}`);
   });
 });

@@ -13,6 +13,7 @@ import { freePort } from "../../hooks/ldap/slapd.js";
 import { PATCH_OP, user } from "../helpers/app.js";
 import { spawnCli, waitForOutput } from "../helpers/cli.js";
 import { provisioned } from "../helpers/provisioned.js";
+import { TEST_SECRET_KEY, testStorage } from "../helpers/test-store.js";
 
 const dirs: string[] = [];
 const slapds: SlapdHandle[] = [];
@@ -67,8 +68,7 @@ describe("durability", () => {
         expect(res.status).toBe(200);
       }
       await new Promise((r) => setTimeout(r, 300));
-      const retrying = p.store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE state IN ('pending','retrying')").get() as { n: number };
-      expect(retrying.n).toBe(50);
+      expect(await p.sql.one("SELECT count(*) AS n FROM sync_state WHERE state IN ('pending','retrying')")).toEqual({ n: 50 });
       slapd = await persistentSlapd(slapdDir, port);
       await p.settle(20_000);
       const found = await entries(slapd.url);
@@ -86,7 +86,7 @@ describe("durability", () => {
     try {
       const ctx = { baseUrl: "https://scim.example.test/scim/v2", client: "test" };
       await expect(
-        p.store.transaction(async () => {
+        p.db.transaction(async () => {
           await p.assembled.app.service.create("User", user("ghost"), ctx);
           throw new Error("the enclosing work fails");
         }),
@@ -108,13 +108,14 @@ describe("durability", () => {
     const work = tempDir("crash");
     const port = await freePort();
     const config = join(work, "config.yaml");
+    const storage = await testStorage(join(work, "db.sqlite"));
     writeFileSync(
       config,
       [
         `server: { port: ${port} }`,
-        `storage: { file: ${join(work, "db.sqlite")} }`,
+        `storage: ${JSON.stringify(storage)}`,
         `logging: { level: warn }`,
-        `provisioning: { pollMs: 50 }`,
+        `provisioning: { pollMs: 50, secretKey: ${TEST_SECRET_KEY} }`,
         `targets: [{ name: slapd, directory: openldap, urls: ["${slapd.url}"], bindDn: "cn=admin,dc=example,dc=com", bindPassword: durability-root-pw }]`,
         `userRules: [{ name: people, target: slapd, dn: "uid={userName},ou=people,dc=example,dc=com" }]`,
       ].join("\n"),

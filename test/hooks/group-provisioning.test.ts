@@ -61,13 +61,13 @@ const userDn = (uid: string) => `uid=${uid},${PEOPLE}`;
 /** LDAP writes sent to a DN after audit seq `after`, as "operation detail". */
 const writesTo = async (dn: string, after: number) => {
   await p.assembled.app.audit.flush(); // the audit log writes a turn's rows at the turn's end
-  const rows = p.store.sqlite.prepare("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(after, dn) as { operation: string; detail: string }[];
+  const rows = await p.sql.rows<{ operation: string; detail: string }>("SELECT operation, detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq", [after, dn]);
   return rows.map((r) => `${r.operation} ${r.detail}`);
 };
 /** The audit log writes a turn's rows at the turn's end: flushed before they are read. */
 const auditSeq = async () => {
   await p.assembled.app.audit.flush();
-  return (p.store.sqlite.prepare("SELECT coalesce(max(seq), 0) AS s FROM audit_log").get() as { s: number }).s;
+  return (await p.sql.one<{ s: number }>("SELECT coalesce(max(seq), 0) AS s FROM audit_log"))!.s;
 };
 
 describe("groups delivered to slapd", () => {
@@ -81,7 +81,7 @@ describe("groups delivered to slapd", () => {
     expect(await members("staff")).toEqual([userDn("g-ann"), userDn("g-ben")].sort());
     expect((await ldap.search(`cn=staff,${GROUPS}`))?.description).toEqual(["ext-staff"]);
     expect(await writesTo(`cn=staff,${GROUPS}`, before)).toEqual([expect.stringMatching(/^add attributes: .*member/)]);
-    const state = p.store.sqlite.prepare("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as Record<string, string>;
+    const state = (await p.sql.one<Record<string, string>>("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'groups'", [id]))!;
     expect(state).toMatchObject({ state: "in_sync", dn: `cn=staff,${GROUPS}` });
     expect(state.directory_id).toMatch(/^[0-9a-f-]{36}$/);
   });
@@ -113,8 +113,7 @@ describe("groups delivered to slapd", () => {
     await patchGroup(id, [{ op: "add", path: "members", value: [{ value: a }] }]);
     await p.settle();
     expect(await members("oob")).toEqual([userDn("o-ola")]);
-    const state = p.store.sqlite.prepare("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'").get(id) as { state: string };
-    expect(state.state).toBe("in_sync");
+    expect(await p.sql.one("SELECT state FROM sync_state WHERE resource_id = ? AND rule = 'groups'", [id])).toEqual({ state: "in_sync" });
   });
 
   it("an empty group is created with the placeholder, which leaves when a member arrives and comes back when the last one leaves", async () => {
@@ -161,18 +160,18 @@ describe("groups delivered to slapd", () => {
     const id = await createGroup("waiting", [a]);
     // Deliver only the group: mark the user's rows as not due yet.
     await p.assembled.provisioning.worker.fanOut();
-    await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?").run(a));
+    await p.sql.exec("UPDATE sync_state SET state = 'retrying', next_attempt = '9999' WHERE resource_id = ?", [a]);
     await p.assembled.provisioning.worker.start();
     // Polled while the worker runs: the committed state (the store's read-only connection), never
     // an outcome between two statements of the transaction recording it.
-    const groupState = async () => (await p.store.sync.get("Group", id, "groups"))?.state;
+    const groupState = async () => (await p.db.sync.get("Group", id, "groups"))?.state;
     expect(await eventually(async () => (await groupState()) === "in_sync")).toBe(true);
     expect(await members("waiting")).toEqual([PLACEHOLDER]);
     // Nothing was written for the member (its pair is settled until the user's delivery marks it again).
-    const pair = p.store.sqlite.prepare("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?").get(id, a) as { dn: string | null } | undefined;
+    const pair = await p.sql.one<{ dn: string | null }>("SELECT dn FROM group_member_sync WHERE group_id = ? AND member_id = ?", [id, a]);
     expect(pair?.dn ?? null).toBeNull();
     // Now the user is delivered; its delivery brings the group back, and the member goes in.
-    await p.store.transaction(() => p.store.sqlite.prepare("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?").run(a));
+    await p.sql.exec("UPDATE sync_state SET next_attempt = NULL WHERE resource_id = ?", [a]);
     p.assembled.provisioning.worker.wake();
     await p.settle();
     expect(await members("waiting")).toEqual([userDn("w-wes")]);
@@ -203,7 +202,7 @@ describe("groups delivered to slapd", () => {
     await p.settle();
     expect(await ldap.search(userDn("d-dee"))).toBeUndefined();
     expect(await members("deletes")).toEqual([userDn("d-dan")]);
-    const order = (p.store.sqlite.prepare("SELECT operation, lower(dn) AS dn FROM audit_log WHERE kind = 'ldap' AND seq > ? ORDER BY seq").all(before) as { operation: string; dn: string }[]).map((r) => `${r.operation} ${r.dn}`);
+    const order = (await p.sql.rows<{ operation: string; dn: string }>("SELECT operation, lower(dn) AS dn FROM audit_log WHERE kind = 'ldap' AND seq > ? ORDER BY seq", [before])).map((r) => `${r.operation} ${r.dn}`);
     expect(order.indexOf(`modify cn=deletes,${GROUPS}`)).toBeGreaterThanOrEqual(0);
     expect(order.indexOf(`modify cn=deletes,${GROUPS}`)).toBeLessThan(order.indexOf(`delete ${userDn("d-dee")}`));
   });
@@ -253,7 +252,7 @@ describe("groups delivered to slapd", () => {
 });
 
 describe("group rule removed from config", () => {
-  it("onRuleRemoved delete deletes its entries; the rule is then forgotten", async () => {
+  it("onRuleRemoved delete deletes its entries and the rule is then forgotten; on PostgreSQL both are left for the operator", async () => {
     const { mkdtempSync, rmSync } = await import("node:fs");
     const { tmpdir } = await import("node:os");
     const { join } = await import("node:path");
@@ -275,11 +274,17 @@ describe("group rule removed from config", () => {
       await q.close();
       q = await provisioned(ldap, { dbFile, userRules: users, groupRules: [] });
       await q.settle();
+      if (q.engine === "postgres") {
+        // Replicas share the database: a replica still on an older config would take a newer
+        // rule for a removed one, so no rule is deprovisioned at start (docs/deployment-replicas.md).
+        expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeDefined();
+        expect(await q.sql.rows("SELECT name FROM known_rules WHERE kind = 'Group' ORDER BY name")).toEqual([{ name: "rr-del" }, { name: "rr-keep" }]);
+        return;
+      }
       expect(await ldap.search(`cn=rr-one,${GROUPS}`)).toBeUndefined();
       expect(await ldap.search(`cn=rk-one,${GROUPS}`)).toBeDefined(); // onRuleRemoved none (the default)
-      const known = q.store.sqlite.prepare("SELECT name FROM known_rules WHERE kind = 'Group'").all();
-      expect(known).toEqual([]);
-      expect(q.store.sqlite.prepare("SELECT count(*) AS n FROM group_member_sync WHERE rule LIKE 'rr-%'").get()).toEqual({ n: 0 });
+      expect(await q.sql.rows("SELECT name FROM known_rules WHERE kind = 'Group'")).toEqual([]);
+      expect(await q.sql.one("SELECT count(*) AS n FROM group_member_sync WHERE rule LIKE 'rr-%'")).toEqual({ n: 0 });
     } finally {
       await q.close();
       rmSync(dir, { recursive: true, force: true });

@@ -46,10 +46,12 @@ async function deleteAndRecreate(userName: string, pauseMs: number | undefined):
   return { a, b, group: g.body.id as string };
 }
 
+// Quoted aliases: PostgreSQL folds unquoted names to lower case.
 const row = (id: string) =>
-  p.store.sqlite.prepare("SELECT state, directory_id AS directoryId, last_error AS lastError FROM sync_state WHERE resource_id = ? AND rule = 'people'").get(id) as
-    | { state: string; directoryId: string | null; lastError: string | null }
-    | undefined;
+  p.sql.one<{ state: string; directoryId: string | null; lastError: string | null }>(
+    `SELECT state, directory_id AS "directoryId", last_error AS "lastError" FROM sync_state WHERE resource_id = ? AND rule = 'people'`,
+    [id],
+  );
 
 describe("delete and re-create under the same userName", () => {
   // Reproduced before the fix: with no pause the new entry was present 0 of 8 times. 10 runs for
@@ -65,7 +67,7 @@ describe("delete and re-create under the same userName", () => {
         expect(entry, userName).toBeDefined();
         expect(await canBind(ldap.slapd.url, dn, "Pw-2!second")).toBe(true);
         expect(await canBind(ldap.slapd.url, dn, "Pw-1!first")).toBe(false);
-        expect(row(b)).toMatchObject({ state: "in_sync", directoryId: entry!.entryuuid![0] });
+        expect(await row(b)).toMatchObject({ state: "in_sync", directoryId: entry!.entryuuid![0] });
         // The group holds no member for the deleted user: the new user was never added to it.
         const group = await ldap.search(`cn=g-${userName},${GROUPS}`, ["member"]);
         expect((group?.member ?? []).map((m) => m.toLowerCase())).not.toContain(dn.toLowerCase());
@@ -98,14 +100,14 @@ describe("delete and re-create under the same userName", () => {
     await patch("Users", id, [{ op: "replace", path: "title", value: "Back" }]);
     await p.settle();
     expect((await ldap.search(dn, ["title"]))?.title).toEqual(["Back"]);
-    expect(row(id)?.state).toBe("needs_password");
+    expect((await row(id))?.state).toBe("needs_password");
     // Listed where an operator looks (`scimbridge failures`, the admin page), with its state.
     const listed = (await listFailures(p.store, { startIndex: 1, count: 100 })).failures;
     expect(listed).toContainEqual(expect.objectContaining({ id, state: "needs_password" }));
     // A new password from the identity provider ends it.
     await patch("Users", id, [{ op: "replace", path: "password", value: "Pw-lost-2!" }]);
     await p.settle();
-    expect(row(id)?.state).toBe("in_sync");
+    expect((await row(id))?.state).toBe("in_sync");
     expect(await canBind(ldap.slapd.url, dn, "Pw-lost-2!")).toBe(true);
   });
 
@@ -131,7 +133,7 @@ describe("delete and re-create under the same userName", () => {
       await q.http.delete(`/scim/v2/Users/${a}`).set(q.auth);
       const b = (await q.http.post("/scim/v2/Users").set(q.auth).send({ schemas: [USER_SCHEMA], userName: "kept", password: "Kept-2!" })).body.id as string;
       await q.settle();
-      const state = q.store.sqlite.prepare("SELECT state, last_error AS lastError FROM sync_state WHERE resource_id = ?").get(b) as { state: string; lastError: string };
+      const state = (await q.sql.one<{ state: string; lastError: string }>(`SELECT state, last_error AS "lastError" FROM sync_state WHERE resource_id = ?`, [b]))!;
       expect(state.state).toBe("failed");
       expect(state.lastError).toContain(`deleted User ${a}`);
       // The old entry is untouched: still the old one, still locked.

@@ -36,7 +36,7 @@ describe("users delivered to slapd", () => {
     await p.settle();
     const e = await ldap.search(`uid=alice,${PEOPLE}`, ["*", "entryUUID"]);
     expect(e).toMatchObject({ uid: ["alice"], cn: expect.any(Array), sn: ["Liddell"], givenname: ["Alice"], mail: ["alice@example.com"], title: ["Author"] });
-    const state = p.store.sqlite.prepare("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'people'").get(id) as Record<string, string>;
+    const state = (await p.sql.one<Record<string, string>>("SELECT state, dn, directory_id FROM sync_state WHERE resource_id = ? AND rule = 'people'", [id]))!;
     expect(state).toMatchObject({ state: "in_sync", dn: `uid=alice,${PEOPLE}` });
     expect(state.directory_id).toBe(e!.entryuuid![0]);
   });
@@ -78,9 +78,8 @@ describe("users delivered to slapd", () => {
     const c = new Client({ url: ldap.slapd.url });
     await c.bind(`uid=erin,${PEOPLE}`, "Erin-Pa55word!");
     await c.unbind();
-    const secrets = p.store.sqlite.prepare("SELECT count(*) AS n FROM sync_state WHERE resource_id = ? AND secret IS NOT NULL").get(id) as { n: number };
-    expect(secrets.n).toBe(0);
-    const dump = JSON.stringify(p.store.sqlite.prepare("SELECT * FROM changes").all()) + JSON.stringify(p.store.sqlite.prepare("SELECT * FROM sync_state").all());
+    expect(await p.sql.one("SELECT count(*) AS n FROM sync_state WHERE resource_id = ? AND secret IS NOT NULL", [id])).toEqual({ n: 0 });
+    const dump = JSON.stringify(await p.sql.rows("SELECT * FROM changes")) + JSON.stringify(await p.sql.rows("SELECT * FROM sync_state"));
     expect(dump).not.toContain("Erin-Pa55word!");
   });
 
@@ -116,44 +115,23 @@ describe("fan-out to two directories", () => {
 
   it("one change reaches every rule's directory", async () => {
     // A second target on the other slapd, configured like the first.
-    const { parseConfig } = await import("../../server/config/load.js");
-    const { openStore } = await import("../../db/open.js");
-    const { assemble } = await import("../../server/serve.js");
-    const { createLogger } = await import("../../server/logger.js");
-    const { mkdtempSync, rmSync } = await import("node:fs");
-    const { join } = await import("node:path");
-    const { tmpdir } = await import("node:os");
-    const dir = mkdtempSync(join(tmpdir(), "scimbridge-fanout-"));
-    const config = parseConfig(
-      {
-        storage: { file: join(dir, "db.sqlite") },
-        logging: { level: "silent" },
-        targets: [
-          { name: "a", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword },
-          { name: "b", directory: "openldap", urls: [other.slapd.url], bindDn: other.slapd.rootDn, bindPassword: other.slapd.rootPassword },
-        ],
-        userRules: [
-          { name: "to-a", target: "a", dn: "uid={userName},ou=people,dc=example,dc=com" },
-          { name: "to-b", target: "b", dn: "uid={userName},ou=people,dc=other,dc=test" },
-        ],
-        provisioning: { pollMs: 50, secretKey: Buffer.alloc(32, 1).toString("hex") },
-      },
-      {},
-    );
-    const store = openStore(config.storage.file);
-    const { app, provisioning } = await assemble(config, store, createLogger("silent"));
-    await provisioning.worker.start();
+    const r = await provisioned(undefined, {
+      targets: [
+        { name: "a", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword },
+        { name: "b", directory: "openldap", urls: [other.slapd.url], bindDn: other.slapd.rootDn, bindPassword: other.slapd.rootPassword },
+      ],
+      userRules: [
+        { name: "to-a", target: "a", dn: "uid={userName},ou=people,dc=example,dc=com" },
+        { name: "to-b", target: "b", dn: "uid={userName},ou=people,dc=other,dc=test" },
+      ],
+    });
     try {
-      const created = await app.service.create("User", user("fanny"), { baseUrl: "" });
-      expect(created.changed).toBe(true);
-      const until = Date.now() + 10_000;
-      while (Date.now() < until && !((await provisioning.worker.idle()) && (await other.search("uid=fanny,ou=people,dc=other,dc=test")))) await new Promise((r) => setTimeout(r, 25));
+      expect((await r.http.post("/scim/v2/Users").set(r.auth).send(user("fanny"))).status).toBe(201);
+      await r.settle();
       expect(await ldap.search("uid=fanny,ou=people,dc=example,dc=com")).toBeDefined();
       expect(await other.search("uid=fanny,ou=people,dc=other,dc=test")).toBeDefined();
     } finally {
-      await provisioning.close();
-      await store.close();
-      rmSync(dir, { recursive: true, force: true });
+      await r.close();
     }
   });
 });

@@ -32,11 +32,11 @@ beforeAll(async () => {
 afterAll(async () => p?.close());
 
 const options = (dryRun: boolean): GroupReconcileOptions => ({
-  store: p.store,
+  store: p.db,
   rules: [compileDeliverableGroupRule(p.assembled.app.registry, groupRuleSchema.parse(GROUP_RULE), { directory: "openldap" })],
   memberRules: () => ({ users: ["people"], groups: ["groups"] }),
   targets: p.assembled.provisioning.targets,
-  readResource: resourceReader(p.store, p.assembled.app.registry),
+  readResource: resourceReader(p.db, p.assembled.app.registry),
   dryRun,
 });
 const members = async (cn: string) => ((await ldap.search(`cn=${cn},${GROUPS}`, ["member"]))?.member ?? []).map((m) => m.toLowerCase()).sort();

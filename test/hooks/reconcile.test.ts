@@ -3,7 +3,7 @@
  * slapd with the admin client, then reconcile (dry run, then repairing) and the CLI as a process.
  */
 import { spawnSync } from "node:child_process";
-import { mkdtempSync, rmSync } from "node:fs";
+import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { Change, Attribute } from "ldapts";
@@ -11,6 +11,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { user } from "../helpers/app.js";
 import { ROOT, runCli, writeSlapdConfig } from "../helpers/cli.js";
 import { provisioned, type Provisioned } from "../helpers/provisioned.js";
+import { TEST_SECRET_KEY, testStorage } from "../helpers/test-store.js";
 import { useSlapd } from "../harness/slapd.js";
 import { reconcile, ruleBase, type ReconcileReport } from "../../hooks/reconcile/reconcile.js";
 import { compileRules } from "../../server/provisioning.js";
@@ -37,10 +38,10 @@ const stranger = (base: string) => ({
 async function run(dryRun: boolean): Promise<ReconcileReport[]> {
   const app = p.assembled.app;
   const config = parseConfig({ storage: { file: dbFile }, targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: "cn=x", bindPassword: "x" }], userRules: RULES }, {});
-  return reconcile({ store: p.store, registry: app.registry, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(p.store, app.registry), dryRun });
+  return reconcile({ store: p.db, registry: app.registry, rules: compileRules(config, app.registry), targets: p.assembled.provisioning.targets, readResource: resourceReader(p.db, app.registry), dryRun });
 }
 const byRule = (reports: ReconcileReport[], name: string) => reports.find((r) => r.rule === name)!;
-const changeCount = () => (p.store.sqlite.prepare("SELECT count(*) AS n FROM changes").get() as { n: number }).n;
+const changeCount = async () => (await p.sql.one<{ n: number }>("SELECT count(*) AS n FROM changes"))!.n;
 
 beforeAll(async () => {
   await ldap.admin.add(STAFF, { objectClass: ["organizationalUnit"], ou: "staff" });
@@ -80,7 +81,7 @@ describe("reconcile", () => {
   });
 
   it("dry run reports exactly the missing, differing and extra entries and changes nothing", async () => {
-    const before = changeCount();
+    const before = await changeCount();
     const reports = await run(true);
     const people = byRule(reports, "people");
     expect(people).toMatchObject({ expected: 3, checked: 3, repaired: 0 });
@@ -91,7 +92,7 @@ describe("reconcile", () => {
     expect(people.unmanaged).toEqual([{ dn: `uid=stranger,${PEOPLE}`, directoryId: expect.stringMatching(/^[0-9a-f-]{36}$/) }]);
     const staff = byRule(reports, "staff");
     expect(staff).toMatchObject({ missing: [], differing: [], extra: [], unmanaged: [{ dn: `uid=stranger,${STAFF}` }], checked: 4 });
-    expect(changeCount()).toBe(before);
+    expect(await changeCount()).toBe(before);
     expect(await ldap.search(`uid=alice,${PEOPLE}`)).toBeUndefined();
     expect((await ldap.search(`uid=bob,${PEOPLE}`))?.title).toEqual(["Hacker"]);
     expect(await ldap.search(`uid=stranger,${STAFF}`)).toBeDefined();
@@ -118,7 +119,10 @@ describe("reconcile", () => {
     await ldap.admin.del(`uid=carol,${STAFF}`);
     const s = ldap.slapd;
     const configFile = join(dir, "c.yaml");
-    writeSlapdConfig(configFile, { dbFile, slapd: s, rules: RULES, extra: ["provisioning: { secretKey: " + Buffer.alloc(32, 7).toString("base64") + " }"] });
+    writeSlapdConfig(configFile, { dbFile, slapd: s, rules: RULES, extra: [`provisioning: { secretKey: ${TEST_SECRET_KEY} }`] });
+    // On PostgreSQL the CLI opens the database the app used (the one made for dbFile).
+    const storage = await testStorage(dbFile);
+    if ("url" in storage) writeFileSync(configFile, readFileSync(configFile, "utf8").replace(/^storage: .*$/m, `storage: ${JSON.stringify(storage)}`));
     const r = runCli(["reconcile", "--dry-run", "--json", "--config", configFile]);
     expect(r.stderr).toBe("");
     expect(r.code).toBe(3); // drift found
