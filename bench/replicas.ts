@@ -10,9 +10,9 @@
  * run it), on its own 127.0.0.1 port: one event loop could not show what a second replica adds.
  * For each: SCIM writes/s (POST /Users of BENCH_REPLICAS_USERS users, default 3000, by 16
  * concurrent clients, after BENCH_REPLICAS_WARMUP users, default 300, not counted), write latency
- * p50/p99, and delivery lag p50/p99, from the POST's answer (just after the commit) until the entry is found in
- * slapd by a poll of every user not yet seen. The poll reads the directory, not a replica, so the
- * figure does not depend on which replica delivers. Then the ratios against the targets: two
+ * p50/p99, and delivery lag p50/p99, from the POST's answer (just after the commit) until the
+ * entry is found in slapd by a poll of every user not yet seen. The poll reads the directory, not a
+ * replica, so the figure does not depend on which replica delivers. Then the ratios against the targets: two
  * replicas >= 1.6x one replica's writes/s; PostgreSQL single >= 0.7x SQLite single. The bench
  * reports, it does not assert: on 2 cores PostgreSQL, slapd, the replicas and these clients share
  * the CPU, so each set-up also prints who used it while the writes ran (other load on the host
