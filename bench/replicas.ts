@@ -96,6 +96,12 @@ class Replica {
     installExitHandlers();
   }
 
+  /** Whether it still runs, and its last output: what a failed request is explained by. */
+  describe(): string {
+    const state = this.child.exitCode !== null || this.child.signalCode !== null ? `exited (${this.child.exitCode ?? this.child.signalCode})` : "running";
+    return `replica ${this.base} (pid ${this.pid}) ${state}; its last output:\n${this.output.slice(-2000)}`;
+  }
+
   get pid(): number {
     return this.child.pid ?? 0;
   }
@@ -193,23 +199,27 @@ class Arrivals {
 }
 
 /** `n` POSTs by CLIENTS concurrent clients, request i to replica i mod R (round-robin, no stickiness). */
-async function drive(replicas: HttpClient[], n: number, prefix: string, arrivals: Arrivals): Promise<{ seconds: number; latencies: number[] }> {
+async function drive(clients: HttpClient[], n: number, prefix: string, arrivals: Arrivals, replicas: Replica[]): Promise<{ seconds: number; latencies: number[] }> {
   let next = 0;
   const latencies: number[] = [];
   const t0 = performance.now();
-  await Promise.all(
-    Array.from({ length: CLIENTS }, async () => {
-      while (next < n) {
-        const i = next++;
-        const sent = performance.now();
-        const r = await replicas[i % replicas.length]!.send("POST", "/Users", user(prefix, i));
-        const at = performance.now();
-        if (r.status !== 201) throw new Error(`POST /Users ${prefix}${i}: ${r.status} ${r.body.slice(0, 300)}`);
-        latencies.push(at - sent);
-        arrivals.answered(`${prefix}${i}`, at);
-      }
-    }),
-  );
+  try {
+    await Promise.all(
+      Array.from({ length: CLIENTS }, async () => {
+        while (next < n) {
+          const i = next++;
+          const sent = performance.now();
+          const r = await clients[i % clients.length]!.send("POST", "/Users", user(prefix, i));
+          const at = performance.now();
+          if (r.status !== 201) throw new Error(`POST /Users ${prefix}${i}: ${r.status} ${r.body.slice(0, 300)}`);
+          latencies.push(at - sent);
+          arrivals.answered(`${prefix}${i}`, at);
+        }
+      }),
+    );
+  } catch (e) {
+    throw new Error(`${(e as Error).message}\n${replicas.map((r) => r.describe()).join("\n")}`, { cause: e });
+  }
   return { seconds: (performance.now() - t0) / 1000, latencies };
 }
 
@@ -288,16 +298,24 @@ async function runSetUp(s: SetUp, users: number, warmup: number, slapd: SlapdHan
       replicas.push(new Replica(file, `http://127.0.0.1:${port}/scim/v2`));
     }
     await Promise.all(replicas.map((r) => r.ready()));
-    for (const r of replicas) clients.push(httpClient(r.base, token!, CLIENTS));
+    // Fresh keep-alive connections for each phase: a connection left idle past the server's
+    // keep-alive timeout (Node's default, 5 s) while the warm-up's deliveries drain is closed by
+    // the server, and a request sent on it as it closes fails with ECONNRESET.
+    const connect = () => {
+      for (const c of clients.splice(0)) c.close();
+      for (const r of replicas) clients.push(httpClient(r.base, token!, CLIENTS));
+    };
 
     // Warm-up, not counted: each process's JIT, connection pools and LDAP connections.
-    await drive(clients, warmup, `w${s.name}-`, arrivals);
+    connect();
+    await drive(clients, warmup, `w${s.name}-`, arrivals, replicas);
     await arrivals.settled();
     arrivals.lags = [];
 
+    connect();
     const before = cpuSnapshot(replicas, engine, slapd);
     const t0 = performance.now();
-    const writes = await drive(clients, users, `${s.name}-`, arrivals);
+    const writes = await drive(clients, users, `${s.name}-`, arrivals, replicas);
     const written = cpuSnapshot(replicas, engine, slapd);
     await arrivals.settled();
     const deliveredSeconds = (performance.now() - t0) / 1000;
