@@ -177,6 +177,9 @@ export const syncState = pgTable(
     secret: text("secret"),
     waitingFor: text("waiting_for"),
     updated: text("updated").notNull(),
+    leaseOwner: text("lease_owner"),
+    leaseUntil: text("lease_until"),
+    leaseToken: bigint("lease_token", { mode: "number" }),
   },
   (t) => [
     primaryKey({ columns: [t.resourceType, t.resourceId, t.rule] }),
@@ -185,6 +188,7 @@ export const syncState = pgTable(
     index("sync_state_rule").on(t.rule),
     index("sync_state_dn_key").on(t.target, t.dnKey),
     index("sync_state_waiting_for").on(t.waitingFor),
+    index("sync_state_lease_owner").on(t.leaseOwner).where(sql`${t.leaseOwner} IS NOT NULL`),
   ],
 );
 

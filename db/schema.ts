@@ -185,6 +185,16 @@ export const syncState = sqliteTable(
      */
     waitingFor: text("waiting_for"),
     updated: text("updated").notNull(),
+    /**
+     * The delivery lease (hooks/delivery/scheduler.ts): which worker took the row for delivery
+     * (a per-process id), until when (ISO time; renewed while it holds it), and the claim's
+     * fencing token. An outcome is recorded only while the row still bears the token its delivery
+     * was claimed with, so a worker whose lease expired and was taken over cannot overwrite the
+     * new holder's result. NULL: nobody delivers the row now.
+     */
+    leaseOwner: text("lease_owner"),
+    leaseUntil: text("lease_until"),
+    leaseToken: integer("lease_token"),
   },
   (t) => [
     primaryKey({ columns: [t.resourceType, t.resourceId, t.rule] }),
@@ -194,6 +204,8 @@ export const syncState = sqliteTable(
     index("sync_state_rule").on(t.rule),
     index("sync_state_dn_key").on(t.target, t.dnKey),
     index("sync_state_waiting_for").on(t.waitingFor),
+    // Few rows are leased at a time: the heartbeat and the release find a worker's own quickly.
+    index("sync_state_lease_owner").on(t.leaseOwner).where(sql`${t.leaseOwner} IS NOT NULL`),
   ],
 );
 

@@ -2,7 +2,7 @@
  * The delivery store: fanning the outbox out into per-(resource, rule) sync state, picking what is
  * due, and recording outcomes. Writes happen inside Store.transaction.
  */
-import { and, eq, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
+import { and, eq, gt, inArray, isNotNull, isNull, lte, ne, not, notInArray, or, sql } from "drizzle-orm";
 import type { Db } from "./sqlite-db.js";
 import { changes, knownRules, pendingSecrets, syncState } from "./schema.js";
 
@@ -32,6 +32,21 @@ export type SyncStatus = "pending" | "retrying" | "in_sync" | "failed" | "out_of
 /** A sync_state row's key as waiting_for names it. */
 export function rowKey(row: Pick<SyncStateRow, "resourceType" | "resourceId" | "rule">): string {
   return `${row.resourceType}:${row.resourceId}:${row.rule}`;
+}
+
+/**
+ * A delivery lease as a claim grants it: the claiming worker, until when (ISO time), and the
+ * claim's fencing token (an outcome is recorded only while the row still bears it).
+ */
+export interface Lease {
+  owner: string;
+  until: string;
+  token: number;
+}
+
+interface DueQueries {
+  pending: { all(v: Record<string, unknown>): SyncStateRow[] };
+  retrying: { all(v: Record<string, unknown>): SyncStateRow[] };
 }
 
 /** What a fan-out takes from the outbox. */
@@ -79,8 +94,9 @@ export class SyncQueries {
   private readonly q;
   /** Prepared UPDATEs by the set of columns they write (the recorder writes a few fixed sets). */
   private readonly updates = new Map<string, { run(values: Record<string, unknown>): unknown }>();
-  /** Prepared due queries by rule list (one list per target). */
-  private readonly dueQueries = new Map<string, { pending: { all(v: Record<string, unknown>): SyncStateRow[] }; retrying: { all(v: Record<string, unknown>): SyncStateRow[] } }>();
+  /** Prepared due queries by rule list (one list per target), and the same leaving leased rows out. */
+  private readonly dueQueries = new Map<string, DueQueries>();
+  private readonly claimQueries = new Map<string, DueQueries>();
 
   constructor(private readonly db: Db) {
     this.q = {
@@ -136,6 +152,11 @@ export class SyncQueries {
         .update(syncState)
         .set({ state: "pending", waitingFor: null, attempts: 0, nextAttempt: null, updated: sql`${sql.placeholder("at")}` })
         .where(eq(syncState.waitingFor, sql.placeholder("holder")))
+        .prepare(),
+      lease: db
+        .update(syncState)
+        .set({ leaseOwner: sql`${sql.placeholder("owner")}`, leaseUntil: sql`${sql.placeholder("until")}`, leaseToken: sql`${sql.placeholder("token")}` })
+        .where(byPk)
         .prepare(),
       retryNow: db
         .update(syncState)
@@ -225,11 +246,58 @@ export class SyncQueries {
    * whole backlog.
    */
   async due(now: string, rules: string[], limit: number): Promise<SyncStateRow[]> {
+    return this.dueRows(this.dueQueries, now, rules, limit, false);
+  }
+
+  /**
+   * Leases rows due for delivery (as `due`, leaving out rows another claim holds and whose lease
+   * has not run out) to `lease`, and returns them as leased. Inside a transaction: SQLite's
+   * holds the database's write lock from its start (BEGIN IMMEDIATE), so no other claim reads
+   * the same rows in between.
+   */
+  async claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]> {
+    const rows = this.dueRows(this.claimQueries, now, rules, limit, true);
+    for (const row of rows) {
+      this.q.lease.run({ kind: row.resourceType, id: row.resourceId, rule: row.rule, ...lease });
+      Object.assign(row, { leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token });
+    }
+    return rows;
+  }
+
+  /**
+   * Extends to `until` the leases of `owner`'s claims `tokens` that have not run out at `now` (its
+   * heartbeat); how many. One that ran out may be another worker's now, and is never taken back
+   * this way; a claim the worker no longer tracks (an outcome it could not record) runs out.
+   */
+  async renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number> {
+    if (!tokens.length) return 0;
+    return this.db
+      .update(syncState)
+      .set({ leaseUntil: until })
+      .where(and(eq(syncState.leaseOwner, owner), inArray(syncState.leaseToken, tokens), gt(syncState.leaseUntil, now)))
+      .run().changes;
+  }
+
+  /**
+   * Ends the leases `owner` holds (a worker stopping: its rows are free at once, not after the
+   * lease), or every lease (`undefined`: a process that knows it is the only one, at start).
+   */
+  async releaseLeases(owner: string | undefined): Promise<number> {
+    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
+    return this.db
+      .update(syncState)
+      .set(ended)
+      .where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner))
+      .run().changes;
+  }
+
+  private dueRows(cache: Map<string, DueQueries>, now: string, rules: string[], limit: number, unleased: boolean): SyncStateRow[] {
     if (!rules.length) return [];
     const key = rules.join("\u0000");
-    let q = this.dueQueries.get(key);
+    let q = cache.get(key);
     if (!q) {
-      const of = (state: string) => and(eq(syncState.state, state), inArray(syncState.rule, rules));
+      const free = unleased ? or(isNull(syncState.leaseUntil), lte(syncState.leaseUntil, sql.placeholder("now"))) : undefined;
+      const of = (state: string) => and(eq(syncState.state, state), inArray(syncState.rule, rules), free);
       q = {
         pending: this.db.select().from(syncState).where(of("pending")).orderBy(syncState.wantedSeq).limit(sql.placeholder("limit")).prepare(),
         retrying: this.db
@@ -240,9 +308,9 @@ export class SyncQueries {
           .limit(sql.placeholder("limit"))
           .prepare(),
       };
-      this.dueQueries.set(key, q);
+      cache.set(key, q);
     }
-    const pending = q.pending.all({ limit });
+    const pending = q.pending.all({ now, limit });
     if (pending.length >= limit) return pending;
     return [...pending, ...q.retrying.all({ now, limit: limit - pending.length })];
   }

@@ -217,6 +217,7 @@ export async function createProvisioning(o: {
     maxAttempts: p.maxAttempts,
     retry: { initialMs: p.retryInitialMs, maxMs: p.retryMaxMs },
     pollMs: p.pollMs,
+    leaseMs: p.leaseSeconds * 1000,
     onDelivery: o.onDelivery,
     onLdapWrite: o.onLdapWrite,
   });

@@ -3,9 +3,9 @@
  * on the db/schema-pg.ts tables. Queries are built when called: node-postgres sends each as an
  * unnamed statement, and a statement cache per column set buys nothing measurable here.
  */
-import { and, asc, count, eq, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, sql, type SQLWrapper } from "drizzle-orm";
+import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, or, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
-import { outboxBatch, type OutboxBatch, type SyncStateRow } from "../sync.js";
+import { outboxBatch, type Lease, type OutboxBatch, type SyncStateRow } from "../sync.js";
 import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";
 import type { PgDb } from "./pg-db.js";
 
@@ -126,26 +126,72 @@ export class PgSyncQueries implements SyncStore {
     await this.update(kind, id, rule, { secret: sealed });
   }
 
-  /**
-   * Rows due for delivery: pending ones oldest change first, then retrying ones whose time has
-   * come, each an index range on (state, wanted_seq) or (state, next_attempt). SQLite orders a
-   * retrying row without a next attempt first (NULL sorts low there); PostgreSQL's ascending order
-   * puts NULL last, and NULLS FIRST could not walk the index, so those rows (the recorder always
-   * sets a time, so normally none) are read first by a probe of their own.
-   */
   async due(now: string, rules: string[], limit: number): Promise<SyncStateRow[]> {
+    return this.dueRows(now, rules, limit, false);
+  }
+
+  /**
+   * Leases due rows to `lease` (see the SQLite twin). The rows are read FOR UPDATE SKIP LOCKED, so
+   * replicas claiming at once take different rows instead of waiting on each other, and the locks
+   * hold until the claim commits; a row whose state changed meanwhile is checked again against
+   * the WHERE clause when it is locked
+   * (https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE).
+   */
+  async claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]> {
+    const rows = await this.dueRows(now, rules, limit, true);
+    if (!rows.length) return rows;
+    const keys = sql.join(
+      rows.map((r) => sql`(${r.resourceType}, ${r.resourceId}, ${r.rule})`),
+      sql`, `,
+    );
+    await this.db
+      .update(syncState)
+      .set({ leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token })
+      .where(sql`(${syncState.resourceType}, ${syncState.resourceId}, ${syncState.rule}) IN (${keys})`);
+    return rows.map((r) => ({ ...r, leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token }));
+  }
+
+  async renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number> {
+    if (!tokens.length) return 0;
+    return changed(
+      await this.db
+        .update(syncState)
+        .set({ leaseUntil: until })
+        .where(and(eq(syncState.leaseOwner, owner), inArray(syncState.leaseToken, tokens), gt(syncState.leaseUntil, now))),
+    );
+  }
+
+  async releaseLeases(owner: string | undefined): Promise<number> {
+    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
+    return changed(await this.db.update(syncState).set(ended).where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner)));
+  }
+
+  /**
+   * Pending rows oldest change first, then retrying ones whose time has come, each an index range
+   * on (state, wanted_seq) or (state, next_attempt). SQLite orders a retrying row without a next
+   * attempt first (NULL sorts low there); PostgreSQL's ascending order puts NULL last, and NULLS
+   * FIRST could not walk the index, so those rows (the recorder always sets a time, so normally
+   * none) are read first by a probe of their own. `claiming`: rows leased to a live claim are left
+   * out, and the rows read are locked, skipping those another claim has locked.
+   */
+  private async dueRows(now: string, rules: string[], limit: number, claiming: boolean): Promise<SyncStateRow[]> {
     if (!rules.length) return [];
-    const of = (state: string) => and(eq(syncState.state, state), inArray(syncState.rule, rules));
-    const rows = await this.db.select().from(syncState).where(of("pending")).orderBy(asc(syncState.wantedSeq)).limit(limit);
-    if (rows.length < limit) rows.push(...(await this.db.select().from(syncState).where(and(of("retrying"), isNull(syncState.nextAttempt))).limit(limit - rows.length)));
+    const free = claiming ? or(isNull(syncState.leaseUntil), lte(syncState.leaseUntil, now)) : undefined;
+    const of = (state: string) => and(eq(syncState.state, state), inArray(syncState.rule, rules), free);
+    const read = <Q extends { for(strength: "update", config: { skipLocked: true }): Q }>(q: Q): Q => (claiming ? q.for("update", { skipLocked: true }) : q);
+    const rows = await read(this.db.select().from(syncState).where(of("pending")).orderBy(asc(syncState.wantedSeq)).limit(limit).$dynamic());
+    if (rows.length < limit) rows.push(...(await read(this.db.select().from(syncState).where(and(of("retrying"), isNull(syncState.nextAttempt))).limit(limit - rows.length).$dynamic())));
     if (rows.length < limit) {
       rows.push(
-        ...(await this.db
-          .select()
-          .from(syncState)
-          .where(and(of("retrying"), lte(syncState.nextAttempt, now)))
-          .orderBy(asc(syncState.nextAttempt))
-          .limit(limit - rows.length)),
+        ...(await read(
+          this.db
+            .select()
+            .from(syncState)
+            .where(and(of("retrying"), lte(syncState.nextAttempt, now)))
+            .orderBy(asc(syncState.nextAttempt))
+            .limit(limit - rows.length)
+            .$dynamic(),
+        )),
       );
     }
     return rows;

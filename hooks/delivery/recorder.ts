@@ -2,7 +2,10 @@
  * Records delivery outcomes (outcome.ts) in sync_state. Every outcome is written through the group
  * commit (db/group-commit.ts): the outcomes of one event-loop turn share one commit, and each
  * delivery's slot is freed only once its outcome is durable. A row that got a newer change while
- * its delivery ran stays pending for another round, whatever the outcome.
+ * its delivery ran stays pending for another round, whatever the outcome. Recording an outcome
+ * ends the row's delivery lease (./scheduler.ts), and is fenced by it: an outcome whose claim's
+ * token the row no longer bears (its lease ran out and another worker took the row over) changes
+ * nothing, so it cannot overwrite the result of the worker that holds the row now.
  */
 import type { GroupCommit } from "../../db/group-commit.js";
 import type { StoreQueries } from "../../db/store.js";
@@ -21,23 +24,35 @@ export interface RecorderOptions {
   retry: { initialMs: number; maxMs: number };
 }
 
+/** The columns of a lease, ended (written with every outcome). */
+const UNLEASED = { leaseOwner: null, leaseUntil: null, leaseToken: null } as const;
+
+/** What recording an outcome did. */
+export interface Recorded {
+  /** The write left work due now (the row itself again, or rows that waited for it). */
+  due: boolean;
+  /** Nothing was written: another worker's claim holds the row now. */
+  fenced: boolean;
+}
+
 export class OutcomeRecorder {
   constructor(private readonly o: RecorderOptions) {}
 
-  /**
-   * Writes `outcome` for the row its delivery started from; resolves once durable, with whether
-   * the write left work due now (the row itself again, or rows that waited for it).
-   */
-  record(row: SyncStateRow, outcome: Outcome): Promise<boolean> {
-    return this.o.commit.run((tx) => this.apply(tx, row, outcome));
+  /** Writes `outcome` for the row its delivery was claimed as; resolves once durable. */
+  record(row: SyncStateRow, outcome: Outcome): Promise<Recorded> {
+    return this.o.commit.run(async (tx) => {
+      // Locked: a change fanned out meanwhile (markPending) either committed before, and is seen
+      // as `newer`, or waits for this outcome and marks the row pending again after it; and no
+      // other claim can take the row between the fencing check and the write.
+      const current = await tx.sync.lockForWrite(row.resourceType, row.resourceId, row.rule);
+      if (!current) return { due: false, fenced: false };
+      if (current.leaseToken !== row.leaseToken) return { due: false, fenced: true };
+      return { due: await this.apply(tx, row, current, outcome), fenced: false };
+    });
   }
 
   /** Inside the group commit's transaction: every statement through `tx`, awaited in turn. */
-  private async apply(tx: StoreQueries, row: SyncStateRow, outcome: Outcome): Promise<boolean> {
-    // Locked: a change fanned out meanwhile (markPending) either committed before, and is seen as
-    // `newer`, or waits for this outcome and marks the row pending again after it.
-    const current = await tx.sync.lockForWrite(row.resourceType, row.resourceId, row.rule);
-    if (!current) return false;
+  private async apply(tx: StoreQueries, row: SyncStateRow, current: SyncStateRow, outcome: Outcome): Promise<boolean> {
     const newer = current.wantedSeq !== row.wantedSeq;
     const at = this.o.now().toISOString();
     switch (outcome.kind) {
@@ -56,6 +71,7 @@ export class OutcomeRecorder {
           lastCode: null,
           lastError: `waiting for ${outcome.holder.resourceType} ${outcome.holder.resourceId} (rule ${outcome.holder.rule}, ${outcome.holder.state}) to leave ${outcome.dn}`,
           updated: at,
+          ...UNLEASED,
         });
         return newer;
       case "parked": {
@@ -67,6 +83,7 @@ export class OutcomeRecorder {
           lastAttempt: outcome.at,
           lastError: outcome.reason,
           updated: at,
+          ...UNLEASED,
         });
         return true;
       }
@@ -104,6 +121,7 @@ export class OutcomeRecorder {
       secret: (r.deliveredSecret || r.state !== "in_sync") && current.secret === row.secret ? null : current.secret,
       waitingFor: null,
       updated: at,
+      ...UNLEASED,
     });
     return due;
   }
@@ -126,6 +144,7 @@ export class OutcomeRecorder {
       lastCode: err?.code ?? null,
       lastError: message.slice(0, 2000),
       updated: at,
+      ...UNLEASED,
     });
   }
 }

@@ -1,26 +1,47 @@
 /**
- * What runs when: fans committed outbox rows out, takes due rows in batches, and starts their
+ * What runs when: fans committed outbox rows out, claims due rows in batches, and starts their
  * deliveries within each target's concurrency, oldest change first. It knows rows, targets and
- * slots, not what a delivery does: `deliver` runs one and resolves once its outcome is recorded,
- * and only then is the row's slot free again (so a row is never delivered twice at once, nor
- * picked again before its outcome is durable).
+ * slots, not what a delivery does: `deliver` runs one and resolves once its outcome is recorded.
+ *
+ * A row is taken by a lease on it (db/sync.ts claim), not by memory: any number of workers (one
+ * per replica) claim from one database, and a leased row is not claimed again until its outcome
+ * ends the lease or the lease runs out. So a (resource, rule) is delivered by one worker at a
+ * time, which keeps each resource's changes in order, and no worker leads. The lease is renewed
+ * by a heartbeat while the worker holds it (a group delivery may take minutes); a worker that
+ * crashes leaves its rows to the others after at most one lease. Each claim bears a fencing token:
+ * the recorder writes an outcome only while the row still bears it (./recorder.ts), so a worker
+ * whose lease ran out while it delivered (a long pause, a partition) cannot overwrite the result
+ * of the worker that took the row over.
  */
 import { AsyncResource } from "node:async_hooks";
-import { rowKey, type SyncStateRow } from "../../db/sync.js";
+import { randomInt, randomUUID } from "node:crypto";
+import { rowKey, type Lease, type SyncStateRow } from "../../db/sync.js";
 
 export interface SchedulerOptions {
   /** Target names with their concurrency (connections, and deliveries in flight). */
   targets: ReadonlyMap<string, { concurrency: number }>;
   /** The rules whose rows a target's slots take. */
   rulesOn(target: string): string[];
-  /** Rows due now for these rules, oldest change first (db/sync.ts due). */
-  due(now: string, rules: string[], limit: number): Promise<SyncStateRow[]>;
+  /** Leases rows due now for these rules, oldest change first, in a transaction (db/sync.ts claim). */
+  claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]>;
+  /** Extends the leases of this worker's claims `tokens` that still hold at `now` (db/sync.ts renewLeases). */
+  renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number>;
+  /** Ends this worker's leases (db/sync.ts releaseLeases). */
+  releaseLeases(owner: string): Promise<number>;
+  /** Told of a heartbeat or release that failed (the leases then run out by themselves). */
+  leaseFailed(e: unknown): void;
+  /** How long a claim holds a row; renewed every third of it while held. */
+  leaseMs: number;
   /** Whether anything at all is due or unfanned (idle()). */
   anythingDue(): Promise<boolean>;
   /** Fans out committed outbox rows; how many it took (0: none left). */
   fanOut(): Promise<number>;
-  /** Runs one delivery and records its outcome; never rejects. */
-  deliver(row: SyncStateRow): Promise<void>;
+  /**
+   * Runs one delivery and records its outcome; never rejects. Resolves false when the outcome
+   * could not be recorded (the database unreachable, the disk full): the row, still leased here,
+   * is delivered again (deliveries are idempotent) while its lease holds.
+   */
+  deliver(row: SyncStateRow): Promise<boolean>;
   /** Told of a pump that threw (the rows stay due; the next pump tries again). */
   pumpFailed(e: unknown): void;
   /** Whether the database cannot be written now: pump once a second rather than spin. */
@@ -30,27 +51,31 @@ export interface SchedulerOptions {
 }
 
 /**
- * Rows taken per due query beyond the free slots. The queue is read again when it cannot fill the
- * free slots, not after every delivery: a due query per delivery was most of the scheduler's cost.
+ * Rows claimed per claim beyond the free slots, queued here under this worker's lease. The queue
+ * is refilled when it cannot fill the free slots, not after every delivery: a due query per
+ * delivery was most of the scheduler's cost (bench/provisioning.ts).
  */
 const CLAIM_BATCH = 64;
+/** Fencing tokens are drawn at random below this (2^48: exact in a JS number and in a bigint). */
+const TOKEN_RANGE = 2 ** 48;
 /** Pump interval while the database cannot be written (db/storage-faults.ts). */
 const STORAGE_FAULT_PUMP_MS = 1000;
 
 export class Scheduler {
-  private readonly inFlight = new Map<string, Promise<void>>();
+  /** This worker's name on the leases it takes (one per scheduler: a restart is a new owner). */
+  readonly owner = randomUUID();
+  private readonly inFlight = new Map<string, { row: SyncStateRow; task: Promise<void> }>();
   private readonly busy = new Map<string, number>();
-  /** Per target: due rows taken by the last query and not started yet, oldest first. */
+  /** Per target: rows claimed and not started yet, oldest first. */
   private readonly queued = new Map<string, SyncStateRow[]>();
   private timer: NodeJS.Timeout | undefined;
+  private heartbeat: NodeJS.Timeout | undefined;
   private running = false;
   /** A pump is scheduled or under way (one at a time). */
   private pumping = false;
   /** The pump under way, if any: stop() waits for it. */
   private pumpRun: Promise<void> | undefined;
   private again = false;
-  /** The queues may miss rows that are due sooner (a retry whose time came): read them again. */
-  private stale = true;
 
   /**
    * The async context the scheduler was made in: pumps are scheduled from it, never from a
@@ -64,20 +89,32 @@ export class Scheduler {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.timer = setInterval(() => this.refresh(), this.o.pollMs);
+    this.timer = setInterval(() => this.wake(), this.o.pollMs);
     this.timer.unref();
-    this.refresh();
+    this.heartbeat = setInterval(() => this.home.runInAsyncScope(() => void this.renew()), this.o.leaseMs / 3);
+    this.heartbeat.unref();
+    this.wake();
   }
 
-  /** Stops taking work and waits for the deliveries in flight (graceful shutdown). */
+  /**
+   * Stops taking work, waits for the deliveries in flight, and ends this worker's leases, so the
+   * rows it had claimed and not delivered are free for the other replicas at once (a rolling
+   * restart waits for no lease to run out).
+   */
   async stop(): Promise<void> {
     this.running = false;
-    if (this.timer) clearInterval(this.timer);
-    // A pump under way may be between a due query and starting what it read: it starts nothing
-    // once it sees `running` false, and the deliveries it started before are waited for below.
+    clearInterval(this.timer);
+    // A pump under way may be between a claim and starting what it took: it starts nothing once
+    // it sees `running` false, and the deliveries it started before are waited for below.
     await this.pumpRun;
     this.queued.clear();
-    await Promise.allSettled([...this.inFlight.values()]);
+    await Promise.allSettled([...this.inFlight.values()].map((f) => f.task));
+    clearInterval(this.heartbeat);
+    try {
+      await this.o.releaseLeases(this.owner);
+    } catch (e) {
+      this.o.leaseFailed(e); // they run out by themselves
+    }
   }
 
   get isRunning(): boolean {
@@ -107,11 +144,6 @@ export class Scheduler {
     });
   }
 
-  /** As wake(), and the due queues are read afresh (the poll timer, an admin retry, a reconcile repair). */
-  refresh(): void {
-    this.stale = true;
-    this.wake();
-  }
 
   /** Nothing in flight, nothing due, nothing left to fan out. */
   async idle(): Promise<boolean> {
@@ -124,38 +156,71 @@ export class Scheduler {
     // against a closed connection and store).
     if (!this.running) return;
     while ((await this.o.fanOut()) > 0) if (!this.running) return;
-    const reread = this.stale;
-    this.stale = false;
-    const now = this.o.now().toISOString();
     for (const [name, target] of this.o.targets) {
       const free = () => target.concurrency - (this.busy.get(name) ?? 0);
       if (free() <= 0) continue;
-      let queue = this.queued.get(name) ?? [];
-      if (reread || queue.length < free()) {
-        // In-flight rows are still pending and come back from the query: skipped, not counted.
-        // Skipped too when in flight as the query was asked: one that finished while it ran may
-        // come back as read before its outcome committed, and must not start again from that.
-        const busy = this.busy.get(name) ?? 0;
-        const rules = this.o.rulesOn(name);
-        const flying = new Set(this.inFlight.keys());
-        const due = rules.length ? await this.o.due(now, rules, busy + free() + CLAIM_BATCH) : [];
-        if (!this.running) return;
-        queue = due.filter((r) => !flying.has(rowKey(r)) && !this.inFlight.has(rowKey(r)));
-      }
-      while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
+      // Rows claimed before go first: they are older, and a row whose outcome could not be
+      // recorded is among them. The queue stays in the map while a claim is awaited, so a row
+      // given back meanwhile joins it.
+      const queue = this.unexpired(this.queued.get(name) ?? []);
       this.queued.set(name, queue);
+      while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
+      const rules = this.o.rulesOn(name);
+      if (free() > 0 && rules.length) {
+        // Rows this worker leased (in flight or queued) are not claimed again.
+        const now = this.o.now();
+        const lease = { owner: this.owner, until: new Date(now.getTime() + this.o.leaseMs).toISOString(), token: randomInt(1, TOKEN_RANGE) };
+        queue.push(...(await this.o.claim(now.toISOString(), rules, free() + CLAIM_BATCH, lease)));
+        if (!this.running) return;
+        while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
+      }
     }
+  }
+
+  /**
+   * The queued rows whose lease still holds. A row whose lease ran out (the heartbeat failed, the
+   * database unreachable) may have been claimed by another worker: it is left to the next claim.
+   */
+  private unexpired(queue: SyncStateRow[]): SyncStateRow[] {
+    const now = this.o.now().toISOString();
+    return queue.filter((r) => r.leaseUntil !== null && r.leaseUntil > now);
+  }
+
+  /**
+   * The heartbeat: extends the leases of the rows this worker holds, queued or in flight, that
+   * have not run out. One that ran out is left alone: another worker may hold it now, and if none
+   * does it is claimed again like any due row.
+   */
+  private async renew(): Promise<void> {
+    if (!this.running) return;
+    const at = this.o.now();
+    const now = at.toISOString();
+    const until = new Date(at.getTime() + this.o.leaseMs).toISOString();
+    const held = [...[...this.queued.values()].flat(), ...[...this.inFlight.values()].map((f) => f.row)];
+    const tokens = [...new Set(held.map((r) => r.leaseToken).filter((t): t is number => t !== null))];
+    try {
+      await this.o.renewLeases(this.owner, tokens, now, until);
+    } catch (e) {
+      this.o.leaseFailed(e);
+      return;
+    }
+    for (const queue of this.queued.values()) for (const r of queue) if (r.leaseUntil !== null && r.leaseUntil > now) r.leaseUntil = until;
   }
 
   private startDelivery(row: SyncStateRow, target: string): void {
     const key = rowKey(row);
     if (this.inFlight.has(key)) return;
     this.busy.set(target, (this.busy.get(target) ?? 0) + 1);
-    const task = this.o.deliver(row).finally(() => {
+    const task = this.o.deliver(row).then((recorded) => {
       this.inFlight.delete(key);
       this.busy.set(target, (this.busy.get(target) ?? 1) - 1);
+      if (!recorded && this.running) {
+        const queue = this.queued.get(target) ?? [];
+        queue.unshift(row);
+        this.queued.set(target, queue);
+      }
       this.wake();
     });
-    this.inFlight.set(key, task);
+    this.inFlight.set(key, { row, task });
   }
 }

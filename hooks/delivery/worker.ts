@@ -26,7 +26,6 @@ import { Memberships } from "./memberships.js";
 import type { Outcome } from "./outcome.js";
 import { OutcomeRecorder, resultOf } from "./recorder.js";
 import { RuleSet } from "./rule-set.js";
-import { SingletonRunner } from "./singleton-runner.js";
 import { Scheduler } from "./scheduler.js";
 import { sealSecret } from "./secrets.js";
 import { deliverUser } from "./user-delivery.js";
@@ -52,6 +51,8 @@ export interface WorkerOptions {
   retry?: { initialMs?: number; maxMs?: number };
   /** Safety net for retries and missed wake-ups. */
   pollMs?: number;
+  /** How long a claimed row stays this worker's without a heartbeat (./scheduler.ts). */
+  leaseMs?: number;
   now?: () => Date;
   /**
    * Told of every delivery that reached an outcome, once it is recorded (metrics): how long it
@@ -103,7 +104,6 @@ export class DeliveryWorker {
   /** Targets whose most recent delivery failed transiently (backlog() leaves their rows out). */
   private readonly failingTargets = new Set<string>();
 
-  private readonly delivering: SingletonRunner;
   private unwatch: () => void = () => undefined;
 
   constructor(private readonly o: WorkerOptions) {
@@ -134,7 +134,14 @@ export class DeliveryWorker {
     this.scheduler = new Scheduler({
       targets: new Map([...o.targets].map(([name, t]) => [name, { concurrency: t.config.concurrency }])),
       rulesOn: (target) => rules.rulesOn(target),
-      due: (now, names, limit) => o.store.sync.due(now, names, limit),
+      claim: (now, names, limit, lease) => o.store.transaction((tx) => tx.sync.claim(now, names, limit, lease)),
+      renewLeases: (owner, tokens, now, until) => o.store.transaction((tx) => tx.sync.renewLeases(owner, tokens, now, until)),
+      releaseLeases: (owner) => o.store.transaction((tx) => tx.sync.releaseLeases(owner)),
+      leaseFailed: (e) => {
+        storage.note(e, "worker");
+        o.logger.error({ err: e }, "delivery leases not renewed or released; they run out by themselves");
+      },
+      leaseMs: o.leaseMs ?? 60_000,
       anythingDue: async () => (await this.fanOuts.behind()) || (await o.store.sync.due("9999", rules.allNames(), 1)).length > 0,
       fanOut: () => this.fanOuts.run(),
       deliver: (row) => this.deliver(row),
@@ -148,26 +155,6 @@ export class DeliveryWorker {
       pollMs: o.pollMs ?? 1000,
       now: this.now,
     });
-    this.delivering = new SingletonRunner(
-      o.store,
-      "delivery",
-      {
-        begin: async () => {
-          await this.fanOuts.noteRules();
-          this.scheduler.start();
-          // Changes committed by other processes (replicas on PostgreSQL) wake it at once.
-          this.unwatch = o.store.watchChanges(() => this.scheduler.wake());
-        },
-        end: async () => {
-          this.unwatch();
-          this.unwatch = () => undefined;
-          await this.scheduler.stop();
-          await this.commit.flush();
-        },
-      },
-      o.pollMs ?? 1000,
-      (e) => o.logger.error({ err: e }, "delivery claim failed; retrying"),
-    );
   }
 
   /**
@@ -179,24 +166,29 @@ export class DeliveryWorker {
   }
 
   /**
-   * Takes work once this process holds the "delivery" claim (./singleton-runner.ts: at once with
-   * SQLite; on PostgreSQL one replica at a time delivers): remembers the configured rules and
-   * queues removed rules' entries (committed before anything is delivered), then starts the
-   * scheduler. Resolves after the first try for the claim.
+   * Takes work: remembers the configured rules and queues removed rules' entries (committed before
+   * anything is delivered), then starts claiming rows. Every replica on PostgreSQL runs a worker;
+   * leases on the rows (./scheduler.ts), not a leader, keep each row with one worker at a time.
    */
   async start(): Promise<void> {
-    await this.delivering.start();
+    // With SQLite this is the one serving process (the serve lock): a lease left in the file is a
+    // dead process's, and would otherwise hold its row back for the rest of the lease.
+    if (this.o.store.engine === "sqlite") await this.o.store.transaction((tx) => tx.sync.releaseLeases(undefined));
+    await this.fanOuts.noteRules();
+    this.scheduler.start();
+    // Changes committed by other processes (replicas on PostgreSQL) wake it at once.
+    this.unwatch = this.o.store.watchChanges(() => this.scheduler.wake());
   }
 
-  /** Stops taking work and waits for the deliveries in flight and their outcomes (graceful shutdown). */
+  /**
+   * Stops taking work, waits for the deliveries in flight and their outcomes, and ends this
+   * worker's leases (graceful shutdown: the other replicas take its rows at once).
+   */
   async stop(): Promise<void> {
-    await this.delivering.stop();
+    this.unwatch();
+    this.unwatch = () => undefined;
+    await this.scheduler.stop();
     await this.commit.flush();
-  }
-
-  /** Whether this process delivers now (it holds the "delivery" claim). */
-  get delivers(): boolean {
-    return this.delivering.holding;
   }
 
   /**
@@ -209,7 +201,7 @@ export class DeliveryWorker {
 
   /** Rows were made due outside the outbox (an admin retry, a reconcile repair): look again now. */
   wake(): void {
-    this.scheduler.refresh();
+    this.scheduler.wake();
   }
 
   /** Fans out what was committed so far, now (tests and the status API look at the result). */
@@ -246,8 +238,8 @@ export class DeliveryWorker {
     return previewGroup(this.ctx, this.memberships, groupId, rule);
   }
 
-  /** Runs one delivery, records its outcome, and reports it; never rejects. */
-  private async deliver(row: SyncStateRow): Promise<void> {
+  /** Runs one delivery, records its outcome, and reports it; never rejects. False: not recorded. */
+  private async deliver(row: SyncStateRow): Promise<boolean> {
     const t0 = performance.now(); // monotonic, unlike the injectable clock
     let outcome: Outcome;
     try {
@@ -262,16 +254,23 @@ export class DeliveryWorker {
       outcome = { kind: "failed", error: e, at: this.now().toISOString() };
     }
     try {
-      const due = await this.recorder.record(row, outcome);
-      if (due) this.scheduler.wake();
+      const recorded = await this.recorder.record(row, outcome);
+      if (recorded.fenced) {
+        // Its lease ran out and another worker took the row over: that worker's result stands,
+        // and it converges the entry again from what was last recorded (writes are idempotent).
+        this.o.logger.warn({ rule: row.rule, id: row.resourceId }, "delivery outcome not recorded: the row's lease was taken over");
+        return true;
+      }
+      if (recorded.due) this.scheduler.wake();
     } catch (e) {
       // Not recorded (the disk is full, the database busy): the row is still due and is
       // delivered again (deliveries are idempotent).
       this.o.store.health.note(e, "worker");
       this.o.logger.error({ err: e, rule: row.rule, id: row.resourceId }, "delivery outcome not recorded");
-      return;
+      return false;
     }
     await this.report(row, outcome, t0);
+    return true;
   }
 
   /** Logs and counts a recorded outcome; never rejects. */

@@ -306,6 +306,13 @@ export const configSchema = z
         retryInitialMs: z.number().int().min(10).default(500),
         retryMaxMs: z.number().int().min(100).default(60_000),
         pollMs: z.number().int().min(10).default(1000),
+        /**
+         * How long a worker holds a row it took for delivery before another replica may take it
+         * (renewed every third of it while the delivery runs). After a replica's crash its rows
+         * are delivered by the others after at most this long plus pollMs; replicas' clocks must
+         * agree to well within it (NTP).
+         */
+        leaseSeconds: z.number().int().min(5).max(3600).default(60),
         /** Minutes between repairing reconciles run by `serve`; absent: never. */
         reconcileEveryMinutes: z.number().positive().optional(),
         /**
@@ -318,7 +325,7 @@ export const configSchema = z
         backlogWaitMs: z.number().int().min(0).default(30_000),
       })
       .strict()
-      .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000, maxBacklog: 1000, backlogWaitMs: 30_000 }),
+      .default({ maxAttempts: 5, retryInitialMs: 500, retryMaxMs: 60_000, pollMs: 1000, leaseSeconds: 60, maxBacklog: 1000, backlogWaitMs: 30_000 }),
     /**
      * Credentials of the admin API (/admin/api: sync status, failures, retry, resync), separate
      * from SCIM clients'. Tokens usually come from ${ENV_VAR}. None configured: no admin API.

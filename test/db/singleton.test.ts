@@ -1,9 +1,9 @@
 /**
- * Work one process at a time may do (Store.singleton, hooks/delivery/singleton-runner.ts) on a real
- * PostgreSQL, between two stores standing for two replicas: one holds the claim, the other is
+ * Work one process at a time may do (Store.singleton: a periodic reconcile, audit pruning) on a
+ * real PostgreSQL, between two stores standing for two replicas: one holds the claim, the other is
  * refused; when the holder's connection ends (its backend terminated, as a crash or a partition
- * would end it) the holder learns it lost the claim and stops its work, and the other replica's
- * runner takes the work over within its retry interval. SQLite grants the claim at once.
+ * would end it) the holder learns it lost the claim, and the claim is free again. SQLite grants
+ * the claim at once.
  */
 import { mkdtempSync, rmSync } from "node:fs";
 import { tmpdir } from "node:os";
@@ -13,7 +13,6 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openStore } from "../../db/open.js";
 import { openPostgresStore } from "../../db/pg/open.js";
 import type { Store } from "../../db/store.js";
-import { SingletonRunner } from "../../hooks/delivery/singleton-runner.js";
 import { usePostgres } from "../harness/postgres.js";
 
 const pg = usePostgres();
@@ -73,33 +72,6 @@ describe("Store.singleton on PostgreSQL", () => {
     expect(taken).toBeDefined();
     await taken!.release();
   });
-
-  it("of two runners one runs the work; when its connection dies the other takes over within its retry interval", async () => {
-    const log: string[] = [];
-    const runner = (who: string, store: Store) =>
-      new SingletonRunner(store, "work", { begin: async () => void log.push(`${who} begins`), end: async () => void log.push(`${who} ends`) }, 100, () => undefined);
-    const a = runner("a", stores[0]!);
-    const b = runner("b", stores[1]!);
-    try {
-      await a.start();
-      await b.start();
-      expect([a.holding, b.holding]).toEqual([true, false]);
-      expect(log).toEqual(["a begins"]);
-      const t0 = Date.now();
-      await terminateHolder("work");
-      await until(() => b.holding && !a.holding);
-      expect(Date.now() - t0).toBeLessThan(5000);
-      expect(log).toEqual(["a begins", "a ends", "b begins"]);
-    } finally {
-      await a.stop();
-      await b.stop();
-    }
-    // a kept trying meanwhile, but stop() ended that: nobody holds the claim any more.
-    expect(log.at(-1)).toBe("b ends");
-    const free = await stores[0]!.singleton("work");
-    expect(free).toBeDefined();
-    await free!.release();
-  });
 });
 
 describe("Store.singleton on SQLite", () => {
@@ -107,7 +79,7 @@ describe("Store.singleton on SQLite", () => {
     const dir = mkdtempSync(join(tmpdir(), "scimbridge-singleton-"));
     const store = openStore(join(dir, "scim.db"));
     try {
-      const claim = (await store.singleton("delivery"))!;
+      const claim = (await store.singleton("reconcile"))!;
       let lost = false;
       void claim.lost.then(() => (lost = true));
       await claim.release();

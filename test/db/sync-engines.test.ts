@@ -59,7 +59,7 @@ describe("the outbox", () => {
       expect(fresh).toEqual({
         resourceType: "User", resourceId: "u1", rule: "people", target: "ldap", state: "pending", wantedSeq: 5, deliveredSeq: 0,
         dn: null, dnKey: null, directoryId: null, written: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null,
-        secret: null, waitingFor: null, updated: at,
+        secret: null, waitingFor: null, updated: at, leaseOwner: null, leaseUntil: null, leaseToken: null,
       });
       await e.write(({ sync }) => sync.update("User", "u1", "people", { state: "failed", attempts: 5, nextAttempt: later, lastCode: 19, dn: "uid=u1" }));
       await e.write(({ sync }) => sync.markPending("User", "u1", "people", "ldap2", 3, later));
@@ -96,6 +96,54 @@ describe("the outbox", () => {
       expect(keys(await e.read.sync.due(now, ["people"], 4))).toEqual(["User:x2:people", "User:a9:people", "User:rnull:people", "User:r1:people"]);
       expect(keys(await e.read.sync.due(later, ["people"], 10)).slice(-1)).toEqual(["User:rlater:people"]);
       expect(await e.read.sync.due(now, [], 10)).toEqual([]);
+    });
+
+    it("claim leases due rows in due's order, leaving out rows under a live lease, and takes back rows whose lease ran out", async () => {
+      await row(e, "User", "a9", "people", {}, "ldap", 9);
+      await row(e, "User", "x2", "people", {}, "ldap", 2);
+      await row(e, "User", "r1", "people", { state: "retrying", nextAttempt: "2026-12-06T10:01:00.000Z" });
+      await row(e, "User", "done", "people", { state: "in_sync" }, "ldap", 1);
+      const now = "2026-12-06T10:30:00.000Z";
+      const until = "2026-12-06T10:31:00.000Z";
+      const first = await e.write(({ sync }) => sync.claim(now, ["people"], 2, { owner: "w1", until, token: 11 }));
+      expect(keys(first)).toEqual(["User:x2:people", "User:a9:people"]);
+      expect(first.map((r) => [r.leaseOwner, r.leaseUntil, r.leaseToken])).toEqual([["w1", until, 11], ["w1", until, 11]]);
+      expect(await e.read.sync.get("User", "x2", "people")).toMatchObject({ leaseOwner: "w1", leaseUntil: until, leaseToken: 11, state: "pending" });
+      // Another worker gets what is left; the leased rows stay due for due() (idle, backlog).
+      const second = await e.write(({ sync }) => sync.claim(now, ["people"], 10, { owner: "w2", until, token: 12 }));
+      expect(keys(second)).toEqual(["User:r1:people"]);
+      expect(await e.write(({ sync }) => sync.claim(now, ["people"], 10, { owner: "w3", until, token: 13 }))).toEqual([]);
+      expect(keys(await e.read.sync.due(now, ["people"], 10))).toEqual(["User:x2:people", "User:a9:people", "User:r1:people"]);
+      // Once the leases have run out, they are anyone's again, under a new token.
+      const after = "2026-12-06T10:31:00.000Z";
+      const third = await e.write(({ sync }) => sync.claim(after, ["people"], 10, { owner: "w3", until: later, token: 14 }));
+      expect(keys(third)).toEqual(["User:x2:people", "User:a9:people", "User:r1:people"]);
+      expect((await e.read.sync.get("User", "a9", "people"))?.leaseToken).toBe(14);
+    });
+
+    it("renewLeases extends only the owner's live leases of the tokens named; releaseLeases ends one owner's or all", async () => {
+      for (const id of ["a", "b", "c", "d"]) await row(e, "User", id, "people", {}, "ldap", id.charCodeAt(0));
+      const now = "2026-12-06T10:30:00.000Z";
+      const soon = "2026-12-06T10:31:00.000Z";
+      await e.write(({ sync }) => sync.claim(now, ["people"], 1, { owner: "w1", until: soon, token: 1 }));
+      await e.write(({ sync }) => sync.claim(now, ["people"], 1, { owner: "w1", until: soon, token: 2 }));
+      await e.write(({ sync }) => sync.claim(now, ["people"], 1, { owner: "w2", until: soon, token: 3 }));
+      await e.write(({ sync }) => sync.claim(now, ["people"], 1, { owner: "w1", until: now, token: 4 })); // already run out
+      expect(await e.write(({ sync }) => sync.renewLeases("w1", [1, 3, 4], now, later))).toBe(1);
+      const lease = async (id: string) => {
+        const r = (await e.read.sync.get("User", id, "people"))!;
+        return [r.leaseOwner, r.leaseUntil, r.leaseToken];
+      };
+      expect(await lease("a")).toEqual(["w1", later, 1]);
+      expect(await lease("b")).toEqual(["w1", soon, 2]); // a token not named
+      expect(await lease("c")).toEqual(["w2", soon, 3]); // another owner's
+      expect(await lease("d")).toEqual(["w1", now, 4]); // ran out: never taken back by a heartbeat
+      expect(await e.write(({ sync }) => sync.renewLeases("w1", [], now, later))).toBe(0);
+      expect(await e.write(({ sync }) => sync.releaseLeases("w1"))).toBe(3);
+      expect(await lease("a")).toEqual([null, null, null]);
+      expect(await lease("c")).toEqual(["w2", soon, 3]);
+      expect(await e.write(({ sync }) => sync.releaseLeases(undefined))).toBe(1);
+      expect(await lease("c")).toEqual([null, null, null]);
     });
 
     it("dnHolder, entriesOf and waitingAt find who holds or waits for a DN on a target", async () => {

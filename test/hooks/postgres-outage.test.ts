@@ -2,7 +2,7 @@
  * PostgreSQL restarted under load, with a replica serving SCIM and delivering to slapd: while the
  * database is down, SCIM writes answer 503 with Retry-After (never 500) and /readyz is unready;
  * every write that was acknowledged (201) is still there afterwards and reaches the directory once
- * the database is back (the delivery claim is lost with its connection and taken again).
+ * the database is back (the worker claims the rows again).
  */
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";

@@ -1,14 +1,14 @@
 /**
  * Two replicas on one PostgreSQL delivering to one slapd (each its own store, app and worker, wired
- * as `serve` wires them): every replica serves SCIM, one at a time delivers (it holds the
- * "delivery" claim), and the other takes over when the holder's connection ends.
+ * as `serve` wires them): every replica serves SCIM and delivers, with no leader; a lease on each
+ * sync_state row keeps a (resource, rule) with one worker at a time (hooks/delivery/scheduler.ts).
  * - users created through both replicas reach the directory once each (one LDAP add per user in
- *   the shared audit log);
- * - a user created on one replica and deleted at once through the other leaves no entry behind;
- * - the delivering replica's claim connection terminated (as a crash or a partition ends it): a
- *   replica claims delivery again within a few polls and delivers what is written meanwhile.
+ *   the shared audit log), and both replicas' workers deliver;
+ * - a user created on one replica and deleted at once through the other, 300 times: no entry is
+ *   left, and no sync row is lost (each deleted user's rows are gone, not stuck);
+ * - member PATCHes of one group alternating between the replicas: no 5xx, the directory's members
+ *   equal SCIM's, one LDAP add per user.
  */
-import { Client } from "pg";
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
@@ -22,11 +22,14 @@ import { user } from "../helpers/app.js";
 const pg = usePostgres();
 const ldap = useSlapd();
 const PEOPLE = "ou=people,dc=example,dc=com";
+const GROUPS = "ou=groups,dc=example,dc=com";
 
 interface Replica {
   store: PostgresEngine;
   assembled: Awaited<ReturnType<typeof assemble>>;
   http: ReturnType<typeof supertest>;
+  /** The LDAP adds this replica's worker made, by DN. */
+  adds: string[];
 }
 const replicas: Replica[] = [];
 let auth: { Authorization: string };
@@ -39,15 +42,17 @@ beforeAll(async () => {
       logging: { level: "silent" },
       targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 }],
       userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
+      groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${GROUPS}` }],
       provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64") },
     },
     {},
   );
   for (let i = 0; i < 2; i++) {
     const store = await openPostgresStore({ url: pg.url, pool: { max: 6 } });
-    const assembled = await assemble(config, store, createLogger("silent"));
+    const adds: string[] = [];
+    const assembled = await assemble(config, store, createLogger("silent"), { onLdapWrite: (e) => void (e.operation === "add" && e.outcome === "success" && adds.push(e.dn)) });
     await assembled.provisioning.worker.start();
-    replicas.push({ store, assembled, http: supertest(assembled.app.app) });
+    replicas.push({ store, assembled, http: supertest(assembled.app.app), adds });
   }
   auth = { Authorization: `Bearer ${await replicas[0]!.assembled.app.tokens.create("idp")}` };
 }, 60_000);
@@ -58,7 +63,6 @@ afterAll(async () => {
   }
 });
 
-const delivering = () => replicas.filter((r) => r.assembled.provisioning.worker.delivers);
 const uids = async (prefix: string) =>
   (await ldap.admin.search(PEOPLE, { scope: "one", filter: `(uid=${prefix}*)`, attributes: ["uid"], paged: { pageSize: 500 } })).searchEntries.map((e) => String(e.uid)).sort();
 async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
@@ -71,51 +75,83 @@ async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
 /** Nothing pending or retrying, read from the shared database. */
 const settled = async () => (await replicas[0]!.store.syncStatus.failures({ states: ["pending", "retrying"] }, { offset: 0, limit: 1 })).total === 0 && !(await replicas[0]!.store.sync.hasUnfanned());
 
-describe("two replicas on one PostgreSQL and one slapd", () => {
-  it("exactly one replica delivers", () => {
-    expect(delivering()).toHaveLength(1);
-  });
+/** The audit log's successful LDAP adds per DN, for DNs starting with `prefix`. */
+async function auditedAdds(prefix: string): Promise<Map<string, number>> {
+  for (const r of replicas) await r.assembled.app.audit.flush();
+  const adds = await replicas[0]!.store.pool.query<{ dn: string; n: string }>(
+    "SELECT dn, count(*) AS n FROM audit_log WHERE kind = 'ldap' AND operation = 'add' AND outcome = 'success' AND dn LIKE $1 GROUP BY dn",
+    [`${prefix}%`],
+  );
+  return new Map(adds.rows.map((r) => [r.dn, Number(r.n)]));
+}
 
-  it("users created through both replicas reach the directory once each", async () => {
-    const names = Array.from({ length: 40 }, (_, i) => `both${String(i).padStart(2, "0")}`);
+describe("two replicas on one PostgreSQL and one slapd, both delivering", () => {
+  it("users created through both replicas reach the directory once each, delivered by both workers", async () => {
+    const names = Array.from({ length: 60 }, (_, i) => `both${String(i).padStart(2, "0")}`);
     const created = await Promise.all(names.map((n, i) => replicas[i % 2]!.http.post("/scim/v2/Users").set(auth).send(user(n))));
     expect(created.map((r) => r.status)).toEqual(names.map(() => 201));
     await until(async () => (await uids("both")).length === names.length && (await settled()), 20_000);
     expect(await uids("both")).toEqual(names);
-    for (const r of replicas) await r.assembled.app.audit.flush();
-    const adds = await replicas[0]!.store.pool.query<{ dn: string; n: string }>("SELECT dn, count(*) AS n FROM audit_log WHERE kind = 'ldap' AND operation = 'add' AND dn LIKE 'uid=both%' GROUP BY dn");
-    expect(adds.rows).toHaveLength(names.length);
-    expect(adds.rows.every((r) => Number(r.n) === 1)).toBe(true);
+    const adds = await auditedAdds("uid=both");
+    expect(adds.size).toBe(names.length);
+    expect([...adds.values()].every((n) => n === 1)).toBe(true);
+    // No leader: each replica's worker added some of them (each delivers what its writes fanned out).
+    for (const r of replicas) expect(r.adds.filter((dn) => dn.startsWith("uid=both")).length).toBeGreaterThan(0);
   });
 
-  it("created on one replica and deleted at once through the other, 100 times: no entry is left", async () => {
-    for (let i = 0; i < 100; i++) {
-      const created = await replicas[0]!.http.post("/scim/v2/Users").set(auth).send(user(`gone${i}`));
+  it("created on one replica and deleted at once through the other, 300 times: no entry is left, no sync row lost", async () => {
+    const ids: string[] = [];
+    for (let i = 0; i < 300; i++) {
+      const created = await replicas[i % 2]!.http.post("/scim/v2/Users").set(auth).send(user(`gone${i}`));
       expect(created.status).toBe(201);
-      expect((await replicas[1]!.http.delete(`/scim/v2/Users/${created.body.id as string}`).set(auth)).status).toBe(204);
+      ids.push(created.body.id as string);
+      expect((await replicas[(i + 1) % 2]!.http.delete(`/scim/v2/Users/${created.body.id as string}`).set(auth)).status).toBe(204);
     }
-    await until(settled, 30_000);
+    await until(settled, 60_000);
     expect(await uids("gone")).toEqual([]);
+    // Every deleted user's row reached its end (removed once its entry was gone): none left
+    // pending, failed or holding a lease.
+    const left = await replicas[0]!.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sync_state WHERE resource_id = ANY($1)", [ids]);
+    expect(left.rows[0]).toEqual({ n: 0 });
   });
 
-  it("when the delivering replica's claim connection ends, delivery goes on: one replica takes the claim again and delivers", async () => {
-    const admin = new Client({ connectionString: pg.url });
-    await admin.connect();
-    try {
-      // The session holding the claim (not another replica's attempt, which may be connected too).
-      const ended = await admin.query(
-        "SELECT pg_terminate_backend(a.pid) FROM pg_stat_activity a JOIN pg_locks l ON l.pid = a.pid WHERE a.application_name = 'scimbridge delivery' AND l.locktype = 'advisory' AND l.granted",
-      );
-      expect(ended.rowCount).toBe(1);
-      // Until a replica claims it again, a write is accepted and waits in the outbox.
-      const created = await replicas[0]!.http.post("/scim/v2/Users").set(auth).send(user("after-takeover"));
+  it("member PATCHes of one group alternating between the replicas: no 5xx, LDAP members equal SCIM members, one LDAP add per user", async () => {
+    const members: string[] = [];
+    for (let i = 0; i < 20; i++) {
+      const created = await replicas[i % 2]!.http.post("/scim/v2/Users").set(auth).send(user(`member${String(i).padStart(2, "0")}`));
       expect(created.status).toBe(201);
-      await until(async () => (await uids("after-takeover")).length === 1, 10_000);
-      expect(delivering()).toHaveLength(1);
-      const holders = await admin.query("SELECT count(*)::int AS n FROM pg_locks WHERE locktype = 'advisory' AND granted");
-      expect(holders.rows[0]).toEqual({ n: 1 });
-    } finally {
-      await admin.end();
+      members.push(created.body.id as string);
     }
+    const group = await replicas[0]!.http.post("/scim/v2/Groups").set(auth).send({ schemas: ["urn:ietf:params:scim:schemas:core:2.0:Group"], displayName: "alternating" });
+    expect(group.status).toBe(201);
+    const gid = group.body.id as string;
+    const patch = (value: Record<string, unknown>) => ({ schemas: ["urn:ietf:params:scim:api:messages:2.0:PatchOp"], Operations: [value] });
+    // Adds for all 20, then removes of every third, alternating replicas, two at a time.
+    const ops = [
+      ...members.map((id) => patch({ op: "add", path: "members", value: [{ value: id }] })),
+      ...members.filter((_, i) => i % 3 === 0).map((id) => patch({ op: "remove", path: `members[value eq "${id}"]` })),
+    ];
+    const statuses: number[] = [];
+    for (let i = 0; i < ops.length; i += 2) {
+      const pair = await Promise.all([0, 1].filter((k) => i + k < ops.length).map((k) => replicas[(i + k) % 2]!.http.patch(`/scim/v2/Groups/${gid}`).set(auth).send(ops[i + k]!)));
+      statuses.push(...pair.map((r) => r.status));
+    }
+    expect(statuses.filter((s) => s >= 500)).toEqual([]);
+    expect(statuses.every((s) => s === 200 || s === 204)).toBe(true);
+    const scim = await replicas[1]!.http.get(`/scim/v2/Groups/${gid}`).set(auth);
+    const scimMembers = ((scim.body.members ?? []) as { value: string }[]).map((m) => m.value).sort();
+    expect(scimMembers).toEqual(members.filter((_, i) => i % 3 !== 0).sort());
+    const dnOf = new Map(members.map((id, i) => [id, `uid=member${String(i).padStart(2, "0")},${PEOPLE}`]));
+    const ldapMembers = async () => {
+      const found = await ldap.admin.search(GROUPS, { scope: "one", filter: "(cn=alternating)", attributes: ["member"] });
+      const m = found.searchEntries[0]?.member;
+      return (m === undefined ? [] : Array.isArray(m) ? m : [m]).map(String).map((dn) => dn.toLowerCase()).sort();
+    };
+    const wanted = scimMembers.map((id) => dnOf.get(id)!.toLowerCase()).sort();
+    await until(async () => JSON.stringify(await ldapMembers()) === JSON.stringify(wanted) && (await settled()), 20_000);
+    expect(await ldapMembers()).toEqual(wanted);
+    const adds = await auditedAdds("uid=member");
+    expect(adds.size).toBe(members.length);
+    expect([...adds.values()].every((n) => n === 1)).toBe(true);
   });
 });

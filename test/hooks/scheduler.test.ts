@@ -1,13 +1,16 @@
 /**
- * The scheduler's pump on an async store: a due query takes time, and deliveries finish (or
- * stop() comes) while it runs. Rows come from the test, one deferred answer at a time, so each
- * interleaving is made on purpose rather than hoped for; what is checked is which deliveries start.
+ * The scheduler's pump on an async store: claims take time, and deliveries finish (or stop()
+ * comes) while they run. Claims are answered by the test, one deferred answer at a time, so each
+ * interleaving is made on purpose rather than hoped for; what is checked is which deliveries start,
+ * what is claimed, and which leases are renewed and released.
  */
 import { afterEach, describe, expect, it } from "vitest";
-import type { SyncStateRow } from "../../db/sync.js";
+import type { Lease, SyncStateRow } from "../../db/sync.js";
 import { Scheduler } from "../../hooks/delivery/scheduler.js";
 
-const row = (id: string): SyncStateRow => ({
+const T0 = Date.parse("2026-01-01T00:00:00.000Z");
+
+const row = (id: string, lease: Lease): SyncStateRow => ({
   resourceType: "User",
   resourceId: id,
   rule: "people",
@@ -27,6 +30,9 @@ const row = (id: string): SyncStateRow => ({
   secret: null,
   waitingFor: null,
   updated: "2026-01-01T00:00:00.000Z",
+  leaseOwner: lease.owner,
+  leaseUntil: lease.until,
+  leaseToken: lease.token,
 });
 
 interface Deferred<T> {
@@ -44,22 +50,37 @@ const until = async (cond: () => boolean) => {
   expect(cond()).toBe(true);
 };
 
-/** A scheduler over one target whose due queries and deliveries the test answers. */
-function harness() {
-  const dueQueries: Deferred<SyncStateRow[]>[] = [];
-  const deliveries: { id: string; done: Deferred<void> }[] = [];
+/** A scheduler over one target (concurrency 2) whose claims and deliveries the test answers. */
+function harness(leaseMs = 60_000) {
+  const claims: { limit: number; lease: Lease; answer: Deferred<SyncStateRow[]> }[] = [];
+  const deliveries: { id: string; done: Deferred<boolean> }[] = [];
+  const renewals: { owner: string; tokens: number[] }[] = [];
+  const releases: string[] = [];
+  const clock = { ms: T0 };
   const scheduler = new Scheduler({
     targets: new Map([["ldap", { concurrency: 2 }]]),
     rulesOn: () => ["people"],
-    due: () => {
-      const d = deferred<SyncStateRow[]>();
-      dueQueries.push(d);
-      return d.promise;
+    claim: (_now, _rules, limit, lease) => {
+      const answer = deferred<SyncStateRow[]>();
+      claims.push({ limit, lease, answer });
+      return answer.promise;
     },
+    renewLeases: async (owner, tokens) => {
+      renewals.push({ owner, tokens: [...tokens].sort((a, b) => a - b) });
+      return tokens.length;
+    },
+    releaseLeases: async (owner) => {
+      releases.push(owner);
+      return 0;
+    },
+    leaseFailed: (e) => {
+      throw e;
+    },
+    leaseMs,
     anythingDue: async () => false,
     fanOut: async () => 0,
     deliver: (r) => {
-      const done = deferred<void>();
+      const done = deferred<boolean>();
       deliveries.push({ id: r.resourceId, done });
       return done.promise;
     },
@@ -68,80 +89,130 @@ function harness() {
     },
     storageFailing: () => false,
     pollMs: 3_600_000, // only the test wakes it
-    now: () => new Date("2026-01-01T00:00:00.000Z"),
+    now: () => new Date(clock.ms),
   });
-  return { scheduler, dueQueries, deliveries };
+  /** Answers claim `i` with rows of these ids, leased as it asked. */
+  const answer = (i: number, ids: string[]) => claims[i]!.answer.resolve(ids.map((id) => row(id, claims[i]!.lease)));
+  return { scheduler, claims, deliveries, renewals, releases, clock, answer };
 }
 
 let running: ReturnType<typeof harness> | undefined;
 afterEach(async () => {
   if (!running) return;
   // Whatever a failing run left waiting is answered, so stop() can end.
-  const { scheduler, dueQueries, deliveries } = running;
+  const { scheduler, claims, deliveries } = running;
   running = undefined;
   const stopping = scheduler.stop();
   for (let i = 0; i < 100; i++) {
-    for (const q of dueQueries) q.resolve([]);
-    for (const d of deliveries) d.done.resolve();
+    for (const c of claims) c.answer.resolve([]);
+    for (const d of deliveries) d.done.resolve(true);
     await new Promise((r) => setImmediate(r));
   }
   await stopping;
 });
 
-describe("the scheduler's pump, while a due query runs", () => {
-  it("a row whose delivery finished meanwhile is not started again from that query's (older) answer", async () => {
+describe("the scheduler's claims and leases", () => {
+  it("claims the free slots plus a batch under one owner and a token per claim, starts up to the concurrency, and starts the queued rows as slots free without claiming again", async () => {
     running = harness();
-    const { scheduler, dueQueries, deliveries } = running;
+    const { scheduler, claims, deliveries, answer } = running;
     scheduler.start();
-    await until(() => dueQueries.length === 1);
-    dueQueries[0]!.resolve([row("a")]);
-    await until(() => deliveries.length === 1);
-
-    // The next pump asks again; while its query runs, a's outcome is recorded and its slot freed.
-    scheduler.refresh();
-    await until(() => dueQueries.length === 2);
-    deliveries[0]!.done.resolve();
-    await new Promise((r) => setImmediate(r));
-    // The query read a before that outcome committed: still pending, as it was.
-    dueQueries[1]!.resolve([row("a")]);
-    // The freed slot woke another pump; its query reads the committed state: nothing due.
-    await until(() => dueQueries.length === 3);
-    dueQueries[2]!.resolve([]);
-    await new Promise((r) => setImmediate(r));
-    expect(deliveries.map((d) => d.id)).toEqual(["a"]);
-  });
-
-  it("a row in flight when the query was asked but not when it answers is skipped; the others start", async () => {
-    running = harness();
-    const { scheduler, dueQueries, deliveries } = running;
-    scheduler.start();
-    await until(() => dueQueries.length === 1);
-    dueQueries[0]!.resolve([row("a")]);
-    await until(() => deliveries.length === 1);
-    scheduler.refresh();
-    await until(() => dueQueries.length === 2);
-    deliveries[0]!.done.resolve();
-    await new Promise((r) => setImmediate(r));
-    dueQueries[1]!.resolve([row("a"), row("b")]);
+    await until(() => claims.length === 1);
+    expect(claims[0]!.limit).toBe(2 + 64);
+    expect(claims[0]!.lease).toMatchObject({ owner: scheduler.owner, until: new Date(T0 + 60_000).toISOString() });
+    answer(0, ["a", "b", "c", "d"]);
     await until(() => deliveries.length === 2);
     expect(deliveries.map((d) => d.id)).toEqual(["a", "b"]);
-    deliveries[1]!.done.resolve();
-    await until(() => dueQueries.length === 3);
-    dueQueries[2]!.resolve([]);
+    deliveries[0]!.done.resolve(true);
+    await until(() => deliveries.length === 3);
+    deliveries[1]!.done.resolve(true);
+    await until(() => deliveries.length === 4);
+    expect(deliveries.map((d) => d.id)).toEqual(["a", "b", "c", "d"]);
+    expect(claims).toHaveLength(1); // two rows in flight, none queued: nothing to claim for yet
+    deliveries[2]!.done.resolve(true);
+    await until(() => claims.length === 2);
+    expect(claims[1]!.limit).toBe(1 + 64);
+    expect(claims[1]!.lease.token).not.toBe(claims[0]!.lease.token);
   });
 
-  it("stop() during a due query waits for the pump, which then starts nothing", async () => {
+  it("a queued row whose lease ran out is not started: another worker may hold it now", async () => {
     running = harness();
-    const { scheduler, dueQueries, deliveries } = running;
+    const { scheduler, claims, deliveries, clock, answer } = running;
     scheduler.start();
-    await until(() => dueQueries.length === 1);
+    await until(() => claims.length === 1);
+    answer(0, ["a", "b", "c"]);
+    await until(() => deliveries.length === 2);
+    clock.ms = T0 + 60_000; // c's lease has run out (a heartbeat would have renewed it)
+    deliveries[0]!.done.resolve(true);
+    await until(() => claims.length === 2);
+    expect(deliveries.map((d) => d.id)).toEqual(["a", "b"]);
+    expect(claims[1]!.limit).toBe(1 + 64); // c is not counted as queued any more
+    answer(1, ["c"]);
+    await until(() => deliveries.length === 3);
+    expect(deliveries[2]!.id).toBe("c");
+  });
+
+  it("a row whose outcome could not be recorded is delivered again under the lease it holds, before anything new is claimed", async () => {
+    running = harness();
+    const { scheduler, claims, deliveries, answer } = running;
+    scheduler.start();
+    await until(() => claims.length === 1);
+    answer(0, ["a"]);
+    await until(() => deliveries.length === 1);
+    deliveries[0]!.done.resolve(false); // the database could not take the outcome
+    await until(() => deliveries.length === 2);
+    expect(deliveries.map((d) => d.id)).toEqual(["a", "a"]);
+  });
+
+  it("the heartbeat renews the tokens of the rows queued and in flight, and no others", async () => {
+    running = harness(30); // a heartbeat every 10 ms (the clock does not move, so nothing runs out)
+    const { scheduler, claims, deliveries, renewals, answer } = running;
+    scheduler.start();
+    await until(() => claims.length === 1);
+    answer(0, ["a", "b", "c"]);
+    await until(() => deliveries.length === 2);
+    deliveries[0]!.done.resolve(true);
+    deliveries[1]!.done.resolve(true);
+    await until(() => claims.length === 2);
+    answer(1, []);
+    const seen = renewals.length;
+    for (let i = 0; i < 200 && renewals.length === seen; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(renewals.at(-1)).toEqual({ owner: scheduler.owner, tokens: [claims[0]!.lease.token] });
+    deliveries[2]!.done.resolve(true);
+    await until(() => claims.length === 3);
+    answer(2, []);
+    const after = renewals.length;
+    for (let i = 0; i < 200 && renewals.length === after; i++) await new Promise((r) => setTimeout(r, 5));
+    expect(renewals.at(-1)).toEqual({ owner: scheduler.owner, tokens: [] });
+  });
+
+  it("stop() during a claim waits for it, starts nothing it took, and releases the owner's leases", async () => {
+    running = harness();
+    const { scheduler, claims, deliveries, releases, answer } = running;
+    scheduler.start();
+    await until(() => claims.length === 1);
     let stopped = false;
     const stopping = scheduler.stop().then(() => (stopped = true));
     await new Promise((r) => setImmediate(r));
     expect(stopped).toBe(false); // the pump under way is waited for
-    dueQueries[0]!.resolve([row("a"), row("b")]);
+    answer(0, ["a", "b"]);
     await until(() => stopped || deliveries.length > 0);
     expect(deliveries).toEqual([]);
     await stopping;
+    expect(releases).toEqual([scheduler.owner]);
+  });
+
+  it("stop() waits for the deliveries in flight before it releases the leases", async () => {
+    running = harness();
+    const { scheduler, claims, deliveries, releases, answer } = running;
+    scheduler.start();
+    await until(() => claims.length === 1);
+    answer(0, ["a"]);
+    await until(() => deliveries.length === 1);
+    const stopping = scheduler.stop();
+    await new Promise((r) => setTimeout(r, 20));
+    expect(releases).toEqual([]);
+    deliveries[0]!.done.resolve(true);
+    await stopping;
+    expect(releases).toEqual([scheduler.owner]);
   });
 });
