@@ -102,7 +102,7 @@ describe("delete and re-create under the same userName", () => {
     expect((await ldap.search(dn, ["title"]))?.title).toEqual(["Back"]);
     expect((await row(id))?.state).toBe("needs_password");
     // Listed where an operator looks (`scimbridge failures`, the admin page), with its state.
-    const listed = (await listFailures(p.store, { startIndex: 1, count: 100 })).failures;
+    const listed = (await listFailures(p.db, { startIndex: 1, count: 100 })).failures;
     expect(listed).toContainEqual(expect.objectContaining({ id, state: "needs_password" }));
     // A new password from the identity provider ends it.
     await patch("Users", id, [{ op: "replace", path: "password", value: "Pw-lost-2!" }]);
@@ -143,7 +143,7 @@ describe("delete and re-create under the same userName", () => {
       // Once an administrator deletes the old entry, the new user gets its own.
       await ldap.admin.del(dn);
       // What `scimbridge retry --all` does.
-      expect(await retryFailed(q.store, { all: true }, new Date().toISOString())).toBe(1);
+      expect(await retryFailed(q.db, { all: true }, new Date().toISOString())).toBe(1);
       q.assembled.provisioning.worker.wake();
       await q.settle();
       expect(await canBind(ldap.slapd.url, dn, "Kept-2!")).toBe(true);
