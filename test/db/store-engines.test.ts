@@ -114,6 +114,16 @@ describe.each(ENGINES)("the $name engine", (engine) => {
       expect(await store.resources.count("User", where("User", 'emails.value eq "anna@example.org"'))).toBe(0);
     });
 
+    it("keeps each email's value, type and primary, nulls included, however many a user has", async () => {
+      const emails = [{ value: "Mail.0@Example.com", type: "work", primary: true }, { type: "home" }, ...Array.from({ length: 1500 }, (_, i) => ({ value: `m${i + 1}@example.com` }))];
+      await insert("User", user("mails-1", { userName: "mails.one", emails }));
+      const count = (filter: string) => store.resources.count("User", where("User", filter));
+      expect(await count('userName eq "mails.one" and emails.value eq "mail.0@example.COM" and emails.primary eq true')).toBe(1);
+      expect(await count('emails[type eq "home" and not (value pr)]')).toBe(1);
+      expect(await count('emails.value eq "m1500@example.com"')).toBe(1);
+      expect((await store.resources.get("User", "mails-1"))?.attributes.emails).toEqual(emails);
+    });
+
     it("refuses a second userName or group displayName equal after folding, recognised by isUniqueViolation", async () => {
       await insert("User", user("uniq-1", { userName: "Ünïque.User" }));
       const dup = await insert("User", user("uniq-2", { userName: "üNÏQUE.user" })).catch((e: unknown) => e);
