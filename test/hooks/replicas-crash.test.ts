@@ -123,7 +123,7 @@ describe("a replica killed with SIGKILL while it holds delivery leases", () => {
     await until(async () => (await uids()).length === USERS, (LEASE_SECONDS + 10) * 1000);
     const seconds = (Date.now() - killed) / 1000;
     // The bound: A's last renewal left at most a lease; B's next poll takes the rows after it.
-    expect(seconds).toBeLessThan(LEASE_SECONDS + POLL_MS / 1000 + 2);
+    expect(seconds).toBeLessThan(LEASE_SECONDS + POLL_MS / 1000 + 3);
     expect(await uids()).toEqual(all);
     await b!.assembled.app.audit.flush();
     const adds = await b!.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM audit_log WHERE kind = 'ldap' AND operation = 'add' AND outcome = 'success' AND dn LIKE 'uid=crash%'");

@@ -7,7 +7,9 @@
  * - a user created on one replica and deleted at once through the other, 300 times: no entry is
  *   left, and no sync row is lost (each deleted user's rows are gone, not stuck);
  * - member PATCHes of one group alternating between the replicas: no 5xx, the directory's members
- *   equal SCIM's, one LDAP add per user.
+ *   equal SCIM's, one LDAP add per user;
+ * - one reconcile at a time across replicas: while one replica's reconcile holds the claim, an
+ *   admin reconcile on the other answers 409.
  */
 import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -23,6 +25,7 @@ const pg = usePostgres();
 const ldap = useSlapd();
 const PEOPLE = "ou=people,dc=example,dc=com";
 const GROUPS = "ou=groups,dc=example,dc=com";
+const ADMIN_TOKEN = "replicas-admin-token-0123456789abcdef";
 
 interface Replica {
   store: PostgresEngine;
@@ -40,6 +43,7 @@ beforeAll(async () => {
       server: { publicUrl: "https://scim.example.test/scim/v2" },
       storage: { url: pg.url, pool: { max: 6 } },
       logging: { level: "silent" },
+      admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] },
       targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 }],
       userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
       groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${GROUPS}` }],
@@ -107,13 +111,13 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
       ids.push(created.body.id as string);
       expect((await replicas[(i + 1) % 2]!.http.delete(`/scim/v2/Users/${created.body.id as string}`).set(auth)).status).toBe(204);
     }
-    await until(settled, 60_000);
+    await until(settled, 90_000);
     expect(await uids("gone")).toEqual([]);
     // Every deleted user's row reached its end (removed once its entry was gone): none left
     // pending, failed or holding a lease.
     const left = await replicas[0]!.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sync_state WHERE resource_id = ANY($1)", [ids]);
     expect(left.rows[0]).toEqual({ n: 0 });
-  });
+  }, 180_000);
 
   it("member PATCHes of one group alternating between the replicas: no 5xx, LDAP members equal SCIM members, one LDAP add per user", async () => {
     const members: string[] = [];
@@ -148,10 +152,27 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
       return (m === undefined ? [] : Array.isArray(m) ? m : [m]).map(String).map((dn) => dn.toLowerCase()).sort();
     };
     const wanted = scimMembers.map((id) => dnOf.get(id)!.toLowerCase()).sort();
-    await until(async () => JSON.stringify(await ldapMembers()) === JSON.stringify(wanted) && (await settled()), 20_000);
+    await until(async () => JSON.stringify(await ldapMembers()) === JSON.stringify(wanted) && (await settled()), 45_000);
     expect(await ldapMembers()).toEqual(wanted);
     const adds = await auditedAdds("uid=member");
     expect(adds.size).toBe(members.length);
     expect([...adds.values()].every((n) => n === 1)).toBe(true);
+  }, 90_000);
+
+  it("one reconcile at a time across replicas: while one replica reconciles, an admin reconcile on the other answers 409", async () => {
+    const admin = { Authorization: `Bearer ${ADMIN_TOKEN}` };
+    // Replica A's periodic reconcile holds the claim (server/reconcile.ts takes the same one).
+    const claim = await replicas[0]!.store.singleton("reconcile");
+    expect(claim).toBeDefined();
+    try {
+      const refused = await replicas[1]!.http.post("/admin/api/reconcile").set(admin).send({});
+      expect(refused.status).toBe(409);
+      expect(JSON.stringify(refused.body)).toContain("another replica");
+    } finally {
+      await claim!.release();
+    }
+    const ran = await replicas[1]!.http.post("/admin/api/reconcile").set(admin).send({});
+    expect(ran.status).toBe(200);
+    expect(ran.body).toMatchObject({ dryRun: true });
   });
 });

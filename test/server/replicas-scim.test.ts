@@ -6,7 +6,8 @@
  * - a stale If-Match sent to the other replica is refused with 412 (RFC 7644 §3.14), the version
  *   living in the shared row;
  * - member PATCHes of one group alternating between the replicas all succeed, and the group holds
- *   exactly the members added.
+ *   exactly the members added;
+ * - a token revoked through one replica is refused by the other on the next request.
  * A real PostgreSQL from the test harness; no directory (delivery is not under test here).
  */
 import supertest from "supertest";
@@ -99,5 +100,15 @@ describe("two replicas on one PostgreSQL", () => {
     const members = ((await http(B).get(path).set(auth)).body.members as { value: string }[]).map((m) => m.value);
     expect(members.sort()).toEqual([...ids].sort());
     expect((await http(A).get(path).set(auth)).body.meta.version).toBe(`"${ids.length + 1}"`);
+  });
+
+  it("a token revoked through one replica is refused by the other on its next request (tokens are read on every request, no cache)", async () => {
+    const token = await replicas[A]!.app.tokens.create("short-lived");
+    const bearer = { Authorization: `Bearer ${token}` };
+    expect((await http(B).get("/scim/v2/Users?count=1").set(bearer)).status).toBe(200);
+    expect(await replicas[A]!.app.tokens.revoke("short-lived")).toBe(true);
+    const refused = await http(B).get("/scim/v2/Users?count=1").set(bearer);
+    expect(refused.status).toBe(401);
+    expect((await http(A).get("/scim/v2/Users?count=1").set(bearer)).status).toBe(401);
   });
 });
