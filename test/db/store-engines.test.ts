@@ -93,11 +93,12 @@ describe.each(ENGINES)("the $name engine", (engine) => {
 
   describe("resources", () => {
     it("creates, reads, updates (emails and keys rewritten), touches and deletes", async () => {
-      const attributes = { userName: "crud.Ann", displayName: "Ann", emails: [{ value: "Ann@Example.COM", type: "work", primary: true }], active: true, name: { givenName: "Ann" } };
+      // Emails with nulls, and many of them: each keeps its value, type and primary, in order.
+      const attributes = { userName: "crud.Ann", displayName: "Ann", emails: [{ value: "Ann@Example.COM", type: "work", primary: true }, { type: "home" }, ...Array.from({ length: 1500 }, (_, i) => ({ value: `m${i}@example.com` }))], active: true, name: { givenName: "Ann" } };
       await insert("User", user("crud-1", attributes));
       expect(await store.resources.get("User", "crud-1")).toEqual(user("crud-1", attributes));
       expect([await store.resources.exists("User", "crud-1"), await store.resources.exists("User", "nope"), await store.resources.exists("Group", "crud-1")]).toEqual([true, false, false]);
-      expect(await store.resources.count("User", where("User", 'emails.value eq "ann@example.com"'))).toBe(1);
+      expect(await store.resources.count("User", where("User", 'emails[value eq "ann@example.com" and type eq "work" and primary eq true] and emails[type eq "home" and not (value pr)] and emails.value eq "m1499@example.com"'))).toBe(1);
 
       const next = { ...attributes, userName: "crud.Anna", emails: [{ value: "anna@example.org" }], active: false };
       await store.transaction(({ resources }) => resources.update("User", { ...user("crud-1", next), version: 2, lastModified: "2026-03-02T00:00:00.000Z" }));
@@ -112,16 +113,6 @@ describe.each(ENGINES)("the $name engine", (engine) => {
       await store.transaction(({ resources }) => resources.delete("User", "crud-1"));
       expect(await store.resources.get("User", "crud-1")).toBeUndefined();
       expect(await store.resources.count("User", where("User", 'emails.value eq "anna@example.org"'))).toBe(0);
-    });
-
-    it("keeps each email's value, type and primary, nulls included, however many a user has", async () => {
-      const emails = [{ value: "Mail.0@Example.com", type: "work", primary: true }, { type: "home" }, ...Array.from({ length: 1500 }, (_, i) => ({ value: `m${i + 1}@example.com` }))];
-      await insert("User", user("mails-1", { userName: "mails.one", emails }));
-      const count = (filter: string) => store.resources.count("User", where("User", filter));
-      expect(await count('userName eq "mails.one" and emails.value eq "mail.0@example.COM" and emails.primary eq true')).toBe(1);
-      expect(await count('emails[type eq "home" and not (value pr)]')).toBe(1);
-      expect(await count('emails.value eq "m1500@example.com"')).toBe(1);
-      expect((await store.resources.get("User", "mails-1"))?.attributes.emails).toEqual(emails);
     });
 
     it("refuses a second userName or group displayName equal after folding, recognised by isUniqueViolation", async () => {
