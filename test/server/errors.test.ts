@@ -1,8 +1,10 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
-import { ResourceQueries } from "../../db/resources.js";
+import type { StoreQueries } from "../../db/store.js";
 import { testApp, user, type TestApp } from "../helpers/app.js";
 
 let t: TestApp;
+/** The class of the engine's resource queries (every transaction's share it), for fault injection. */
+const resourceQueries = () => Object.getPrototypeOf(t.db.resources) as StoreQueries["resources"];
 afterEach(async () => {
   vi.restoreAllMocks();
   await t?.close();
@@ -13,7 +15,7 @@ describe("internal failures are 500s, never 404s", () => {
     t = await testApp();
     const id = (await t.http.post("/scim/v2/Users").set(t.auth).send(user("x"))).body.id;
     // Fault injection: the query layer throws as a broken database would.
-    vi.spyOn(ResourceQueries.prototype, "get").mockImplementation(() => {
+    vi.spyOn(resourceQueries(), "get").mockImplementation(() => {
       throw new Error("SQLITE_IOERR: disk I/O error at /secret/path");
     });
     const res = await t.http.get(`/scim/v2/Users/${id}`).set(t.auth);
@@ -25,17 +27,19 @@ describe("internal failures are 500s, never 404s", () => {
 
   it("a failure during a write answers 500 and leaves nothing half-written", async () => {
     t = await testApp();
-    vi.spyOn(ResourceQueries.prototype, "recordChange").mockImplementation(() => {
+    vi.spyOn(resourceQueries(), "recordChange").mockImplementation(() => {
       throw new TypeError("cannot read properties of undefined");
     });
     const res = await t.http.post("/scim/v2/Users").set(t.auth).send(user("atomic"));
     expect(res.status).toBe(500);
-    expect((t.store.sqlite.prepare("select count(*) n from users").get() as { n: number }).n).toBe(0);
+    expect(await t.sql.one("select count(*) n from users")).toEqual({ n: 0 });
   });
 
   it("a closed database answers 500 on POST", async () => {
     t = await testApp();
-    t.store.sqlite.close();
+    // SQLite's connection closed under the app; on PostgreSQL its pool ended.
+    if (t.engine === "sqlite") t.store.sqlite.close();
+    else await t.db.close();
     const res = await t.http.post("/scim/v2/Users").set(t.auth).send(user("y"));
     expect(res.status).toBe(500);
   });
