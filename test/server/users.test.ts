@@ -31,8 +31,8 @@ describe("POST /Users", () => {
     expect(JSON.stringify(res.body)).not.toContain("S3cret");
     const got = await t.http.get(`/scim/v2/Users/${res.body.id}`).set(t.auth).query({ attributes: "password,userName" });
     expect(got.body.password).toBeUndefined();
-    const row = t.store.sqlite.prepare("select data from users").get() as { data: string };
-    expect(row.data).not.toContain("S3cret");
+    // The stored row (JSON text on SQLite, jsonb on PostgreSQL) as text.
+    expect(JSON.stringify(await t.sql.rows("select data from users"))).not.toContain("S3cret");
   });
 
   it.each([["alice"], ["ALICE"], ["Alice"]])("rejects a duplicate userName in any case (%s): 409 uniqueness", async (dup) => {
@@ -65,7 +65,7 @@ describe("POST /Users", () => {
     const res = await post(big);
     expect(res.status).toBe(413);
     expect(res.body).toMatchObject({ status: "413" });
-    expect((t.store.sqlite.prepare("select count(*) n from users").get() as { n: number }).n).toBe(0);
+    expect(await t.sql.one("select count(*) n from users")).toEqual({ n: 0 });
   });
 
   it("accepts application/json and answers application/json when that is all the client accepts", async () => {
@@ -99,15 +99,14 @@ describe("GET, PUT, DELETE /Users/{id}", () => {
     const put = await t.http.put(`/scim/v2/Users/${created.id}`).set(t.auth).send(user("same"));
     expect(put.status).toBe(200);
     expect(put.body.meta.version).toBe('"1"');
-    const n = (t.store.sqlite.prepare("select count(*) n from changes").get() as { n: number }).n;
-    expect(n).toBe(1);
+    expect(await t.sql.one("select count(*) n from changes")).toEqual({ n: 1 });
   });
 
   it("every write commits an outbox row in the same transaction", async () => {
     const created = (await post(user("out"))).body;
     await t.http.put(`/scim/v2/Users/${created.id}`).set(t.auth).send(user("out", { title: "x" }));
     await t.http.delete(`/scim/v2/Users/${created.id}`).set(t.auth);
-    const rows = t.store.sqlite.prepare("select op, version, resource_id from changes order by seq").all();
+    const rows = await t.sql.rows("select op, version, resource_id from changes order by seq");
     expect(rows).toEqual([
       { op: "create", version: 1, resource_id: created.id },
       { op: "update", version: 2, resource_id: created.id },
