@@ -44,6 +44,11 @@ export interface Lease {
   token: number;
 }
 
+/** The Store.singleton a worker holds while it runs: its leases' owner is alive while it is held. */
+export function workerPresenceName(owner: string): string {
+  return `worker ${owner}`;
+}
+
 interface DueQueries {
   pending: { all(v: Record<string, unknown>): SyncStateRow[] };
   retrying: { all(v: Record<string, unknown>): SyncStateRow[] };
@@ -289,6 +294,15 @@ export class SyncQueries {
       .set(ended)
       .where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner))
       .run().changes;
+  }
+
+  /**
+   * Ends the leases of workers that are gone (their process ended), so their rows need not wait
+   * for the leases to run out; how many. SQLite has one serving process, whose worker ends every
+   * lease left in the file when it starts: none to look for here.
+   */
+  async releaseLeasesOfGone(_now: string): Promise<number> {
+    return 0;
   }
 
   private dueRows(cache: Map<string, DueQueries>, now: string, rules: string[], limit: number, unleased: boolean): SyncStateRow[] {

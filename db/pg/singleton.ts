@@ -14,7 +14,7 @@ import pg from "pg";
 import type { Singleton } from "../store.js";
 
 /** Class key of every scimbridge advisory lock ("SB" in ASCII): the first of the two int4 keys. */
-const LOCK_CLASS = 0x5342;
+export const LOCK_CLASS = 0x5342;
 const HEARTBEAT_MS = 5000;
 
 

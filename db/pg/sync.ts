@@ -5,9 +5,10 @@
  */
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, or, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
-import { outboxBatch, type Lease, type OutboxBatch, type SyncStateRow } from "../sync.js";
+import { outboxBatch, workerPresenceName, type Lease, type OutboxBatch, type SyncStateRow } from "../sync.js";
 import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";
 import type { PgDb } from "./pg-db.js";
+import { LOCK_CLASS, singletonKey } from "./singleton.js";
 
 /** Rows streamed by rowsHoldingDns are read this many at a time (keyset on the primary key). */
 const HOLDING_PAGE = 1000;
@@ -164,6 +165,28 @@ export class PgSyncQueries implements SyncStore {
   async releaseLeases(owner: string | undefined): Promise<number> {
     const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
     return changed(await this.db.update(syncState).set(ended).where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner)));
+  }
+
+  /**
+   * Ends the leases of workers that are gone. A worker holds a session advisory lock named after
+   * it while it runs (`workerPresenceName`, taken with Store.singleton); the lock ends with its
+   * session, so a worker killed with SIGKILL is seen gone at once, instead of after its leases run
+   * out. An owner is judged by pg_locks (advisory locks with two int4 keys show them as classid,
+   * objid and objsubid 2, https://www.postgresql.org/docs/15/view-pg-locks.html). A live worker
+   * whose presence session was cut (a partition) may lose its leases this way: its outcomes are
+   * then fenced off, and the worker that takes the rows converges them again.
+   */
+  async releaseLeasesOfGone(now: string): Promise<number> {
+    const owners = await this.db.selectDistinct({ owner: syncState.leaseOwner }).from(syncState).where(and(isNotNull(syncState.leaseOwner), gt(syncState.leaseUntil, now)));
+    if (!owners.length) return 0;
+    const live = await this.db.execute<{ key: string }>(
+      sql`SELECT objid::bigint AS key FROM pg_locks WHERE locktype = 'advisory' AND granted AND objsubid = 2 AND classid = ${LOCK_CLASS}`,
+    );
+    const present = new Set(live.rows.map((r) => Number(r.key)));
+    const gone = owners.map((o) => o.owner!).filter((owner) => !present.has(singletonKey(workerPresenceName(owner)) >>> 0));
+    if (!gone.length) return 0;
+    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
+    return changed(await this.db.update(syncState).set(ended).where(and(inArray(syncState.leaseOwner, gone), gt(syncState.leaseUntil, now))));
   }
 
   /**

@@ -7,8 +7,9 @@
  * per replica) claim from one database, and a leased row is not claimed again until its outcome
  * ends the lease or the lease runs out. So a (resource, rule) is delivered by one worker at a
  * time, which keeps each resource's changes in order, and no worker leads. The lease is renewed
- * by a heartbeat while the worker holds it (a group delivery may take minutes); a worker that
- * crashes leaves its rows to the others after at most one lease. Each claim bears a fencing token:
+ * by a heartbeat while the worker holds it (a group delivery may take minutes). A worker that
+ * crashes leaves its rows to the others at their next poll where the store can tell it is gone
+ * (PostgreSQL: its presence lock ended with its session), and after at most one lease otherwise. Each claim bears a fencing token:
  * the recorder writes an outcome only while the row still bears it (./recorder.ts), so a worker
  * whose lease ran out while it delivered (a long pause, a partition) cannot overwrite the result
  * of the worker that took the row over.
@@ -28,6 +29,8 @@ export interface SchedulerOptions {
   renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number>;
   /** Ends this worker's leases (db/sync.ts releaseLeases). */
   releaseLeases(owner: string): Promise<number>;
+  /** Ends the leases of workers that are gone (db/sync.ts releaseLeasesOfGone); asked once a poll. */
+  releaseLeasesOfGone(now: string): Promise<number>;
   /** Told of a heartbeat or release that failed (the leases then run out by themselves). */
   leaseFailed(e: unknown): void;
   /** How long a claim holds a row; renewed every third of it while held. */
@@ -76,6 +79,8 @@ export class Scheduler {
   /** The pump under way, if any: stop() waits for it. */
   private pumpRun: Promise<void> | undefined;
   private again = false;
+  /** The poll came: look for the leases of workers that are gone before the next claim. */
+  private reap = true;
 
   /**
    * The async context the scheduler was made in: pumps are scheduled from it, never from a
@@ -89,7 +94,10 @@ export class Scheduler {
   start(): void {
     if (this.running) return;
     this.running = true;
-    this.timer = setInterval(() => this.wake(), this.o.pollMs);
+    this.timer = setInterval(() => {
+      this.reap = true;
+      this.wake();
+    }, this.o.pollMs);
     this.timer.unref();
     this.heartbeat = setInterval(() => this.home.runInAsyncScope(() => void this.renew()), this.o.leaseMs / 3);
     this.heartbeat.unref();
@@ -156,6 +164,10 @@ export class Scheduler {
     // against a closed connection and store).
     if (!this.running) return;
     while ((await this.o.fanOut()) > 0) if (!this.running) return;
+    if (this.reap) {
+      this.reap = false;
+      await this.o.releaseLeasesOfGone(this.o.now().toISOString());
+    }
     for (const [name, target] of this.o.targets) {
       const free = () => target.concurrency - (this.busy.get(name) ?? 0);
       if (free() <= 0) continue;
@@ -164,7 +176,7 @@ export class Scheduler {
       // given back meanwhile joins it.
       const queue = this.unexpired(this.queued.get(name) ?? []);
       this.queued.set(name, queue);
-      while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
+      this.startQueued(queue, name, free);
       const rules = this.o.rulesOn(name);
       if (free() > 0 && rules.length) {
         // Rows this worker leased (in flight or queued) are not claimed again.
@@ -172,7 +184,7 @@ export class Scheduler {
         const lease = { owner: this.owner, until: new Date(now.getTime() + this.o.leaseMs).toISOString(), token: randomInt(1, TOKEN_RANGE) };
         queue.push(...(await this.o.claim(now.toISOString(), rules, free() + CLAIM_BATCH, lease)));
         if (!this.running) return;
-        while (free() > 0 && queue.length) this.startDelivery(queue.shift()!, name);
+        this.startQueued(queue, name, free);
       }
     }
   }
@@ -207,9 +219,21 @@ export class Scheduler {
     for (const queue of this.queued.values()) for (const r of queue) if (r.leaseUntil !== null && r.leaseUntil > now) r.leaseUntil = until;
   }
 
+  /**
+   * Starts queued rows, oldest first, while slots are free. A row whose previous delivery is
+   * still finishing here stays queued: its outcome committed (ending that lease) before the
+   * delivery left `inFlight`, and a claim in between took the row again. Dropped, it would be
+   * held under a lease nobody renews or delivers until the lease ran out.
+   */
+  private startQueued(queue: SyncStateRow[], target: string, free: () => number): void {
+    for (let i = 0; free() > 0 && i < queue.length; ) {
+      if (this.inFlight.has(rowKey(queue[i]!))) i++;
+      else this.startDelivery(queue.splice(i, 1)[0]!, target);
+    }
+  }
+
   private startDelivery(row: SyncStateRow, target: string): void {
     const key = rowKey(row);
-    if (this.inFlight.has(key)) return;
     this.busy.set(target, (this.busy.get(target) ?? 0) + 1);
     const task = this.o.deliver(row).then((recorded) => {
       this.inFlight.delete(key);

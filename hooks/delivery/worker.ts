@@ -10,8 +10,8 @@
 import type { Logger } from "pino";
 import { GroupCommit } from "../../db/group-commit.js";
 import { resourceReader } from "../../db/read-resource.js";
-import type { Store } from "../../db/store.js";
-import type { SyncStateRow } from "../../db/sync.js";
+import type { Singleton, Store } from "../../db/store.js";
+import { workerPresenceName, type SyncStateRow } from "../../db/sync.js";
 import type { SchemaRegistry } from "../../schemas/registry.js";
 import { LdapDeliveryError } from "../ldap/executor.js";
 import { describeOp, type LdapOp } from "../planning/ops.js";
@@ -105,6 +105,10 @@ export class DeliveryWorker {
   private readonly failingTargets = new Set<string>();
 
   private unwatch: () => void = () => undefined;
+  /** This worker's presence (db/sync.ts workerPresenceName), while held. */
+  private presence: Singleton | undefined;
+  private presenceRetry: NodeJS.Timeout | undefined;
+  private stopping = false;
 
   constructor(private readonly o: WorkerOptions) {
     this.now = o.now ?? (() => new Date());
@@ -137,6 +141,7 @@ export class DeliveryWorker {
       claim: (now, names, limit, lease) => o.store.transaction((tx) => tx.sync.claim(now, names, limit, lease)),
       renewLeases: (owner, tokens, now, until) => o.store.transaction((tx) => tx.sync.renewLeases(owner, tokens, now, until)),
       releaseLeases: (owner) => o.store.transaction((tx) => tx.sync.releaseLeases(owner)),
+      releaseLeasesOfGone: (now) => o.store.transaction((tx) => tx.sync.releaseLeasesOfGone(now)),
       leaseFailed: (e) => {
         storage.note(e, "worker");
         o.logger.error({ err: e }, "delivery leases not renewed or released; they run out by themselves");
@@ -175,6 +180,8 @@ export class DeliveryWorker {
     // dead process's, and would otherwise hold its row back for the rest of the lease.
     if (this.o.store.engine === "sqlite") await this.o.store.transaction((tx) => tx.sync.releaseLeases(undefined));
     await this.fanOuts.noteRules();
+    // Held before anything is claimed: a worker without it is taken for gone, its leases ended.
+    await this.holdPresence();
     this.scheduler.start();
     // Changes committed by other processes (replicas on PostgreSQL) wake it at once.
     this.unwatch = this.o.store.watchChanges(() => this.scheduler.wake());
@@ -189,6 +196,40 @@ export class DeliveryWorker {
     this.unwatch = () => undefined;
     await this.scheduler.stop();
     await this.commit.flush();
+    this.stopping = true;
+    clearTimeout(this.presenceRetry);
+    await this.presence?.release();
+    this.presence = undefined;
+  }
+
+  /**
+   * Holds the claim that says this worker is alive (db/sync.ts workerPresenceName), and takes it
+   * again if its connection is lost, so the other replicas do not end this worker's leases while
+   * it runs.
+   */
+  private async holdPresence(): Promise<void> {
+    this.stopping = false;
+    try {
+      this.presence = await this.o.store.singleton(workerPresenceName(this.scheduler.owner));
+    } catch (e) {
+      this.o.logger.warn({ err: e }, "delivery worker's presence not held; retrying");
+    }
+    const held = this.presence;
+    if (held) {
+      void held.lost.then(() => {
+        if (this.stopping || this.presence !== held) return;
+        this.presence = undefined;
+        this.o.logger.warn("delivery worker's presence connection lost; taking it again");
+        this.retryPresence();
+      });
+    } else this.retryPresence();
+  }
+
+  private retryPresence(): void {
+    if (this.stopping) return;
+    clearTimeout(this.presenceRetry);
+    this.presenceRetry = setTimeout(() => void this.holdPresence(), this.o.pollMs ?? 1000);
+    this.presenceRetry.unref();
   }
 
   /**

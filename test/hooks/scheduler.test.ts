@@ -73,6 +73,7 @@ function harness(leaseMs = 60_000) {
       releases.push(owner);
       return 0;
     },
+    releaseLeasesOfGone: async () => 0,
     leaseFailed: (e) => {
       throw e;
     },
@@ -159,6 +160,25 @@ describe("the scheduler's claims and leases", () => {
     answer(0, ["a"]);
     await until(() => deliveries.length === 1);
     deliveries[0]!.done.resolve(false); // the database could not take the outcome
+    await until(() => deliveries.length === 2);
+    expect(deliveries.map((d) => d.id)).toEqual(["a", "a"]);
+  });
+
+  it("a row claimed again while its previous delivery is still finishing here waits for it, and is delivered after it", async () => {
+    running = harness();
+    const { scheduler, claims, deliveries, answer } = running;
+    scheduler.start();
+    await until(() => claims.length === 1);
+    answer(0, ["a"]);
+    await until(() => deliveries.length === 1);
+    // a's outcome committed (its lease ended) and a newer change made it pending; a wake-up claims
+    // it again before the finished delivery has left the scheduler's books.
+    scheduler.wake();
+    await until(() => claims.length === 2);
+    answer(1, ["a"]);
+    for (let i = 0; i < 10; i++) await new Promise((r) => setImmediate(r));
+    expect(deliveries).toHaveLength(1); // never two deliveries of one row at once
+    deliveries[0]!.done.resolve(true);
     await until(() => deliveries.length === 2);
     expect(deliveries.map((d) => d.id)).toEqual(["a", "a"]);
   });
