@@ -112,6 +112,17 @@ afterEach(async () => {
   await stopping;
 });
 
+/** A running harness whose first claim answered row a, now in flight. */
+async function deliveringA(): Promise<ReturnType<typeof harness>> {
+  running = harness();
+  const { scheduler, claims, deliveries, answer } = running;
+  scheduler.start();
+  await until(() => claims.length === 1);
+  answer(0, ["a"]);
+  await until(() => deliveries.length === 1);
+  return running;
+}
+
 describe("the scheduler's claims and leases", () => {
   it("claims the free slots plus a batch under one owner and a token per claim, starts up to the concurrency, and starts the queued rows as slots free without claiming again", async () => {
     running = harness();
@@ -153,24 +164,14 @@ describe("the scheduler's claims and leases", () => {
   });
 
   it("a row whose outcome could not be recorded is delivered again under the lease it holds, before anything new is claimed", async () => {
-    running = harness();
-    const { scheduler, claims, deliveries, answer } = running;
-    scheduler.start();
-    await until(() => claims.length === 1);
-    answer(0, ["a"]);
-    await until(() => deliveries.length === 1);
+    const { deliveries } = await deliveringA();
     deliveries[0]!.done.resolve(false); // the database could not take the outcome
     await until(() => deliveries.length === 2);
     expect(deliveries.map((d) => d.id)).toEqual(["a", "a"]);
   });
 
   it("a row claimed again while its previous delivery is still finishing here waits for it, and is delivered after it", async () => {
-    running = harness();
-    const { scheduler, claims, deliveries, answer } = running;
-    scheduler.start();
-    await until(() => claims.length === 1);
-    answer(0, ["a"]);
-    await until(() => deliveries.length === 1);
+    const { scheduler, claims, deliveries, answer } = await deliveringA();
     // a's outcome committed (its lease ended) and a newer change made it pending; a wake-up claims
     // it again before the finished delivery has left the scheduler's books.
     scheduler.wake();
