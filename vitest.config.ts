@@ -8,8 +8,8 @@ import { defineConfig } from "vitest/config";
  * run out (its crash case waits up to provisioning.leaseSeconds on PostgreSQL).
  */
 const onBothEngines = [
-  ...["users", "groups", "lists", "bulk", "concurrency", "cursor-paging", "errors", "group-patch-response", "scopes", "limits", "json-body", "discovery"].map((f) => `test/server/${f}.test.ts`),
-  ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "identity-continuity", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit"].map((f) => `test/hooks/${f}.test.ts`),
+  ...["users", "groups", "lists", "bulk", "concurrency", "cursor-paging", "errors", "group-patch-response", "scopes", "limits", "json-body", "discovery", "admin-group-status"].map((f) => `test/server/${f}.test.ts`),
+  ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "identity-continuity", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit", "ldap-failure-text", "pingdirectory-profile"].map((f) => `test/hooks/${f}.test.ts`),
 ];
 
 export default defineConfig({

@@ -34,11 +34,11 @@ describe("LDAP failures as people read them", () => {
     const res = await p.http.post("/scim/v2/Users").set(p.auth).send(user("u".repeat(5000), { emails: [{ value: "long@example.com" }] }));
     expect(res.status).toBe(201);
     await p.settle(20_000);
-    const row = p.store.sqlite.prepare("SELECT state, last_error AS lastError, last_code AS lastCode FROM sync_state").get() as { state: string; lastError: string; lastCode: number };
+    const row = (await p.sql.one<{ state: string; lastError: string; lastCode: number }>(`SELECT state, last_error AS "lastError", last_code AS "lastCode" FROM sync_state`))!;
     expect(row.state).toBe("failed");
     expect(row.lastError).not.toMatch(/^Code: 0x|^\s*Code: 0x/);
     expect(row.lastError).toMatch(new RegExp(`^${row.lastCode} \\w+: `));
-    const audit = p.store.sqlite.prepare("SELECT detail FROM audit_log WHERE kind = 'ldap' AND outcome = 'error'").get() as { detail: string };
+    const audit = (await p.sql.one<{ detail: string }>("SELECT detail FROM audit_log WHERE kind = 'ldap' AND outcome = 'error'"))!;
     expect(audit.detail).toContain(row.lastError.slice(0, 40));
   });
 });

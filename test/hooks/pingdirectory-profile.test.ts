@@ -58,14 +58,14 @@ describe("PingDirectory profile on slapd", () => {
     expect(entry?.objectclass).toContain("groupOfUniqueNames");
     expect(entry?.uniquemember).toEqual([`uid=pd-ann,${PEOPLE}`]);
     await p.assembled.app.audit.flush(); // rows are written at the end of the event-loop turn
-    const seq = (p.store.sqlite.prepare("SELECT max(seq) AS s FROM audit_log").get() as { s: number }).s;
+    const seq = (await p.sql.one<{ s: number }>("SELECT max(seq) AS s FROM audit_log"))!.s;
     // A group PATCH answers 204 by default (scim.groupPatchResponse).
     expect((await patch("Groups", g.body.id, [{ op: "add", path: "members", value: [{ value: b }] }])).status).toBe(204);
     expect((await patch("Groups", g.body.id, [{ op: "remove", path: `members[value eq "${a}"]` }])).status).toBe(204);
     await p.settle();
     expect((await ldap.search(dn, ["uniqueMember"]))?.uniquemember).toEqual([`uid=pd-bob,${PEOPLE}`]);
     await p.assembled.app.audit.flush();
-    const ops = (p.store.sqlite.prepare("SELECT detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq").all(seq, dn) as { detail: string }[]).map((r) => r.detail);
+    const ops = (await p.sql.rows<{ detail: string }>("SELECT detail FROM audit_log WHERE kind = 'ldap' AND seq > ? AND lower(dn) = lower(?) ORDER BY seq", [seq, dn])).map((r) => r.detail);
     // The two PATCHes may coalesce into one delivery; either way each member is its own modify.
     expect(ops.sort()).toEqual(["changes: add uniqueMember", "changes: delete uniqueMember"]);
   });

@@ -53,7 +53,7 @@ describe("GET /admin/api/resources/Group/:id", () => {
     expect(before.planned!.ops).toHaveLength(1);
     expect(before.planned!.ops[0]).toMatchObject({ kind: "add", dn: `cn=gs-team,${GROUPS}`, attributes: { member: [`uid=gs-ann,${PEOPLE}`] } });
     // Looking planned nothing into the store.
-    expect(p.store.sqlite.prepare("SELECT count(*) AS n FROM group_member_sync WHERE group_id = ? AND dirty > 0").get(id)).toEqual({ n: 0 });
+    expect(await p.sql.one("SELECT count(*) AS n FROM group_member_sync WHERE group_id = ? AND dirty > 0", [id])).toEqual({ n: 0 });
 
     await worker.start();
     await p.settle();
