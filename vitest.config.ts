@@ -3,13 +3,11 @@ import { defineConfig } from "vitest/config";
 /**
  * The SCIM service and delivery suites whose behaviour does not depend on the storage engine, run
  * a second time on PostgreSQL (test/helpers/test-store.ts). Left out: suites about SQLite itself
- * (the file, its lock, a full disk under it), suites that read the SQLite file directly, and
- * test/hooks/durability.test.ts until a killed process's delivery leases are freed before they
- * run out (its crash case waits up to provisioning.leaseSeconds on PostgreSQL).
+ * (the file, its lock, a full disk under it) and suites that read the SQLite file directly.
  */
 const onBothEngines = [
   ...["users", "groups", "lists", "bulk", "concurrency", "cursor-paging", "errors", "group-patch-response", "scopes", "limits", "json-body", "discovery", "admin-group-status"].map((f) => `test/server/${f}.test.ts`),
-  ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "identity-continuity", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit", "ldap-failure-text", "pingdirectory-profile"].map((f) => `test/hooks/${f}.test.ts`),
+  ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "identity-continuity", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit", "durability", "ldap-failure-text", "pingdirectory-profile"].map((f) => `test/hooks/${f}.test.ts`),
 ];
 
 export default defineConfig({
