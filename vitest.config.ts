@@ -6,7 +6,7 @@ import { defineConfig } from "vitest/config";
  * (the file, its lock, a full disk under it) and suites that read the SQLite file directly.
  */
 const onBothEngines = [
-  ...["users", "groups", "lists", "bulk", "concurrency", "cursor-paging", "errors", "group-patch-response", "scopes", "limits", "json-body", "discovery", "admin-group-status"].map((f) => `test/server/${f}.test.ts`),
+  ...["users", "groups", "lists", "bulk", "concurrency", "cursor-paging", "errors", "group-patch-response", "scopes", "limits", "json-body", "discovery", "admin-status", "admin-group-status"].map((f) => `test/server/${f}.test.ts`),
   ...["provisioning", "group-provisioning", "provisioning-lifecycle", "deprovisioning", "identity-continuity", "case-rename", "reconcile", "reconcile-groups", "wake-after-commit", "durability", "ldap-failure-text", "pingdirectory-profile"].map((f) => `test/hooks/${f}.test.ts`),
 ];
 

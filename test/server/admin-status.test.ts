@@ -25,9 +25,10 @@ type Row = PublicRow & {
   planned: { event: string; dn?: string; ops: { kind: string; dn: string; attributes?: Record<string, string[]> }[] } | null;
 };
 const row = (id: string, rule: string) =>
-  p.store.sqlite.prepare("SELECT state, attempts, next_attempt, last_attempt, last_code, wanted_seq FROM sync_state WHERE resource_id = ? AND rule = ?").get(id, rule) as
-    | { state: string; attempts: number; next_attempt: string | null; last_attempt: string | null; last_code: number | null; wanted_seq: number }
-    | undefined;
+  p.sql.one<{ state: string; attempts: number; next_attempt: string | null; last_attempt: string | null; last_code: number | null; wanted_seq: number }>(
+    "SELECT state, attempts, next_attempt, last_attempt, last_code, wanted_seq FROM sync_state WHERE resource_id = ? AND rule = ?",
+    [id, rule],
+  );
 
 beforeAll(async () => {
   p = await provisioned(ldap, {
@@ -169,19 +170,19 @@ describe("GET /admin/api/failures", () => {
 
 describe("POST /admin/api/retry and /resync", () => {
   it("retry of one resource resets state and attempts; the failure recurs and attempts count again", async () => {
-    const before = row(ids.bob, "broken")!;
+    const before = (await row(ids.bob, "broken"))!;
     // Hold the worker so the reset itself can be observed before it delivers again.
     await p.assembled.provisioning.worker.stop();
     const res = await p.http.post("/admin/api/retry").set(admin).send({ type: "User", id: ids.bob });
     expect(res.status).toBe(200);
     expect(res.body).toEqual({ retried: 1 });
-    expect(row(ids.bob, "broken")).toMatchObject({ state: "pending", attempts: 0, next_attempt: null });
-    expect(row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
-    expect(row(ids.bob, "people")).toMatchObject({ state: "in_sync" });
+    expect(await row(ids.bob, "broken")).toMatchObject({ state: "pending", attempts: 0, next_attempt: null });
+    expect(await row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
+    expect(await row(ids.bob, "people")).toMatchObject({ state: "in_sync" });
 
     await p.assembled.provisioning.worker.start();
     await p.settle();
-    const after = row(ids.bob, "broken")!;
+    const after = (await row(ids.bob, "broken"))!;
     expect(after).toMatchObject({ state: "failed", attempts: 2, last_code: 65 });
     expect(after.last_attempt! > before.last_attempt!).toBe(true);
   });
@@ -190,30 +191,30 @@ describe("POST /admin/api/retry and /resync", () => {
     await p.assembled.provisioning.worker.stop();
     const res = await p.http.post("/admin/api/retry").set(admin).send({ all: true });
     expect(res.body).toEqual({ retried: 2 });
-    expect(row(ids.carol, "broken")).toMatchObject({ state: "pending", attempts: 0 });
+    expect(await row(ids.carol, "broken")).toMatchObject({ state: "pending", attempts: 0 });
     await p.assembled.provisioning.worker.start();
     await p.settle();
-    expect(row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
+    expect(await row(ids.carol, "broken")).toMatchObject({ state: "failed", attempts: 2 });
 
     expect((await p.http.post("/admin/api/retry").set(admin).send({ type: "User", id: ids.alice })).body).toEqual({ retried: 0 });
     expect((await p.http.post("/admin/api/retry").set(admin).send({})).status).toBe(400);
   });
 
   it("resync queues a change through the outbox: every rule's row pending, then in sync", async () => {
-    const before = row(ids.alice, "people")!;
+    const before = (await row(ids.alice, "people"))!;
     await p.assembled.provisioning.worker.stop();
     const res = await p.http.post("/admin/api/resync").set(admin).send({ type: "User", id: ids.alice });
     expect(res.status).toBe(202);
     expect(res.body).toMatchObject({ type: "User", id: ids.alice, change: expect.any(Number) });
-    const change = p.store.sqlite.prepare("SELECT resource_id, op, client FROM changes WHERE seq = ?").get((res.body as { change: number }).change);
+    const change = await p.sql.one("SELECT resource_id, op, client FROM changes WHERE seq = ?", [(res.body as { change: number }).change]);
     expect(change).toEqual({ resource_id: ids.alice, op: "resync", client: "admin:ops" });
 
     await p.assembled.provisioning.worker.fanOut(); // what the worker's next pump does first
-    for (const rule of ["people", "broken"]) expect(row(ids.alice, rule)).toMatchObject({ state: "pending", wanted_seq: (res.body as { change: number }).change });
+    for (const rule of ["people", "broken"]) expect(await row(ids.alice, rule)).toMatchObject({ state: "pending", wanted_seq: (res.body as { change: number }).change });
     await p.assembled.provisioning.worker.start();
     await p.settle();
-    for (const rule of ["people", "broken"]) expect(row(ids.alice, rule)).toMatchObject({ state: "in_sync" });
-    expect(row(ids.alice, "people")!.last_attempt! > before.last_attempt!).toBe(true);
+    for (const rule of ["people", "broken"]) expect(await row(ids.alice, rule)).toMatchObject({ state: "in_sync" });
+    expect((await row(ids.alice, "people"))!.last_attempt! > before.last_attempt!).toBe(true);
     expect(await ldap.search(`uid=alice,${PEOPLE}`)).toBeDefined();
 
     expect((await p.http.post("/admin/api/resync").set(admin).send({ type: "User", id: "no-such-id" })).status).toBe(404);
