@@ -102,6 +102,11 @@ export interface PublicRow {
   lastCode: number | null;
   lastError: string | null;
   passwordPending: boolean;
+  /**
+   * While a worker (of any replica) holds the row for delivery: until when its lease runs
+   * (hooks/delivery/scheduler.ts); null otherwise.
+   */
+  leasedUntil: string | null;
 }
 
 /** One row as the API and CLI show it: never the sealed secret nor the written JSON. */
@@ -120,6 +125,7 @@ export function publicRow(r: SyncStateRow): PublicRow {
     lastCode: r.lastCode,
     lastError: r.lastError,
     passwordPending: r.secret !== null,
+    leasedUntil: r.leaseUntil,
   };
 }
 
@@ -172,7 +178,7 @@ export async function resourceStatus(o: {
     const planned = settled ? null : { event: p.event, dn: p.dn, ops: p.ops.map(printableOp), error: p.error };
     const base: PublicRow = row
       ? publicRow(row)
-      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
+      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false, leasedUntil: null };
     out.push({ ...base, configured: true, planned });
   }
   const groupRules = o.type === "Group" ? (o.groupRules ?? []) : [];
@@ -182,7 +188,7 @@ export async function resourceStatus(o: {
     const p = settled || !o.previewGroup ? undefined : await o.previewGroup(o.id, rule.name);
     const base: PublicRow = row
       ? publicRow(row)
-      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false };
+      : { type: o.type, id: o.id, rule: rule.name, target: rule.target, state: null, dn: null, directoryId: null, attempts: 0, lastAttempt: null, nextAttempt: null, lastCode: null, lastError: null, passwordPending: false, leasedUntil: null };
     out.push({ ...base, configured: true, planned: p ? { event: p.event, dn: p.dn, ops: p.ops.map(printableOp), error: p.error } : null });
   }
   for (const row of rows) {

@@ -107,7 +107,7 @@ describe("GET /admin/api/resources/:type/:id", () => {
     expect(body).toMatchObject({ type: "User", id: ids.bob, exists: true });
     const people = body.rules.find((r) => r.rule === "people")!;
     const entry = await ldap.search(`uid=bob,${PEOPLE}`, ["entryUUID"]);
-    expect(people).toMatchObject({ target: "slapd", state: "in_sync", dn: `uid=bob,${PEOPLE}`, directoryId: entry!.entryuuid![0], attempts: 0, lastCode: null, lastError: null, planned: null, passwordPending: false });
+    expect(people).toMatchObject({ target: "slapd", state: "in_sync", dn: `uid=bob,${PEOPLE}`, directoryId: entry!.entryuuid![0], attempts: 0, lastCode: null, lastError: null, planned: null, passwordPending: false, leasedUntil: null });
     expect(people.lastAttempt).toEqual(expect.any(String));
 
     const broken = body.rules.find((r) => r.rule === "broken")!;

@@ -54,6 +54,8 @@ function ruleSection(r) {
       ["Attempts", String(r.attempts)],
       ["Last attempt", time(r.lastAttempt)],
       ["Next attempt", time(r.nextAttempt)],
+      // A worker of some replica holds the row for delivery (its lease, renewed while it runs).
+      ["Being delivered", r.leasedUntil ? h("span", null, "yes, lease until ", time(r.leasedUntil)) : "—"],
       ["LDAP result code", r.lastCode === null ? "—" : h("span", { class: "code" }, String(r.lastCode))],
       ["Error", r.lastError ? h("span", { class: "msg" }, r.lastError) : "—"],
       ["Password", r.passwordPending ? "waiting to be delivered" : "—"],
