@@ -29,6 +29,11 @@ export interface SchedulerOptions {
   renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number>;
   /** Ends this worker's leases (db/sync.ts releaseLeases). */
   releaseLeases(owner: string): Promise<number>;
+  /**
+   * Whether the other workers can see this one alive (db/sync.ts workerPresenceName). Without it
+   * they may end its leases at any poll, so it claims nothing until it holds it again.
+   */
+  present(): boolean;
   /** Ends the leases of workers that are gone (db/sync.ts releaseLeasesOfGone); asked once a poll. */
   releaseLeasesOfGone(now: string): Promise<number>;
   /** Told of a heartbeat or release that failed (the leases then run out by themselves). */
@@ -178,7 +183,7 @@ export class Scheduler {
       this.queued.set(name, queue);
       this.startQueued(queue, name, free);
       const rules = this.o.rulesOn(name);
-      if (free() > 0 && rules.length) {
+      if (free() > 0 && rules.length && this.o.present()) {
         // Rows this worker leased (in flight or queued) are not claimed again.
         const now = this.o.now();
         const lease = { owner: this.owner, until: new Date(now.getTime() + this.o.leaseMs).toISOString(), token: randomInt(1, TOKEN_RANGE) };
@@ -204,7 +209,7 @@ export class Scheduler {
    * does it is claimed again like any due row.
    */
   private async renew(): Promise<void> {
-    if (!this.running) return;
+    // Also while stop() waits for the deliveries in flight: their leases must hold until they end.
     const at = this.o.now();
     const now = at.toISOString();
     const until = new Date(at.getTime() + this.o.leaseMs).toISOString();

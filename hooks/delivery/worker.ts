@@ -141,6 +141,7 @@ export class DeliveryWorker {
       claim: (now, names, limit, lease) => o.store.transaction((tx) => tx.sync.claim(now, names, limit, lease)),
       renewLeases: (owner, tokens, now, until) => o.store.transaction((tx) => tx.sync.renewLeases(owner, tokens, now, until)),
       releaseLeases: (owner) => o.store.transaction((tx) => tx.sync.releaseLeases(owner)),
+      present: () => this.presence !== undefined,
       releaseLeasesOfGone: (now) => o.store.transaction((tx) => tx.sync.releaseLeasesOfGone(now)),
       leaseFailed: (e) => {
         storage.note(e, "worker");

@@ -3,9 +3,10 @@
  * as `serve` wires them): every replica serves SCIM and delivers, with no leader; a lease on each
  * sync_state row keeps a (resource, rule) with one worker at a time (hooks/delivery/scheduler.ts).
  * - users created through both replicas reach the directory once each (one LDAP add per user in
- *   the shared audit log), and both replicas' workers deliver;
+ *   the shared audit log);
  * - a user created on one replica and deleted at once through the other, 300 times: no entry is
- *   left, and no sync row is lost (each deleted user's rows are gone, not stuck);
+ *   left, and no sync row is lost (each deleted user's rows are gone, not stuck); both replicas'
+ *   workers delivered some of these users;
  * - member PATCHes of one group alternating between the replicas: no 5xx, the directory's members
  *   equal SCIM's, one LDAP add per user;
  * - one reconcile at a time across replicas: while one replica's reconcile holds the claim, an
@@ -90,7 +91,7 @@ async function auditedAdds(prefix: string): Promise<Map<string, number>> {
 }
 
 describe("two replicas on one PostgreSQL and one slapd, both delivering", () => {
-  it("users created through both replicas reach the directory once each, delivered by both workers", async () => {
+  it("users created through both replicas reach the directory once each", async () => {
     const names = Array.from({ length: 60 }, (_, i) => `both${String(i).padStart(2, "0")}`);
     const created = await Promise.all(names.map((n, i) => replicas[i % 2]!.http.post("/scim/v2/Users").set(auth).send(user(n))));
     expect(created.map((r) => r.status)).toEqual(names.map(() => 201));
@@ -99,8 +100,6 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
     const adds = await auditedAdds("uid=both");
     expect(adds.size).toBe(names.length);
     expect([...adds.values()].every((n) => n === 1)).toBe(true);
-    // No leader: each replica's worker added some of them (each delivers what its writes fanned out).
-    for (const r of replicas) expect(r.adds.filter((dn) => dn.startsWith("uid=both")).length).toBeGreaterThan(0);
   });
 
   it("created on one replica and deleted at once through the other, 300 times: no entry is left, no sync row lost", async () => {
@@ -117,6 +116,9 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
     // pending, failed or holding a lease.
     const left = await replicas[0]!.store.pool.query<{ n: number }>("SELECT count(*)::int AS n FROM sync_state WHERE resource_id = ANY($1)", [ids]);
     expect(left.rows[0]).toEqual({ n: 0 });
+    // No leader: over these 360 users each replica's worker made some of the adds (which one
+    // takes a row depends on who fans it out and claims it first).
+    for (const r of replicas) expect(r.adds.length).toBeGreaterThan(0);
   }, 180_000);
 
   it("member PATCHes of one group alternating between the replicas: no 5xx, LDAP members equal SCIM members, one LDAP add per user", async () => {

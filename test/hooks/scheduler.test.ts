@@ -51,7 +51,7 @@ const until = async (cond: () => boolean) => {
 };
 
 /** A scheduler over one target (concurrency 2) whose claims and deliveries the test answers. */
-function harness(leaseMs = 60_000) {
+function harness(leaseMs = 60_000, presence = { held: true }) {
   const claims: { limit: number; lease: Lease; answer: Deferred<SyncStateRow[]> }[] = [];
   const deliveries: { id: string; done: Deferred<boolean> }[] = [];
   const renewals: { owner: string; tokens: number[] }[] = [];
@@ -73,6 +73,7 @@ function harness(leaseMs = 60_000) {
       releases.push(owner);
       return 0;
     },
+    present: () => presence.held,
     releaseLeasesOfGone: async () => 0,
     leaseFailed: (e) => {
       throw e;
@@ -182,6 +183,18 @@ describe("the scheduler's claims and leases", () => {
     deliveries[0]!.done.resolve(true);
     await until(() => deliveries.length === 2);
     expect(deliveries.map((d) => d.id)).toEqual(["a", "a"]);
+  });
+
+  it("claims nothing while the other workers cannot see this one alive, and claims again once they can", async () => {
+    const presence = { held: false };
+    running = harness(60_000, presence);
+    const { scheduler, claims } = running;
+    scheduler.start();
+    for (let i = 0; i < 20; i++) await new Promise((r) => setImmediate(r));
+    expect(claims).toHaveLength(0);
+    presence.held = true;
+    scheduler.wake();
+    await until(() => claims.length === 1);
   });
 
   it("the heartbeat renews the tokens of the rows queued and in flight, and no others", async () => {
