@@ -19,7 +19,7 @@ export default defineConfig({
     // Named, so a failure says which engine it came from.
     projects: [
       { extends: true, test: { name: "sqlite", include: ["test/**/*.test.ts"], env: { SCIMBRIDGE_TEST_STORE: "sqlite" } } },
-      { extends: true, test: { name: "postgres", include: onBothEngines, env: { SCIMBRIDGE_TEST_STORE: "postgres" } } },
+      { extends: true, test: { name: "postgres", include: onBothEngines, env: { SCIMBRIDGE_TEST_STORE: "postgres" }, globalSetup: ["test/harness/postgres-project.ts"] } },
     ],
   },
 });

@@ -1,8 +1,9 @@
 /**
  * The storage engine the test helpers (testApp, provisioned) open: SQLite on a temp file by
  * default, PostgreSQL when SCIMBRIDGE_TEST_STORE=postgres (vitest.config.ts sets it for the
- * "postgres" project). On PostgreSQL the test file gets one server from the harness, started by the
- * first store it opens and stopped after the file, and each store a database of its own.
+ * "postgres" project). On PostgreSQL each store gets a database of its own on the run's server
+ * (test/harness/postgres-project.ts), or, run outside that project, on one the test file starts
+ * when it first opens a store and stops after it.
  *
  * `TestSql` is plain SQL with `?` parameters on either engine, for the assertions that read (or
  * set up) rows no SCIM response shows: the outbox, sync_state, the audit log.
@@ -13,7 +14,9 @@ import type { SqliteStore } from "../../db/open.js";
 import type { Store } from "../../db/store.js";
 import type { Config } from "../../server/config/schema.js";
 import { openConfiguredStore } from "../../server/store.js";
-import { postgresOnDemand, type PostgresServer } from "../harness/postgres.js";
+import { inject } from "vitest";
+import { postgresOnDemand } from "../harness/postgres.js";
+import type { SharedPostgres } from "../harness/postgres-project.js";
 
 export type TestEngine = "sqlite" | "postgres";
 
@@ -22,8 +25,12 @@ if (!["postgres", "sqlite", undefined].includes(process.env.SCIMBRIDGE_TEST_STOR
   throw new Error(`SCIMBRIDGE_TEST_STORE must be "sqlite" or "postgres", not ${JSON.stringify(process.env.SCIMBRIDGE_TEST_STORE)}`);
 }
 
-/** Registered while this module is collected with the test file, so its afterAll stops the server. */
-const server = testEngine === "postgres" ? postgresOnDemand() : undefined;
+/**
+ * The run's PostgreSQL when the project started one (test/harness/postgres-project.ts); otherwise
+ * this file's own, registered while this module is collected so that its afterAll stops it.
+ */
+const shared = testEngine === "postgres" ? inject("postgres") : undefined;
+const ownServer = testEngine === "postgres" && !shared ? postgresOnDemand() : undefined;
 
 /** Every SQLite file path a test reopened maps to the one database made for it on PostgreSQL (a restart on the same store). */
 const databases = new Map<string, Promise<string>>();
@@ -36,41 +43,42 @@ export const TEST_SECRET_KEY = Buffer.alloc(32, 7).toString("base64");
  * database, the same one each time the same `file` is named. Small pools: a test file opens many stores.
  */
 export async function testStorage(file: string): Promise<{ file: string } | { url: string; pool: { max: number } }> {
-  if (!server) return { file };
+  if (testEngine === "sqlite") return { file };
   let url = databases.get(file);
-  if (!url) databases.set(file, (url = server().then(freshDatabase)));
+  if (!url) databases.set(file, (url = freshDatabase()));
   return { url: await url, pool: { max: 4 } };
 }
 
-let template: Promise<string> | undefined;
+let migrated: Promise<SharedPostgres> | undefined;
+
+/** The server and its migrated database: the run's, or this file's own made on first use. */
+function cluster(): Promise<SharedPostgres> {
+  if (shared) return Promise.resolve(shared);
+  return (migrated ??= (async () => {
+    const { migratedTemplate } = await import("../harness/postgres-project.js");
+    return migratedTemplate(await ownServer!());
+  })());
+}
 
 /**
- * A new database copied from one this test file migrated once (CREATE DATABASE … TEMPLATE,
+ * A new database copied from the migrated one (CREATE DATABASE … TEMPLATE,
  * https://www.postgresql.org/docs/15/manage-ag-templatedbs.html): a file copy instead of every
  * migration again for each store a test opens. The copy keeps the template's encoding and
- * collation, which openPostgresStore checks. Nothing stays connected to the template, as copying
- * requires.
+ * collation, which openPostgresStore checks.
  */
-async function freshDatabase(s: PostgresServer): Promise<string> {
-  template ??= (async () => {
-    const name = "scimbridge_migrated";
-    const { openPostgresStore } = await import("../../db/pg/open.js");
-    const store = await openPostgresStore({ url: await s.createDatabase(name), pool: { max: 1 } });
-    await store.close();
-    return name;
-  })();
-  const from = await template;
+async function freshDatabase(): Promise<string> {
+  const { url, template } = await cluster();
   const name = `t_${randomBytes(6).toString("hex")}`;
-  const client = new pg.Client({ connectionString: s.url });
+  const client = new pg.Client({ connectionString: url });
   await client.connect();
   try {
-    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${from}"`);
+    await client.query(`CREATE DATABASE "${name}" TEMPLATE "${template}"`);
   } finally {
     await client.end();
   }
-  const url = new URL(s.url);
-  url.pathname = `/${name}`;
-  return url.toString();
+  const copy = new URL(url);
+  copy.pathname = `/${name}`;
+  return copy.toString();
 }
 
 export interface TestSql {
