@@ -49,6 +49,15 @@ export function workerPresenceName(owner: string): string {
   return `worker ${owner}`;
 }
 
+/**
+ * A target's limit of deliveries across all workers (`targets[].globalConcurrency`): a claim takes
+ * no more rows than leave the target's live leases at `max`.
+ */
+export interface TargetCap {
+  target: string;
+  max: number;
+}
+
 interface DueQueries {
   pending: { all(v: Record<string, unknown>): SyncStateRow[] };
   retrying: { all(v: Record<string, unknown>): SyncStateRow[] };
@@ -260,13 +269,21 @@ export class SyncQueries {
    * holds the database's write lock from its start (BEGIN IMMEDIATE), so no other claim reads
    * the same rows in between.
    */
-  async claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]> {
+  async claim(now: string, rules: string[], limit: number, lease: Lease, cap?: TargetCap): Promise<SyncStateRow[]> {
+    if (cap) limit = Math.min(limit, cap.max - (await this.liveLeasesOn(cap.target, now)));
+    if (limit <= 0) return [];
     const rows = this.dueRows(this.claimQueries, now, rules, limit, true);
     for (const row of rows) {
       this.q.lease.run({ kind: row.resourceType, id: row.resourceId, rule: row.rule, ...lease });
       Object.assign(row, { leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token });
     }
     return rows;
+  }
+
+  /** Rows of `target` under a lease that has not run out (deliveries claimed, queued or in flight). */
+  async liveLeasesOn(target: string, now: string): Promise<number> {
+    const [r] = this.db.select({ n: sql<number>`count(*)` }).from(syncState).where(and(eq(syncState.target, target), isNotNull(syncState.leaseOwner), gt(syncState.leaseUntil, now))).all();
+    return Number(r?.n ?? 0);
   }
 
   /**

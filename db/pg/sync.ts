@@ -5,7 +5,7 @@
  */
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, or, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
-import { outboxBatch, workerPresenceName, type Lease, type OutboxBatch, type SyncStateRow } from "../sync.js";
+import { outboxBatch, workerPresenceName, type Lease, type OutboxBatch, type SyncStateRow, type TargetCap } from "../sync.js";
 import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";
 import type { PgDb } from "./pg-db.js";
 import { LOCK_CLASS, singletonKey } from "./singleton.js";
@@ -138,7 +138,14 @@ export class PgSyncQueries implements SyncStore {
    * the WHERE clause when it is locked
    * (https://www.postgresql.org/docs/15/sql-select.html#SQL-FOR-UPDATE-SHARE).
    */
-  async claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]> {
+  async claim(now: string, rules: string[], limit: number, lease: Lease, cap?: TargetCap): Promise<SyncStateRow[]> {
+    if (cap) {
+      // Claims of one capped target take turns (a transaction-level advisory lock, released at
+      // commit), so two replicas cannot both count the same free room.
+      await this.db.execute(sql`SELECT pg_advisory_xact_lock(${LOCK_CLASS}, ${singletonKey(`target ${cap.target}`)})`);
+      limit = Math.min(limit, cap.max - (await this.liveLeasesOn(cap.target, now)));
+    }
+    if (limit <= 0) return [];
     const rows = await this.dueRows(now, rules, limit, true);
     if (!rows.length) return rows;
     const keys = sql.join(
@@ -150,6 +157,11 @@ export class PgSyncQueries implements SyncStore {
       .set({ leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token })
       .where(sql`(${syncState.resourceType}, ${syncState.resourceId}, ${syncState.rule}) IN (${keys})`);
     return rows.map((r) => ({ ...r, leaseOwner: lease.owner, leaseUntil: lease.until, leaseToken: lease.token }));
+  }
+
+  async liveLeasesOn(target: string, now: string): Promise<number> {
+    const [r] = await this.db.select({ n: count() }).from(syncState).where(and(eq(syncState.target, target), isNotNull(syncState.leaseOwner), gt(syncState.leaseUntil, now)));
+    return Number(r?.n ?? 0);
   }
 
   async renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number> {

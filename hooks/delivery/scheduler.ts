@@ -16,15 +16,18 @@
  */
 import { AsyncResource } from "node:async_hooks";
 import { randomInt, randomUUID } from "node:crypto";
-import { rowKey, type Lease, type SyncStateRow } from "../../db/sync.js";
+import { rowKey, type Lease, type SyncStateRow, type TargetCap } from "../../db/sync.js";
 
 export interface SchedulerOptions {
-  /** Target names with their concurrency (connections, and deliveries in flight). */
-  targets: ReadonlyMap<string, { concurrency: number }>;
+  /**
+   * Target names with their concurrency (connections, and deliveries in flight here), and the
+   * limit of deliveries across all workers, if the target has one.
+   */
+  targets: ReadonlyMap<string, { concurrency: number; globalConcurrency?: number | undefined }>;
   /** The rules whose rows a target's slots take. */
   rulesOn(target: string): string[];
   /** Leases rows due now for these rules, oldest change first, in a transaction (db/sync.ts claim). */
-  claim(now: string, rules: string[], limit: number, lease: Lease): Promise<SyncStateRow[]>;
+  claim(now: string, rules: string[], limit: number, lease: Lease, cap?: TargetCap): Promise<SyncStateRow[]>;
   /** Extends the leases of this worker's claims `tokens` that still hold at `now` (db/sync.ts renewLeases). */
   renewLeases(owner: string, tokens: number[], now: string, until: string): Promise<number>;
   /** Ends this worker's leases (db/sync.ts releaseLeases). */
@@ -187,7 +190,10 @@ export class Scheduler {
         // Rows this worker leased (in flight or queued) are not claimed again.
         const now = this.o.now();
         const lease = { owner: this.owner, until: new Date(now.getTime() + this.o.leaseMs).toISOString(), token: randomInt(1, TOKEN_RANGE) };
-        queue.push(...(await this.o.claim(now.toISOString(), rules, free() + CLAIM_BATCH, lease)));
+        // With a limit across workers, claim only what can start now: rows queued here would
+        // count against every other replica's room.
+        const cap = target.globalConcurrency === undefined ? undefined : { target: name, max: target.globalConcurrency };
+        queue.push(...(await this.o.claim(now.toISOString(), rules, cap ? free() : free() + CLAIM_BATCH, lease, cap)));
         if (!this.running) return;
         this.startQueued(queue, name, free);
       }

@@ -136,9 +136,9 @@ export class DeliveryWorker {
     });
     const storage = o.store.health;
     this.scheduler = new Scheduler({
-      targets: new Map([...o.targets].map(([name, t]) => [name, { concurrency: t.config.concurrency }])),
+      targets: new Map([...o.targets].map(([name, t]) => [name, { concurrency: t.config.concurrency, globalConcurrency: t.config.globalConcurrency }])),
       rulesOn: (target) => rules.rulesOn(target),
-      claim: (now, names, limit, lease) => o.store.transaction((tx) => tx.sync.claim(now, names, limit, lease)),
+      claim: (now, names, limit, lease, cap) => o.store.transaction((tx) => tx.sync.claim(now, names, limit, lease, cap)),
       renewLeases: (owner, tokens, now, until) => o.store.transaction((tx) => tx.sync.renewLeases(owner, tokens, now, until)),
       releaseLeases: (owner) => o.store.transaction((tx) => tx.sync.releaseLeases(owner)),
       present: () => this.presence !== undefined,

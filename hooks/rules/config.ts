@@ -128,6 +128,13 @@ export const targetSchema = z
     timeoutMs: z.number().int().positive().default(10_000).describe("per-operation timeout"),
     connectTimeoutMs: z.number().int().positive().default(5_000).describe("connect timeout"),
     concurrency: z.number().int().min(1).max(256).default(8).describe("operations in flight against this target"),
+    globalConcurrency: z
+      .number()
+      .int()
+      .min(1)
+      .max(4096)
+      .optional()
+      .describe("deliveries in flight against this target across all replicas sharing the database (a directory that throttles); absent: concurrency per replica"),
   })
   .superRefine((t, ctx) => {
     if (t.startTls && t.urls.some((u) => /^ldaps:/i.test(u))) {

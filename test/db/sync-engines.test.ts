@@ -121,6 +121,23 @@ describe("the outbox", () => {
       expect((await e.read.sync.get("User", "a9", "people"))?.leaseToken).toBe(14);
     });
 
+    it("claim with a target's cap takes no more than the room its live leases leave, counting every owner's", async () => {
+      for (const id of ["a", "b", "c", "d", "e"]) await row(e, "User", id, "people", {}, "ldap", id.charCodeAt(0));
+      await row(e, "User", "f", "people", {}, "other", 200);
+      const now = "2026-12-06T10:30:00.000Z";
+      const until = "2026-12-06T10:31:00.000Z";
+      const cap = { target: "ldap", max: 3 };
+      expect(keys(await e.write(({ sync }) => sync.claim(now, ["people"], 2, { owner: "w1", until, token: 1 }, cap)))).toEqual(["User:a:people", "User:b:people"]);
+      expect(keys(await e.write(({ sync }) => sync.claim(now, ["people"], 5, { owner: "w2", until, token: 2 }, cap)))).toEqual(["User:c:people"]);
+      expect(await e.write(({ sync }) => sync.claim(now, ["people"], 5, { owner: "w3", until, token: 3 }, cap))).toEqual([]);
+      expect(await e.read.sync.liveLeasesOn("ldap", now)).toBe(3);
+      // A lease that has run out frees its room; leases on another target never took any.
+      expect(await e.read.sync.liveLeasesOn("ldap", until)).toBe(0);
+      // w1's two rows released: room for two again, taken oldest first (a and b are due again).
+      await e.write(({ sync }) => sync.releaseLeases("w1"));
+      expect(keys(await e.write(({ sync }) => sync.claim(now, ["people"], 5, { owner: "w3", until, token: 4 }, cap)))).toEqual(["User:a:people", "User:b:people"]);
+    });
+
     it("renewLeases extends only the owner's live leases of the tokens named; releaseLeases ends one owner's or all", async () => {
       for (const id of ["a", "b", "c", "d"]) await row(e, "User", id, "people", {}, "ldap", id.charCodeAt(0));
       const now = "2026-12-06T10:30:00.000Z";
