@@ -4,46 +4,27 @@
  * every write that was acknowledged (201) is still there afterwards and reaches the directory once
  * the database is back (the worker claims the rows again).
  */
-import supertest from "supertest";
+import type supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
-import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
 import { usePostgres } from "../harness/postgres.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
+import { PEOPLE, replicaConfig, startReplica, type Replica } from "../helpers/replicas.js";
 
 // Commits are durable here: the test asserts that nothing acknowledged is lost.
 const pg = usePostgres({ settings: { synchronous_commit: "on" } });
 const ldap = useSlapd();
-const PEOPLE = "ou=people,dc=example,dc=com";
-let store: PostgresEngine;
-let assembled: Awaited<ReturnType<typeof assemble>>;
+let replica: Replica;
 let http: ReturnType<typeof supertest>;
 let auth: { Authorization: string };
 
 beforeAll(async () => {
-  const config = parseConfig(
-    {
-      server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { url: pg.url, pool: { max: 6 } },
-      logging: { level: "silent" },
-      targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 }],
-      userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
-      provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 100, secretKey: Buffer.alloc(32, 7).toString("base64") },
-    },
-    {},
-  );
-  store = await openPostgresStore({ url: pg.url, pool: { max: 6, connectionTimeoutMs: 1000 } });
-  assembled = await assemble(config, store, createLogger("silent"));
-  await assembled.provisioning.worker.start();
-  http = supertest(assembled.app.app);
-  auth = { Authorization: `Bearer ${await assembled.app.tokens.create("idp")}` };
+  replica = await startReplica(replicaConfig(pg.url, ldap.slapd, { provisioning: { pollMs: 100 } }), { pool: { max: 6, connectionTimeoutMs: 1000 } });
+  http = replica.http;
+  auth = { Authorization: `Bearer ${await replica.assembled.app.tokens.create("idp")}` };
 }, 60_000);
 afterAll(async () => {
-  await assembled?.provisioning.close();
-  await store?.close();
+  await replica?.close();
 });
 
 const uids = async () => (await ldap.admin.search(PEOPLE, { scope: "one", filter: "(uid=load*)", attributes: ["uid"], paged: { pageSize: 500 } })).searchEntries.map((e) => String(e.uid)).sort();

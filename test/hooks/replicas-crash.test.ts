@@ -15,19 +15,16 @@ import { createServer, type Server, type Socket } from "node:net";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
 import { freePort } from "../../hooks/ldap/slapd.js";
 import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
 import { usePostgres } from "../harness/postgres.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
 import { spawnCli } from "../helpers/cli.js";
+import { eventually, PEOPLE, startReplica, type Replica } from "../helpers/replicas.js";
 
 const pg = usePostgres();
 const ldap = useSlapd();
-const PEOPLE = "ou=people,dc=example,dc=com";
 const TOKEN = "replica-crash-token-0123456789abcdef";
 const LEASE_SECONDS = 5;
 const POLL_MS = 200;
@@ -38,7 +35,7 @@ const dir = mkdtempSync(join(tmpdir(), "scimbridge-crash-"));
 let blackhole: Server;
 const sockets: Socket[] = [];
 const children: ChildProcess[] = [];
-let b: { store: PostgresEngine; assembled: Awaited<ReturnType<typeof assemble>> } | undefined;
+let b: Replica | undefined;
 
 /** The config both replicas share, but the target's address and timeout, and the lease. */
 const doc = (ldapUrl: string, port: number, leaseSeconds: number, timeoutMs: number) => ({
@@ -62,7 +59,7 @@ async function replicaA(name: string, leaseSeconds: number, timeoutMs: number): 
   let output = "";
   child.stdout!.on("data", (c: Buffer) => (output += c.toString()));
   child.stderr!.on("data", (c: Buffer) => (output += c.toString()));
-  await until(async () => /listening on/.test(output) || child.exitCode !== null, 30_000);
+  await eventually(async () => /listening on/.test(output) || child.exitCode !== null, 30_000);
   expect(child.exitCode, output).toBeNull();
   return { child, url: `http://127.0.0.1:${port}/scim/v2/Users`, output: () => output };
 }
@@ -81,9 +78,7 @@ beforeAll(async () => {
   blackhole = createServer((socket) => void sockets.push(socket)); // accepts, never answers
   await new Promise<void>((r) => blackhole.listen(0, "127.0.0.1", r));
   // B: same database and rules, the real slapd; its worker starts once A holds rows.
-  const store = await openPostgresStore({ url: pg.url, pool: { max: 4 } });
-  const assembled = await assemble(parseConfig({ ...doc(ldap.slapd.url, 0, 60, 10_000), logging: { level: "silent" } }, {}), store, createLogger("silent"));
-  b = { store, assembled };
+  b = await startReplica(parseConfig({ ...doc(ldap.slapd.url, 0, 60, 10_000), logging: { level: "silent" } }, {}), { pool: { max: 4 }, worker: false });
 }, 90_000);
 
 afterAll(async () => {
@@ -91,20 +86,12 @@ afterAll(async () => {
     c.kill("SIGCONT");
     c.kill("SIGKILL");
   }
-  await b?.assembled.provisioning.close();
-  await b?.store.close();
+  await b?.close();
   for (const s of sockets) s.destroy();
   await new Promise((r) => blackhole.close(r));
   rmSync(dir, { recursive: true, force: true });
 });
 
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`not done within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 const uids = async (prefix: string) =>
   (await ldap.admin.search(PEOPLE, { scope: "one", filter: `(uid=${prefix}*)`, attributes: ["uid"] })).searchEntries.map((e) => String(e.uid)).sort();
 /** The users starting with `prefix` whose rows are leased, by owner. */
@@ -122,7 +109,7 @@ const addsOf = async (prefix: string) => {
 
 /** Waits until A holds leases on at least its concurrency's worth of rows; the names it holds. */
 async function heldByA(prefix: string): Promise<{ owner: string; names: string[] }> {
-  await until(async () => {
+  await eventually(async () => {
     const l = await leased(prefix);
     return l.length === 1 && l[0]!.names.length >= 4;
   }, 10_000);
@@ -140,7 +127,7 @@ describe("a replica that stops while it holds delivery leases", () => {
     expect(free.length).toBeGreaterThan(0);
 
     await b!.assembled.provisioning.worker.start();
-    await until(async () => (await uids("crash")).length === free.length, 10_000);
+    await eventually(async () => (await uids("crash")).length === free.length, 10_000);
     // Several of B's polls: A is alive (its presence lock is held), so its rows stay with it.
     await new Promise((r) => setTimeout(r, 10 * POLL_MS));
     expect(await uids("crash")).toEqual(free);
@@ -148,7 +135,7 @@ describe("a replica that stops while it holds delivery leases", () => {
 
     const killed = Date.now();
     a.child.kill("SIGKILL");
-    await until(async () => (await uids("crash")).length === USERS, 20_000);
+    await eventually(async () => (await uids("crash")).length === USERS, 20_000);
     const seconds = (Date.now() - killed) / 1000;
     // Within a few polls of B, against the 60 s the leases had left.
     expect(seconds).toBeLessThan(POLL_MS / 1000 + 5);
@@ -163,15 +150,15 @@ describe("a replica that stops while it holds delivery leases", () => {
     const names = await createThrough(a.url, "frozen");
     const held = await heldByA("frozen");
     await b!.assembled.provisioning.worker.start();
-    await until(async () => (await uids("frozen")).length === USERS - held.names.length, 10_000);
+    await eventually(async () => (await uids("frozen")).length === USERS - held.names.length, 10_000);
     const stopped = Date.now();
     a.child.kill("SIGSTOP");
-    await until(async () => (await uids("frozen")).length === USERS, (LEASE_SECONDS + 15) * 1000);
+    await eventually(async () => (await uids("frozen")).length === USERS, (LEASE_SECONDS + 15) * 1000);
     const seconds = (Date.now() - stopped) / 1000;
     // Not before A's leases ran out (its sessions are open: it looks alive), and within a lease and a few polls after.
     expect(seconds).toBeGreaterThan(1.5);
     expect(seconds).toBeLessThan(LEASE_SECONDS + POLL_MS / 1000 + 5);
-    await until(async () => (await leased("frozen")).length === 0, 10_000);
+    await eventually(async () => (await leased("frozen")).length === 0, 10_000);
     const state = async () => (await b!.store.pool.query<{ state: string; n: number }>("SELECT s.state, count(*)::int AS n FROM sync_state s JOIN users u ON u.id = s.resource_id WHERE u.user_name LIKE 'frozen%' GROUP BY s.state")).rows;
     expect(await state()).toEqual([{ state: "in_sync", n: USERS }]);
 
@@ -179,7 +166,7 @@ describe("a replica that stops while it holds delivery leases", () => {
     a.child.kill("SIGCONT");
     // Each of its deliveries in flight (up to its concurrency, 4) ends fenced.
     const fenced = () => a.output().match(/lease was taken over/g)?.length ?? 0;
-    await until(async () => fenced() >= Math.min(4, held.names.length), 20_000);
+    await eventually(async () => fenced() >= Math.min(4, held.names.length), 20_000);
     expect(await state()).toEqual([{ state: "in_sync", n: USERS }]);
     expect(await uids("frozen")).toEqual(names);
     expect(await addsOf("frozen")).toBe(USERS);

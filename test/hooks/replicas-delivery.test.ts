@@ -12,71 +12,38 @@
  * - one reconcile at a time across replicas: while one replica's reconcile holds the claim, an
  *   admin reconcile on the other answers 409.
  */
-import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
-import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
 import { usePostgres } from "../harness/postgres.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
+import { eventually, PEOPLE, replicaConfig, startReplica, type Replica } from "../helpers/replicas.js";
 
 const pg = usePostgres();
 const ldap = useSlapd();
-const PEOPLE = "ou=people,dc=example,dc=com";
 const GROUPS = "ou=groups,dc=example,dc=com";
 const ADMIN_TOKEN = "replicas-admin-token-0123456789abcdef";
 
-interface Replica {
-  store: PostgresEngine;
-  assembled: Awaited<ReturnType<typeof assemble>>;
-  http: ReturnType<typeof supertest>;
-  /** The LDAP adds this replica's worker made, by DN. */
-  adds: string[];
-}
-const replicas: Replica[] = [];
+/** A replica, and the LDAP adds its worker made, by DN. */
+const replicas: (Replica & { adds: string[] })[] = [];
 let auth: { Authorization: string };
 
 beforeAll(async () => {
-  const config = parseConfig(
-    {
-      server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { url: pg.url, pool: { max: 6 } },
-      logging: { level: "silent" },
-      admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] },
-      targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 }],
-      userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
-      groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${GROUPS}` }],
-      provisioning: { retryInitialMs: 50, retryMaxMs: 500, pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64") },
-    },
-    {},
-  );
+  const config = replicaConfig(pg.url, ldap.slapd, {
+    doc: { admin: { tokens: [{ name: "ops", token: ADMIN_TOKEN }] }, groupRules: [{ name: "groups", target: "slapd", dn: `cn={displayName},${GROUPS}` }] },
+  });
   for (let i = 0; i < 2; i++) {
-    const store = await openPostgresStore({ url: pg.url, pool: { max: 6 } });
     const adds: string[] = [];
-    const assembled = await assemble(config, store, createLogger("silent"), { onLdapWrite: (e) => void (e.operation === "add" && e.outcome === "success" && adds.push(e.dn)) });
-    await assembled.provisioning.worker.start();
-    replicas.push({ store, assembled, http: supertest(assembled.app.app), adds });
+    const replica = await startReplica(config, { observers: { onLdapWrite: (e) => void (e.operation === "add" && e.outcome === "success" && adds.push(e.dn)) } });
+    replicas.push({ ...replica, adds });
   }
   auth = { Authorization: `Bearer ${await replicas[0]!.assembled.app.tokens.create("idp")}` };
 }, 60_000);
 afterAll(async () => {
-  for (const r of replicas) {
-    await r.assembled.provisioning.close();
-    await r.store.close();
-  }
+  for (const r of replicas) await r.close();
 });
 
 const uids = async (prefix: string) =>
   (await ldap.admin.search(PEOPLE, { scope: "one", filter: `(uid=${prefix}*)`, attributes: ["uid"], paged: { pageSize: 500 } })).searchEntries.map((e) => String(e.uid)).sort();
-async function until(cond: () => Promise<boolean>, ms: number): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!(await cond())) {
-    if (Date.now() > deadline) throw new Error(`not done within ${ms} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 /** Nothing pending or retrying, read from the shared database. */
 const settled = async () => (await replicas[0]!.store.syncStatus.failures({ states: ["pending", "retrying"] }, { offset: 0, limit: 1 })).total === 0 && !(await replicas[0]!.store.sync.hasUnfanned());
 
@@ -95,7 +62,7 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
     const names = Array.from({ length: 60 }, (_, i) => `both${String(i).padStart(2, "0")}`);
     const created = await Promise.all(names.map((n, i) => replicas[i % 2]!.http.post("/scim/v2/Users").set(auth).send(user(n))));
     expect(created.map((r) => r.status)).toEqual(names.map(() => 201));
-    await until(async () => (await uids("both")).length === names.length && (await settled()), 20_000);
+    await eventually(async () => (await uids("both")).length === names.length && (await settled()), 20_000);
     expect(await uids("both")).toEqual(names);
     const adds = await auditedAdds("uid=both");
     expect(adds.size).toBe(names.length);
@@ -110,7 +77,7 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
       ids.push(created.body.id as string);
       expect((await replicas[(i + 1) % 2]!.http.delete(`/scim/v2/Users/${created.body.id as string}`).set(auth)).status).toBe(204);
     }
-    await until(settled, 90_000);
+    await eventually(settled, 90_000);
     expect(await uids("gone")).toEqual([]);
     // Every deleted user's row reached its end (removed once its entry was gone): none left
     // pending, failed or holding a lease.
@@ -154,7 +121,7 @@ describe("two replicas on one PostgreSQL and one slapd, both delivering", () => 
       return (m === undefined ? [] : Array.isArray(m) ? m : [m]).map(String).map((dn) => dn.toLowerCase()).sort();
     };
     const wanted = scimMembers.map((id) => dnOf.get(id)!.toLowerCase()).sort();
-    await until(async () => JSON.stringify(await ldapMembers()) === JSON.stringify(wanted) && (await settled()), 45_000);
+    await eventually(async () => JSON.stringify(await ldapMembers()) === JSON.stringify(wanted) && (await settled()), 45_000);
     expect(await ldapMembers()).toEqual(wanted);
     const adds = await auditedAdds("uid=member");
     expect(adds.size).toBe(members.length);

@@ -5,56 +5,27 @@
  * replicas together hold more than 3 of its rows, and once the directory answers again every user
  * reaches it.
  */
-import supertest from "supertest";
 import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
-import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
 import { usePostgres } from "../harness/postgres.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
+import { PEOPLE, replicaConfig, startReplica, type Replica } from "../helpers/replicas.js";
 
 const pg = usePostgres();
 const ldap = useSlapd();
-const PEOPLE = "ou=people,dc=example,dc=com";
 const GLOBAL = 3;
 const USERS = 12;
 
-const replicas: { store: PostgresEngine; assembled: Awaited<ReturnType<typeof assemble>>; http: ReturnType<typeof supertest> }[] = [];
+const replicas: Replica[] = [];
 let auth: { Authorization: string };
 let frozen = false;
 
 beforeAll(async () => {
-  const config = parseConfig(
-    {
-      server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { url: pg.url, pool: { max: 6 } },
-      logging: { level: "silent" },
-      targets: [
-        {
-          name: "slapd",
-          directory: "openldap",
-          urls: [ldap.slapd.url],
-          bindDn: ldap.slapd.rootDn,
-          bindPassword: ldap.slapd.rootPassword,
-          concurrency: 4,
-          globalConcurrency: GLOBAL,
-          timeoutMs: 60_000,
-          connectTimeoutMs: 1000,
-        },
-      ],
-      userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
-      provisioning: { pollMs: 50, secretKey: Buffer.alloc(32, 7).toString("base64") },
-    },
-    {},
-  );
-  for (let i = 0; i < 2; i++) {
-    const store = await openPostgresStore({ url: pg.url, pool: { max: 6 } });
-    const assembled = await assemble(config, store, createLogger("silent"));
-    await assembled.provisioning.worker.start();
-    replicas.push({ store, assembled, http: supertest(assembled.app.app) });
-  }
+  const config = replicaConfig(pg.url, ldap.slapd, {
+    target: { globalConcurrency: GLOBAL, timeoutMs: 60_000 },
+    provisioning: { retryInitialMs: 500, retryMaxMs: 60_000 },
+  });
+  for (let i = 0; i < 2; i++) replicas.push(await startReplica(config));
   auth = { Authorization: `Bearer ${await replicas[0]!.assembled.app.tokens.create("idp")}` };
 }, 60_000);
 afterEach(() => {
@@ -62,10 +33,7 @@ afterEach(() => {
   frozen = false;
 });
 afterAll(async () => {
-  for (const r of replicas) {
-    await r.assembled.provisioning.close();
-    await r.store.close();
-  }
+  for (const r of replicas) await r.close();
 });
 
 const liveLeases = async () =>

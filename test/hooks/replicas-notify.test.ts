@@ -4,45 +4,23 @@
  * Polls here are 10 s apart, so a delivery within 3 s comes from the notification; it would not
  * without one.
  */
-import supertest from "supertest";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { openPostgresStore, type PostgresEngine } from "../../db/pg/open.js";
-import { parseConfig } from "../../server/config/load.js";
-import { createLogger } from "../../server/logger.js";
-import { assemble } from "../../server/serve.js";
 import { usePostgres } from "../harness/postgres.js";
 import { useSlapd } from "../harness/slapd.js";
 import { user } from "../helpers/app.js";
+import { PEOPLE, replicaConfig, startReplica, type Replica } from "../helpers/replicas.js";
 
 const pg = usePostgres();
 const ldap = useSlapd();
-const PEOPLE = "ou=people,dc=example,dc=com";
-const replicas: { store: PostgresEngine; assembled: Awaited<ReturnType<typeof assemble>> }[] = [];
+const replicas: Replica[] = [];
 
 beforeAll(async () => {
-  const config = parseConfig(
-    {
-      server: { publicUrl: "https://scim.example.test/scim/v2" },
-      storage: { url: pg.url, pool: { max: 4 } },
-      logging: { level: "silent" },
-      targets: [{ name: "slapd", directory: "openldap", urls: [ldap.slapd.url], bindDn: ldap.slapd.rootDn, bindPassword: ldap.slapd.rootPassword, concurrency: 4, timeoutMs: 3000, connectTimeoutMs: 1000 }],
-      userRules: [{ name: "people", target: "slapd", dn: `uid={userName},${PEOPLE}` }],
-      provisioning: { pollMs: 10_000, secretKey: Buffer.alloc(32, 7).toString("base64") },
-    },
-    {},
-  );
-  for (let i = 0; i < 2; i++) {
-    const store = await openPostgresStore({ url: pg.url, pool: { max: 4 } });
-    const assembled = await assemble(config, store, createLogger("silent"));
-    await assembled.provisioning.worker.start();
-    replicas.push({ store, assembled });
-  }
+  // Polls 10 s apart: a delivery within 3 s comes from the notification. Retries as by default.
+  const config = replicaConfig(pg.url, ldap.slapd, { provisioning: { pollMs: 10_000, retryInitialMs: 500, retryMaxMs: 60_000 } });
+  for (let i = 0; i < 2; i++) replicas.push(await startReplica(config, { pool: { max: 4 } }));
 }, 60_000);
 afterAll(async () => {
-  for (const r of replicas) {
-    await r.assembled.provisioning.close();
-    await r.store.close();
-  }
+  for (const r of replicas) await r.close();
 });
 
 describe("LISTEN/NOTIFY between replicas", () => {
@@ -53,7 +31,7 @@ describe("LISTEN/NOTIFY between replicas", () => {
     await quiet.assembled.provisioning.worker.stop();
     // Let the delivering replica's listener connect and its first poll pass.
     await new Promise((r) => setTimeout(r, 500));
-    const http = supertest(quiet.assembled.app.app);
+    const http = quiet.http;
     const auth = { Authorization: `Bearer ${await quiet.assembled.app.tokens.create("idp")}` };
     const t0 = Date.now();
     expect((await http.post("/scim/v2/Users").set(auth).send(user("notified"))).status).toBe(201);
