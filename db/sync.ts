@@ -58,6 +58,9 @@ export interface TargetCap {
   max: number;
 }
 
+/** A row's lease columns, ended: written by a release and with every recorded outcome. */
+export const NO_LEASE = { leaseOwner: null, leaseUntil: null, leaseToken: null } as const;
+
 interface DueQueries {
   pending: { all(v: Record<string, unknown>): SyncStateRow[] };
   retrying: { all(v: Record<string, unknown>): SyncStateRow[] };
@@ -305,10 +308,9 @@ export class SyncQueries {
    * lease), or every lease (`undefined`: a process that knows it is the only one, at start).
    */
   async releaseLeases(owner: string | undefined): Promise<number> {
-    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
     return this.db
       .update(syncState)
-      .set(ended)
+      .set(NO_LEASE)
       .where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner))
       .run().changes;
   }

@@ -5,7 +5,7 @@
  */
 import { and, asc, count, eq, gt, inArray, isNotNull, isNull, lte, max, ne, not, notInArray, or, sql, type SQLWrapper } from "drizzle-orm";
 import type { SyncStore } from "../store.js";
-import { outboxBatch, workerPresenceName, type Lease, type OutboxBatch, type SyncStateRow, type TargetCap } from "../sync.js";
+import { NO_LEASE, outboxBatch, workerPresenceName, type Lease, type OutboxBatch, type SyncStateRow, type TargetCap } from "../sync.js";
 import { changes, knownRules, pendingSecrets, syncState } from "../schema-pg.js";
 import type { PgDb } from "./pg-db.js";
 import { LOCK_CLASS, singletonKey } from "./singleton.js";
@@ -175,8 +175,7 @@ export class PgSyncQueries implements SyncStore {
   }
 
   async releaseLeases(owner: string | undefined): Promise<number> {
-    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
-    return changed(await this.db.update(syncState).set(ended).where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner)));
+    return changed(await this.db.update(syncState).set(NO_LEASE).where(owner === undefined ? isNotNull(syncState.leaseOwner) : eq(syncState.leaseOwner, owner)));
   }
 
   /**
@@ -197,8 +196,7 @@ export class PgSyncQueries implements SyncStore {
     const present = new Set(live.rows.map((r) => Number(r.key)));
     const gone = owners.map((o) => o.owner!).filter((owner) => !present.has(singletonKey(workerPresenceName(owner)) >>> 0));
     if (!gone.length) return 0;
-    const ended = { leaseOwner: null, leaseUntil: null, leaseToken: null };
-    return changed(await this.db.update(syncState).set(ended).where(and(inArray(syncState.leaseOwner, gone), gt(syncState.leaseUntil, now))));
+    return changed(await this.db.update(syncState).set(NO_LEASE).where(and(inArray(syncState.leaseOwner, gone), gt(syncState.leaseUntil, now))));
   }
 
   /**

@@ -9,7 +9,7 @@
  */
 import type { GroupCommit } from "../../db/group-commit.js";
 import type { StoreQueries } from "../../db/store.js";
-import { rowKey, type SyncStateRow } from "../../db/sync.js";
+import { NO_LEASE, rowKey, type SyncStateRow } from "../../db/sync.js";
 import { dnKey } from "../ldap/dn.js";
 import { LdapDeliveryError } from "../ldap/executor.js";
 import { tombstoneIfLeftInPlace } from "./entry-ownership.js";
@@ -24,8 +24,6 @@ export interface RecorderOptions {
   retry: { initialMs: number; maxMs: number };
 }
 
-/** The columns of a lease, ended (written with every outcome). */
-const UNLEASED = { leaseOwner: null, leaseUntil: null, leaseToken: null } as const;
 
 /** What recording an outcome did. */
 export interface Recorded {
@@ -71,7 +69,7 @@ export class OutcomeRecorder {
           lastCode: null,
           lastError: `waiting for ${outcome.holder.resourceType} ${outcome.holder.resourceId} (rule ${outcome.holder.rule}, ${outcome.holder.state}) to leave ${outcome.dn}`,
           updated: at,
-          ...UNLEASED,
+          ...NO_LEASE,
         });
         return newer;
       case "parked": {
@@ -83,7 +81,7 @@ export class OutcomeRecorder {
           lastAttempt: outcome.at,
           lastError: outcome.reason,
           updated: at,
-          ...UNLEASED,
+          ...NO_LEASE,
         });
         return true;
       }
@@ -121,7 +119,7 @@ export class OutcomeRecorder {
       secret: (r.deliveredSecret || r.state !== "in_sync") && current.secret === row.secret ? null : current.secret,
       waitingFor: null,
       updated: at,
-      ...UNLEASED,
+      ...NO_LEASE,
     });
     return due;
   }
@@ -144,7 +142,7 @@ export class OutcomeRecorder {
       lastCode: err?.code ?? null,
       lastError: message.slice(0, 2000),
       updated: at,
-      ...UNLEASED,
+      ...NO_LEASE,
     });
   }
 }
